@@ -1,0 +1,23 @@
+//! `emma bench …`: benchmarks that print ratios against a baseline measured in the same run.
+
+use clap::{Args, Subcommand};
+
+/// Arguments of `emma bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Speech recognition: real-time factor, end-of-speech latency, peak memory.
+    Asr(super::speech::BenchAsrArgs),
+}
+
+/// Runs `emma bench`.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.what {
+        BenchCommand::Asr(args) => super::speech::bench_asr(args),
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per subcommand family.
+
+pub mod bench;
+pub mod demo;
+pub mod speech;

@@ -1,0 +1,74 @@
+//! `emma`: Emma's command-line interface.
+//!
+//! This binary only parses arguments and calls `emma-core`; every capability
+//! lives in the library so the bindings and other hosts get the same behaviour.
+//! Each subcommand family has its own module under `cmd/`.
+//!
+//! Exit codes: 0 success, 1 an error (printed as `emma: …` on stderr),
+//! 2 a usage error (printed by clap).
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod home;
+
+/// Emma: a private, offline voice assistant SDK for brands and the homes they ship into.
+#[derive(Debug, Parser)]
+#[command(name = "emma", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run Emma's demo: synthesise a spoken command and transcribe it offline.
+    Demo(cmd::demo::DemoArgs),
+    /// Transcribe speech from WAV files, raw PCM on stdin or a microphone.
+    Listen(cmd::speech::ListenArgs),
+    /// Audio input devices.
+    Audio(cmd::speech::AudioArgs),
+    /// Register, list and remove speech models.
+    Model(cmd::speech::ModelArgs),
+    /// Benchmarks that print ratios against a baseline measured in the same run.
+    Bench(cmd::bench::BenchArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Listen(args) => cmd::speech::listen(args),
+        Command::Audio(args) => cmd::speech::audio(args),
+        Command::Model(args) => cmd::speech::model(args),
+        Command::Bench(args) => cmd::bench::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("emma: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,21 @@
+//! Emma's engine, behind one crate.
+//!
+//! Emma turns what a customer says at home into actions: audio → text
+//! ([`speech`]) → intent ([`intent`]) → brand skill ([`skills`]) → device
+//! command or reply ([`devices`]). Each layer lives in its own crate so it can
+//! change, build and be tested on its own; this crate re-exports them under
+//! one name so applications depend on `emma-core` only.
+//!
+//! # Layout
+//! - [`grammar`]: structured speech grammars shared by the intent engine and the recognisers.
+//! - [`speech`]: audio input (WAV, raw PCM, microphones), Vosk and PocketSphinx, endpointing, models.
+//! - [`intent`]: sentence templates, matching, confidence and rejection.
+//! - [`skills`]: the WebAssembly sandbox brand skills run in.
+//! - [`devices`]: the device registry and MQTT.
+#![forbid(unsafe_code)]
+
+pub use emma_devices as devices;
+pub use emma_grammar as grammar;
+pub use emma_intent as intent;
+pub use emma_skill_host as skills;
+pub use emma_speech as speech;

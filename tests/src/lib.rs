@@ -1,0 +1,18 @@
+//! Harness shared by Emma's cross-crate integration tests (`tests/tests/*.rs`):
+//! paths to the project's data, tools on the machine, free loopback ports.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+/// The workspace root (the directory holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// `../shared/data` beside the project root: read-only test data (Home Assistant intents).
+pub fn shared_data() -> PathBuf {
+    workspace_root().join("../shared/data")
+}
