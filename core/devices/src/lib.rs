@@ -1,3 +1,42 @@
-//! Emma's device layer: registry, MQTT client and embedded broker, Home Assistant discovery, Hermes topics, durable outbox.
+//! Emma's device layer: the device registry, MQTT (client, embedded broker,
+//! durable outbox), Home Assistant discovery, Hermes topics, and the built-in
+//! home-control intents that turn "turn on the kitchen light" into a command.
 //!
-//! Work in progress: see ARCHITECTURE.md for what this crate will own.
+//! # Layout
+//! - [`device`]: what a device, area and floor are.
+//! - [`registry`]: devices, areas and floors in SQLite; the intent engine's `{name}`/`{area}`/`{floor}` lists.
+//! - [`outbox`]: commands stored before they are sent, deleted when acknowledged, with a time-to-live.
+//! - [`bus`]: the one task that owns the MQTT connection; [`Bus`] handles for everyone else.
+//! - [`embedded`]: the zero-config `rumqttd` broker on localhost.
+//! - [`config`]: broker URLs (`mqtt://user:pass@host:port`, `mqtts://…`).
+//! - [`events`]: device events for skills; [`grant`]: which devices a skill may read or control.
+//! - [`topic`]: MQTT topic-filter matching.
+//!
+//! # Why an outbox
+//! QoS 1 alone loses commands when either side crashes (see `RELIABILITY.md` §2):
+//! the outbox in Emma's own database is what guarantees "every command arrives,
+//! none fires late".
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod bus;
+pub mod config;
+pub mod device;
+pub mod embedded;
+pub mod error;
+pub mod events;
+pub mod grant;
+pub mod outbox;
+pub mod registry;
+pub mod topic;
+
+pub use bus::{Bus, BusEvent, BusOptions, Message};
+pub use config::BrokerConfig;
+pub use device::{Area, Device, Domain, Floor, MqttBinding, PayloadSchema};
+pub use embedded::EmbeddedBroker;
+pub use error::{DevicesError, Result};
+pub use events::{DeviceEvent, EventFilter, EventKind, EventStream, StreamItem};
+pub use grant::{Access, allowed};
+pub use outbox::{Outbox, OutboxCommand};
+pub use registry::{IntentLists, ListEntry, Registry, StateUpdate, Target};
+pub use rumqttc::QoS;
