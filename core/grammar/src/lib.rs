@@ -47,3 +47,37 @@ pub enum Expr {
     /// such a span freely or fall back to free decoding for the whole utterance.
     Free,
 }
+
+mod render;
+
+pub use render::GrammarError;
+
+impl Grammar {
+    /// A grammar accepting exactly the given phrases (each split on whitespace
+    /// into words, lower-cased).
+    pub fn from_phrases<S: AsRef<str>>(phrases: &[S]) -> Grammar {
+        let alts = phrases
+            .iter()
+            .map(|p| {
+                Expr::Seq(
+                    p.as_ref()
+                        .split_whitespace()
+                        .map(|w| Expr::Word(w.to_lowercase()))
+                        .collect(),
+                )
+            })
+            .collect();
+        Grammar {
+            root: "command".to_owned(),
+            rules: vec![Rule {
+                name: "command".to_owned(),
+                expr: Expr::Alt(alts),
+            }],
+        }
+    }
+
+    /// The rule called `name`, if any.
+    pub fn rule(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.name == name)
+    }
+}
