@@ -437,21 +437,7 @@ impl Speller {
                     } else {
                         value.int
                     };
-                    let (cardinal_rules, ordinal_rules) = plural_rules();
-                    let rules = if *ordinal {
-                        ordinal_rules
-                    } else {
-                        cardinal_rules
-                    };
-                    let category = rules.category(self.code, n);
-                    let form = forms
-                        .iter()
-                        .find(|(c, _)| c == category)
-                        .or_else(|| forms.iter().find(|(c, _)| c == "other"))
-                        .or(forms.first());
-                    if let Some((_, text)) = form {
-                        out.push_str(text);
-                    }
+                    self.push_plural(*ordinal, forms, n, out);
                 }
                 Part::Sub(kind, target) => {
                     let operand = match (kind, rule.base) {
@@ -473,8 +459,28 @@ impl Speller {
         Ok(())
     }
 
+    /// Appends the form of a plural selector that agrees with `n`.
+    fn push_plural(&self, ordinal: bool, forms: &[(String, String)], n: u128, out: &mut String) {
+        let (cardinal_rules, ordinal_rules) = plural_rules();
+        let rules = if ordinal {
+            ordinal_rules
+        } else {
+            cardinal_rules
+        };
+        let category = rules.category(self.code, n);
+        let form = forms
+            .iter()
+            .find(|(c, _)| c == category)
+            .or_else(|| forms.iter().find(|(c, _)| c == "other"))
+            .or(forms.first());
+        if let Some((_, text)) = form {
+            out.push_str(text);
+        }
+    }
+
     /// `→→` in a fraction rule: each fraction digit spelled out, separated by
-    /// spaces (`→→→`: no spaces).
+    /// spaces (`→→→`: no spaces); `→%set→` naming another rule set: the
+    /// fraction as a numerator over a denominator word ([`Self::fraction_set`]).
     fn fraction_digits(
         &self,
         set: usize,
@@ -488,7 +494,13 @@ impl Speller {
             return Ok(());
         }
         let (digit_set, spaced) = match target {
-            Target::Set(name) => (self.set_index(name)?, true),
+            Target::Set(name) => {
+                let other = self.set_index(name)?;
+                if other != set {
+                    return self.fraction_set(other, &value.frac, depth + 1, out);
+                }
+                (other, true)
+            }
             Target::Predecessor => (set, false),
             _ => (set, true),
         };
@@ -498,6 +510,64 @@ impl Speller {
             }
             let digit = Num::whole(u128::from(d.to_digit(10).unwrap_or(0)));
             self.format_in(digit_set, &digit, depth + 1, out)?;
+        }
+        Ok(())
+    }
+
+    /// ICU's fraction rule sets (Russian "пять десятых", Polish "pięć
+    /// dziesiątych"): the rule whose base value, as a denominator, gives the
+    /// numerator closest to a whole number wins; `←←` formats that numerator
+    /// and plural selectors agree with it.
+    fn fraction_set(
+        &self,
+        set: usize,
+        frac: &str,
+        depth: u32,
+        out: &mut String,
+    ) -> Result<(), NumbersError> {
+        let no_rule = || NumbersError::NoRule {
+            lang: self.code.to_string(),
+            ruleset: self.sets[set].name.clone(),
+            number: format!("0.{frac}"),
+        };
+        if depth > MAX_DEPTH || frac.len() > 18 {
+            return Err(no_rule());
+        }
+        let digits: u128 = frac.parse().map_err(|_| no_rule())?;
+        let denominator = 10u128.pow(frac.len() as u32);
+        let mut best: Option<(u128, &Rule)> = None;
+        for rule in &self.sets[set].normal {
+            let Base::Normal(base) = rule.base else {
+                continue;
+            };
+            if base == 0 {
+                continue;
+            }
+            let remainder = digits.saturating_mul(base) % denominator;
+            let distance = remainder.min(denominator - remainder);
+            if best.is_none_or(|(d, _)| distance < d) {
+                best = Some((distance, rule));
+                if distance == 0 {
+                    break;
+                }
+            }
+        }
+        let (_, rule) = best.ok_or_else(no_rule)?;
+        let Base::Normal(base) = rule.base else {
+            return Err(no_rule());
+        };
+        let numerator = (digits.saturating_mul(base) + denominator / 2) / denominator;
+        for part in &rule.parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Plural { ordinal, forms } => {
+                    self.push_plural(*ordinal, forms, numerator, out)
+                }
+                Part::Sub(SubKind::Quotient, target) => {
+                    self.substitute(set, rule, target, &Num::whole(numerator), depth, out)?;
+                }
+                Part::Sub(..) => {}
+            }
         }
         Ok(())
     }
