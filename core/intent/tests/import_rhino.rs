@@ -50,6 +50,12 @@ fn converts_to_hassil_lists_per_slot_type() {
     assert!(yaml.starts_with("language: \"en\"\nintents:\n"), "{yaml}");
     // Several slot names can share a type; each reference names its slot.
     assert!(yaml.contains("{coffeeDrink:coffeeDrink}"), "{yaml}");
+    assert!(yaml.contains("{coffeeDrink:oldDrink}"), "{yaml}");
+    assert_eq!(
+        yaml.matches("\"coffeeDrink\":\n    values:").count(),
+        1,
+        "one list per slot type: {yaml}"
+    );
     assert!(yaml.contains("\"flat white\""), "{yaml}");
     assert!(
         yaml.contains("\"polite\": \"(could you|can you|would you|hey)\""),
@@ -115,6 +121,19 @@ fn sentences_match_with_rhino_slot_values() {
         &[("cups", "4")],
     );
     check(&engine, "make 3 cups", Some("cupCount"), &[("cups", "3")]);
+    // Two slot names of one slot type, each reported under its own name.
+    check(
+        &engine,
+        "change my latte to a flat white",
+        Some("changeDrink"),
+        &[("oldDrink", "latte"), ("newDrink", "flat white")],
+    );
+    check(
+        &engine,
+        "make it mocha instead of espresso",
+        Some("changeDrink"),
+        &[("newDrink", "mocha"), ("oldDrink", "espresso")],
+    );
     check(&engine, "never mind", Some("cancelOrder"), &[]);
     check(&engine, "get me a large tea", None, &[]);
     check(&engine, "order me a pizza", None, &[]);
