@@ -150,8 +150,10 @@ fn collect_forms(
 
 /// The number (0 to [`PARSE_MAX`]) that `words` spell in `lang`, by reverse
 /// lookup of [`spell_out`]'s forms; `None` for unknown words or languages.
-/// The first call per language builds the table (a few milliseconds in
-/// release builds).
+/// The first call per language builds the table by spelling out every
+/// number with every cardinal rule set: in release builds about 50 ms for
+/// English, 0.2 s for German and 0.8 s for Russian with its 25 case and
+/// gender rule sets.
 pub fn parse_number(lang: &str, words: &str) -> Option<i64> {
     Speller::for_language(lang).ok()?.parse(words)
 }
