@@ -1,3 +1,45 @@
-//! Offline speech recognition for Emma: audio input, Vosk and PocketSphinx backends, endpointing, model management.
+//! Offline speech recognition for Emma: audio input, Vosk and PocketSphinx
+//! backends, endpointing, model management.
 //!
-//! Work in progress: see ARCHITECTURE.md for what this crate will own.
+//! Emma listens on the customer's own hardware; nothing leaves the house. This
+//! crate turns audio into text with two engines behind one streaming
+//! [`SpeechRecognizer`] API, restricted to a structured
+//! [`Grammar`](emma_grammar::Grammar) when the intent engine provides one.
+//!
+//! # Layout
+//! - [`audio`]: WAV/FLAC files of any common format and raw PCM → 16 kHz mono i16.
+//! - [`mic`] (feature `mic`): live capture through cpal. Cannot be tested on
+//!   machines without a microphone (CI); that is the one untested path.
+//! - [`recognizer`]: the [`SpeechRecognizer`] trait, results, [`Engine`] and [`open`].
+//! - `vosk_backend` (feature `vosk`) and `pocketsphinx` (feature
+//!   `pocketsphinx`): the two engines. Without the feature, [`open`] returns
+//!   [`SpeechError::EngineDisabled`] ("emma was built without vosk").
+//! - [`endpoint`]: energy-based end-of-utterance detection.
+//! - [`stream`]: [`Listener`] drives a recogniser with the endpointer, one final per utterance.
+//! - [`model`]: the model registry under `<emma home>/models`.
+//!
+//! Nothing here reads environment variables; callers pass paths in.
+
+pub mod audio;
+pub mod endpoint;
+mod error;
+#[cfg(feature = "mic")]
+pub mod mic;
+pub mod model;
+#[cfg(feature = "pocketsphinx")]
+pub mod pocketsphinx;
+pub mod recognizer;
+pub mod stream;
+#[cfg(feature = "vosk")]
+pub mod vosk_backend;
+
+pub use audio::{Audio, SAMPLE_RATE};
+pub use emma_grammar::Grammar;
+pub use endpoint::{EndpointConfig, Endpointer};
+pub use error::{Result, SpeechError};
+pub use model::{ModelEntry, ModelRegistry, check_vosk_model};
+pub use recognizer::{
+    Alternative, Engine, Event, FinalResult, GrammarReport, POCKETSPHINX_EN_US, PocketSphinxModel,
+    SpeechRecognizer, WordTiming, open, pocketsphinx_model_files,
+};
+pub use stream::{ListenEvent, Listener, Utterance, transcribe};

@@ -1,0 +1,260 @@
+//! The engine-independent streaming recogniser API.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use emma_grammar::Grammar;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SpeechError};
+
+/// One recognised word with its timing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WordTiming {
+    /// The word as the engine's dictionary spells it.
+    pub word: String,
+    /// Start, in seconds from the start of the stream.
+    pub start: f64,
+    /// End, in seconds from the start of the stream.
+    pub end: f64,
+    /// Confidence in `[0, 1]`.
+    pub conf: f64,
+}
+
+/// One n-best alternative.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alternative {
+    /// The transcript.
+    pub text: String,
+    /// The engine's score for it (engine-specific scale; higher is better).
+    pub score: f64,
+}
+
+/// The final result of one utterance.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FinalResult {
+    /// The best transcript, words separated by single spaces.
+    pub text: String,
+    /// The words of `text` with timings and confidences.
+    pub words: Vec<WordTiming>,
+    /// N-best alternatives, best first, where the engine provides them
+    /// (PocketSphinx does; Vosk in word-confidence mode does not).
+    pub alternatives: Vec<Alternative>,
+}
+
+/// What feeding audio produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The hypothesis so far changed while speech goes on.
+    Partial(String),
+    /// The engine itself decided the utterance ended (Vosk's own endpointer).
+    Final(FinalResult),
+}
+
+/// What [`SpeechRecognizer::set_grammar`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GrammarReport {
+    /// Grammar words the model's vocabulary does not contain; the engine
+    /// ignores them (they can never be recognised). Empty when all are known.
+    pub unknown_words: Vec<String>,
+}
+
+/// A streaming speech recogniser over 16 kHz mono i16 PCM.
+///
+/// Feed chunks with [`accept`](Self::accept) while audio arrives, and call
+/// [`finish`](Self::finish) at the end of an utterance (an
+/// [`Endpointer`](crate::Endpointer) decides when); the recogniser is then
+/// ready for the next utterance of the same stream.
+pub trait SpeechRecognizer: Send {
+    /// Which engine this is.
+    fn engine(&self) -> Engine;
+
+    /// Feeds a chunk of audio; returns a partial hypothesis when it changed,
+    /// or a final result if the engine ended the utterance on its own.
+    fn accept(&mut self, pcm: &[i16]) -> Result<Option<Event>>;
+
+    /// Ends the current utterance and returns its result.
+    fn finish(&mut self) -> Result<FinalResult>;
+
+    /// Restricts decoding to `grammar` (`None`: free decoding) from the next
+    /// utterance on, without reloading the model. Ends the current utterance,
+    /// discarding its audio.
+    ///
+    /// Words the model does not know: Vosk ignores them and they are listed
+    /// in the returned report; PocketSphinx cannot compile such a grammar and
+    /// returns [`SpeechError::UnknownWords`].
+    fn set_grammar(&mut self, grammar: Option<&Grammar>) -> Result<GrammarReport>;
+}
+
+/// The available speech engines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// Vosk (Kaldi), any Vosk model directory.
+    Vosk,
+    /// CMU PocketSphinx 5prealpha, Debian's en-us model by default.
+    #[serde(rename = "pocketsphinx")]
+    PocketSphinx,
+}
+
+impl Engine {
+    /// The engine's CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Vosk => "vosk",
+            Engine::PocketSphinx => "pocketsphinx",
+        }
+    }
+
+    /// Whether this build includes the engine.
+    pub fn is_enabled(self) -> bool {
+        match self {
+            Engine::Vosk => cfg!(feature = "vosk"),
+            Engine::PocketSphinx => cfg!(feature = "pocketsphinx"),
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Engine {
+    type Err = SpeechError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "vosk" => Ok(Engine::Vosk),
+            "pocketsphinx" | "sphinx" => Ok(Engine::PocketSphinx),
+            _ => Err(SpeechError::UnknownEngine(s.to_owned())),
+        }
+    }
+}
+
+/// Where PocketSphinx's Debian en-us model lives (package `pocketsphinx-en-us`).
+pub const POCKETSPHINX_EN_US: &str = "/usr/share/pocketsphinx/model/en-us";
+
+/// Opens a recogniser for `engine` with the model at `model`.
+///
+/// Vosk: `model` is a Vosk model directory. PocketSphinx: `model` is a
+/// directory with `en-us/` (acoustic model), `cmudict-en-us.dict` and
+/// `en-us.lm.bin`, laid out like [`POCKETSPHINX_EN_US`]'s parent… or that
+/// directory itself; see [`crate::pocketsphinx_model_files`].
+pub fn open(engine: Engine, model: &Path) -> Result<Box<dyn SpeechRecognizer>> {
+    match engine {
+        Engine::Vosk => open_vosk(model),
+        Engine::PocketSphinx => open_pocketsphinx(model),
+    }
+}
+
+#[cfg(feature = "vosk")]
+fn open_vosk(model: &Path) -> Result<Box<dyn SpeechRecognizer>> {
+    let model = crate::vosk_backend::VoskModel::load(model)?;
+    Ok(Box::new(crate::vosk_backend::VoskRecognizer::new(
+        std::sync::Arc::new(model),
+    )?))
+}
+
+#[cfg(not(feature = "vosk"))]
+fn open_vosk(_: &Path) -> Result<Box<dyn SpeechRecognizer>> {
+    Err(SpeechError::EngineDisabled("vosk"))
+}
+
+#[cfg(feature = "pocketsphinx")]
+fn open_pocketsphinx(model: &Path) -> Result<Box<dyn SpeechRecognizer>> {
+    Ok(Box::new(crate::pocketsphinx::PocketSphinx::new(model)?))
+}
+
+#[cfg(not(feature = "pocketsphinx"))]
+fn open_pocketsphinx(_: &Path) -> Result<Box<dyn SpeechRecognizer>> {
+    Err(SpeechError::EngineDisabled("pocketsphinx"))
+}
+
+/// The files of a PocketSphinx model: acoustic model dir, dictionary, language model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PocketSphinxModel {
+    /// Acoustic model directory (`-hmm`).
+    pub hmm: PathBuf,
+    /// Pronunciation dictionary (`-dict`).
+    pub dict: PathBuf,
+    /// Language model for free decoding (`-lm`).
+    pub lm: PathBuf,
+}
+
+/// Finds the PocketSphinx model files under `dir`: either the acoustic model
+/// directory itself (`…/model/en-us/en-us`) with the dictionary and LM beside
+/// it, or the directory containing them (`…/model/en-us`).
+pub fn pocketsphinx_model_files(dir: &Path) -> Result<PocketSphinxModel> {
+    let (hmm, base) = if dir.join("mdef").exists() {
+        (dir.to_owned(), dir.parent().unwrap_or(dir).to_owned())
+    } else {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (dir.join(&name), dir.to_owned())
+    };
+    let find = |suffix: &str| -> Option<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&base)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.to_string_lossy().ends_with(suffix))
+            .collect();
+        // Word models first: `en-us.lm.bin` before `en-us-phone.lm.bin`.
+        found.sort_by_key(|p| (p.to_string_lossy().contains("phone"), p.clone()));
+        found.into_iter().next()
+    };
+    let dict = find(".dict");
+    let lm = find(".lm.bin").or_else(|| find(".lm"));
+    let mut missing = Vec::new();
+    if !hmm.join("mdef").exists() {
+        missing.push(format!("{}/mdef (acoustic model)", hmm.display()));
+    }
+    if dict.is_none() {
+        missing.push("*.dict (pronunciation dictionary)".to_owned());
+    }
+    if lm.is_none() {
+        missing.push("*.lm.bin (language model)".to_owned());
+    }
+    match (dict, lm) {
+        (Some(dict), Some(lm)) if missing.is_empty() => Ok(PocketSphinxModel { hmm, dict, lm }),
+        _ => Err(SpeechError::ModelLoad {
+            engine: "pocketsphinx",
+            path: dir.to_owned(),
+            reason: format!("missing {}", missing.join(", ")),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_names_parse() {
+        assert_eq!("vosk".parse::<Engine>().unwrap(), Engine::Vosk);
+        assert_eq!(
+            "PocketSphinx".parse::<Engine>().unwrap(),
+            Engine::PocketSphinx
+        );
+        let err = "whisper".parse::<Engine>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unknown speech engine `whisper`; use `vosk` or `pocketsphinx`"
+        );
+    }
+
+    #[test]
+    fn missing_pocketsphinx_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = pocketsphinx_model_files(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mdef") && err.contains(".dict") && err.contains("lm.bin"),
+            "{err}"
+        );
+    }
+}
