@@ -16,7 +16,7 @@
 //! ```
 //!
 //! # Layout
-//! - [`data`](crate::data): the embedded CLDR files (`data/`, Unicode License v3).
+//! - `data`: the embedded CLDR files (`data/`, Unicode License v3).
 //! - `rule`: parsing one rule's text (substitutions, optional parts, plural selectors).
 //! - `plural`: CLDR plural rules, for rules whose word form depends on the count.
 //! - `speller`: a language's rule sets and the interpreter ([`Speller`]).
