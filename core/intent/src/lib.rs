@@ -1,3 +1,38 @@
-//! Emma's intent engine: hassil-compatible sentence templates compiled into a matcher, with confidence and rejection.
+//! Emma's intent engine: hassil-compatible sentence templates compiled into a
+//! matcher, with confidence and rejection.
 //!
-//! Work in progress: see ARCHITECTURE.md for what this crate will own.
+//! It reads the Home Assistant intents format unchanged (`language`,
+//! `intents`, `lists`, `expansion_rules`, `skip_words`; HA trees with
+//! `sentences/`, `lists/`, `rules/`), compiles every template once, and
+//! recognises text with hassil's `recognize_best` ranking (see [`engine`]).
+//!
+//! # Layout
+//! - [`template`]: the template language parser.
+//! - [`engine`]: compiling, ranking, confidence, runtime lists.
+//! - [`harness`]: the Home Assistant test-suite runner behind `emma intents test`.
+//! - [`grammar`]: export to a restricted-decoding speech grammar.
+//! - internal: `yaml` (budgeted YAML), `text` (normalisation), `lists`
+//!   (slot lists as tries), `program` (compiled templates and the matcher),
+//!   `load` (finding files), `fuzzy`, `numbers`.
+//!
+//! This crate does no I/O except reading the intent files it is pointed at.
+#![forbid(unsafe_code)]
+
+pub mod engine;
+mod error;
+mod foreign;
+mod fuzzy;
+pub mod grammar;
+pub mod harness;
+pub mod import;
+mod lists;
+mod load;
+mod numbers;
+mod program;
+pub mod template;
+mod text;
+mod yaml;
+
+pub use engine::{Context, IntentEngine, IntentMatch, Recognition, Settings, SlotValue};
+pub use error::{IntentError, Origin};
+pub use lists::ListValue;

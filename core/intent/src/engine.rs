@@ -1,0 +1,1344 @@
+//! The intent engine: compiles a language's templates once and recognises
+//! sentences with hassil's `recognize_best` semantics.
+//!
+//! # Ranking
+//! Every template that matches the whole (normalised) sentence produces a
+//! candidate, in file order (intents, then data blocks, then sentences; within
+//! a block, templates with wildcards and more text first), and inside one
+//! template in expansion order. The best candidate is chosen like hassil's
+//! `recognize_best(best_slot_name="name")`:
+//! 1. candidates that fill the `name` slot from a list beat those that don't,
+//!    and among them the longest spoken name wins;
+//! 2. then fewer wildcard slots win;
+//! 3. then more literal template characters matched win;
+//! 4. remaining ties go to the earliest candidate.
+//!
+//! Candidates must also satisfy their block's `requires_context` /
+//! `excludes_context` against the caller's [`Context`] merged with the
+//! context of matched list values.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use aho_corasick::AhoCorasick;
+
+use crate::error::{IntentError, Origin};
+use crate::lists::{CharTrie, ListValue, RangeList, SlotList, TextList, TextValue};
+use crate::program::{EValue, ListRef, Matcher, Node, State, Tables, required_literals};
+use crate::template::{self, Expr};
+use crate::text::{Input, SkipWords};
+use crate::yaml::{self, Yaml, format_number};
+
+/// Caller-supplied context: key → value (e.g. `area=Kitchen`, `domain=light`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    entries: BTreeMap<String, String>,
+}
+
+impl Context {
+    /// An empty context.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `key` to `value`.
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.entries.insert(key.into(), value.into());
+    }
+
+    /// Builder form of [`Context::insert`].
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.insert(key, value);
+        self
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries.get(key).map(String::as_str)
+    }
+
+    /// All entries.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Context {
+    fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
+        Self {
+            entries: iter
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+}
+
+/// A slot's value.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SlotValue {
+    /// The output value (a list's `out`, a number, or the spoken text).
+    pub value: String,
+    /// The text as spoken (empty for fixed slots and context slots).
+    pub text: String,
+    /// True for wildcard slots (open text).
+    pub wildcard: bool,
+}
+
+/// One recognised intent.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IntentMatch {
+    /// Intent name.
+    pub intent: String,
+    /// Slots by name.
+    pub slots: BTreeMap<String, SlotValue>,
+    /// Confidence in [0, 1].
+    pub confidence: f32,
+    /// Response key of the matched data block.
+    pub response: Option<String>,
+    /// Metadata of the matched data block (scalars as text).
+    pub metadata: BTreeMap<String, String>,
+    /// Context after matching (caller context plus matched list values' context).
+    pub context: BTreeMap<String, String>,
+    /// The template that matched.
+    pub template: String,
+    /// Literal template characters matched (hassil's `text_chunks_matched`).
+    pub literal_chars: u32,
+    /// Number of wildcard slots.
+    pub wildcards: u32,
+    /// Word edits made in fuzzy mode (0 for exact matches).
+    pub edits: u32,
+}
+
+/// The outcome of [`IntentEngine::recognize`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Recognition {
+    /// The best match, or `None` when nothing matched or the best was below
+    /// the confidence threshold ("I don't know").
+    pub best: Option<IntentMatch>,
+    /// The best candidate per intent, best first (also filled when `best` is `None`).
+    pub candidates: Vec<IntentMatch>,
+}
+
+/// A context requirement of a data block.
+#[derive(Debug, Clone)]
+pub(crate) struct CtxReq {
+    /// `None`: any value (must be present in the final check).
+    pub values: Option<Vec<String>>,
+    /// Copy the value into this slot.
+    pub copy_to: Option<String>,
+}
+
+pub(crate) fn check_required<'v>(
+    reqs: &[(String, CtxReq)],
+    get: &dyn Fn(&str) -> Option<&'v str>,
+    allow_missing: bool,
+) -> bool {
+    reqs.iter().all(|(key, req)| match get(key) {
+        None => allow_missing,
+        Some(actual) => match &req.values {
+            None => true,
+            Some(values) => values.iter().any(|v| v == actual),
+        },
+    })
+}
+
+pub(crate) fn check_excluded<'v>(
+    excl: &[(String, CtxReq)],
+    get: &dyn Fn(&str) -> Option<&'v str>,
+) -> bool {
+    excl.iter().all(|(key, req)| match get(key) {
+        None => true,
+        Some(actual) => match &req.values {
+            None => true,
+            Some(values) => !values.iter().any(|v| v == actual),
+        },
+    })
+}
+
+#[derive(Debug)]
+pub(crate) struct DataBlock {
+    pub intent: u32,
+    pub slots: Vec<(String, String)>,
+    pub requires: Vec<(String, CtxReq)>,
+    pub excludes: Vec<(String, CtxReq)>,
+    pub response: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub rules: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Sentence {
+    pub data: u32,
+    pub node: Node,
+    pub text: String,
+    pub required: Vec<u32>,
+}
+
+/// Settings that change recognition.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Matches below this confidence are rejected (`best` is `None`). Default 0.5.
+    pub threshold: f32,
+    /// Prefer matches that fill this slot from a list (hassil's `best_slot_name`). Default `name`.
+    pub best_slot_name: Option<String>,
+    /// Fuzzy matching: the most word edits allowed (0 = off, the default).
+    pub fuzzy_max_edits: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            threshold: 0.5,
+            best_slot_name: Some("name".into()),
+            fuzzy_max_edits: 0,
+        }
+    }
+}
+
+/// Lists Home Assistant fills at run time; templates may use them before they are set.
+pub const RUNTIME_LISTS: [&str; 3] = ["name", "area", "floor"];
+
+/// A compiled set of intents for one language.
+pub struct IntentEngine {
+    pub(crate) lang: String,
+    pub(crate) intents: Vec<String>,
+    pub(crate) data: Vec<DataBlock>,
+    pub(crate) sentences: Vec<Sentence>,
+    pub(crate) rule_tables: Vec<Vec<Node>>,
+    pub(crate) rule_names: Vec<Vec<String>>,
+    pub(crate) rule_broken: Vec<HashMap<String, String>>,
+    pub(crate) list_names: Vec<String>,
+    pub(crate) list_index: HashMap<String, u32>,
+    pub(crate) globals: Vec<Option<Arc<SlotList>>>,
+    pub(crate) locals: Vec<SlotList>,
+    pub(crate) slot_names: Vec<String>,
+    pub(crate) skip: SkipWords,
+    pub(crate) literals: Option<AhoCorasick>,
+    pub(crate) literal_users: Vec<Vec<u32>>,
+    pub(crate) always: Vec<u32>,
+    pub(crate) settings: Settings,
+}
+
+impl std::fmt::Debug for IntentEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntentEngine")
+            .field("lang", &self.lang)
+            .field("intents", &self.intents.len())
+            .field("templates", &self.sentences.len())
+            .finish()
+    }
+}
+
+/// Source files kept for error messages (file name and text, to find lines).
+pub(crate) struct Sources {
+    pub files: Vec<(String, String)>,
+}
+
+impl Sources {
+    pub fn locate(&self, needle: &str) -> Origin {
+        for (file, text) in &self.files {
+            if let Some(line) = yaml::line_of(text, needle) {
+                return Origin {
+                    file: file.clone(),
+                    line: Some(line),
+                };
+            }
+        }
+        Origin {
+            file: self
+                .files
+                .first()
+                .map(|f| f.0.clone())
+                .unwrap_or_else(|| "<intents>".into()),
+            line: None,
+        }
+    }
+}
+
+struct RuleScope<'e> {
+    exprs: HashMap<String, (Expr, String)>,
+    table: Vec<Node>,
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+    visiting: Vec<String>,
+    /// Rules that use a rule this scope doesn't define: name → missing rule.
+    broken: HashMap<String, String>,
+    sources: &'e Sources,
+}
+
+impl IntentEngine {
+    /// Compiles intents from one YAML document in the hassil format.
+    pub fn from_yaml_str(
+        yaml: &str,
+        origin: &str,
+        lang: &str,
+    ) -> Result<IntentEngine, IntentError> {
+        let yaml = crate::foreign::to_hassil(yaml, origin, lang)?;
+        let doc = yaml::parse(&yaml, origin)?;
+        let sources = Sources {
+            files: vec![(origin.to_string(), yaml.to_string())],
+        };
+        Self::from_doc(doc, &sources, lang)
+    }
+
+    /// Loads intents from a Home Assistant intents tree root, a sentences
+    /// directory, one YAML file, a Rhino context or an Alexa model.
+    pub fn from_path(path: &std::path::Path, lang: &str) -> Result<IntentEngine, IntentError> {
+        let (doc, sources) = crate::load::load_path(path, lang)?;
+        Self::from_doc(doc, &sources, lang)
+    }
+
+    /// Compiles a merged hassil document.
+    pub(crate) fn from_doc(
+        doc: Yaml,
+        sources: &Sources,
+        lang: &str,
+    ) -> Result<IntentEngine, IntentError> {
+        let lang = doc
+            .get("language")
+            .and_then(Yaml::as_text)
+            .unwrap_or_else(|| lang.to_string());
+        let mut engine = IntentEngine {
+            lang,
+            intents: vec![],
+            data: vec![],
+            sentences: vec![],
+            rule_tables: vec![],
+            rule_names: vec![],
+            rule_broken: vec![],
+            list_names: vec![],
+            list_index: HashMap::new(),
+            globals: vec![],
+            locals: vec![],
+            slot_names: vec![],
+            skip: SkipWords::new(
+                doc.get("skip_words")
+                    .map(|s| {
+                        s.items()
+                            .iter()
+                            .filter_map(Yaml::as_text)
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default(),
+            ),
+            literals: None,
+            literal_users: vec![],
+            always: vec![],
+            settings: Settings::default(),
+        };
+        let empty = Yaml::Map(vec![]);
+        let lists = doc.get("lists").unwrap_or(&empty);
+        for name in RUNTIME_LISTS {
+            engine.list_id(name);
+        }
+        for (name, _) in lists.entries() {
+            engine.list_id(name);
+        }
+        let wildcard_lists: Vec<String> = lists
+            .entries()
+            .iter()
+            .filter(|(_, d)| d.get("wildcard").is_some_and(Yaml::is_true))
+            .map(|(n, _)| n.clone())
+            .collect();
+        // Global rules.
+        let global_rules = rule_exprs(doc.get("expansion_rules").unwrap_or(&empty), sources)?;
+        let table = engine.compile_rules(&global_rules, &HashMap::new(), sources)?;
+        engine.push_table(table);
+        // Global lists.
+        for (name, def) in lists.entries() {
+            let list = engine.compile_list(name, def, 0, &HashMap::new(), sources)?;
+            let id = engine.list_index[name];
+            engine.globals[id as usize] = Some(Arc::new(list));
+        }
+        // Intents.
+        let intents = doc.get("intents").unwrap_or(&empty);
+        for (intent_name, intent) in intents.entries() {
+            let intent_id = engine.intents.len() as u32;
+            engine.intents.push(intent_name.clone());
+            let data_items = match intent.get("data") {
+                Some(Yaml::Seq(items)) => items.clone(),
+                _ => {
+                    return Err(IntentError::Field {
+                        origin: sources.locate(intent_name),
+                        field: format!("intents.{intent_name}.data"),
+                        message: "expected a list of data blocks with `sentences`".into(),
+                    });
+                }
+            };
+            for (di, data) in data_items.iter().enumerate() {
+                engine.add_data_block(
+                    intent_id,
+                    intent_name,
+                    di,
+                    data,
+                    &global_rules,
+                    &wildcard_lists,
+                    sources,
+                )?;
+            }
+        }
+        engine.build_index();
+        Ok(engine)
+    }
+
+    fn push_table(&mut self, (table, names): (Vec<Node>, Vec<String>)) -> u32 {
+        self.rule_tables.push(table);
+        self.rule_names.push(names);
+        (self.rule_tables.len() - 1) as u32
+    }
+
+    pub(crate) fn list_id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.list_index.get(name) {
+            return id;
+        }
+        let id = self.list_names.len() as u32;
+        self.list_names.push(name.to_string());
+        self.list_index.insert(name.to_string(), id);
+        self.globals.push(None);
+        id
+    }
+
+    fn slot_id(&mut self, name: &str) -> u32 {
+        if let Some(i) = self.slot_names.iter().position(|s| s == name) {
+            return i as u32;
+        }
+        self.slot_names.push(name.to_string());
+        (self.slot_names.len() - 1) as u32
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_data_block(
+        &mut self,
+        intent_id: u32,
+        intent_name: &str,
+        di: usize,
+        data: &Yaml,
+        global_rules: &HashMap<String, (Expr, String)>,
+        wildcard_lists: &[String],
+        sources: &Sources,
+    ) -> Result<(), IntentError> {
+        let field = |f: &str| format!("intents.{intent_name}.data[{di}].{f}");
+        let empty = Yaml::Map(vec![]);
+        let sentences = match data.get("sentences") {
+            Some(Yaml::Seq(items)) => items,
+            _ => {
+                return Err(IntentError::Field {
+                    origin: sources.locate(intent_name),
+                    field: field("sentences"),
+                    message: "expected a list of sentence templates".into(),
+                });
+            }
+        };
+        // Local rules make a new rule table.
+        let local_rules = rule_exprs(data.get("expansion_rules").unwrap_or(&empty), sources)?;
+        let local_list_defs = data.get("lists").unwrap_or(&empty);
+        let mut local_lists: HashMap<String, u32> = HashMap::new();
+        for (name, _) in local_list_defs.entries() {
+            // Reserve indices first so local rules can refer to local lists.
+            local_lists.insert(name.clone(), u32::MAX);
+        }
+        let rules = if local_rules.is_empty() && local_lists.is_empty() {
+            0
+        } else {
+            let mut all = global_rules.clone();
+            all.extend(local_rules.clone());
+            let mut placeholder = local_lists.clone();
+            for (name, _) in local_list_defs.entries() {
+                let idx = self.locals.len() as u32;
+                self.locals.push(SlotList::Wildcard);
+                placeholder.insert(name.clone(), idx);
+            }
+            local_lists = placeholder;
+            let table = self.compile_rules(&all, &local_lists, sources)?;
+            self.push_table(table)
+        };
+        for (name, def) in local_list_defs.entries() {
+            let list = self.compile_list(name, def, rules, &local_lists, sources)?;
+            self.locals[local_lists[name] as usize] = list;
+        }
+        let slots = data
+            .get("slots")
+            .unwrap_or(&empty)
+            .entries()
+            .iter()
+            .map(|(k, v)| (k.clone(), yaml_value_text(v)))
+            .collect();
+        let requires = ctx_reqs(data.get("requires_context").unwrap_or(&empty));
+        let excludes = ctx_reqs(data.get("excludes_context").unwrap_or(&empty));
+        let metadata = data
+            .get("metadata")
+            .unwrap_or(&empty)
+            .entries()
+            .iter()
+            .map(|(k, v)| (k.clone(), yaml_value_text(v)))
+            .collect();
+        let data_id = self.data.len() as u32;
+        self.data.push(DataBlock {
+            intent: intent_id,
+            slots,
+            requires,
+            excludes,
+            response: data.get("response").and_then(Yaml::as_text),
+            metadata,
+            rules,
+        });
+        let mut compiled = Vec::new();
+        for s in sentences {
+            let Some(text) = s.as_text() else {
+                return Err(IntentError::Field {
+                    origin: sources.locate(intent_name),
+                    field: field("sentences"),
+                    message: "every sentence must be a string".into(),
+                });
+            };
+            let expr = template::parse(&text).map_err(|e| IntentError::Template {
+                origin: sources.locate(&text),
+                template: text.clone(),
+                message: e.to_string(),
+            })?;
+            let has_wildcard = {
+                let mut found = false;
+                template::visit_refs(&expr, &mut |r| {
+                    if let Expr::List { list, .. } = r {
+                        found |= wildcard_lists.contains(list);
+                    }
+                });
+                found
+            };
+            let order = if has_wildcard {
+                -(chunk_count(&expr) as i64)
+            } else {
+                0
+            };
+            let node = self.compile_expr(&expr, rules, &local_lists, &text, sources)?;
+            compiled.push((
+                order,
+                Sentence {
+                    data: data_id,
+                    node,
+                    text,
+                    required: vec![],
+                },
+            ));
+        }
+        compiled.sort_by_key(|(o, _)| *o);
+        self.sentences.extend(compiled.into_iter().map(|(_, s)| s));
+        Ok(())
+    }
+
+    fn compile_rules(
+        &mut self,
+        exprs: &HashMap<String, (Expr, String)>,
+        local_lists: &HashMap<String, u32>,
+        sources: &Sources,
+    ) -> Result<(Vec<Node>, Vec<String>), IntentError> {
+        let mut scope = RuleScope {
+            exprs: exprs.clone(),
+            table: vec![],
+            names: vec![],
+            index: HashMap::new(),
+            visiting: vec![],
+            broken: HashMap::new(),
+            sources,
+        };
+        let mut names: Vec<&String> = exprs.keys().collect();
+        names.sort();
+        for name in names {
+            match self.resolve_rule(&mut scope, name, local_lists, name) {
+                Ok(_) => {}
+                // hassil resolves rules when matching, so a shared rule may use a
+                // rule that only some data blocks define; it is an error only
+                // when a template of a scope without that rule uses it.
+                Err(IntentError::UnknownRule { rule, .. }) => {
+                    scope.visiting.clear();
+                    let i = scope.table.len() as u32;
+                    scope.table.push(Node::Alt(Box::new([])));
+                    scope.names.push(name.clone());
+                    scope.index.insert(name.clone(), i);
+                    scope.broken.insert(name.clone(), rule);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.rule_broken.push(scope.broken);
+        Ok((scope.table, scope.names))
+    }
+
+    fn resolve_rule(
+        &mut self,
+        scope: &mut RuleScope<'_>,
+        name: &str,
+        local_lists: &HashMap<String, u32>,
+        template: &str,
+    ) -> Result<u32, IntentError> {
+        if let Some(&i) = scope.index.get(name) {
+            if let Some(missing) = scope.broken.get(name) {
+                return Err(IntentError::UnknownRule {
+                    origin: scope.sources.locate(template),
+                    template: template.into(),
+                    rule: missing.clone(),
+                });
+            }
+            return Ok(i);
+        }
+        if scope.visiting.iter().any(|v| v == name) {
+            return Err(IntentError::RecursiveRule {
+                origin: scope.sources.locate(&format!("{name}:")),
+                rule: name.into(),
+            });
+        }
+        let Some((expr, text)) = scope.exprs.get(name).cloned() else {
+            return Err(IntentError::UnknownRule {
+                origin: scope.sources.locate(template),
+                template: template.into(),
+                rule: name.into(),
+            });
+        };
+        scope.visiting.push(name.to_string());
+        let node = self.compile_in_scope(&expr, scope, local_lists, &text)?;
+        scope.visiting.pop();
+        let i = scope.table.len() as u32;
+        scope.table.push(node);
+        scope.names.push(name.to_string());
+        scope.index.insert(name.to_string(), i);
+        Ok(i)
+    }
+
+    fn compile_in_scope(
+        &mut self,
+        expr: &Expr,
+        scope: &mut RuleScope<'_>,
+        local_lists: &HashMap<String, u32>,
+        template: &str,
+    ) -> Result<Node, IntentError> {
+        Ok(match expr {
+            Expr::Text(s) => text_node(s),
+            Expr::Seq(items) => Node::Seq(
+                items
+                    .iter()
+                    .map(|i| self.compile_in_scope(i, scope, local_lists, template))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Alt { items, optional } => {
+                let mut nodes: Vec<Node> = items
+                    .iter()
+                    .map(|i| self.compile_in_scope(i, scope, local_lists, template))
+                    .collect::<Result<_, _>>()?;
+                if *optional {
+                    nodes.push(Node::Seq(Box::new([])));
+                }
+                Node::Alt(nodes.into())
+            }
+            Expr::Perm(items) => {
+                if items.len() > 6 {
+                    return Err(IntentError::Template {
+                        origin: scope.sources.locate(template),
+                        template: template.into(),
+                        message: "a permutation (a;b;…) of more than 6 parts is too large".into(),
+                    });
+                }
+                let nodes: Vec<Node> = items
+                    .iter()
+                    .map(|i| self.compile_in_scope(i, scope, local_lists, template))
+                    .collect::<Result<_, _>>()?;
+                let wrapped: Vec<Node> = nodes
+                    .into_iter()
+                    .map(|n| Node::Seq(Box::new([Node::Space, n, Node::Space])))
+                    .collect();
+                permutations(&wrapped)
+            }
+            Expr::List { list, slot } => {
+                let slot = self.slot_id(slot);
+                let list_ref = if let Some(&i) = local_lists.get(list) {
+                    ListRef::Local(i)
+                } else if let Some(&i) = self.list_index.get(list) {
+                    ListRef::Global(i)
+                } else {
+                    return Err(IntentError::UnknownList {
+                        origin: scope.sources.locate(template),
+                        template: template.into(),
+                        list: list.clone(),
+                    });
+                };
+                Node::List {
+                    list: list_ref,
+                    slot,
+                }
+            }
+            Expr::Rule(name) => {
+                Node::Rule(self.resolve_rule(scope, name, local_lists, template)?)
+            }
+        })
+    }
+
+    fn compile_expr(
+        &mut self,
+        expr: &Expr,
+        rules: u32,
+        local_lists: &HashMap<String, u32>,
+        template: &str,
+        sources: &Sources,
+    ) -> Result<Node, IntentError> {
+        // Rule references resolve against the (already compiled) table.
+        let names = &self.rule_names[rules as usize];
+        let index: HashMap<String, u32> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
+        let mut scope = RuleScope {
+            exprs: HashMap::new(),
+            table: vec![],
+            names: vec![],
+            index,
+            visiting: vec![],
+            broken: self.rule_broken[rules as usize].clone(),
+            sources,
+        };
+        self.compile_in_scope(expr, &mut scope, local_lists, template)
+    }
+
+    fn compile_list(
+        &mut self,
+        name: &str,
+        def: &Yaml,
+        rules: u32,
+        local_lists: &HashMap<String, u32>,
+        sources: &Sources,
+    ) -> Result<SlotList, IntentError> {
+        if let Some(values) = def.get("values") {
+            let mut list = TextList {
+                trie: CharTrie::new(),
+                ..TextList::default()
+            };
+            for (i, v) in values.items().iter().enumerate() {
+                let (text_in, out, context) = match v {
+                    Yaml::Map(_) => {
+                        let Some(text_in) = v.get("in").and_then(Yaml::as_text) else {
+                            return Err(IntentError::Field {
+                                origin: sources.locate(&format!("{name}:")),
+                                field: format!("lists.{name}.values[{i}].in"),
+                                message: "each value needs an `in` text".into(),
+                            });
+                        };
+                        let out = v.get("out").map(yaml_value_text);
+                        let context: Vec<(String, String)> = v
+                            .get("context")
+                            .map(|c| {
+                                c.entries()
+                                    .iter()
+                                    .map(|(k, v)| (k.clone(), yaml_value_text(v)))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        (text_in, out, context)
+                    }
+                    other => match other.as_text() {
+                        Some(t) => {
+                            if template::is_template(&t) {
+                                (t, None, vec![])
+                            } else {
+                                (t.clone(), Some(t), vec![])
+                            }
+                        }
+                        None => {
+                            return Err(IntentError::Field {
+                                origin: sources.locate(&format!("{name}:")),
+                                field: format!("lists.{name}.values[{i}]"),
+                                message: "a value must be text or a map with `in` and `out`".into(),
+                            });
+                        }
+                    },
+                };
+                let idx = list.values.len() as u32;
+                let node = if template::is_template(&text_in) {
+                    let expr = template::parse(&text_in).map_err(|e| IntentError::Template {
+                        origin: sources.locate(&text_in),
+                        template: text_in.clone(),
+                        message: e.to_string(),
+                    })?;
+                    list.template_values.push(idx);
+                    Some(self.compile_expr(&expr, rules, local_lists, &text_in, sources)?)
+                } else {
+                    list.trie
+                        .insert(&template::normalize_template_text(&text_in), idx);
+                    None
+                };
+                list.values.push(TextValue {
+                    out,
+                    context,
+                    node,
+                    text_in,
+                });
+            }
+            return Ok(SlotList::Text(list));
+        }
+        if let Some(range) = def.get("range") {
+            return self
+                .compile_range(name, range, sources)
+                .map(SlotList::Range);
+        }
+        if def.get("wildcard").is_some_and(Yaml::is_true) {
+            return Ok(SlotList::Wildcard);
+        }
+        Err(IntentError::Field {
+            origin: sources.locate(&format!("{name}:")),
+            field: format!("lists.{name}"),
+            message: "a list needs `values`, `range` or `wildcard: true`".into(),
+        })
+    }
+
+    fn compile_range(
+        &self,
+        name: &str,
+        range: &Yaml,
+        sources: &Sources,
+    ) -> Result<RangeList, IntentError> {
+        let bad = |message: String| IntentError::BadRange {
+            origin: sources.locate(&format!("{name}:")),
+            list: name.to_string(),
+            message,
+        };
+        let int = |key: &str, default: Option<i64>| -> Result<i64, IntentError> {
+            match range.get(key) {
+                None => default.ok_or_else(|| bad(format!("`{key}` is missing"))),
+                Some(Yaml::Num(n)) if n.fract() == 0.0 => Ok(*n as i64),
+                Some(Yaml::Str(s)) => s
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad(format!("`{key}` must be a whole number, got {s:?}"))),
+                Some(other) => Err(bad(format!(
+                    "`{key}` must be a whole number, got {other:?}"
+                ))),
+            }
+        };
+        let start = int("from", None)?;
+        let stop = int("to", None)?;
+        let step = int("step", Some(1))?;
+        if start > stop {
+            return Err(bad(format!(
+                "`from` ({start}) is greater than `to` ({stop})"
+            )));
+        }
+        if step <= 0 {
+            return Err(bad(format!("`step` must be positive, got {step}")));
+        }
+        if (stop - start) / step > 1_000_000 {
+            return Err(bad(
+                "more than a million values; narrow the range or raise `step`".into(),
+            ));
+        }
+        let fractions = match range.get("fractions").and_then(Yaml::as_text).as_deref() {
+            None => vec![],
+            Some("halves") => vec![0.5],
+            Some("tenths") => (1..10).map(|i| i as f64 / 10.0).collect(),
+            Some(other) => {
+                return Err(bad(format!(
+                    "`fractions` must be `halves` or `tenths`, got {other:?}"
+                )));
+            }
+        };
+        let multiplier = match range.get("multiplier") {
+            None | Some(Yaml::Null) => None,
+            Some(Yaml::Num(n)) => Some(*n),
+            Some(other) => {
+                return Err(bad(format!("`multiplier` must be a number, got {other:?}")));
+            }
+        };
+        let digits = !matches!(range.get("digits"), Some(Yaml::Bool(false)));
+        let words = !matches!(range.get("words"), Some(Yaml::Bool(false)));
+        let words_lang = range
+            .get("words_language")
+            .and_then(Yaml::as_text)
+            .unwrap_or_else(|| self.lang.clone());
+        let mut list = RangeList {
+            start,
+            stop,
+            step,
+            fractions,
+            multiplier,
+            digits,
+            words: None,
+            word_values: vec![],
+            word_texts: vec![],
+        };
+        if words {
+            let mut trie = CharTrie::new();
+            let mut n = start;
+            let mut count = 0;
+            while n <= stop && count < 10_000 {
+                let mut forms: Vec<(f64, String)> = crate::numbers::number_words(&words_lang, n)
+                    .into_iter()
+                    .map(|w| (n as f64, w))
+                    .collect();
+                if n < stop {
+                    for f in list.fractions.clone() {
+                        let number = n as f64 + f;
+                        for w in crate::numbers::decimal_words(&words_lang, &format!("{number}")) {
+                            forms.push((number, w));
+                        }
+                    }
+                }
+                for (number, w) in forms {
+                    let idx = list.word_values.len() as u32;
+                    trie.insert(&w, idx);
+                    list.word_values.push(list.out(number));
+                    list.word_texts.push(w);
+                }
+                n += step;
+                count += 1;
+            }
+            if !list.word_values.is_empty() {
+                list.words = Some(trie);
+            }
+        }
+        Ok(list)
+    }
+
+    fn build_index(&mut self) {
+        let mut literal_ids: HashMap<String, u32> = HashMap::new();
+        let mut patterns: Vec<String> = vec![];
+        let mut users: Vec<Vec<u32>> = vec![];
+        let mut always = vec![];
+        for (si, s) in self.sentences.iter_mut().enumerate() {
+            let rules = &self.rule_tables[self.data[s.data as usize].rules as usize];
+            let mut lits = vec![];
+            required_literals(&s.node, rules, &mut lits);
+            lits.sort();
+            lits.dedup();
+            let mut ids = vec![];
+            for l in lits {
+                let id = *literal_ids.entry(l.clone()).or_insert_with(|| {
+                    patterns.push(l);
+                    users.push(vec![]);
+                    (patterns.len() - 1) as u32
+                });
+                users[id as usize].push(si as u32);
+                ids.push(id);
+            }
+            if ids.is_empty() {
+                always.push(si as u32);
+            }
+            s.required = ids;
+        }
+        self.literals = if patterns.is_empty() {
+            None
+        } else {
+            AhoCorasick::new(&patterns).ok()
+        };
+        self.literal_users = users;
+        self.always = always;
+    }
+
+    /// The language code.
+    pub fn language(&self) -> &str {
+        &self.lang
+    }
+
+    /// Names of all intents, in load order.
+    pub fn intent_names(&self) -> &[String] {
+        &self.intents
+    }
+
+    /// Number of compiled sentence templates.
+    pub fn template_count(&self) -> usize {
+        self.sentences.len()
+    }
+
+    /// Current settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Changes settings (threshold, fuzzy mode, preferred slot).
+    pub fn set_settings(&mut self, settings: Settings) {
+        self.settings = settings;
+    }
+
+    /// Sets the confidence threshold below which results are rejected.
+    pub fn set_threshold(&mut self, threshold: f32) {
+        self.settings.threshold = threshold.clamp(0.0, 1.0);
+    }
+
+    /// Replaces (or creates) the slot list `name` at run time. Only this list
+    /// is rebuilt; templates stay compiled. A list that no template uses is
+    /// kept for later templates but has no effect.
+    pub fn set_list(&mut self, name: &str, values: Vec<ListValue>) {
+        let id = self.list_id(name);
+        self.globals[id as usize] = Some(Arc::new(SlotList::from_values(values)));
+    }
+
+    /// Names of all engine-wide lists (defined in YAML, runtime, or set).
+    pub fn list_names(&self) -> &[String] {
+        &self.list_names
+    }
+
+    /// Candidate sentence indices for an input, in template order.
+    fn candidates(&self, input: &Input) -> Vec<u32> {
+        let mut counts: HashMap<u32, u32> = HashMap::new();
+        let mut out: Vec<u32> = self.always.clone();
+        if let Some(ac) = &self.literals {
+            let mut seen = vec![false; self.literal_users.len()];
+            for m in ac.find_overlapping_iter(&input.low_str) {
+                let id = m.pattern().as_usize();
+                if std::mem::replace(&mut seen[id], true) {
+                    continue;
+                }
+                for &s in &self.literal_users[id] {
+                    let c = counts.entry(s).or_insert(0);
+                    *c += 1;
+                    if *c as usize == self.sentences[s as usize].required.len() {
+                        out.push(s);
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Recognises `text` with the caller's context.
+    pub fn recognize(&self, text: &str, ctx: &Context) -> Recognition {
+        let input = Input::new(text, &self.skip);
+        let mut all = self.match_input(&input, ctx, 0);
+        if all.is_empty() && self.settings.fuzzy_max_edits > 0 {
+            all = crate::fuzzy::recognize_fuzzy(self, &input, ctx);
+        }
+        self.rank(all)
+    }
+
+    /// Every full match of `input`, in hassil's generation order.
+    pub(crate) fn match_input(&self, input: &Input, ctx: &Context, edits: u32) -> Vec<IntentMatch> {
+        let mut results: Vec<IntentMatch> = Vec::new();
+        if input.is_empty() {
+            return results;
+        }
+        let total_chars = input
+            .low
+            .iter()
+            .filter(|c| !c.is_whitespace())
+            .count()
+            .max(1) as f32;
+        let mut block_ok: HashMap<u32, bool> = HashMap::new();
+        for si in self.candidates(input) {
+            let sentence = &self.sentences[si as usize];
+            let data = &self.data[sentence.data as usize];
+            let ok = *block_ok.entry(sentence.data).or_insert_with(|| {
+                ctx.is_empty()
+                    || (check_required(&data.requires, &|k| ctx.get(k), true)
+                        && check_excluded(&data.excludes, &|k| ctx.get(k)))
+            });
+            if !ok {
+                continue;
+            }
+            let tables = Tables {
+                rules: &self.rule_tables[data.rules as usize],
+                globals: &self.globals,
+                locals: &self.locals,
+                requires: &data.requires,
+                excludes: &data.excludes,
+            };
+            let mut sink = |state: &State<'_>| {
+                if let Some(m) = self.finish(state, input, ctx, data, sentence, total_chars, edits)
+                {
+                    results.push(m);
+                }
+            };
+            let mut matcher = Matcher::new(tables, input, &mut sink);
+            matcher.run(&sentence.node);
+        }
+        results
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        state: &State<'_>,
+        input: &Input,
+        ctx: &Context,
+        data: &DataBlock,
+        sentence: &Sentence,
+        total_chars: f32,
+        edits: u32,
+    ) -> Option<IntentMatch> {
+        let mut context: BTreeMap<String, String> = ctx
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (k, v) in &state.context {
+            context.insert(k.to_string(), v.to_string());
+        }
+        {
+            let get = |k: &str| -> Option<&str> { context.get(k).map(String::as_str) };
+            if !check_excluded(&data.excludes, &get) || !check_required(&data.requires, &get, false)
+            {
+                return None;
+            }
+        }
+        let mut slots: BTreeMap<String, SlotValue> = BTreeMap::new();
+        let mut wildcards = 0;
+        let mut wildcard_chars = 0usize;
+        for e in &state.entities {
+            let text = input.slice(e.start, e.end);
+            if e.wildcard {
+                wildcards += 1;
+                wildcard_chars += text.chars().filter(|c| !c.is_whitespace()).count();
+            }
+            let value = match &e.value {
+                EValue::Spoken => text.clone(),
+                EValue::Out(s) => s.to_string(),
+                EValue::Num(n) => format_number(*n),
+            };
+            slots.insert(
+                self.slot_names[e.slot as usize].clone(),
+                SlotValue {
+                    value,
+                    text,
+                    wildcard: e.wildcard,
+                },
+            );
+        }
+        let matched: Vec<String> = slots.keys().cloned().collect();
+        for (k, v) in &data.slots {
+            if !matched.contains(k) {
+                slots.insert(
+                    k.clone(),
+                    SlotValue {
+                        value: v.clone(),
+                        text: String::new(),
+                        wildcard: false,
+                    },
+                );
+            }
+        }
+        for (key, req) in &data.requires {
+            if let Some(slot) = &req.copy_to
+                && !matched.contains(slot)
+                && let Some(v) = context.get(key)
+            {
+                slots.insert(
+                    slot.clone(),
+                    SlotValue {
+                        value: v.clone(),
+                        text: String::new(),
+                        wildcard: false,
+                    },
+                );
+            }
+        }
+        let wildcard_share = wildcard_chars as f32 / total_chars;
+        let mut confidence = 1.0 - 0.5 * wildcard_share;
+        if edits > 0 {
+            let words = input.low_str.split_whitespace().count().max(1) as f32;
+            confidence *= (1.0 - edits as f32 / words).max(0.0) * 0.9;
+        }
+        Some(IntentMatch {
+            intent: self.intents[data.intent as usize].clone(),
+            slots,
+            confidence: confidence.clamp(0.0, 1.0),
+            response: data.response.clone(),
+            metadata: data.metadata.clone(),
+            context,
+            template: sentence.text.clone(),
+            literal_chars: state.score,
+            wildcards,
+            edits,
+        })
+    }
+
+    /// Picks the best of `all` (hassil order) and lists candidates.
+    pub(crate) fn rank(&self, all: Vec<IntentMatch>) -> Recognition {
+        let best_idx = best_index(&all, self.settings.best_slot_name.as_deref());
+        let mut order: Vec<usize> = (0..all.len()).collect();
+        order.sort_by_key(|&i| {
+            (
+                all[i].edits,
+                all[i].wildcards,
+                std::cmp::Reverse(all[i].literal_chars),
+            )
+        });
+        if let Some(b) = best_idx {
+            order.retain(|&i| i != b);
+            order.insert(0, b);
+        }
+        let mut candidates: Vec<IntentMatch> = Vec::new();
+        for i in order {
+            if candidates.iter().any(|c| c.intent == all[i].intent) {
+                continue;
+            }
+            candidates.push(all[i].clone());
+            if candidates.len() >= 5 {
+                break;
+            }
+        }
+        let best = best_idx
+            .map(|i| all[i].clone())
+            .filter(|m| m.confidence >= self.settings.threshold);
+        Recognition { best, candidates }
+    }
+}
+
+/// hassil's `recognize_best` over results in generation order.
+fn best_index(all: &[IntentMatch], best_slot: Option<&str>) -> Option<usize> {
+    let mut best: Vec<usize> = vec![];
+    let mut slot_found = false;
+    let mut best_quality: Option<usize> = None;
+    for (i, m) in all.iter().enumerate() {
+        if let Some(slot) = best_slot {
+            let entity = m.slots.get(slot);
+            let is_slot = entity.is_some_and(|e| !e.wildcard);
+            if slot_found && !is_slot {
+                continue;
+            }
+            if !slot_found && is_slot {
+                slot_found = true;
+                best.clear();
+            }
+            if let Some(e) = entity.filter(|_| is_slot) {
+                let q = e.text.chars().count();
+                match best_quality {
+                    Some(b) if q < b => continue,
+                    Some(b) if q == b => {}
+                    _ => {
+                        best_quality = Some(q);
+                        best.clear();
+                    }
+                }
+            }
+        }
+        best.push(i);
+    }
+    best.into_iter().min_by_key(|&i| {
+        (
+            all[i].edits,
+            all[i].wildcards,
+            std::cmp::Reverse(all[i].literal_chars),
+        )
+    })
+}
+
+fn text_node(s: &str) -> Node {
+    let mut nodes = vec![];
+    let mut word = String::new();
+    for c in s.chars() {
+        if c.is_whitespace() {
+            if !word.is_empty() {
+                nodes.push(lit(&word));
+                word.clear();
+            }
+            nodes.push(Node::Space);
+        } else {
+            word.push(crate::text::lower(c));
+        }
+    }
+    if !word.is_empty() {
+        nodes.push(lit(&word));
+    }
+    if nodes.len() == 1 {
+        nodes.pop().expect("one")
+    } else {
+        Node::Seq(nodes.into())
+    }
+}
+
+fn lit(word: &str) -> Node {
+    let chars: Box<[char]> = word.chars().collect();
+    let score = chars.len() as u32;
+    Node::Lit { chars, score }
+}
+
+fn permutations(items: &[Node]) -> Node {
+    if items.len() == 1 {
+        return items[0].clone();
+    }
+    let mut alts = vec![];
+    for i in 0..items.len() {
+        let mut rest = items.to_vec();
+        let first = rest.remove(i);
+        alts.push(Node::Seq(Box::new([first, permutations(&rest)])));
+    }
+    Node::Alt(alts.into())
+}
+
+/// hassil's `text_chunk_count`, used to order wildcard templates.
+fn chunk_count(expr: &Expr) -> usize {
+    match expr {
+        Expr::Text(s) => s.split_whitespace().count().max(1),
+        Expr::Seq(items) => items.iter().map(chunk_count).sum(),
+        Expr::Alt { items, optional } => {
+            items.iter().map(chunk_count).sum::<usize>() + usize::from(*optional)
+        }
+        Expr::Perm(items) => items.iter().map(chunk_count).sum::<usize>() + 2 * items.len(),
+        Expr::List { .. } | Expr::Rule(_) => 0,
+    }
+}
+
+fn rule_exprs(
+    rules: &Yaml,
+    sources: &Sources,
+) -> Result<HashMap<String, (Expr, String)>, IntentError> {
+    let mut out = HashMap::new();
+    for (name, body) in rules.entries() {
+        let Some(text) = body.as_text() else {
+            return Err(IntentError::Field {
+                origin: sources.locate(&format!("{name}:")),
+                field: format!("expansion_rules.{name}"),
+                message: "a rule body must be a template string".into(),
+            });
+        };
+        let expr = template::parse(&text).map_err(|e| IntentError::Template {
+            origin: sources.locate(&text),
+            template: text.clone(),
+            message: e.to_string(),
+        })?;
+        out.insert(name.clone(), (expr, text));
+    }
+    Ok(out)
+}
+
+fn ctx_reqs(map: &Yaml) -> Vec<(String, CtxReq)> {
+    map.entries()
+        .iter()
+        .map(|(key, v)| {
+            let (value, copy_to) = match v {
+                Yaml::Map(_) => {
+                    let copy_to = match v.get("slot") {
+                        Some(Yaml::Str(s)) => Some(s.clone()),
+                        Some(Yaml::Bool(true)) => Some(key.clone()),
+                        _ => None,
+                    };
+                    (v.get("value").cloned().unwrap_or(Yaml::Null), copy_to)
+                }
+                other => (other.clone(), None),
+            };
+            let values = match &value {
+                Yaml::Null => None,
+                Yaml::Seq(items) => Some(items.iter().filter_map(Yaml::as_text).collect()),
+                other => other.as_text().map(|t| vec![t]),
+            };
+            (key.clone(), CtxReq { values, copy_to })
+        })
+        .collect()
+}
+
+/// Text of a YAML value for slots and metadata (scalars as written, others as YAML-ish text).
+pub(crate) fn yaml_value_text(v: &Yaml) -> String {
+    match v.as_text() {
+        Some(t) => t,
+        None => match v {
+            Yaml::Null => String::new(),
+            Yaml::Seq(items) => items
+                .iter()
+                .map(yaml_value_text)
+                .collect::<Vec<_>>()
+                .join(","),
+            other => format!("{other:?}"),
+        },
+    }
+}

@@ -1,0 +1,466 @@
+//! The compiled form of templates and the matcher that runs it.
+//!
+//! Templates compile once into [`Node`] trees over lower-cased characters:
+//! literal words, word gaps, alternatives, rule references (shared, not
+//! copied) and list references (resolved at match time, so lists can change
+//! without recompiling). The matcher walks a tree with an explicit
+//! continuation stack, enumerating matches in hassil's order (alternatives in
+//! template order, optional parts tried before skipping them, list values in
+//! list order, shorter wildcards first) so ties resolve as hassil resolves them.
+
+use std::sync::Arc;
+
+use crate::lists::{RangeList, SlotList, TextList, TextValue};
+use crate::text::Input;
+
+/// A compiled template node.
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    /// Literal characters (lower case, no spaces); `score` is hassil's
+    /// `text_chunks_matched` contribution.
+    Lit { chars: Box<[char]>, score: u32 },
+    /// A word gap: a whitespace run in the text, or nothing at a word start.
+    Space,
+    /// Parts in order.
+    Seq(Box<[Node]>),
+    /// One of the parts, in order.
+    Alt(Box<[Node]>),
+    /// A slot list.
+    List { list: ListRef, slot: u32 },
+    /// An expansion rule in the current rule table.
+    Rule(u32),
+}
+
+/// Which list a reference means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListRef {
+    /// An engine-wide list by name id (replaceable with `set_list`).
+    Global(u32),
+    /// A list local to one data block (index in the local arena).
+    Local(u32),
+}
+
+/// A matched slot.
+#[derive(Debug, Clone)]
+pub(crate) struct Entity<'a> {
+    pub slot: u32,
+    pub value: EValue<'a>,
+    pub start: usize,
+    pub end: usize,
+    pub wildcard: bool,
+}
+
+/// The value of a matched slot.
+#[derive(Debug, Clone)]
+pub(crate) enum EValue<'a> {
+    /// The text as spoken.
+    Spoken,
+    /// A list's out value.
+    Out(&'a str),
+    /// A number.
+    Num(f64),
+}
+
+/// What the matcher carries along one path.
+#[derive(Debug, Default)]
+pub(crate) struct State<'a> {
+    pub entities: Vec<Entity<'a>>,
+    pub context: Vec<(&'a str, &'a str)>,
+    pub score: u32,
+}
+
+/// Everything a match needs to resolve references.
+pub(crate) struct Tables<'a> {
+    pub rules: &'a [Node],
+    pub globals: &'a [Option<Arc<SlotList>>],
+    pub locals: &'a [SlotList],
+    pub requires: &'a [(String, crate::engine::CtxReq)],
+    pub excludes: &'a [(String, crate::engine::CtxReq)],
+}
+
+enum Cont<'a, 'c> {
+    Done,
+    Seq {
+        items: &'a [Node],
+        next: &'c Cont<'a, 'c>,
+    },
+    ListEnd {
+        slot: u32,
+        start: usize,
+        value: &'a TextValue,
+        saved: u32,
+        sow: bool,
+        next: &'c Cont<'a, 'c>,
+    },
+}
+
+/// Upper bound on matcher steps per template, against pathological templates.
+pub(crate) const MAX_STEPS: u32 = 200_000;
+
+/// Runs one template against one input, calling `sink` for each full match.
+pub(crate) struct Matcher<'a, 's> {
+    pub tables: Tables<'a>,
+    pub input: &'s Input,
+    pub state: State<'a>,
+    pub steps: u32,
+    pub sink: &'s mut dyn FnMut(&State<'a>),
+    hits: Vec<(u32, usize)>,
+}
+
+impl<'a, 's> Matcher<'a, 's> {
+    pub fn new(tables: Tables<'a>, input: &'s Input, sink: &'s mut dyn FnMut(&State<'a>)) -> Self {
+        Self {
+            tables,
+            input,
+            state: State::default(),
+            steps: 0,
+            sink,
+            hits: Vec::new(),
+        }
+    }
+
+    /// Enumerates all matches of `node` covering the whole input.
+    pub fn run(&mut self, node: &'a Node) {
+        self.state.entities.clear();
+        self.state.context.clear();
+        self.state.score = 0;
+        self.steps = 0;
+        self.node(node, &Cont::Done, 0, true);
+    }
+
+    /// A word gap. `sow` ("start of word", as hassil tracks it) lets the gap
+    /// be empty after a gap or at the start.
+    fn space(&self, pos: usize, sow: bool) -> Option<usize> {
+        let low = &self.input.low;
+        let mut p = pos;
+        while p < low.len() && low[p].is_whitespace() {
+            p += 1;
+        }
+        if p > pos || sow || pos == low.len() {
+            return Some(p);
+        }
+        if low[pos] == '-' || low[pos] == '_' {
+            return Some(pos + 1);
+        }
+        None
+    }
+
+    fn cont(&mut self, k: &Cont<'a, '_>, pos: usize, sow: bool) {
+        match k {
+            Cont::Done => {
+                let low = &self.input.low;
+                if low[pos..].iter().all(|c| c.is_whitespace()) {
+                    (self.sink)(&self.state);
+                }
+            }
+            Cont::Seq { items, next } => self.seq(items, next, pos, sow),
+            Cont::ListEnd {
+                slot,
+                start,
+                value,
+                saved,
+                sow: list_sow,
+                next,
+            } => {
+                let score = self.state.score;
+                self.state.score = *saved;
+                self.push_value(*slot, *start, pos, value);
+                self.cont(next, pos, *list_sow);
+                self.pop_value(value);
+                self.state.score = score;
+            }
+        }
+    }
+
+    fn seq(&mut self, items: &'a [Node], k: &Cont<'a, '_>, pos: usize, sow: bool) {
+        match items.split_first() {
+            None => self.cont(k, pos, sow),
+            Some((first, rest)) => {
+                if rest.is_empty() {
+                    self.node(first, k, pos, sow);
+                } else {
+                    let k2 = Cont::Seq {
+                        items: rest,
+                        next: k,
+                    };
+                    self.node(first, &k2, pos, sow);
+                }
+            }
+        }
+    }
+
+    fn push_value(&mut self, slot: u32, start: usize, end: usize, value: &'a TextValue) {
+        self.state.entities.push(Entity {
+            slot,
+            value: match &value.out {
+                Some(out) => EValue::Out(out.as_str()),
+                None => EValue::Spoken,
+            },
+            start,
+            end,
+            wildcard: false,
+        });
+        for (k, v) in &value.context {
+            self.state.context.push((k.as_str(), v.as_str()));
+        }
+    }
+
+    fn pop_value(&mut self, value: &TextValue) {
+        self.state.entities.pop();
+        let n = self.state.context.len() - value.context.len();
+        self.state.context.truncate(n);
+    }
+
+    fn node(&mut self, node: &'a Node, k: &Cont<'a, '_>, pos: usize, sow: bool) {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return;
+        }
+        match node {
+            Node::Lit { chars, score } => {
+                let pos = if sow { self.skip_ws(pos) } else { pos };
+                if self.input.low[pos..].starts_with(chars) {
+                    self.state.score += score;
+                    self.cont(k, pos + chars.len(), false);
+                    self.state.score -= score;
+                }
+            }
+            Node::Space => {
+                if let Some(p) = self.space(pos, sow) {
+                    self.cont(k, p, true);
+                }
+            }
+            Node::Seq(items) => self.seq(items, k, pos, sow),
+            Node::Alt(items) => {
+                for item in items.iter() {
+                    self.node(item, k, pos, sow);
+                }
+            }
+            Node::Rule(i) => {
+                let rules = self.tables.rules;
+                self.node(&rules[*i as usize], k, pos, sow);
+            }
+            Node::List { list, slot } => {
+                let list: &'a SlotList = match *list {
+                    ListRef::Global(i) => match self.tables.globals.get(i as usize) {
+                        Some(Some(l)) => l,
+                        _ => return,
+                    },
+                    ListRef::Local(i) => &self.tables.locals[i as usize],
+                };
+                if pos >= self.input.len() {
+                    return;
+                }
+                match list {
+                    SlotList::Text(t) => {
+                        let pos = if sow { self.skip_ws(pos) } else { pos };
+                        self.text_list(t, *slot, k, pos, sow)
+                    }
+                    SlotList::Range(r) => self.range_list(r, *slot, k, pos, sow),
+                    SlotList::Wildcard => self.wildcard(*slot, k, pos),
+                }
+            }
+        }
+    }
+
+    fn value_allowed(&self, value: &TextValue) -> bool {
+        if value.context.is_empty() {
+            return true;
+        }
+        let ctx = &value.context;
+        let get = |key: &str| -> Option<&str> {
+            ctx.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        };
+        crate::engine::check_required(self.tables.requires, &get, true)
+            && crate::engine::check_excluded(self.tables.excludes, &get)
+    }
+
+    fn skip_ws(&self, mut pos: usize) -> usize {
+        while pos < self.input.low.len() && self.input.low[pos].is_whitespace() {
+            pos += 1;
+        }
+        pos
+    }
+
+    fn text_list(
+        &mut self,
+        list: &'a TextList,
+        slot: u32,
+        k: &Cont<'a, '_>,
+        pos: usize,
+        sow: bool,
+    ) {
+        let mut hits = std::mem::take(&mut self.hits);
+        let base = hits.len();
+        list.trie.find(&self.input.low, pos, &mut hits);
+        let mut found: Vec<(u32, usize)> = hits.drain(base..).collect();
+        self.hits = hits;
+        found.sort_by_key(|&(v, _)| v);
+        let mut templates = list.template_values.iter().peekable();
+        let mut i = 0;
+        loop {
+            let next_hit = found.get(i).map(|h| h.0);
+            let next_tpl = templates.peek().map(|&&t| t);
+            let take_tpl = match (next_hit, next_tpl) {
+                (None, None) => break,
+                (Some(h), Some(t)) => t < h,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+            };
+            if take_tpl {
+                let t = *templates.next().expect("peeked");
+                let value = &list.values[t as usize];
+                if !self.value_allowed(value) {
+                    continue;
+                }
+                if let Some(node) = &value.node {
+                    let kk = Cont::ListEnd {
+                        slot,
+                        start: pos,
+                        value,
+                        saved: self.state.score,
+                        sow,
+                        next: k,
+                    };
+                    self.node(node, &kk, pos, sow);
+                }
+            } else {
+                let (v, end) = found[i];
+                i += 1;
+                let value = &list.values[v as usize];
+                if !self.value_allowed(value) {
+                    continue;
+                }
+                self.push_value(slot, pos, end, value);
+                self.cont(k, end, sow);
+                self.pop_value(value);
+            }
+        }
+    }
+
+    fn range_list(
+        &mut self,
+        range: &'a RangeList,
+        slot: u32,
+        k: &Cont<'a, '_>,
+        pos: usize,
+        sow: bool,
+    ) {
+        let low = &self.input.low;
+        let mut p = pos;
+        while p < low.len() && low[p].is_whitespace() {
+            p += 1;
+        }
+        let digits_start = p;
+        if p < low.len() && low[p] == '-' && low.get(p + 1).is_some_and(|c| c.is_ascii_digit()) {
+            p += 1;
+        }
+        let int_start = p;
+        while p < low.len() && low[p].is_ascii_digit() {
+            p += 1;
+        }
+        if p > int_start {
+            if !range.fractions.is_empty()
+                && p + 1 < low.len()
+                && (low[p] == '.' || low[p] == ',')
+                && low[p + 1].is_ascii_digit()
+            {
+                p += 1;
+                while p < low.len() && low[p].is_ascii_digit() {
+                    p += 1;
+                }
+            }
+            if range.digits {
+                let text: String = low[digits_start..p]
+                    .iter()
+                    .map(|&c| if c == ',' { '.' } else { c })
+                    .collect();
+                if let Ok(n) = text.parse::<f64>()
+                    && range.contains(n)
+                {
+                    self.state.entities.push(Entity {
+                        slot,
+                        value: EValue::Num(range.out(n)),
+                        start: digits_start,
+                        end: p,
+                        wildcard: false,
+                    });
+                    self.cont(k, p, sow);
+                    self.state.entities.pop();
+                }
+            }
+            return;
+        }
+        if let Some(trie) = &range.words {
+            let pos = if sow { self.skip_ws(pos) } else { pos };
+            let low = &self.input.low;
+            let mut hits = Vec::new();
+            trie.find(low, pos, &mut hits);
+            for (v, end) in hits {
+                let score = (end - pos) as u32;
+                self.state.score += score;
+                self.state.entities.push(Entity {
+                    slot,
+                    value: EValue::Num(range.word_values[v as usize]),
+                    start: pos,
+                    end,
+                    wildcard: false,
+                });
+                self.cont(k, end, false);
+                self.state.entities.pop();
+                self.state.score -= score;
+            }
+        }
+    }
+
+    fn wildcard(&mut self, slot: u32, k: &Cont<'a, '_>, pos: usize) {
+        let low = &self.input.low;
+        let mut start = pos;
+        while start < low.len() && low[start].is_whitespace() {
+            start += 1;
+        }
+        for end in start + 1..=low.len() {
+            if end < low.len() && !low[end].is_whitespace() {
+                continue;
+            }
+            self.state.entities.push(Entity {
+                slot,
+                value: EValue::Spoken,
+                start,
+                end,
+                wildcard: true,
+            });
+            self.cont(k, end, true);
+            self.state.entities.pop();
+            if self.steps > MAX_STEPS {
+                return;
+            }
+        }
+    }
+}
+
+/// Literal strings every match of `node` must contain (for pre-filtering).
+pub(crate) fn required_literals(node: &Node, rules: &[Node], out: &mut Vec<String>) {
+    match node {
+        Node::Lit { chars, .. } => out.push(chars.iter().collect()),
+        Node::Space | Node::List { .. } => {}
+        Node::Seq(items) => {
+            for item in items.iter() {
+                required_literals(item, rules, out);
+            }
+        }
+        Node::Alt(items) => {
+            let mut common: Option<Vec<String>> = None;
+            for item in items.iter() {
+                let mut mine = Vec::new();
+                required_literals(item, rules, &mut mine);
+                common = Some(match common {
+                    None => mine,
+                    Some(c) => c.into_iter().filter(|s| mine.contains(s)).collect(),
+                });
+            }
+            out.extend(common.unwrap_or_default());
+        }
+        Node::Rule(i) => required_literals(&rules[*i as usize], rules, out),
+    }
+}

@@ -1,0 +1,208 @@
+//! Input text normalisation as hassil does it: punctuation at word edges
+//! removed, whitespace collapsed, Unicode NFC, skip words dropped, and a
+//! lower-case shadow of the text for case-insensitive matching.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Characters hassil strips at word edges.
+const PUNCTUATION: &str = ".。,，?¿？؟!¡！;；:：’";
+
+fn is_punct(c: char) -> bool {
+    PUNCTUATION.contains(c)
+}
+
+/// Python's `\w`: letters, digits, underscore.
+pub fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Removes punctuation at the start and end of the text and at word edges,
+/// keeping it inside words ("1.5", "12:30").
+pub fn remove_punctuation(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let keep_final = is_initialism(&chars);
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_punct(chars[i]) {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && is_punct(chars[i]) {
+            i += 1;
+        }
+        let at_start = start == 0;
+        let at_end = i == chars.len();
+        let prev_word = start > 0 && is_word(chars[start - 1]);
+        let next_word = i < chars.len() && is_word(chars[i]);
+        let remove = if at_start {
+            true
+        } else if at_end {
+            !keep_final
+        } else {
+            !(prev_word && next_word)
+        };
+        if !remove {
+            out.extend(&chars[start..i]);
+        }
+    }
+    out
+}
+
+/// "A.C." style text whose final dot hassil keeps.
+fn is_initialism(chars: &[char]) -> bool {
+    chars.len() >= 4
+        && chars.len().is_multiple_of(2)
+        && chars.chunks(2).all(|p| is_word(p[0]) && p[1] == '.')
+}
+
+/// Collapses whitespace runs to one space, applies NFC and trims.
+pub fn normalize_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_space = false;
+    for c in text.nfc() {
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+        } else {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Lower-cases one character (keeping it when the lower case is longer).
+pub fn lower(c: char) -> char {
+    let mut it = c.to_lowercase();
+    match (it.next(), it.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
+/// Skip words, longest first, lower-cased.
+#[derive(Debug, Clone, Default)]
+pub struct SkipWords {
+    words: Vec<Vec<char>>,
+}
+
+impl SkipWords {
+    /// Builds the set from the YAML `skip_words`.
+    pub fn new<I: IntoIterator<Item = String>>(words: I) -> Self {
+        let mut words: Vec<Vec<char>> = words
+            .into_iter()
+            .map(|w| w.trim().chars().map(lower).collect::<Vec<char>>())
+            .filter(|w| !w.is_empty())
+            .collect();
+        words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+        words.dedup();
+        Self { words }
+    }
+
+    /// Removes skip words that stand between non-word characters.
+    pub fn remove(&self, text: &str) -> String {
+        if self.words.is_empty() {
+            return text.to_string();
+        }
+        let padded: Vec<char> = format!(" {text} ").chars().collect();
+        let low: Vec<char> = padded.iter().map(|&c| lower(c)).collect();
+        let mut out = String::with_capacity(text.len() + 2);
+        let mut i = 0;
+        while i < padded.len() {
+            if i > 0
+                && !is_word(padded[i - 1])
+                && let Some(w) = self.words.iter().find(|w| {
+                    low[i..].starts_with(w) && padded.get(i + w.len()).is_some_and(|&c| !is_word(c))
+                })
+            {
+                out.push(' ');
+                i += w.len();
+                continue;
+            }
+            out.push(padded[i]);
+            i += 1;
+        }
+        normalize_whitespace(&out)
+    }
+}
+
+/// A sentence ready for matching: original characters (for slot text) and a
+/// lower-cased shadow of the same length.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// Characters as spoken (after normalisation).
+    pub orig: Vec<char>,
+    /// Lower-cased, same length as `orig`.
+    pub low: Vec<char>,
+    /// `low` as a string, for substring pre-filtering.
+    pub low_str: String,
+}
+
+impl Input {
+    /// Normalises `text` the way hassil's `recognize_all` does.
+    pub fn new(text: &str, skip: &SkipWords) -> Self {
+        let text = normalize_whitespace(&remove_punctuation(text));
+        let text = skip.remove(&text);
+        let orig: Vec<char> = text.chars().collect();
+        let low: Vec<char> = orig.iter().map(|&c| lower(c)).collect();
+        let low_str = low.iter().collect();
+        Self { orig, low, low_str }
+    }
+
+    /// The original text between two character offsets, trimmed.
+    pub fn slice(&self, start: usize, end: usize) -> String {
+        self.orig[start..end]
+            .iter()
+            .collect::<String>()
+            .trim()
+            .to_string()
+    }
+
+    /// Number of characters.
+    pub fn len(&self) -> usize {
+        self.orig.len()
+    }
+
+    /// True for empty input.
+    pub fn is_empty(&self) -> bool {
+        self.orig.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn punctuation_like_hassil() {
+        assert_eq!(remove_punctuation("what's the time?"), "what's the time");
+        assert_eq!(remove_punctuation("¿qué hora es?"), "qué hora es");
+        assert_eq!(
+            remove_punctuation("set it to 1.5, please!"),
+            "set it to 1.5 please"
+        );
+        assert_eq!(remove_punctuation("at 12:30."), "at 12:30");
+    }
+
+    #[test]
+    fn skip_words_only_whole_words() {
+        let skip = SkipWords::new(["please".to_string(), "can you".to_string()]);
+        assert_eq!(
+            skip.remove("Can you turn on the light please"),
+            "turn on the light"
+        );
+        assert_eq!(skip.remove("pleased to meet you"), "pleased to meet you");
+    }
+
+    #[test]
+    fn input_keeps_case_for_slots() {
+        let input = Input::new("  Play  The Office! ", &SkipWords::default());
+        assert_eq!(input.low_str, "play the office");
+        assert_eq!(input.slice(5, 15), "The Office");
+    }
+}
