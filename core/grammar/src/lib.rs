@@ -48,6 +48,7 @@ pub enum Expr {
     Free,
 }
 
+mod jsgf;
 mod render;
 
 pub use render::GrammarError;

@@ -35,6 +35,14 @@ pub enum GrammarError {
         /// The offending word.
         word: String,
     },
+    /// A JSGF source could not be parsed.
+    #[error("jsgf line {line}: {message}")]
+    Jsgf {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong there.
+        message: String,
+    },
     /// Rules reference each other in a cycle.
     #[error(
         "rule `{0}` refers to itself (directly or through other rules); recursive grammars are not supported"
