@@ -24,6 +24,9 @@ use crate::topic;
 /// Largest incoming MQTT packet the client accepts (bigger ones drop the connection).
 pub const MAX_INCOMING_PACKET: usize = 8 * 1024 * 1024;
 
+/// Where Emma-protocol devices confirm commands by id.
+pub const DEFAULT_CONFIRM_TOPIC: &str = "emma/confirm";
+
 /// Options of the bus beyond the broker address.
 #[derive(Debug, Clone)]
 pub struct BusOptions {
@@ -39,6 +42,11 @@ pub struct BusOptions {
     pub reconnect_delay: Duration,
     /// How often expired commands are looked for.
     pub expiry_check: Duration,
+    /// Where devices confirm commands that asked for it ([`OutboxCommand::confirm`]):
+    /// the payload is the command id, or a JSON object with an `id` field.
+    pub confirm_topic: String,
+    /// How long a broker-acknowledged command waits for its device confirmation before it is sent again.
+    pub confirm_timeout: Duration,
 }
 
 impl Default for BusOptions {
@@ -50,6 +58,8 @@ impl Default for BusOptions {
             keep_alive: Duration::from_secs(5),
             reconnect_delay: Duration::from_millis(200),
             expiry_check: Duration::from_millis(500),
+            confirm_topic: DEFAULT_CONFIRM_TOPIC.into(),
+            confirm_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -78,7 +88,8 @@ pub enum BusEvent {
         /// Why.
         reason: String,
     },
-    /// The broker acknowledged a command; it left the outbox.
+    /// A command is done and left the outbox: the broker acknowledged it, or
+    /// (for commands that asked for it) the device confirmed it.
     Acked {
         /// The command id.
         id: String,
@@ -165,7 +176,8 @@ impl Bus {
             queue,
             fifo: VecDeque::new(),
             pkids: HashMap::new(),
-            on_wire: 0,
+            on_wire: HashMap::new(),
+            unconfirmed: HashMap::new(),
             subs: Vec::new(),
             announcements: Vec::new(),
             connected: false,
@@ -282,8 +294,10 @@ struct Task {
     fifo: VecDeque<Option<String>>,
     /// Packet id → command id, from rumqttc's outgoing-publish events until the PUBACK.
     pkids: HashMap<u16, String>,
-    /// Commands handed to rumqttc and not yet acknowledged.
-    on_wire: usize,
+    /// Commands handed to rumqttc and not yet acknowledged by the broker, by id.
+    on_wire: HashMap<String, OutboxCommand>,
+    /// Commands the broker acknowledged that wait for their device's confirmation, by id.
+    unconfirmed: HashMap<String, (OutboxCommand, tokio::time::Instant)>,
     subs: Vec<(String, mpsc::Sender<Message>)>,
     announcements: Vec<(String, Vec<u8>)>,
     connected: bool,
@@ -404,7 +418,7 @@ impl Task {
             return;
         }
         let now = now_ms();
-        while self.on_wire < self.opts.window {
+        while self.on_wire.len() < self.opts.window {
             let Some(cmd) = self.queue.pop_front() else {
                 break;
             };
@@ -420,7 +434,7 @@ impl Task {
             ) {
                 Ok(()) => {
                     self.fifo.push_back(Some(cmd.id.clone()));
-                    self.on_wire += 1;
+                    self.on_wire.insert(cmd.id.clone(), cmd);
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "client request channel full; retrying later");
@@ -451,6 +465,56 @@ impl Task {
         for cmd in stale {
             self.drop_expired(cmd);
         }
+        let waited_out: Vec<String> = self
+            .unconfirmed
+            .iter()
+            .filter(|(_, (cmd, since))| {
+                cmd.expired_at(now) || since.elapsed() >= self.opts.confirm_timeout
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in waited_out {
+            let (cmd, _) = self.unconfirmed.remove(&id).expect("listed above");
+            if cmd.expired_at(now) {
+                self.drop_expired(cmd);
+            } else {
+                tracing::debug!(id = %cmd.id, "no device confirmation yet; sending again");
+                self.queue.push_back(cmd);
+            }
+        }
+    }
+
+    fn finish(&mut self, id: String) {
+        match self.outbox.ack(&id) {
+            Ok(_) => {
+                let _ = self.events.send(BusEvent::Acked { id });
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot remove a finished command from the outbox")
+            }
+        }
+    }
+
+    fn on_confirm(&mut self, payload: &[u8]) {
+        let id = match serde_json::from_slice::<serde_json::Value>(payload) {
+            Ok(v) => v.get("id").and_then(|i| i.as_str()).map(str::to_string),
+            Err(_) => std::str::from_utf8(payload)
+                .ok()
+                .map(|s| s.trim().to_string()),
+        };
+        let Some(id) = id else {
+            tracing::warn!(topic = %self.opts.confirm_topic, "confirmation without a command id skipped");
+            return;
+        };
+        let known = self.unconfirmed.remove(&id).is_some()
+            || (self.on_wire.get(&id).is_some_and(|c| c.confirm)
+                && self.on_wire.remove(&id).is_some())
+            || self.queue.iter().any(|c| c.id == id && c.confirm);
+        if known {
+            // Confirmed while (re-)sent: done too; a late PUBACK for it is ignored.
+            self.queue.retain(|c| c.id != id);
+            self.finish(id);
+        }
     }
 
     async fn on_event(&mut self, ev: Event) {
@@ -458,6 +522,9 @@ impl Task {
             Event::Incoming(Packet::ConnAck(ack)) => {
                 tracing::info!(broker = %self.broker, session_present = ack.session_present, "connected");
                 self.connected = true;
+                let _ = self
+                    .client
+                    .try_subscribe(self.opts.confirm_topic.clone(), QoS::AtLeastOnce);
                 let mut seen = Vec::new();
                 for (filter, _) in &self.subs {
                     if !seen.contains(filter) {
@@ -487,17 +554,20 @@ impl Task {
             }
             Event::Incoming(Packet::PubAck(ack)) => {
                 if let Some(id) = self.pkids.remove(&ack.pkid) {
-                    self.on_wire = self.on_wire.saturating_sub(1);
-                    match self.outbox.ack(&id) {
-                        Ok(_) => {
-                            let _ = self.events.send(BusEvent::Acked { id });
+                    match self.on_wire.remove(&id) {
+                        Some(cmd) if cmd.confirm => {
+                            self.unconfirmed
+                                .insert(id, (cmd, tokio::time::Instant::now()));
                         }
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot remove an acknowledged command from the outbox")
-                        }
+                        Some(_) => self.finish(id),
+                        // Confirmed by the device before the broker's PUBACK arrived.
+                        None => {}
                     }
                     self.pump();
                 }
+            }
+            Event::Incoming(Packet::Publish(p)) if p.topic == self.opts.confirm_topic => {
+                self.on_confirm(&p.payload);
             }
             Event::Incoming(Packet::Publish(p)) => {
                 let msg = Message {
@@ -547,7 +617,8 @@ impl Task {
             .retain(|r| !matches!(r, Request::Publish(p) if p.qos != QoS::AtMostOnce));
         self.fifo.clear();
         self.pkids.clear();
-        self.on_wire = 0;
+        self.on_wire.clear();
+        self.unconfirmed.clear();
         match self.outbox.pending() {
             Ok(all) => self.queue = all.into(),
             Err(e) => {

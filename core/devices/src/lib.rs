@@ -10,6 +10,11 @@
 //! - [`embedded`]: the zero-config `rumqttd` broker on localhost.
 //! - [`config`]: broker URLs (`mqtt://user:pass@host:port`, `mqtts://…`).
 //! - [`events`]: device events for skills; [`grant`]: which devices a skill may read or control.
+//! - [`discovery`]: Home Assistant MQTT discovery configs → devices; Emma's own entities.
+//! - [`wire`]: commands encoded per payload schema, state messages decoded.
+//! - [`home`]: the registry kept current from the bus, and device commands through the outbox.
+//! - `control` (feature `intents`): built-in home-control intents (en, de) → device commands and replies.
+//! - [`hermes`]: Snips/Rhasspy Hermes topics and payloads.
 //! - [`topic`]: MQTT topic-filter matching.
 //!
 //! # Why an outbox
@@ -21,14 +26,20 @@
 
 pub mod bus;
 pub mod config;
+#[cfg(feature = "intents")]
+pub mod control;
 pub mod device;
+pub mod discovery;
 pub mod embedded;
 pub mod error;
 pub mod events;
 pub mod grant;
+pub mod hermes;
+pub mod home;
 pub mod outbox;
 pub mod registry;
 pub mod topic;
+pub mod wire;
 
 pub use bus::{Bus, BusEvent, BusOptions, Message};
 pub use config::BrokerConfig;
@@ -37,6 +48,8 @@ pub use embedded::EmbeddedBroker;
 pub use error::{DevicesError, Result};
 pub use events::{DeviceEvent, EventFilter, EventKind, EventStream, StreamItem};
 pub use grant::{Access, allowed};
+pub use home::{Home, SentCommand};
 pub use outbox::{Outbox, OutboxCommand};
 pub use registry::{IntentLists, ListEntry, Registry, StateUpdate, Target};
 pub use rumqttc::QoS;
+pub use wire::Action;

@@ -37,6 +37,11 @@ pub struct OutboxCommand {
     pub payload: Vec<u8>,
     /// Whether the broker should retain it.
     pub retain: bool,
+    /// Whether it stays in the outbox until the device confirms it (on the bus's
+    /// confirm topic) rather than just until the broker acknowledges it. A broker
+    /// that crashes after its PUBACK but before delivering loses the command; a
+    /// device confirmation closes that gap end to end.
+    pub confirm: bool,
     /// When it was created (ms since the Unix epoch).
     pub created_ms: u64,
     /// When it stops being worth sending (ms since the Unix epoch).
@@ -92,9 +97,16 @@ impl OutboxCommand {
             topic: topic.into(),
             payload: payload.into(),
             retain: false,
+            confirm: false,
             created_ms,
             expires_ms: created_ms.saturating_add(ttl.as_millis() as u64),
         }
+    }
+
+    /// Builder: keep it until the device confirms it (see [`OutboxCommand::confirm`]).
+    pub fn confirmed(mut self) -> OutboxCommand {
+        self.confirm = true;
+        self
     }
 
     /// Whether it has expired at `now` (ms since the epoch).
@@ -145,6 +157,7 @@ impl Outbox {
                 topic TEXT NOT NULL,
                 payload BLOB NOT NULL,
                 retain INTEGER NOT NULL,
+                confirm INTEGER NOT NULL,
                 created_ms INTEGER NOT NULL,
                 expires_ms INTEGER NOT NULL
             );",
@@ -166,10 +179,18 @@ impl Outbox {
         }
         self.conn
             .prepare_cached(
-                "INSERT INTO outbox (id, topic, payload, retain, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO outbox (id, topic, payload, retain, confirm, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .and_then(|mut s| {
-                s.execute(params![cmd.id, cmd.topic, cmd.payload, cmd.retain, cmd.created_ms as i64, cmd.expires_ms as i64])
+                s.execute(params![
+                    cmd.id,
+                    cmd.topic,
+                    cmd.payload,
+                    cmd.retain,
+                    cmd.confirm,
+                    cmd.created_ms as i64,
+                    cmd.expires_ms as i64
+                ])
             })
             .map_err(db_err(&self.path))?;
         self.len += 1;
@@ -213,7 +234,7 @@ impl Outbox {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT id, topic, payload, retain, created_ms, expires_ms FROM outbox {clause} ORDER BY seq"
+                "SELECT id, topic, payload, retain, confirm, created_ms, expires_ms FROM outbox {clause} ORDER BY seq"
             ))
             .map_err(&err)?;
         let rows = stmt
@@ -223,8 +244,9 @@ impl Outbox {
                     topic: r.get(1)?,
                     payload: r.get(2)?,
                     retain: r.get(3)?,
-                    created_ms: r.get::<_, i64>(4)? as u64,
-                    expires_ms: r.get::<_, i64>(5)? as u64,
+                    confirm: r.get(4)?,
+                    created_ms: r.get::<_, i64>(5)? as u64,
+                    expires_ms: r.get::<_, i64>(6)? as u64,
                 })
             })
             .map_err(&err)?;

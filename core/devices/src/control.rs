@@ -1,0 +1,798 @@
+//! Built-in home-control intents: text → intent → device commands → reply.
+//!
+//! Emma's own templates (`intents/en.yaml`, `intents/de.yaml`, hassil format)
+//! cover turning things on and off, light brightness and colour, cover
+//! position, thermostat temperature, state questions and media. The `{name}`,
+//! `{area}` and `{floor}` lists come from the registry. Planning (which devices,
+//! which action, what to say) is a pure function of the match and the registry;
+//! [`HomeControl::handle`] then sends the commands through the [`Home`]'s outbox.
+
+use std::collections::BTreeMap;
+
+use emma_intent::{Context, IntentEngine, IntentMatch, ListValue};
+use serde::Serialize;
+
+use crate::device::{Device, Domain};
+use crate::error::{DevicesError, Result};
+use crate::home::{Home, SentCommand};
+use crate::registry::{IntentLists, Registry, Target};
+use crate::wire::{Action, color_rgb};
+
+/// Emma's English home-control templates.
+pub const EN_YAML: &str = include_str!("../intents/en.yaml");
+/// Emma's German home-control templates.
+pub const DE_YAML: &str = include_str!("../intents/de.yaml");
+
+/// Languages with built-in templates.
+pub const BUILTIN_LANGUAGES: [&str; 2] = ["en", "de"];
+
+/// What Emma did with one utterance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// The recognised intent, if any.
+    pub intent: Option<String>,
+    /// Slot values (slot name → value).
+    pub slots: BTreeMap<String, String>,
+    /// Commands sent (or, from [`HomeControl::plan`], to send).
+    pub commands: Vec<SentCommand>,
+    /// What Emma answers.
+    pub reply: String,
+}
+
+/// A plan for one utterance: device actions plus the reply once they are sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The intent.
+    pub intent: String,
+    /// Slot values.
+    pub slots: BTreeMap<String, String>,
+    /// What to do to which device (by id).
+    pub actions: Vec<(String, Action)>,
+    /// The reply.
+    pub reply: String,
+}
+
+/// The intent engine loaded with home-control templates and the registry's lists.
+pub struct HomeControl {
+    engine: IntentEngine,
+    lang: Lang,
+    generation: Option<u64>,
+}
+
+impl std::fmt::Debug for HomeControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HomeControl")
+            .field("lang", &self.lang)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lang {
+    En,
+    De,
+}
+
+impl HomeControl {
+    /// Emma's built-in templates for `lang` (`en` or `de`).
+    pub fn builtin(lang: &str) -> Result<HomeControl> {
+        let yaml = match lang {
+            "en" => EN_YAML,
+            "de" => DE_YAML,
+            other => {
+                return Err(DevicesError::Intents {
+                    origin: "built-in".into(),
+                    reason: format!(
+                        "no built-in home-control intents for language {other:?} (have: en, de); pass --intents"
+                    ),
+                });
+            }
+        };
+        HomeControl::from_yaml(yaml, &format!("built-in {lang}.yaml"), lang)
+    }
+
+    /// Templates from YAML (hassil format); replies are in `lang` (German for `de`, else English).
+    pub fn from_yaml(yaml: &str, origin: &str, lang: &str) -> Result<HomeControl> {
+        let engine =
+            IntentEngine::from_yaml_str(yaml, origin, lang).map_err(|e| DevicesError::Intents {
+                origin: origin.to_string(),
+                reason: e.to_string(),
+            })?;
+        let lang = if lang.starts_with("de") {
+            Lang::De
+        } else {
+            Lang::En
+        };
+        Ok(HomeControl {
+            engine,
+            lang,
+            generation: None,
+        })
+    }
+
+    /// Templates from a file or HA intents tree, as the intent engine loads them.
+    pub fn from_path(path: &std::path::Path, lang: &str) -> Result<HomeControl> {
+        let engine = IntentEngine::from_path(path, lang).map_err(|e| DevicesError::Intents {
+            origin: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let lang = if lang.starts_with("de") {
+            Lang::De
+        } else {
+            Lang::En
+        };
+        Ok(HomeControl {
+            engine,
+            lang,
+            generation: None,
+        })
+    }
+
+    /// Loads the registry's `{name}`, `{area}` and `{floor}` lists (only when devices changed).
+    pub fn refresh_lists(&mut self, registry: &Registry) {
+        if self.generation == Some(registry.generation()) {
+            return;
+        }
+        self.set_lists(&registry.intent_lists());
+        self.generation = Some(registry.generation());
+    }
+
+    /// Loads explicit lists.
+    pub fn set_lists(&mut self, lists: &IntentLists) {
+        for (name, entries) in [
+            ("name", &lists.name),
+            ("area", &lists.area),
+            ("floor", &lists.floor),
+        ] {
+            let values = entries
+                .iter()
+                .map(|e| {
+                    e.context.iter().fold(
+                        ListValue::new(e.text.clone(), e.value.clone()),
+                        |v, (k, c)| v.with_context(k.clone(), c.clone()),
+                    )
+                })
+                .collect();
+            self.engine.set_list(name, values);
+        }
+    }
+
+    /// The best intent for `text`, if any.
+    pub fn recognize(&self, text: &str) -> Option<IntentMatch> {
+        self.engine.recognize(text, &Context::new()).best
+    }
+
+    /// Plans what to do for `text`: `Err` carries the reply when nothing can be done
+    /// (not understood, no such device, device cannot do it).
+    pub fn plan(&mut self, registry: &Registry, text: &str) -> std::result::Result<Plan, Outcome> {
+        self.refresh_lists(registry);
+        let Some(m) = self.recognize(text) else {
+            return Err(Outcome {
+                intent: None,
+                slots: BTreeMap::new(),
+                commands: Vec::new(),
+                reply: self.say(
+                    "Sorry, I didn't understand that",
+                    "Das habe ich leider nicht verstanden",
+                ),
+            });
+        };
+        let slots: BTreeMap<String, String> = m
+            .slots
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect();
+        let fail = |reply: String| Outcome {
+            intent: Some(m.intent.clone()),
+            slots: slots.clone(),
+            commands: Vec::new(),
+            reply,
+        };
+        let spoken = |key: &str| {
+            m.slots.get(key).map(|s| {
+                if s.text.is_empty() {
+                    s.value.clone()
+                } else {
+                    s.text.clone()
+                }
+            })
+        };
+        let fixed_domain = slots.get("domain").and_then(|d| Domain::parse(d));
+        let domains = match (m.intent.as_str(), fixed_domain) {
+            (_, Some(d)) => vec![d],
+            ("HassLightSet", _) => vec![Domain::Light],
+            ("HassSetPosition", _) => vec![Domain::Cover],
+            ("HassClimateSetTemperature", _) => vec![Domain::Climate],
+            ("HassMediaPause" | "HassMediaUnpause" | "HassSetVolume", _) => {
+                vec![Domain::MediaPlayer]
+            }
+            ("HassTurnOn" | "HassTurnOff", _) if !slots.contains_key("name") => vec![Domain::Light],
+            _ => Vec::new(),
+        };
+        let target = Target {
+            name: slots.get("name").cloned(),
+            area: slots.get("area").cloned(),
+            floor: slots.get("floor").cloned(),
+            domains,
+        };
+        let devices: Vec<Device> = match registry.resolve(&target) {
+            Ok(d) => d.into_iter().cloned().collect(),
+            Err(_) => {
+                return Err(fail(self.not_found(
+                    registry,
+                    &target,
+                    spoken("name"),
+                    spoken("area"),
+                    spoken("floor"),
+                )));
+            }
+        };
+        let number = |key: &str| -> Option<f64> {
+            slots
+                .get(key)
+                .and_then(|v| v.trim_end_matches('%').parse::<f64>().ok())
+        };
+        let pct = |key: &str| number(key).map(|v| v.round().clamp(0.0, 100.0) as u8);
+        let action = match m.intent.as_str() {
+            "HassTurnOn" => Action::TurnOn,
+            "HassTurnOff" => Action::TurnOff,
+            "HassLightSet" => match (pct("brightness"), slots.get("color")) {
+                (Some(b), _) => Action::Brightness(b),
+                (None, Some(c)) => match color_rgb(c) {
+                    Some(rgb) => Action::Color(rgb),
+                    None => {
+                        return Err(fail(self.say(
+                            &format!("I don't know the colour {c}"),
+                            &format!("Die Farbe {c} kenne ich nicht"),
+                        )));
+                    }
+                },
+                (None, None) => {
+                    return Err(fail(
+                        self.say("Set it to what?", "Worauf soll ich es stellen?"),
+                    ));
+                }
+            },
+            "HassSetPosition" => match pct("position") {
+                Some(p) => Action::Position(p),
+                None => return Err(fail(self.say("To which position?", "Auf welche Position?"))),
+            },
+            "HassClimateSetTemperature" => match number("temperature") {
+                Some(t) => Action::Temperature(t),
+                None => {
+                    return Err(fail(
+                        self.say("To which temperature?", "Auf welche Temperatur?"),
+                    ));
+                }
+            },
+            "HassMediaPause" => Action::Pause,
+            "HassMediaUnpause" => Action::Play,
+            "HassSetVolume" => match pct("volume_level") {
+                Some(v) => Action::Volume(v),
+                None => return Err(fail(self.say("To which volume?", "Auf welche Lautstärke?"))),
+            },
+            "HassGetState" => {
+                let reply = self.state_reply(&devices, slots.get("state").map(String::as_str));
+                return Ok(Plan {
+                    intent: m.intent.clone(),
+                    slots,
+                    actions: Vec::new(),
+                    reply,
+                });
+            }
+            other => {
+                return Err(fail(self.say(
+                    &format!("I understood {other}, but I cannot do that yet"),
+                    &format!("Ich habe {other} verstanden, kann das aber noch nicht"),
+                )));
+            }
+        };
+        // Keep the devices that can do it; say so when none can.
+        let able: Vec<&Device> = devices
+            .iter()
+            .filter(|d| crate::wire::encode(d, &action, "check").is_ok())
+            .collect();
+        if able.is_empty() {
+            let d = &devices[0];
+            return Err(fail(self.say(
+                &format!("The {} cannot {}", d.name, crate::wire::describe(&action)),
+                &format!("{} kann das nicht", d.name),
+            )));
+        }
+        let names = self.join(able.iter().map(|d| d.name.clone()).collect());
+        let reply = self.done_reply(&m.intent, &action, able[0].domain, &names);
+        Ok(Plan {
+            intent: m.intent.clone(),
+            slots,
+            actions: able
+                .iter()
+                .map(|d| (d.id.clone(), action.clone()))
+                .collect(),
+            reply,
+        })
+    }
+
+    /// Understands `text`, sends the commands through `home` and says what was done.
+    pub async fn handle(&mut self, home: &Home, text: &str) -> Result<Outcome> {
+        let plan = {
+            let reg = home.registry();
+            self.plan(&reg, text)
+        };
+        let plan = match plan {
+            Ok(p) => p,
+            Err(outcome) => return Ok(outcome),
+        };
+        let mut commands = Vec::new();
+        for (device, action) in &plan.actions {
+            commands.extend(home.command(device, action).await?);
+        }
+        Ok(Outcome {
+            intent: Some(plan.intent),
+            slots: plan.slots,
+            commands,
+            reply: plan.reply,
+        })
+    }
+
+    fn say(&self, en: &str, de: &str) -> String {
+        match self.lang {
+            Lang::En => en.to_string(),
+            Lang::De => de.to_string(),
+        }
+    }
+
+    fn join(&self, mut names: Vec<String>) -> String {
+        let and = self.say("and", "und");
+        match names.len() {
+            0 => String::new(),
+            1 => names.remove(0),
+            _ => {
+                let last = names.pop().expect("two or more");
+                format!("{} {and} {last}", names.join(", "))
+            }
+        }
+    }
+
+    fn done_reply(&self, intent: &str, action: &Action, domain: Domain, names: &str) -> String {
+        match (self.lang, action) {
+            (Lang::En, Action::TurnOn) => match domain {
+                Domain::Cover => format!("Opened the {names}"),
+                Domain::Lock => format!("Locked the {names}"),
+                _ => format!("Turned on the {names}"),
+            },
+            (Lang::En, Action::TurnOff) => match domain {
+                Domain::Cover => format!("Closed the {names}"),
+                Domain::Lock => format!("Unlocked the {names}"),
+                _ => format!("Turned off the {names}"),
+            },
+            (Lang::En, Action::Brightness(b)) => format!("Set the {names} to {b}%"),
+            (Lang::En, Action::Color(_)) => format!("Changed the colour of the {names}"),
+            (Lang::En, Action::Position(p)) => format!("Set the {names} to {p}%"),
+            (Lang::En, Action::Temperature(t)) => format!("Set the {names} to {t} degrees"),
+            (Lang::En, Action::Volume(v)) => format!("Set the volume of the {names} to {v}%"),
+            (Lang::En, Action::Percentage(p)) => format!("Set the {names} to {p}%"),
+            (Lang::En, Action::Pause) => format!("Paused the {names}"),
+            (Lang::En, Action::Play) => format!("Resumed the {names}"),
+            (Lang::De, Action::TurnOn) => match domain {
+                Domain::Cover => format!("{names} geöffnet"),
+                Domain::Lock => format!("{names} abgeschlossen"),
+                _ => format!("{names} eingeschaltet"),
+            },
+            (Lang::De, Action::TurnOff) => match domain {
+                Domain::Cover => format!("{names} geschlossen"),
+                Domain::Lock => format!("{names} aufgeschlossen"),
+                _ => format!("{names} ausgeschaltet"),
+            },
+            (Lang::De, Action::Brightness(b)) => format!("{names} auf {b} % gestellt"),
+            (Lang::De, Action::Color(_)) => format!("Farbe von {names} geändert"),
+            (Lang::De, Action::Position(p)) => format!("{names} auf {p} % gestellt"),
+            (Lang::De, Action::Temperature(t)) => format!("{names} auf {t} Grad gestellt"),
+            (Lang::De, Action::Volume(v)) => format!("Lautstärke von {names} auf {v} % gestellt"),
+            (Lang::De, Action::Percentage(p)) => format!("{names} auf {p} % gestellt"),
+            (Lang::De, Action::Pause) => format!("{names} pausiert"),
+            (Lang::De, Action::Play) => format!("{names} fortgesetzt"),
+            (_, Action::Set(..)) => format!("{intent}: {names}"),
+        }
+    }
+
+    fn state_reply(&self, devices: &[Device], asked: Option<&str>) -> String {
+        let d = &devices[0];
+        match (&d.state, asked) {
+            (None, _) => self.say(
+                &format!("I don't know the state of the {} yet", d.name),
+                &format!("Den Zustand von {} kenne ich noch nicht", d.name),
+            ),
+            (Some(state), Some(asked)) => {
+                let yes = state.eq_ignore_ascii_case(asked)
+                    || (asked == "closed" && state == "off")
+                    || (asked == "open" && state == "on");
+                match (self.lang, yes) {
+                    (Lang::En, true) => format!("Yes, the {} is {state}", d.name),
+                    (Lang::En, false) => format!("No, the {} is {state}", d.name),
+                    (Lang::De, true) => format!("Ja, {} ist {}", d.name, german_state(state)),
+                    (Lang::De, false) => format!("Nein, {} ist {}", d.name, german_state(state)),
+                }
+            }
+            (Some(state), None) => self.say(
+                &format!("The {} is {state}", d.name),
+                &format!("{} ist {}", d.name, german_state(state)),
+            ),
+        }
+    }
+
+    fn not_found(
+        &self,
+        registry: &Registry,
+        target: &Target,
+        name: Option<String>,
+        area: Option<String>,
+        floor: Option<String>,
+    ) -> String {
+        if let Some(a) = &target.area
+            && registry.area(a).is_none()
+            && !registry
+                .areas()
+                .any(|x| crate::registry::normalize(&x.name) == crate::registry::normalize(a))
+        {
+            let a = area.unwrap_or_else(|| a.clone());
+            return self.say(
+                &format!("There is no area named {a}"),
+                &format!("Es gibt keinen Bereich namens {a}"),
+            );
+        }
+        let place_en = match (&area, &floor) {
+            (Some(a), _) => format!(" in the {a}"),
+            (None, Some(f)) => format!(" on the {f}"),
+            _ => String::new(),
+        };
+        let place_de = match (&area, &floor) {
+            (Some(a), _) => format!(" im Bereich {a}"),
+            (None, Some(f)) => format!(" im {f}"),
+            _ => String::new(),
+        };
+        match &name {
+            Some(n) => self.say(
+                &format!("There is no device named {n}{place_en}"),
+                &format!("Es gibt kein Gerät namens {n}{place_de}"),
+            ),
+            None => {
+                let what = target
+                    .domains
+                    .first()
+                    .map(|d| d.as_str().replace('_', " "))
+                    .unwrap_or_else(|| "device".into());
+                self.say(
+                    &format!("There is no {what}{place_en}"),
+                    &format!("Es gibt kein passendes Gerät{place_de}"),
+                )
+            }
+        }
+    }
+}
+
+fn german_state(state: &str) -> &str {
+    match state {
+        "on" => "an",
+        "off" => "aus",
+        "open" => "offen",
+        "closed" => "geschlossen",
+        "locked" => "abgeschlossen",
+        "unlocked" => "aufgeschlossen",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::{Area, Floor};
+
+    fn home() -> Registry {
+        let mut reg = Registry::in_memory().unwrap();
+        reg.upsert_floor(Floor {
+            id: "ground".into(),
+            name: "ground floor".into(),
+            aliases: vec!["erdgeschoss".into()],
+            level: Some(0),
+        })
+        .unwrap();
+        reg.upsert_area(Area {
+            id: "kitchen".into(),
+            name: "kitchen".into(),
+            aliases: vec!["küche".into()],
+            floor: Some("ground".into()),
+        })
+        .unwrap();
+        reg.upsert_area(Area {
+            id: "living_room".into(),
+            name: "living room".into(),
+            aliases: vec!["wohnzimmer".into()],
+            floor: Some("ground".into()),
+        })
+        .unwrap();
+        reg.upsert_device(
+            Device::new("light.kitchen_light", "kitchen light", Domain::Light)
+                .in_area("kitchen")
+                .with_alias("küchenlicht"),
+        )
+        .unwrap();
+        reg.upsert_device(
+            Device::new("switch.kettle", "kettle", Domain::Switch)
+                .in_area("kitchen")
+                .with_alias("wasserkocher"),
+        )
+        .unwrap();
+        reg.upsert_device(
+            Device::new("light.floor_lamp", "floor lamp", Domain::Light)
+                .in_area("living_room")
+                .with_alias("stehlampe"),
+        )
+        .unwrap();
+        reg.upsert_device(
+            Device::new("cover.blind", "blind", Domain::Cover)
+                .in_area("living_room")
+                .with_alias("rollo"),
+        )
+        .unwrap();
+        reg.upsert_device(
+            Device::new("climate.thermostat", "thermostat", Domain::Climate).in_area("living_room"),
+        )
+        .unwrap();
+        reg.upsert_device(
+            Device::new("media_player.speaker", "speaker", Domain::MediaPlayer)
+                .in_area("living_room")
+                .with_alias("lautsprecher"),
+        )
+        .unwrap();
+        reg.upsert_device(
+            Device::new("sensor.temperature", "temperature sensor", Domain::Sensor)
+                .in_area("kitchen"),
+        )
+        .unwrap();
+        reg.apply_states(&[crate::registry::StateUpdate {
+            device: "light.floor_lamp".into(),
+            state: Some("on".into()),
+            attributes: Default::default(),
+        }])
+        .unwrap();
+        reg
+    }
+
+    /// (text, intent, device ids and action, reply); `None` intent/actions for failures.
+    /// One fixture row: text, intent, (device id, action) pairs, reply.
+    type Case<'a> = (&'a str, Option<&'a str>, &'a [(&'a str, Action)], &'a str);
+
+    fn check(lang: &str, cases: &[Case<'_>]) {
+        let reg = home();
+        let mut control = HomeControl::builtin(lang).unwrap();
+        for (text, intent, actions, reply) in cases {
+            let (got_intent, got_actions, got_reply) = match control.plan(&reg, text) {
+                Ok(p) => (Some(p.intent), p.actions, p.reply),
+                Err(o) => (o.intent, Vec::new(), o.reply),
+            };
+            let want: Vec<(String, Action)> = actions
+                .iter()
+                .map(|(d, a)| (d.to_string(), a.clone()))
+                .collect();
+            assert_eq!(got_intent.as_deref(), *intent, "{text}");
+            assert_eq!(got_actions, want, "{text}");
+            assert_eq!(got_reply, *reply, "{text}");
+        }
+    }
+
+    #[test]
+    fn english() {
+        check(
+            "en",
+            &[
+                (
+                    "turn on the kitchen light",
+                    Some("HassTurnOn"),
+                    &[("light.kitchen_light", Action::TurnOn)],
+                    "Turned on the kitchen light",
+                ),
+                (
+                    "switch the kettle off",
+                    Some("HassTurnOff"),
+                    &[("switch.kettle", Action::TurnOff)],
+                    "Turned off the kettle",
+                ),
+                (
+                    "turn off the lights in the living room",
+                    Some("HassTurnOff"),
+                    &[("light.floor_lamp", Action::TurnOff)],
+                    "Turned off the floor lamp",
+                ),
+                (
+                    "turn on the lights on the ground floor",
+                    Some("HassTurnOn"),
+                    &[
+                        ("light.floor_lamp", Action::TurnOn),
+                        ("light.kitchen_light", Action::TurnOn),
+                    ],
+                    "Turned on the floor lamp and kitchen light",
+                ),
+                (
+                    "set the floor lamp to 40%",
+                    Some("HassLightSet"),
+                    &[("light.floor_lamp", Action::Brightness(40))],
+                    "Set the floor lamp to 40%",
+                ),
+                (
+                    "make the kitchen light red",
+                    Some("HassLightSet"),
+                    &[("light.kitchen_light", Action::Color([255, 0, 0]))],
+                    "Changed the colour of the kitchen light",
+                ),
+                (
+                    "open the blind",
+                    Some("HassTurnOn"),
+                    &[("cover.blind", Action::TurnOn)],
+                    "Opened the blind",
+                ),
+                (
+                    "set the blind to 30 percent",
+                    Some("HassSetPosition"),
+                    &[("cover.blind", Action::Position(30))],
+                    "Set the blind to 30%",
+                ),
+                (
+                    "set the temperature in the living room to 21 degrees",
+                    Some("HassClimateSetTemperature"),
+                    &[("climate.thermostat", Action::Temperature(21.0))],
+                    "Set the thermostat to 21 degrees",
+                ),
+                (
+                    "pause the speaker",
+                    Some("HassMediaPause"),
+                    &[("media_player.speaker", Action::Pause)],
+                    "Paused the speaker",
+                ),
+                (
+                    "set the volume of the speaker to 25%",
+                    Some("HassSetVolume"),
+                    &[("media_player.speaker", Action::Volume(25))],
+                    "Set the volume of the speaker to 25%",
+                ),
+                (
+                    "is the floor lamp on",
+                    Some("HassGetState"),
+                    &[],
+                    "Yes, the floor lamp is on",
+                ),
+                (
+                    "is the floor lamp off",
+                    Some("HassGetState"),
+                    &[],
+                    "No, the floor lamp is on",
+                ),
+                (
+                    "what is the state of the kitchen light",
+                    Some("HassGetState"),
+                    &[],
+                    "I don't know the state of the kitchen light yet",
+                ),
+                (
+                    "turn on the kettle in the living room",
+                    Some("HassTurnOn"),
+                    &[],
+                    "There is no device named kettle in the living room",
+                ),
+                (
+                    "turn on the temperature sensor",
+                    Some("HassTurnOn"),
+                    &[],
+                    "The temperature sensor cannot turn on",
+                ),
+                (
+                    "sing me a song",
+                    None,
+                    &[],
+                    "Sorry, I didn't understand that",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn german() {
+        check(
+            "de",
+            &[
+                (
+                    "schalte das küchenlicht ein",
+                    Some("HassTurnOn"),
+                    &[("light.kitchen_light", Action::TurnOn)],
+                    "kitchen light eingeschaltet",
+                ),
+                (
+                    "mach den wasserkocher aus",
+                    Some("HassTurnOff"),
+                    &[("switch.kettle", Action::TurnOff)],
+                    "kettle ausgeschaltet",
+                ),
+                (
+                    "schalte das licht im wohnzimmer aus",
+                    Some("HassTurnOff"),
+                    &[("light.floor_lamp", Action::TurnOff)],
+                    "floor lamp ausgeschaltet",
+                ),
+                (
+                    "dimme die stehlampe auf 50 prozent",
+                    Some("HassLightSet"),
+                    &[("light.floor_lamp", Action::Brightness(50))],
+                    "floor lamp auf 50 % gestellt",
+                ),
+                (
+                    "mach die stehlampe blau",
+                    Some("HassLightSet"),
+                    &[("light.floor_lamp", Action::Color([0, 0, 255]))],
+                    "Farbe von floor lamp geändert",
+                ),
+                (
+                    "stelle das rollo auf 70 prozent",
+                    Some("HassSetPosition"),
+                    &[("cover.blind", Action::Position(70))],
+                    "blind auf 70 % gestellt",
+                ),
+                (
+                    "stelle die temperatur im wohnzimmer auf 22 grad",
+                    Some("HassClimateSetTemperature"),
+                    &[("climate.thermostat", Action::Temperature(22.0))],
+                    "thermostat auf 22 Grad gestellt",
+                ),
+                (
+                    "pausiere den lautsprecher",
+                    Some("HassMediaPause"),
+                    &[("media_player.speaker", Action::Pause)],
+                    "speaker pausiert",
+                ),
+                (
+                    "ist die stehlampe an",
+                    Some("HassGetState"),
+                    &[],
+                    "Ja, floor lamp ist an",
+                ),
+                (
+                    "schalte den wasserkocher im wohnzimmer ein",
+                    Some("HassTurnOn"),
+                    &[],
+                    "Es gibt kein Gerät namens wasserkocher im Bereich wohnzimmer",
+                ),
+                (
+                    "erzähl einen witz",
+                    None,
+                    &[],
+                    "Das habe ich leider nicht verstanden",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn lists_follow_the_registry() {
+        let mut reg = home();
+        let mut control = HomeControl::builtin("en").unwrap();
+        assert!(control.plan(&reg, "turn on the coffee machine").is_err());
+        reg.upsert_device(Device::new(
+            "switch.coffee",
+            "coffee machine",
+            Domain::Switch,
+        ))
+        .unwrap();
+        let plan = control.plan(&reg, "turn on the coffee machine").unwrap();
+        assert_eq!(
+            plan.actions,
+            vec![("switch.coffee".to_string(), Action::TurnOn)]
+        );
+    }
+
+    #[test]
+    fn unknown_language_is_a_clear_error() {
+        let err = HomeControl::builtin("fr").unwrap_err().to_string();
+        assert!(
+            err.contains("no built-in home-control intents for language \"fr\""),
+            "{err}"
+        );
+    }
+}
