@@ -14,7 +14,7 @@ use std::time::Duration;
 use rumqttc::{
     AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS, Request, Transport,
 };
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::config::BrokerConfig;
 use crate::error::{DevicesError, Result};
@@ -111,6 +111,7 @@ enum Req {
 #[derive(Clone, Debug)]
 pub struct Bus {
     tx: mpsc::Sender<Req>,
+    connected: watch::Receiver<bool>,
     events: broadcast::Sender<BusEvent>,
     config: BrokerConfig,
 }
@@ -169,9 +170,9 @@ impl Bus {
         let (client, eventloop) = AsyncClient::new(options, opts.window.max(10) * 2);
         let (tx, rx) = mpsc::channel(1024);
         let (events, _) = broadcast::channel(16 * 1024);
+        let (connected_tx, connected) = watch::channel(false);
         let task = Task {
             client,
-            eventloop,
             outbox,
             queue,
             fifo: VecDeque::new(),
@@ -181,17 +182,48 @@ impl Bus {
             subs: Vec::new(),
             announcements: Vec::new(),
             connected: false,
+            connected_tx,
             events: events.clone(),
             opts,
             broker: config.address(),
         };
-        tokio::spawn(task.run(rx));
-        Ok((Bus { tx, events, config }, expired))
+        tokio::spawn(task.run(eventloop, rx));
+        Ok((
+            Bus {
+                tx,
+                connected,
+                events,
+                config,
+            },
+            expired,
+        ))
     }
 
     /// The broker this bus talks to.
     pub fn config(&self) -> &BrokerConfig {
         &self.config
+    }
+
+    /// Whether the bus is connected to the broker right now.
+    pub fn is_connected(&self) -> bool {
+        *self.connected.borrow()
+    }
+
+    /// Waits until the bus is connected; an error naming the broker on timeout.
+    pub async fn wait_connected(&self, timeout: Duration) -> Result<()> {
+        let mut rx = self.connected.clone();
+        let res = tokio::time::timeout(timeout, rx.wait_for(|c| *c)).await;
+        match res {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(DevicesError::BusStopped),
+            Err(_) => Err(DevicesError::Mqtt {
+                broker: self.config.address(),
+                reason: format!(
+                    "not connected after {:.1} s; is the broker running and reachable?",
+                    timeout.as_secs_f64()
+                ),
+            }),
+        }
     }
 
     /// Status events: connections, acknowledgements, expiries.
@@ -286,7 +318,6 @@ impl Bus {
 
 struct Task {
     client: AsyncClient,
-    eventloop: EventLoop,
     outbox: Outbox,
     /// Commands waiting to be handed to rumqttc, oldest first.
     queue: VecDeque<OutboxCommand>,
@@ -301,49 +332,70 @@ struct Task {
     subs: Vec<(String, mpsc::Sender<Message>)>,
     announcements: Vec<(String, Vec<u8>)>,
     connected: bool,
+    connected_tx: watch::Sender<bool>,
     events: broadcast::Sender<BusEvent>,
     opts: BusOptions,
     broker: String,
 }
 
 impl Task {
-    async fn run(mut self, mut rx: mpsc::Receiver<Req>) {
+    async fn run(mut self, mut eventloop: EventLoop, mut rx: mpsc::Receiver<Req>) {
+        enum Step {
+            Event(std::result::Result<Event, rumqttc::ConnectionError>),
+            Stop(Option<oneshot::Sender<()>>),
+        }
         let mut tick = tokio::time::interval(self.opts.expiry_check);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut retry_at: Option<tokio::time::Instant> = None;
         loop {
-            tokio::select! {
-                req = rx.recv() => match req {
-                    Some(Req::Shutdown(done)) => {
-                        self.stop().await;
+            // One poll future lives until it completes: requests and ticks are
+            // served meanwhile without cancelling a connect or a read half-way.
+            let step = {
+                let wait = retry_at.take();
+                let poll = async {
+                    if let Some(at) = wait {
+                        tokio::time::sleep_until(at).await;
+                    }
+                    eventloop.poll().await
+                };
+                tokio::pin!(poll);
+                loop {
+                    tokio::select! {
+                        ev = &mut poll => break Step::Event(ev),
+                        req = rx.recv() => match req {
+                            Some(Req::Shutdown(done)) => break Step::Stop(Some(done)),
+                            None => break Step::Stop(None),
+                            Some(req) => self.handle(req),
+                        },
+                        _ = tick.tick() => {
+                            self.expire();
+                            self.pump();
+                        }
+                    }
+                }
+            };
+            match step {
+                Step::Event(Ok(ev)) => self.on_event(ev).await,
+                Step::Event(Err(e)) => {
+                    self.on_disconnect(&mut eventloop, e.to_string());
+                    retry_at = Some(tokio::time::Instant::now() + self.opts.reconnect_delay);
+                }
+                Step::Stop(done) => {
+                    self.stop(&mut eventloop).await;
+                    if let Some(done) = done {
                         let _ = done.send(());
-                        return;
                     }
-                    Some(req) => self.handle(req),
-                    None => {
-                        self.stop().await;
-                        return;
-                    }
-                },
-                ev = self.eventloop.poll() => match ev {
-                    Ok(ev) => self.on_event(ev).await,
-                    Err(e) => {
-                        self.on_disconnect(e.to_string());
-                        tokio::time::sleep(self.opts.reconnect_delay).await;
-                    }
-                },
-                _ = tick.tick() => {
-                    self.expire();
-                    self.pump();
+                    return;
                 }
             }
         }
     }
 
-    async fn stop(&mut self) {
+    async fn stop(&mut self, eventloop: &mut EventLoop) {
         if self.connected {
             let _ = self.client.try_disconnect();
             let _ = tokio::time::timeout(Duration::from_millis(500), async {
-                while let Ok(ev) = self.eventloop.poll().await {
+                while let Ok(ev) = eventloop.poll().await {
                     if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) {
                         break;
                     }
@@ -384,7 +436,10 @@ impl Task {
             Req::Pending(reply) => {
                 let _ = reply.send(self.outbox.len());
             }
-            Req::Shutdown(_) => unreachable!("handled in run"),
+            Req::Shutdown(done) => {
+                // Handled in `run`; answering here keeps a caller from hanging if it ever gets here.
+                let _ = done.send(());
+            }
         }
     }
 
@@ -522,6 +577,7 @@ impl Task {
             Event::Incoming(Packet::ConnAck(ack)) => {
                 tracing::info!(broker = %self.broker, session_present = ack.session_present, "connected");
                 self.connected = true;
+                let _ = self.connected_tx.send(true);
                 let _ = self
                     .client
                     .try_subscribe(self.opts.confirm_topic.clone(), QoS::AtLeastOnce);
@@ -603,7 +659,7 @@ impl Task {
     /// After a lost connection, Emma (not rumqttc) decides what is re-sent: every
     /// unacknowledged command goes back to the queue from the outbox, in order,
     /// and is sent again with a new packet id once connected (receivers dedup by id).
-    fn on_disconnect(&mut self, reason: String) {
+    fn on_disconnect(&mut self, eventloop: &mut EventLoop, reason: String) {
         if !self.connected {
             // A failed connection attempt: rumqttc's queues are untouched, nothing to redo.
             tracing::debug!(broker = %self.broker, %reason, "cannot reach the broker; retrying");
@@ -612,7 +668,8 @@ impl Task {
         tracing::warn!(broker = %self.broker, %reason, "lost the broker; reconnecting");
         let _ = self.events.send(BusEvent::Disconnected { reason });
         self.connected = false;
-        self.eventloop
+        let _ = self.connected_tx.send(false);
+        eventloop
             .pending
             .retain(|r| !matches!(r, Request::Publish(p) if p.qos != QoS::AtMostOnce));
         self.fifo.clear();

@@ -381,6 +381,77 @@ pub fn intent_message(
     }
 }
 
+/// Answers Hermes queries with Emma's home control: every `hermes/nlu/query`
+/// and `hermes/asr/textCaptured` is understood and acted on; Emma publishes
+/// `hermes/intent/<name>` (or `hermes/nlu/intentNotRecognized`) and speaks the
+/// reply on `hermes/tts/say`. Runs until the bus stops.
+#[cfg(feature = "intents")]
+pub async fn serve(
+    home: crate::home::Home,
+    mut control: crate::control::HomeControl,
+) -> crate::error::Result<()> {
+    use crate::QoS;
+    let bus = home.bus().clone();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    bus.subscribe_into(bus.config().shared(NLU_QUERY), tx.clone())
+        .await?;
+    bus.subscribe_into(bus.config().shared(TEXT_CAPTURED), tx)
+        .await?;
+    while let Some(msg) = rx.recv().await {
+        let query = match parse(&msg.topic, &msg.payload) {
+            Ok(HermesMessage::NluQuery(q)) => q,
+            Ok(HermesMessage::TextCaptured(t)) => NluQuery {
+                input: t.text,
+                intent_filter: None,
+                id: None,
+                site_id: t.site_id,
+                session_id: t.session_id,
+            },
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!(topic = %e.topic, reason = %e.reason, "hermes message skipped");
+                continue;
+            }
+        };
+        let recognized = control.recognize(&query.input);
+        let outcome = control.handle(&home, &query.input).await;
+        let reply = match (&recognized, &outcome) {
+            (Some(m), Ok(o)) if o.intent.is_some() => {
+                let message = intent_message(&query.input, m, Some(&query));
+                let payload = serde_json::to_string(&message).expect("hermes messages serialize");
+                bus.publish(intent_topic(&m.intent), payload, QoS::AtLeastOnce, false)
+                    .await?;
+                o.reply.clone()
+            }
+            (_, Ok(o)) => {
+                let message = IntentNotRecognized {
+                    input: query.input.clone(),
+                    id: query.id.clone(),
+                    site_id: query.site_id.clone(),
+                    session_id: query.session_id.clone(),
+                    custom_data: None,
+                };
+                let payload = serde_json::to_string(&message).expect("hermes messages serialize");
+                bus.publish(INTENT_NOT_RECOGNIZED, payload, QoS::AtLeastOnce, false)
+                    .await?;
+                o.reply.clone()
+            }
+            (_, Err(e)) => e.to_string(),
+        };
+        let say = TtsSay {
+            text: reply,
+            lang: None,
+            id: query.id.clone(),
+            site_id: query.site_id.clone(),
+            session_id: query.session_id.clone(),
+        };
+        let payload = serde_json::to_string(&say).expect("hermes messages serialize");
+        bus.publish(TTS_SAY, payload, QoS::AtLeastOnce, false)
+            .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@
 //! - [`home`]: the registry kept current from the bus, and device commands through the outbox.
 //! - `control` (feature `intents`): built-in home-control intents (en, de) → device commands and replies.
 //! - [`hermes`]: Snips/Rhasspy Hermes topics and payloads.
+//! - [`bench`]: `emma bench devices`.
 //! - [`topic`]: MQTT topic-filter matching.
 //!
 //! # Why an outbox
@@ -24,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod bus;
 pub mod config;
 #[cfg(feature = "intents")]
