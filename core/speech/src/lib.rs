@@ -17,10 +17,13 @@
 //! - [`endpoint`]: energy-based end-of-utterance detection.
 //! - [`stream`]: [`Listener`] drives a recogniser with the endpointer, one final per utterance.
 //! - [`model`]: the model registry under `<emma home>/models`.
+//! - [`synth`]: synthetic speech with espeak-ng (demo, benchmarks, tests).
+//! - [`bench`]: the measurements behind `emma bench asr`.
 //!
 //! Nothing here reads environment variables; callers pass paths in.
 
 pub mod audio;
+pub mod bench;
 pub mod endpoint;
 mod error;
 #[cfg(feature = "mic")]
@@ -30,6 +33,7 @@ pub mod model;
 pub mod pocketsphinx;
 pub mod recognizer;
 pub mod stream;
+pub mod synth;
 #[cfg(feature = "vosk")]
 pub mod vosk_backend;
 

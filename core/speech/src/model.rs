@@ -484,7 +484,11 @@ fn download(url: &str, to: &Path, progress: &mut dyn FnMut(Progress)) -> Result<
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(err(format!("connection failed after {done} bytes: {e}"))),
+            Err(e) => {
+                return Err(err(format!(
+                    "the download was cut off after {done} bytes: {e}"
+                )));
+            }
         };
         done += n as u64;
         if done > MAX_MODEL_BYTES {

@@ -133,7 +133,8 @@ impl SpeechRecognizer for PocketSphinx {
         let Some((text, _score)) = self.decoder.hyp() else {
             return Ok(FinalResult::default());
         };
-        let offset = self.utt_start as f64 / f64::from(SAMPLE_RATE);
+        // Segment frames count from the start of the stream (`ps_start_stream`).
+        let offset = 0.0;
         let words = self
             .decoder
             .segments()
@@ -143,7 +144,7 @@ impl SpeechRecognizer for PocketSphinx {
                 word: base_word(&s.word).to_owned(),
                 start: offset + f64::from(s.start_frame) / FRAME_RATE,
                 end: offset + f64::from(s.end_frame + 1) / FRAME_RATE,
-                conf: s.posterior.clamp(0.0, 1.0),
+                conf: (s.posterior.clamp(0.0, 1.0) * 1000.0).round() / 1000.0,
             })
             .collect();
         let mut alternatives: Vec<Alternative> = Vec::new();
@@ -169,6 +170,17 @@ impl SpeechRecognizer for PocketSphinx {
             words,
             alternatives,
         })
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        self.end_utt()?;
+        self.last_partial.clear();
+        self.samples = 0;
+        self.utt_start = 0;
+        if !self.decoder.start_stream() {
+            return Err(engine_err("ps_start_stream failed"));
+        }
+        Ok(())
     }
 
     fn set_grammar(&mut self, grammar: Option<&Grammar>) -> Result<GrammarReport> {
@@ -273,6 +285,7 @@ mod ffi {
         fn ps_init(config: *mut CmdLn) -> *mut PsDecoder;
         fn ps_free(ps: *mut PsDecoder) -> c_int;
         fn ps_start_utt(ps: *mut PsDecoder) -> c_int;
+        fn ps_start_stream(ps: *mut PsDecoder) -> c_int;
         fn ps_process_raw(
             ps: *mut PsDecoder,
             data: *const i16,
@@ -360,6 +373,12 @@ mod ffi {
 
         fn ptr(&self) -> *mut PsDecoder {
             self.0.as_ptr()
+        }
+
+        pub(super) fn start_stream(&mut self) -> bool {
+            // SAFETY: the decoder pointer is valid for the lifetime of `self`;
+            // called between utterances only.
+            unsafe { ps_start_stream(self.ptr()) >= 0 }
         }
 
         pub(super) fn start_utt(&mut self) -> bool {

@@ -76,6 +76,10 @@ pub trait SpeechRecognizer: Send {
     /// Ends the current utterance and returns its result.
     fn finish(&mut self) -> Result<FinalResult>;
 
+    /// Starts a new stream: drops the current utterance, word times restart at 0.
+    /// The model and grammar stay.
+    fn reset(&mut self) -> Result<()>;
+
     /// Restricts decoding to `grammar` (`None`: free decoding) from the next
     /// utterance on, without reloading the model. Ends the current utterance,
     /// discarding its audio.

@@ -50,16 +50,17 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Wraps a recogniser.
-    pub fn new(recognizer: Box<dyn SpeechRecognizer>, config: EndpointConfig) -> Self {
-        Listener {
+    /// Wraps a recogniser and starts a new stream on it ([`SpeechRecognizer::reset`]).
+    pub fn new(mut recognizer: Box<dyn SpeechRecognizer>, config: EndpointConfig) -> Result<Self> {
+        recognizer.reset()?;
+        Ok(Listener {
             recognizer,
             endpointer: Endpointer::new(config),
             samples: 0,
             utt_start: 0,
             decode: Duration::ZERO,
             had_speech: false,
-        }
+        })
     }
 
     /// The recogniser, e.g. to change its grammar between utterances.
@@ -149,7 +150,7 @@ pub fn transcribe(
     pcm: &[i16],
     config: EndpointConfig,
 ) -> Result<(Vec<Utterance>, Box<dyn SpeechRecognizer>)> {
-    let mut listener = Listener::new(recognizer, config);
+    let mut listener = Listener::new(recognizer, config)?;
     let mut finals: Vec<Utterance> = listener
         .push(pcm)?
         .into_iter()

@@ -17,6 +17,11 @@ use crate::recognizer::{Engine, Event, FinalResult, GrammarReport, SpeechRecogni
 /// bigger ones as a word loop plus `[unk]`.
 pub const MAX_PHRASES: usize = 500;
 
+/// Vosk reports f32 values; three decimals (1 ms) is all they carry.
+fn round3(x: f32, offset: f64) -> f64 {
+    ((f64::from(x) + offset) * 1000.0).round() / 1000.0
+}
+
 /// A loaded Vosk model, shareable between recognisers.
 pub struct VoskModel {
     model: Mutex<vosk::Model>,
@@ -63,7 +68,19 @@ impl VoskModel {
 pub struct VoskRecognizer {
     model: Arc<VoskModel>,
     rec: vosk::Recognizer,
+    /// The phrase/word list of the active grammar, to recreate the recogniser.
+    grammar: Option<Vec<String>>,
     last_partial: String,
+    /// Samples fed to `rec` since it was created (Vosk's clock runs from there).
+    rec_fed: u64,
+    /// Stream time, in samples, at which `rec`'s clock reads zero.
+    rec_origin: i64,
+    /// Samples since the stream started.
+    stream: u64,
+    /// `rec` finished an utterance in grammar mode and must be recreated:
+    /// libvosk 0.3.45's grammar recognisers return empty results for
+    /// utterances after a final result, and recreating one costs < 1 ms.
+    stale: bool,
 }
 
 impl VoskRecognizer {
@@ -73,8 +90,27 @@ impl VoskRecognizer {
         Ok(VoskRecognizer {
             model,
             rec,
+            grammar: None,
             last_partial: String::new(),
+            rec_fed: 0,
+            rec_origin: 0,
+            stream: 0,
+            stale: false,
         })
+    }
+
+    /// Replaces `rec` with a fresh recogniser whose clock starts now.
+    fn recreate(&mut self) -> Result<()> {
+        self.rec = Self::make(&self.model, self.grammar.as_deref())?;
+        self.rec_fed = 0;
+        self.rec_origin = self.stream as i64;
+        self.stale = false;
+        self.last_partial.clear();
+        Ok(())
+    }
+
+    fn offset_s(&self) -> f64 {
+        self.rec_origin as f64 / f64::from(crate::audio::SAMPLE_RATE)
     }
 
     fn make(model: &VoskModel, grammar: Option<&[String]>) -> Result<vosk::Recognizer> {
@@ -95,7 +131,7 @@ impl VoskRecognizer {
         Ok(rec)
     }
 
-    fn convert(result: vosk::CompleteResult<'_>) -> FinalResult {
+    fn convert(result: vosk::CompleteResult<'_>, offset_s: f64) -> FinalResult {
         match result {
             vosk::CompleteResult::Single(single) => FinalResult {
                 text: single.text.to_owned(),
@@ -104,9 +140,9 @@ impl VoskRecognizer {
                     .iter()
                     .map(|w| WordTiming {
                         word: w.word.to_owned(),
-                        start: f64::from(w.start),
-                        end: f64::from(w.end),
-                        conf: f64::from(w.conf),
+                        start: round3(w.start, offset_s),
+                        end: round3(w.end, offset_s),
+                        conf: round3(w.conf, 0.0),
                     })
                     .collect(),
                 alternatives: Vec::new(),
@@ -137,6 +173,11 @@ impl SpeechRecognizer for VoskRecognizer {
     }
 
     fn accept(&mut self, pcm: &[i16]) -> Result<Option<Event>> {
+        if self.stale {
+            self.recreate()?;
+        }
+        self.rec_fed += pcm.len() as u64;
+        self.stream += pcm.len() as u64;
         let state = self
             .rec
             .accept_waveform(pcm)
@@ -147,7 +188,10 @@ impl SpeechRecognizer for VoskRecognizer {
         match state {
             vosk::DecodingState::Finalized => {
                 self.last_partial.clear();
-                Ok(Some(Event::Final(Self::convert(self.rec.result()))))
+                let offset = self.offset_s();
+                let result = Self::convert(self.rec.result(), offset);
+                self.stale = self.grammar.is_some();
+                Ok(Some(Event::Final(result)))
             }
             vosk::DecodingState::Running => {
                 let partial = self.rec.partial_result().partial.to_owned();
@@ -167,13 +211,31 @@ impl SpeechRecognizer for VoskRecognizer {
 
     fn finish(&mut self) -> Result<FinalResult> {
         self.last_partial.clear();
-        Ok(Self::convert(self.rec.final_result()))
+        let offset = self.offset_s();
+        let result = Self::convert(self.rec.final_result(), offset);
+        self.stale = self.grammar.is_some();
+        Ok(result)
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        self.last_partial.clear();
+        self.stream = 0;
+        if self.grammar.is_some() {
+            // Cheap: a grammar recogniser is built in well under a millisecond.
+            return self.recreate();
+        }
+        // Creating a free-decoding recogniser over a large model takes
+        // hundreds of ms, so keep it: flush what it holds and move the
+        // stream's zero to its current clock.
+        let _ = self.rec.final_result();
+        self.rec_origin = -(self.rec_fed as i64);
+        Ok(())
     }
 
     fn set_grammar(&mut self, grammar: Option<&Grammar>) -> Result<GrammarReport> {
         let Some(grammar) = grammar else {
-            self.rec = Self::make(&self.model, None)?;
-            self.last_partial.clear();
+            self.grammar = None;
+            self.recreate()?;
             return Ok(GrammarReport::default());
         };
         grammar.validate()?;
@@ -190,8 +252,8 @@ impl SpeechRecognizer for VoskRecognizer {
                 words
             }
         };
-        self.rec = Self::make(&self.model, Some(&list))?;
-        self.last_partial.clear();
+        self.grammar = Some(list);
+        self.recreate()?;
         Ok(GrammarReport { unknown_words })
     }
 }
