@@ -332,6 +332,22 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The test sentences of the language-wide files `tests/<lang>/*.yaml`
+/// (not the per-intent folders), e.g. for benchmarks.
+pub fn suite_cases(root: &Path, lang: &str) -> Result<Vec<TestCase>, IntentError> {
+    let mut cases = vec![];
+    for file in yaml_files(&root.join("tests").join(lang)) {
+        if file
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('_'))
+        {
+            continue;
+        }
+        cases.extend(read_cases(&file, None)?);
+    }
+    Ok(cases)
+}
+
 /// Counts the sentences a suite will run (for progress bars).
 pub fn count_cases(root: &Path, lang: &str) -> usize {
     let tests = root.join("tests").join(lang);

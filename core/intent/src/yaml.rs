@@ -194,7 +194,8 @@ pub fn parse(text: &str, origin: &str) -> Result<Yaml, IntentError> {
     budget.max_nodes = 1_000_000;
     budget.max_recorded_anchor_events = 100_000;
     budget.max_recorded_anchor_bytes = 4 * 1024 * 1024;
-    let options = serde_saphyr::options! { budget: Some(budget) };
+    // YAML 1.2 booleans only: a list named `n` or a value `on` stays text.
+    let options = serde_saphyr::options! { budget: Some(budget), strict_booleans: true };
     serde_saphyr::from_str_with_options::<Yaml>(text, options).map_err(|e| {
         let message = e.to_string();
         let line = message_line(&message);
