@@ -35,6 +35,8 @@ enum Command {
     Audio(cmd::speech::AudioArgs),
     /// Register, list and remove speech models.
     Model(cmd::speech::ModelArgs),
+    /// Intents: run Home Assistant test suites, recognise a sentence.
+    Intents(cmd::intents::IntentsArgs),
     /// Benchmarks that print ratios against a baseline measured in the same run.
     Bench(cmd::bench::BenchArgs),
 }
@@ -47,6 +49,7 @@ fn main() -> std::process::ExitCode {
         Command::Listen(args) => cmd::speech::listen(args),
         Command::Audio(args) => cmd::speech::audio(args),
         Command::Model(args) => cmd::speech::model(args),
+        Command::Intents(args) => cmd::intents::run(args),
         Command::Bench(args) => cmd::bench::run(args),
     };
     match result {

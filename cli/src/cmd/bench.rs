@@ -13,11 +13,14 @@ pub struct BenchArgs {
 enum BenchCommand {
     /// Speech recognition: real-time factor, end-of-speech latency, peak memory.
     Asr(super::speech::BenchAsrArgs),
+    /// Intent recognition: sentences/s against Python hassil on the HA test sentences, load time, memory.
+    Intents(super::intents::BenchIntentsArgs),
 }
 
 /// Runs `emma bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
         BenchCommand::Asr(args) => super::speech::bench_asr(args),
+        BenchCommand::Intents(args) => super::intents::bench(args, &crate::home::emma_home()),
     }
 }

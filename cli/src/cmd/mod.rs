@@ -2,4 +2,5 @@
 
 pub mod bench;
 pub mod demo;
+pub mod intents;
 pub mod speech;

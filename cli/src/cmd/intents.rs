@@ -1,0 +1,536 @@
+//! `emma intents …` (test, parse) and `emma bench intents`: the intent engine
+//! from the command line. This module only parses arguments, calls
+//! `emma-intent` and prints.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use emma_intent::harness::{self, Fixtures, Outcome};
+use emma_intent::{Context, IntentEngine, IntentMatch};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Arguments of `emma intents`.
+#[derive(Debug, Args)]
+pub struct IntentsArgs {
+    #[command(subcommand)]
+    what: IntentsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum IntentsCommand {
+    /// Run a Home Assistant intents test suite (`tests/<lang>/`) against its templates.
+    Test(TestArgs),
+    /// Recognise one sentence.
+    Parse(ParseArgs),
+}
+
+/// Arguments of `emma intents test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Root of an HA-format intents tree (`sentences/<lang>/`, `tests/<lang>/`).
+    root: PathBuf,
+    /// Language code, e.g. `en`.
+    #[arg(long)]
+    lang: String,
+    /// Machine-readable output (one JSON object).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `emma intents parse`.
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// An HA intents tree, a sentences directory, one template file, a Rhino context or an Alexa model.
+    path: PathBuf,
+    /// The sentence to recognise.
+    sentence: String,
+    /// Language code, e.g. `en`.
+    #[arg(long)]
+    lang: String,
+    /// Fixtures (areas, floors, entities) for the `{area}`, `{floor}`, `{name}` lists;
+    /// default: `tests/<lang>/_fixtures.yaml` of an HA tree.
+    #[arg(long)]
+    fixtures: Option<PathBuf>,
+    /// Context entries `key=value` (e.g. `area=Kitchen`); repeatable.
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    context: Vec<String>,
+    /// Confidence below which there is no intent (0 to 1).
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// Fuzzy matching: allow up to this many word edits (0 = off).
+    #[arg(long, default_value_t = 0)]
+    fuzzy: u32,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `emma intents`.
+pub fn run(args: IntentsArgs) -> anyhow::Result<()> {
+    match args.what {
+        IntentsCommand::Test(args) => test(args),
+        IntentsCommand::Parse(args) => parse(args),
+    }
+}
+
+fn slots_text(m: &IntentMatch) -> String {
+    m.slots
+        .iter()
+        .map(|(k, v)| format!("{k}={:?}", v.value))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn outcome_json(o: &Outcome) -> serde_json::Value {
+    serde_json::json!({
+        "file": o.case.file.display().to_string(),
+        "sentence": o.case.sentence,
+        "expected": {"intent": o.case.intent, "slots": o.case.slots},
+        "got": o.got.as_ref().map(|g| serde_json::json!({
+            "intent": g.intent,
+            "slots": g.slots.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect::<std::collections::BTreeMap<_, _>>(),
+            "confidence": g.confidence,
+        })),
+        "passed": o.passed,
+    })
+}
+
+fn test(args: TestArgs) -> anyhow::Result<()> {
+    let total = harness::count_cases(&args.root, &args.lang);
+    let bar = if args.json || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} sentences").expect("valid template"),
+    );
+    let start = Instant::now();
+    let report =
+        harness::run_suite(&args.root, &args.lang, &mut |_| bar.inc(1)).with_context(|| {
+            format!(
+                "running the {} suite under {}",
+                args.lang,
+                args.root.display()
+            )
+        })?;
+    bar.finish_and_clear();
+    let elapsed = start.elapsed();
+    if args.json {
+        let out = serde_json::json!({
+            "lang": args.lang,
+            "passed": report.passed(),
+            "failed": report.failed(),
+            "failures": report.failures().map(outcome_json).collect::<Vec<_>>(),
+            "known_failures": report.known_failures().map(outcome_json).collect::<Vec<_>>(),
+            "seconds": elapsed.as_secs_f64(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for o in report.failures() {
+            println!("FAIL {}", o.case.file.display());
+            println!("  sentence: {}", o.case.sentence);
+            println!("  expected: {} {:?}", o.case.intent, o.case.slots);
+            match &o.got {
+                Some(g) => println!("  got:      {} {}", g.intent, slots_text(g)),
+                None => println!("  got:      no intent"),
+            }
+        }
+        let known: Vec<&Outcome> = report.known_failures().collect();
+        if !known.is_empty() {
+            println!("known failures (listed in _test_failures.yaml, not counted):");
+            for o in known {
+                let status = if o.passed {
+                    "now passes"
+                } else {
+                    "still fails"
+                };
+                println!("  {:?}: {status}", o.case.sentence);
+            }
+        }
+        println!("{} passed, {} failed", report.passed(), report.failed());
+    }
+    if report.failed() > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn parse(args: ParseArgs) -> anyhow::Result<()> {
+    let mut engine = IntentEngine::from_path(&args.path, &args.lang)
+        .with_context(|| format!("loading intents from {}", args.path.display()))?;
+    let fixtures = args.fixtures.clone().or_else(|| {
+        Some(
+            args.path
+                .join("tests")
+                .join(&args.lang)
+                .join("_fixtures.yaml"),
+        )
+        .filter(|p| p.is_file())
+    });
+    if let Some(f) = fixtures {
+        Fixtures::from_file(&f)
+            .with_context(|| format!("reading fixtures {}", f.display()))?
+            .apply(&mut engine);
+    }
+    let mut settings = engine.settings().clone();
+    if let Some(t) = args.threshold {
+        if !(0.0..=1.0).contains(&t) {
+            bail!("--threshold must be between 0 and 1, got {t}");
+        }
+        settings.threshold = t;
+    }
+    settings.fuzzy_max_edits = args.fuzzy;
+    engine.set_settings(settings);
+    let mut ctx = Context::new();
+    for entry in &args.context {
+        let Some((k, v)) = entry.split_once('=') else {
+            bail!("--context {entry:?} must look like key=value");
+        };
+        ctx.insert(k.trim(), v.trim());
+    }
+    let rec = engine.recognize(&args.sentence, &ctx);
+    if args.json {
+        let slots: serde_json::Map<String, serde_json::Value> = rec
+            .best
+            .as_ref()
+            .map(|m| {
+                m.slots
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.value.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let confidence = rec
+            .best
+            .as_ref()
+            .or(rec.candidates.first())
+            .map(|m| m.confidence)
+            .unwrap_or(0.0);
+        let out = serde_json::json!({
+            "intent": rec.best.as_ref().map(|m| m.intent.clone()),
+            "slots": slots,
+            "confidence": (confidence * 100.0).round() / 100.0,
+            "text": args.sentence,
+            "candidates": rec.candidates.iter().map(|c| serde_json::json!({"intent": c.intent, "confidence": c.confidence})).collect::<Vec<_>>(),
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    match &rec.best {
+        Some(m) => {
+            println!("intent:     {}", m.intent);
+            for (k, v) in &m.slots {
+                println!("slot:       {k} = {} (spoken {:?})", v.value, v.text);
+            }
+            println!("confidence: {:.2}", m.confidence);
+            if let Some(r) = &m.response {
+                println!("response:   {r}");
+            }
+        }
+        None => {
+            println!("intent:     none (I don't know)");
+            for c in &rec.candidates {
+                println!(
+                    "candidate:  {} {} (confidence {:.2})",
+                    c.intent,
+                    slots_text(c),
+                    c.confidence
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// emma bench intents
+
+/// Arguments of `emma bench intents`.
+#[derive(Debug, Args)]
+pub struct BenchIntentsArgs {
+    /// Languages to measure (default: every language with tests under the root).
+    #[arg(long = "lang")]
+    langs: Vec<String>,
+    /// HA intents tree (default: `../shared/data/ha-intents` beside the current directory).
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Seconds to spend timing Emma per language.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+const HASSIL_VERSION: &str = "3.0.1";
+
+const HASSIL_SCRIPT: &str = r#"
+import json, resource, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+import yaml
+from hassil import Intents, recognize_best
+from hassil.intents import TextSlotList
+root, lang, cases_path = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+intents = Intents.from_files(sorted((root / "sentences" / lang).glob("*.yaml")))
+fx = yaml.safe_load(open(root / "tests" / lang / "_fixtures.yaml", encoding="utf-8"))
+def entity_context(e):
+    ctx = {"domain": e.get("domain") or e.get("id", "").split(".")[0]}
+    dc = (e.get("attributes") or {}).get("device_class")
+    if dc:
+        ctx["device_class"] = dc
+    return ctx
+slot_lists = {
+    "area": TextSlotList.from_tuples([(a["name"], a["name"]) for a in fx.get("areas", [])], allow_template=False),
+    "floor": TextSlotList.from_tuples([(f["name"], f["name"]) for f in fx.get("floors", [])], allow_template=False),
+    "name": TextSlotList.from_tuples([(e["name"], e["name"], entity_context(e)) for e in fx.get("entities", [])], allow_template=False),
+}
+load_s = time.perf_counter() - t0
+cases = json.load(open(cases_path, encoding="utf-8"))
+results = []
+t1 = time.perf_counter()
+for c in cases:
+    r = recognize_best(c["text"], intents, slot_lists=slot_lists, intent_context=c["context"] or None, language=lang, best_slot_name="name")
+    results.append(r.intent.name if r else None)
+elapsed = time.perf_counter() - t1
+print(json.dumps({"load_s": load_s, "elapsed_s": elapsed, "sentences": len(cases), "intents": results,
+                  "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"#;
+
+fn default_root() -> PathBuf {
+    PathBuf::from("../shared/data/ha-intents")
+}
+
+/// Creates (once) a venv with hassil and returns its python.
+fn hassil_python(home: &Path) -> anyhow::Result<PathBuf> {
+    let venv = home.join("cache").join("bench-venv");
+    let python = venv.join("bin").join("python");
+    let ok = python.is_file()
+        && std::process::Command::new(&python)
+            .args(["-c", &format!("import hassil, importlib.metadata as m; assert m.version('hassil') == '{HASSIL_VERSION}'")])
+            .status()
+            .is_ok_and(|s| s.success());
+    if ok {
+        return Ok(python);
+    }
+    let spinner = ProgressBar::new_spinner();
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner.set_message(format!(
+        "creating {} with hassil {HASSIL_VERSION}",
+        venv.display()
+    ));
+    std::fs::create_dir_all(venv.parent().expect("has parent"))
+        .with_context(|| format!("creating {}", venv.display()))?;
+    let status = std::process::Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .context(
+            "running python3 -m venv; install python3 and python3-venv (scripts/setup does)",
+        )?;
+    if !status.success() {
+        bail!(
+            "python3 -m venv {} failed; install python3-venv (scripts/setup does)",
+            venv.display()
+        );
+    }
+    let out = std::process::Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            &format!("hassil=={HASSIL_VERSION}"),
+        ])
+        .output()
+        .context("running pip in the bench venv")?;
+    spinner.finish_and_clear();
+    if !out.status.success() {
+        bail!(
+            "pip install hassil=={HASSIL_VERSION} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(python)
+}
+
+/// Resident memory of this process: (current, peak) in KiB.
+fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[derive(Debug, serde::Serialize)]
+struct LangResult {
+    lang: String,
+    sentences: usize,
+    emma_load_ms: f64,
+    emma_sentences_per_s: f64,
+    emma_memory_kib: u64,
+    emma_peak_rss_kib: u64,
+    hassil_load_ms: f64,
+    hassil_sentences_per_s: f64,
+    hassil_peak_rss_kib: u64,
+    speedup: f64,
+    agreement: f64,
+}
+
+/// Runs `emma bench intents`.
+pub fn bench(args: BenchIntentsArgs, home: &Path) -> anyhow::Result<()> {
+    let root = args.root.clone().unwrap_or_else(default_root);
+    if !root.join("sentences").is_dir() {
+        bail!(
+            "{} is not an HA intents tree (no sentences/); pass --root",
+            root.display()
+        );
+    }
+    let langs = if args.langs.is_empty() {
+        let mut l: Vec<String> = std::fs::read_dir(root.join("tests"))
+            .with_context(|| format!("listing {}", root.join("tests").display()))?
+            .flatten()
+            .filter(|e| e.path().join("_fixtures.yaml").is_file())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        l.sort();
+        l
+    } else {
+        args.langs.clone()
+    };
+    let python = hassil_python(home)?;
+    let mut results = vec![];
+    for lang in &langs {
+        let cases = harness::suite_cases(&root, lang)?;
+        // Emma: load, then single-threaded throughput.
+        let (rss_before, _) = rss_kib();
+        let t0 = Instant::now();
+        let mut engine = IntentEngine::from_path(&root, lang)?;
+        let fixtures = root.join("tests").join(lang).join("_fixtures.yaml");
+        if fixtures.is_file() {
+            Fixtures::from_file(&fixtures)?.apply(&mut engine);
+        }
+        let load = t0.elapsed();
+        let (rss_after, _) = rss_kib();
+        let mut emma_intents = vec![];
+        for c in &cases {
+            let r = engine.recognize(&c.sentence, &c.context);
+            emma_intents.push(r.best.map(|m| m.intent));
+        }
+        let t1 = Instant::now();
+        let mut n = 0usize;
+        while t1.elapsed().as_secs_f64() < args.seconds {
+            for c in &cases {
+                std::hint::black_box(engine.recognize(&c.sentence, &c.context));
+            }
+            n += cases.len();
+        }
+        let emma_rate = n as f64 / t1.elapsed().as_secs_f64();
+        let (_, peak) = rss_kib();
+        // hassil in its own process on the same sentences.
+        let dir = tempfile_dir()?;
+        let cases_path = dir.join(format!("cases-{lang}.json"));
+        let script_path = dir.join("bench_hassil.py");
+        let json_cases: Vec<serde_json::Value> = cases
+            .iter()
+            .map(|c| serde_json::json!({"text": c.sentence, "context": c.context.iter().collect::<std::collections::BTreeMap<_, _>>()}))
+            .collect();
+        std::fs::write(&cases_path, serde_json::to_vec(&json_cases)?)?;
+        std::fs::write(&script_path, HASSIL_SCRIPT)?;
+        if !args.json {
+            eprintln!("{lang}: running hassil on {} sentences…", cases.len());
+        }
+        let out = std::process::Command::new(&python)
+            .arg(&script_path)
+            .arg(&root)
+            .arg(lang)
+            .arg(&cases_path)
+            .output()
+            .context("running hassil")?;
+        let _ = std::fs::remove_dir_all(&dir);
+        if !out.status.success() {
+            bail!(
+                "hassil failed on {lang}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let h: serde_json::Value =
+            serde_json::from_slice(&out.stdout).context("reading hassil's result")?;
+        let h_elapsed = h["elapsed_s"].as_f64().unwrap_or(f64::NAN);
+        let hassil_rate = cases.len() as f64 / h_elapsed;
+        let h_intents: Vec<Option<String>> = h["intents"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        let agree = emma_intents
+            .iter()
+            .zip(&h_intents)
+            .filter(|(a, b)| a == b)
+            .count();
+        results.push(LangResult {
+            lang: lang.clone(),
+            sentences: cases.len(),
+            emma_load_ms: load.as_secs_f64() * 1e3,
+            emma_sentences_per_s: emma_rate,
+            emma_memory_kib: rss_after.saturating_sub(rss_before),
+            emma_peak_rss_kib: peak,
+            hassil_load_ms: h["load_s"].as_f64().unwrap_or(f64::NAN) * 1e3,
+            hassil_sentences_per_s: hassil_rate,
+            hassil_peak_rss_kib: h["peak_rss_kb"].as_u64().unwrap_or(0),
+            speedup: emma_rate / hassil_rate,
+            agreement: agree as f64 / cases.len().max(1) as f64,
+        });
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+        return Ok(());
+    }
+    println!(
+        "{:<5} {:>9} {:>14} {:>14} {:>9} {:>10} {:>10} {:>12} {:>12} {:>9}",
+        "lang",
+        "sentences",
+        "emma sent/s",
+        "hassil sent/s",
+        "ratio",
+        "emma load",
+        "hassil load",
+        "emma mem",
+        "hassil peak",
+        "agree"
+    );
+    for r in &results {
+        println!(
+            "{:<5} {:>9} {:>14.0} {:>14.1} {:>8.0}x {:>8.0}ms {:>8.0}ms {:>9} KiB {:>8} KiB {:>8.1}%",
+            r.lang,
+            r.sentences,
+            r.emma_sentences_per_s,
+            r.hassil_sentences_per_s,
+            r.speedup,
+            r.emma_load_ms,
+            r.hassil_load_ms,
+            r.emma_memory_kib,
+            r.hassil_peak_rss_kib,
+            r.agreement * 100.0
+        );
+    }
+    println!(
+        "(single-threaded; emma mem = RSS growth for loading the language; hassil peak = whole Python process)"
+    );
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("emma-bench-intents-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
