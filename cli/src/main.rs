@@ -31,6 +31,8 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Transcribe speech from WAV files, raw PCM on stdin or a microphone.
     Listen(cmd::speech::ListenArgs),
+    /// Understand speech: decode with the grammar of a set of intents and match the intent.
+    Understand(cmd::understand::UnderstandArgs),
     /// Audio input devices.
     Audio(cmd::speech::AudioArgs),
     /// Register, list and remove speech models.
@@ -47,6 +49,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Listen(args) => cmd::speech::listen(args),
+        Command::Understand(args) => cmd::understand::run(args),
         Command::Audio(args) => cmd::speech::audio(args),
         Command::Model(args) => cmd::speech::model(args),
         Command::Intents(args) => cmd::intents::run(args),

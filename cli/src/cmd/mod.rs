@@ -4,3 +4,4 @@ pub mod bench;
 pub mod demo;
 pub mod intents;
 pub mod speech;
+pub mod understand;
