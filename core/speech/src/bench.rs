@@ -47,6 +47,8 @@ pub struct EngineResult {
     pub engine: Engine,
     /// Seconds to load the model.
     pub load_s: f64,
+    /// Seconds of the first (unmeasured) decode after loading.
+    pub warmup_s: f64,
     /// Resident memory after loading, MiB (`VmRSS`).
     pub rss_loaded_mib: f64,
     /// Peak resident memory of the process so far, MiB (`VmHWM`).
@@ -88,6 +90,14 @@ pub fn run_engine(
     let mut recognizer = load()?;
     let load_s = t.elapsed().as_secs_f64();
     let (rss_loaded_mib, _) = rss_mib();
+    // Warm-up, not measured: Vosk builds parts of a lookahead graph lazily
+    // on the first decode after loading (seconds for large models).
+    let t = Instant::now();
+    if let Some(first) = input.audio.first() {
+        let (_, back) = transcribe(recognizer, first, endpoint)?;
+        recognizer = back;
+    }
+    let warmup_s = t.elapsed().as_secs_f64();
     let grammar = Grammar::from_phrases(&input.phrases);
     let mut modes = Vec::new();
     for mode in ["free", "grammar"] {
@@ -137,6 +147,7 @@ pub fn run_engine(
     Ok(EngineResult {
         engine,
         load_s,
+        warmup_s,
         rss_loaded_mib,
         peak_rss_mib,
         modes,

@@ -20,9 +20,10 @@ pub const MAX_MODEL_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 /// Checks that `dir` holds a Vosk model; the error lists what is missing.
 pub fn check_vosk_model(dir: &Path) -> Result<()> {
     if !dir.is_dir() {
-        return Err(SpeechError::NotAModel {
+        return Err(SpeechError::ModelLoad {
+            engine: "vosk",
             path: dir.to_owned(),
-            missing: vec!["the directory itself".to_owned()],
+            reason: "no such directory; see `emma model list`".to_owned(),
         });
     }
     let mut missing: Vec<String> = ["am/final.mdl", "conf/model.conf"]
@@ -152,9 +153,10 @@ impl ModelRegistry {
             return Ok(p.to_owned());
         }
         if name_or_dir.contains('/') {
-            return Err(SpeechError::NotAModel {
+            return Err(SpeechError::ModelLoad {
+                engine: "vosk",
                 path: p.to_owned(),
-                missing: vec!["the directory itself".to_owned()],
+                reason: "no such directory; see `emma model list`".to_owned(),
             });
         }
         self.get(name_or_dir)

@@ -130,7 +130,7 @@ impl SpeechRecognizer for PocketSphinx {
             return Ok(FinalResult::default());
         }
         self.end_utt()?;
-        let Some((text, _score)) = self.decoder.hyp() else {
+        let Some((text, best_score)) = self.decoder.hyp() else {
             return Ok(FinalResult::default());
         };
         // Segment frames count from the start of the stream (`ps_start_stream`).
@@ -147,7 +147,12 @@ impl SpeechRecognizer for PocketSphinx {
                 conf: (s.posterior.clamp(0.0, 1.0) * 1000.0).round() / 1000.0,
             })
             .collect();
-        let mut alternatives: Vec<Alternative> = Vec::new();
+        // The lattice's n-best also holds partial paths; the decoder's best
+        // hypothesis always comes first.
+        let mut alternatives: Vec<Alternative> = vec![Alternative {
+            text: text.clone(),
+            score: f64::from(best_score),
+        }];
         for (hyp, score) in self.decoder.nbest(N_BEST * 4) {
             let hyp = hyp
                 .split_whitespace()
