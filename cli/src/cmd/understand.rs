@@ -701,9 +701,10 @@ mod walk {
                                 }
                             }
                             Next::Word(w, rest) => {
-                                if next.len() < MAX_STATES && seen.insert(key(&rest)) {
-                                    let mut a = added.clone();
-                                    a.push(w.to_owned());
+                                // Different words into the same state are different completions.
+                                let mut a = added.clone();
+                                a.push(w.to_owned());
+                                if next.len() < MAX_STATES && seen.insert((key(&rest), a.clone())) {
                                     next.push((rest, a));
                                 }
                             }
@@ -967,7 +968,10 @@ mod walk {
                 [
                     "give me a large latte",
                     "give me a large mocha",
-                    "give me a large flat white"
+                    "give me a large latte please",
+                    "give me a large mocha please",
+                    "give me a large flat white",
+                    "give me a large flat white please"
                 ]
             );
             assert!(
@@ -989,7 +993,13 @@ mod walk {
             let (s, edits) = walker
                 .align(&["give", "me", "the", "large", "latte"], 2)
                 .unwrap();
-            assert_eq!((s.join(" "), edits), ("give me a large latte".into(), 1));
+            // "the" is either extra or a misheard "a": one edit either way.
+            assert_eq!(edits, 1);
+            let s = s.join(" ");
+            assert!(
+                ["give me a large latte", "give me large latte"].contains(&s.as_str()),
+                "{s}"
+            );
             let (s, edits) = walker
                 .align(&["me", "large", "mocha", "please"], 2)
                 .unwrap();

@@ -1,0 +1,98 @@
+//! `emma understand` end to end on single files: the JSON contract, recovery
+//! of a cut-off command, and clear errors for bad input. Needs the `emma`
+//! binary of the same build (`cargo build -p emma-cli`).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use emma_tests::speech_corpus::{
+    Condition, SpokenCommand, coffee_context, emma_binary, synthesize,
+};
+
+fn understand(args: &[&str], intents: &Path) -> Output {
+    Command::new(emma_binary().unwrap())
+        .arg("understand")
+        .arg(intents)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const VOICE: Condition = Condition {
+    voice: "en-us",
+    speed: 175,
+    noise: None,
+};
+
+#[test]
+fn json_lines_follow_the_contract_and_a_cut_off_order_is_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let wavs = dir.path().join("wav");
+    let commands = [
+        SpokenCommand::new("make it strong", "brewStrength", &[("strength", "strong")]),
+        // The speaker stops before naming the drink: no grammar sentence is complete.
+        SpokenCommand::new("could I get a large", "orderDrink", &[("size", "large")]),
+    ];
+    synthesize(&commands, VOICE, &wavs).unwrap();
+    let out = understand(
+        &["--json", "--wav", wavs.to_str().unwrap()],
+        &coffee_context(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0]["file"].as_str().unwrap().ends_with("000.wav"));
+    assert_eq!(lines[0]["intent"], "brewStrength", "{lines:?}");
+    assert_eq!(lines[0]["slots"], serde_json::json!({"strength": "strong"}));
+    assert_eq!(lines[0]["text"], "make it strong");
+    let conf = lines[0]["confidence"].as_f64().unwrap();
+    assert!(conf > 0.5 && conf <= 1.0, "{conf}");
+
+    assert!(lines[1]["file"].as_str().unwrap().ends_with("001.wav"));
+    assert_eq!(lines[1]["intent"], "orderDrink", "{lines:?}");
+    assert_eq!(lines[1]["slots"], serde_json::json!({"size": "large"}));
+    assert_eq!(lines[1]["via"], "completion", "{lines:?}");
+    assert!(lines[1]["confidence"].as_f64().unwrap() < conf);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("x.wav");
+    std::fs::write(&wav, b"this is not audio").unwrap();
+
+    let out = understand(
+        &["--wav", wav.to_str().unwrap()],
+        &dir.path().join("nope.yaml"),
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("nope.yaml"), "{}", stderr(&out));
+
+    let out = understand(&["--wav", wav.to_str().unwrap()], &coffee_context());
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("x.wav"), "{}", stderr(&out));
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = understand(&["--wav", empty.to_str().unwrap()], &coffee_context());
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no .wav or .flac files"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = understand(
+        &["--engine", "whisper", "--wav", wav.to_str().unwrap()],
+        &coffee_context(),
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("whisper"), "{}", stderr(&out));
+}
