@@ -178,6 +178,8 @@ pub(crate) struct Sentence {
     pub node: Node,
     pub text: String,
     pub required: Vec<u32>,
+    /// Literal words the sentence can start with (`None`: anything).
+    pub first: Option<Vec<Box<[char]>>>,
 }
 
 /// Settings that change recognition.
@@ -524,6 +526,7 @@ impl IntentEngine {
                     node,
                     text,
                     required: vec![],
+                    first: None,
                 },
             ));
         }
@@ -908,6 +911,8 @@ impl IntentEngine {
         let mut always = vec![];
         for (si, s) in self.sentences.iter_mut().enumerate() {
             let rules = &self.rule_tables[self.data[s.data as usize].rules as usize];
+            let (first, nullable) = crate::program::first_literals(&s.node, rules, 0);
+            s.first = first.filter(|_| !nullable);
             let mut lits = vec![];
             required_literals(&s.node, rules, &mut lits);
             lits.sort();
@@ -981,7 +986,7 @@ impl IntentEngine {
 
     /// Candidate sentence indices for an input, in template order.
     fn candidates(&self, input: &Input) -> Vec<u32> {
-        let mut counts: HashMap<u32, u32> = HashMap::new();
+        let mut counts: Vec<u16> = vec![0; self.sentences.len()];
         let mut out: Vec<u32> = self.always.clone();
         if let Some(ac) = &self.literals {
             let mut seen = vec![false; self.literal_users.len()];
@@ -991,7 +996,7 @@ impl IntentEngine {
                     continue;
                 }
                 for &s in &self.literal_users[id] {
-                    let c = counts.entry(s).or_insert(0);
+                    let c = &mut counts[s as usize];
                     *c += 1;
                     if *c as usize == self.sentences[s as usize].required.len() {
                         out.push(s);
@@ -1025,15 +1030,24 @@ impl IntentEngine {
             .filter(|c| !c.is_whitespace())
             .count()
             .max(1) as f32;
-        let mut block_ok: HashMap<u32, bool> = HashMap::new();
+        // Per data block: 0 = not checked yet, 1 = context allows it, 2 = it doesn't.
+        let mut block_ok: Vec<u8> = vec![0; self.data.len()];
         for si in self.candidates(input) {
             let sentence = &self.sentences[si as usize];
+            if let Some(first) = &sentence.first
+                && !first.iter().any(|f| input.low.starts_with(f))
+            {
+                continue;
+            }
             let data = &self.data[sentence.data as usize];
-            let ok = *block_ok.entry(sentence.data).or_insert_with(|| {
-                ctx.is_empty()
+            let slot = &mut block_ok[sentence.data as usize];
+            if *slot == 0 {
+                let ok = ctx.is_empty()
                     || (check_required(&data.requires, &|k| ctx.get(k), true)
-                        && check_excluded(&data.excludes, &|k| ctx.get(k)))
-            });
+                        && check_excluded(&data.excludes, &|k| ctx.get(k)));
+                *slot = if ok { 1 } else { 2 };
+            }
+            let ok = *slot == 1;
             if !ok {
                 continue;
             }

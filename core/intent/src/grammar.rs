@@ -89,7 +89,7 @@ impl<'e> Builder<'e> {
 
     fn conv(&mut self, node: &Node, table: u32) -> Option<GExpr> {
         Some(match node {
-            Node::Lit { chars, .. } => GExpr::Word(chars.iter().collect()),
+            Node::Lit { chars, .. } => word(&chars.iter().collect::<String>())?,
             Node::Space => return None,
             Node::Seq(items) => {
                 let mut flat: Vec<&Node> = vec![];
@@ -160,12 +160,7 @@ impl<'e> Builder<'e> {
         }
         let alts: Vec<GExpr> = acc
             .iter()
-            .filter_map(|s| {
-                seq(s
-                    .split_whitespace()
-                    .map(|w| GExpr::Word(w.to_string()))
-                    .collect())
-            })
+            .filter_map(|s| seq(s.split_whitespace().filter_map(word).collect()))
             .collect();
         match alts.len() {
             0 => GExpr::Seq(vec![]),
@@ -231,11 +226,7 @@ impl<'e> Builder<'e> {
                 for v in &t.values {
                     let e = match &v.node {
                         Some(node) => self.conv(node, 0),
-                        None => seq(v
-                            .text_in
-                            .split_whitespace()
-                            .map(|w| GExpr::Word(w.to_lowercase()))
-                            .collect()),
+                        None => seq(v.text_in.split_whitespace().filter_map(word).collect()),
                     };
                     alts.extend(e);
                 }
@@ -244,15 +235,12 @@ impl<'e> Builder<'e> {
                 if r.word_texts.is_empty() {
                     let mut n = r.start;
                     while n <= r.stop {
-                        alts.push(GExpr::Word(n.to_string()));
+                        alts.extend(word(&n.to_string()));
                         n += r.step;
                     }
                 } else {
                     for w in &r.word_texts {
-                        alts.extend(seq(w
-                            .split_whitespace()
-                            .map(|w| GExpr::Word(w.to_lowercase()))
-                            .collect()));
+                        alts.extend(seq(w.split_whitespace().filter_map(word).collect()));
                     }
                 }
             }
@@ -275,6 +263,23 @@ impl<'e> Builder<'e> {
         }
         factor(alts)
     }
+}
+
+/// A speakable word for the recogniser's dictionary: lower case, letters,
+/// digits, apostrophes and inner hyphens; symbols such as `%` or `1/2` are
+/// left out (speech yields their spoken alternatives instead).
+fn word(w: &str) -> Option<GExpr> {
+    let w = w
+        .trim_matches(|c: char| c == '-' || c == '.')
+        .to_lowercase();
+    if w.is_empty()
+        || !w
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '\'' || c == '-' || c == '.')
+    {
+        return None;
+    }
+    Some(GExpr::Word(w))
 }
 
 fn flatten<'n>(items: &'n [Node], out: &mut Vec<&'n Node>) {

@@ -219,7 +219,10 @@ impl<'a, 's> Matcher<'a, 's> {
         match node {
             Node::Lit { chars, score } => {
                 let pos = if sow { self.skip_ws(pos) } else { pos };
-                if self.input.low[pos..].starts_with(chars) {
+                let low = &self.input.low;
+                if low.len() - pos >= chars.len()
+                    && chars.iter().zip(&low[pos..]).all(|(a, b)| a == b)
+                {
                     self.state.score += score;
                     self.cont(k, pos + chars.len(), false);
                     self.state.score -= score;
@@ -435,6 +438,57 @@ impl<'a, 's> Matcher<'a, 's> {
             if self.steps > MAX_STEPS {
                 return;
             }
+        }
+    }
+}
+
+/// The literal words a match of `node` can start with, and whether `node`
+/// can match nothing. `None` means "anything" (a list comes first).
+pub(crate) fn first_literals(
+    node: &Node,
+    rules: &[Node],
+    depth: usize,
+) -> (Option<Vec<Box<[char]>>>, bool) {
+    if depth > 64 {
+        return (None, false);
+    }
+    match node {
+        Node::Lit { chars, .. } => (Some(vec![chars.clone()]), false),
+        Node::Space => (Some(vec![]), true),
+        Node::List { .. } => (None, false),
+        Node::Rule(i) => first_literals(&rules[*i as usize], rules, depth + 1),
+        Node::Alt(items) => {
+            let mut all = Some(vec![]);
+            let mut nullable = items.is_empty();
+            for item in items.iter() {
+                let (f, n) = first_literals(item, rules, depth + 1);
+                nullable |= n;
+                all = match (all, f) {
+                    (Some(mut a), Some(f)) => {
+                        a.extend(f);
+                        Some(a)
+                    }
+                    _ => None,
+                };
+            }
+            (all.filter(|a| a.len() <= 256), nullable)
+        }
+        Node::Seq(items) => {
+            let mut all = Some(vec![]);
+            for item in items.iter() {
+                let (f, n) = first_literals(item, rules, depth + 1);
+                all = match (all, f) {
+                    (Some(mut a), Some(f)) => {
+                        a.extend(f);
+                        Some(a)
+                    }
+                    _ => None,
+                };
+                if !n || all.is_none() {
+                    return (all.filter(|a| a.len() <= 256), false);
+                }
+            }
+            (all, true)
         }
     }
 }

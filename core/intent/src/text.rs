@@ -62,7 +62,12 @@ fn is_initialism(chars: &[char]) -> bool {
 pub fn normalize_whitespace(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pending_space = false;
-    for c in text.nfc() {
+    let nfc: Box<dyn Iterator<Item = char>> = if text.is_ascii() {
+        Box::new(text.chars())
+    } else {
+        Box::new(text.nfc())
+    };
+    for c in nfc {
         if c.is_whitespace() {
             pending_space = !out.is_empty();
         } else {
