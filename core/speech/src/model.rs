@@ -199,7 +199,7 @@ impl ModelRegistry {
                 .join(format!(".download-{}.zip", std::process::id()));
             let result = download(source, &tmp, progress).and_then(|digest| {
                 if let Some(expected) = &options.sha256 {
-                    check_digest(&tmp, expected, &digest)?;
+                    check_digest(Path::new(source), expected, &digest)?;
                 }
                 let stem = url_stem(source);
                 self.install_zip(
