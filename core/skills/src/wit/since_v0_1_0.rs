@@ -1,0 +1,246 @@
+//! Host side of `emma:skill@0.1.0` (`skills/wit/since_v0.1.0/skill.wit`).
+//!
+//! Every import checks the permission (declared in the manifest AND granted
+//! by the customer) before doing anything.
+
+use crate::permission::{DeviceAccess, Permission};
+use crate::state::SkillState;
+use crate::types as host;
+
+wasmtime::component::bindgen!({
+    path: "../../skills/wit/since_v0.1.0",
+    world: "skill",
+});
+
+use emma::skill::types::{CapError, OrderLine, Pair};
+
+impl emma::skill::types::Host for SkillState {}
+
+fn device_perm(device: &str, access: DeviceAccess) -> Result<Permission, CapError> {
+    let valid = !device.is_empty()
+        && device.len() <= 128
+        && device.contains('.')
+        && device
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    if !valid {
+        return Err(CapError::Invalid(format!(
+            "`{device}` is not a device id like `light.kitchen`"
+        )));
+    }
+    Ok(Permission::Device {
+        pattern: device.to_string(),
+        access,
+    })
+}
+
+impl emma::skill::devices::Host for SkillState {
+    fn control(
+        &mut self,
+        device: String,
+        command: String,
+        value: Option<String>,
+    ) -> Result<(), CapError> {
+        self.check(device_perm(&device, DeviceAccess::Control)?)?;
+        self.services
+            .control(&device, &command, value.as_deref())
+            .map_err(CapError::Unavailable)?;
+        self.effects.push(host::Effect::DeviceControl {
+            device,
+            command,
+            value,
+        });
+        Ok(())
+    }
+
+    fn read(&mut self, device: String) -> Result<String, CapError> {
+        self.check(device_perm(&device, DeviceAccess::Read)?)?;
+        self.services.read(&device).map_err(CapError::Unavailable)
+    }
+}
+
+impl emma::skill::store::Host for SkillState {
+    fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, CapError> {
+        self.check(Permission::Store)?;
+        self.db
+            .get(&self.skill_id, &key)
+            .map_err(|e| CapError::Unavailable(e.to_string()))
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), CapError> {
+        self.check(Permission::Store)?;
+        if key.is_empty() || key.len() > 256 {
+            return Err(CapError::Invalid("store keys are 1 to 256 bytes".into()));
+        }
+        self.db
+            .set(&self.skill_id, &key, &value, self.store_quota)
+            .map_err(|e| match e {
+                crate::storage::StorageError::QuotaExceeded { .. } => {
+                    CapError::QuotaExceeded(e.to_string())
+                }
+                other => CapError::Unavailable(other.to_string()),
+            })
+    }
+
+    fn delete(&mut self, key: String) -> Result<(), CapError> {
+        self.check(Permission::Store)?;
+        self.db
+            .delete(&self.skill_id, &key)
+            .map_err(|e| CapError::Unavailable(e.to_string()))
+    }
+}
+
+impl emma::skill::profile::Host for SkillState {
+    fn get(&mut self, field: String) -> Result<Option<String>, CapError> {
+        let perm = format!("profile:{field}")
+            .parse::<Permission>()
+            .map_err(|_| CapError::Invalid(format!("`{field}` is not a profile field name")))?;
+        self.check(perm)?;
+        Ok(self.services.profile(&field))
+    }
+}
+
+impl emma::skill::notify::Host for SkillState {
+    fn send(&mut self, title: String, body: String) -> Result<(), CapError> {
+        self.check(Permission::Notify)?;
+        self.effects
+            .push(host::Effect::Notification { title, body });
+        Ok(())
+    }
+}
+
+impl emma::skill::orders::Host for SkillState {
+    fn propose(&mut self, lines: Vec<OrderLine>, note: String) -> Result<String, CapError> {
+        self.check(Permission::OrderPropose)?;
+        if lines.is_empty() || lines.iter().any(|l| l.quantity == 0) {
+            return Err(CapError::Invalid(
+                "an order needs at least one line with quantity > 0".into(),
+            ));
+        }
+        self.proposals += 1;
+        let id = format!("{}-proposal-{}", self.skill_id, self.proposals);
+        let lines = lines
+            .into_iter()
+            .map(|l| host::OrderLine {
+                sku: l.sku,
+                quantity: l.quantity,
+                description: l.description,
+            })
+            .collect();
+        self.effects.push(host::Effect::OrderProposal {
+            id: id.clone(),
+            lines,
+            note,
+            confirmed: false,
+        });
+        Ok(id)
+    }
+}
+
+impl emma::skill::handoff::Host for SkillState {
+    fn request(&mut self, reason: String, summary: String) -> Result<(), CapError> {
+        self.check(Permission::Handoff)?;
+        self.effects.push(host::Effect::Handoff { reason, summary });
+        Ok(())
+    }
+}
+
+impl emma::skill::clock::Host for SkillState {
+    fn now_ms(&mut self) -> Result<u64, CapError> {
+        self.check(Permission::Clock)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(now.as_millis() as u64)
+    }
+}
+
+impl emma::skill::log::Host for SkillState {
+    fn write(&mut self, level: emma::skill::log::Level, message: String) -> Result<(), CapError> {
+        use emma::skill::log::Level;
+        self.check(Permission::Log)?;
+        let message: String = message.chars().take(1024).collect();
+        let level = match level {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        };
+        tracing::info!(skill = %self.skill_id, level, "{message}");
+        self.effects.push(host::Effect::Log {
+            level: level.into(),
+            message,
+        });
+        Ok(())
+    }
+}
+
+fn pairs(v: &[(String, String)]) -> Vec<Pair> {
+    v.iter()
+        .map(|(name, value)| Pair {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect()
+}
+
+/// Converts a host request to this version's type.
+pub fn request(r: &host::Request) -> emma::skill::types::Request {
+    emma::skill::types::Request {
+        intent: r.intent.clone(),
+        slots: pairs(&r.slots),
+        language: r.language.clone(),
+        context: pairs(&r.context),
+    }
+}
+
+/// Converts a host event to this version's type.
+pub fn event(e: &host::DeviceEvent) -> emma::skill::types::DeviceEvent {
+    emma::skill::types::DeviceEvent {
+        device: e.device.clone(),
+        kind: e.kind.clone(),
+        value: e.value.clone(),
+    }
+}
+
+/// Converts settings to this version's type.
+pub fn settings(v: &[(String, String)]) -> Vec<Pair> {
+    pairs(v)
+}
+
+/// Converts this version's reply to the host type.
+pub fn reply(r: emma::skill::types::Reply) -> host::Reply {
+    host::Reply {
+        speech: r.speech,
+        card: r.card.map(|c| host::Card {
+            title: c.title,
+            body: c.body,
+        }),
+        data: r.data,
+        follow_up: r.follow_up,
+        actions: r
+            .actions
+            .into_iter()
+            .map(|a| host::Action {
+                device: a.device,
+                command: a.command,
+                value: a.value,
+            })
+            .collect(),
+        handoff: r.handoff.map(|h| host::Handoff {
+            reason: h.reason,
+            summary: h.summary,
+        }),
+    }
+}
+
+/// Converts this version's error to the host type.
+pub fn guest_error(e: emma::skill::types::SkillError) -> host::GuestError {
+    use emma::skill::types::SkillError as E;
+    match e {
+        E::UnsupportedIntent(s) => host::GuestError::UnsupportedIntent(s),
+        E::MissingSlot(s) => host::GuestError::MissingSlot(s),
+        E::Denied(s) => host::GuestError::Denied(s),
+        E::Failed(s) => host::GuestError::Failed(s),
+    }
+}
