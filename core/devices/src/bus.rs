@@ -394,7 +394,8 @@ impl Task {
     async fn stop(&mut self, eventloop: &mut EventLoop) {
         if self.connected {
             let _ = self.client.try_disconnect();
-            let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            // Give queued publishes time to leave before the DISCONNECT.
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
                 while let Ok(ev) = eventloop.poll().await {
                     if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) {
                         break;

@@ -177,11 +177,15 @@ impl HomeControl {
                 ),
             });
         };
-        let slots: BTreeMap<String, String> = m
+        let mut slots: BTreeMap<String, String> = m
             .slots
             .iter()
             .map(|(k, v)| (k.clone(), v.value.clone()))
             .collect();
+        // A name the registry does not know (wildcard templates) is looked up like any name.
+        if let Some(unknown) = slots.remove("unknown_name") {
+            slots.entry("name".into()).or_insert(unknown);
+        }
         let fail = |reply: String| Outcome {
             intent: Some(m.intent.clone()),
             slots: slots.clone(),
@@ -189,6 +193,11 @@ impl HomeControl {
             reply,
         };
         let spoken = |key: &str| {
+            let key = if key == "name" && !m.slots.contains_key("name") {
+                "unknown_name"
+            } else {
+                key
+            };
             m.slots.get(key).map(|s| {
                 if s.text.is_empty() {
                     s.value.clone()
@@ -685,6 +694,12 @@ mod tests {
                     "The temperature sensor cannot turn on",
                 ),
                 (
+                    "turn on the oven in the kitchen",
+                    Some("HassTurnOn"),
+                    &[],
+                    "There is no device named oven in the kitchen",
+                ),
+                (
                     "sing me a song",
                     None,
                     &[],
@@ -758,6 +773,12 @@ mod tests {
                     Some("HassTurnOn"),
                     &[],
                     "Es gibt kein Gerät namens wasserkocher im Bereich wohnzimmer",
+                ),
+                (
+                    "schalte den ofen in der küche ein",
+                    Some("HassTurnOn"),
+                    &[],
+                    "Es gibt kein Gerät namens ofen im Bereich küche",
                 ),
                 (
                     "erzähl einen witz",

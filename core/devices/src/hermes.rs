@@ -413,8 +413,9 @@ pub async fn serve(
                 continue;
             }
         };
-        let recognized = control.recognize(&query.input);
+        // `handle` refreshes the device lists first, so recognise after it.
         let outcome = control.handle(&home, &query.input).await;
+        let recognized = control.recognize(&query.input);
         let reply = match (&recognized, &outcome) {
             (Some(m), Ok(o)) if o.intent.is_some() => {
                 let message = intent_message(&query.input, m, Some(&query));
