@@ -187,6 +187,14 @@ struct Printer {
 
 impl Printer {
     fn utterance(&self, source: &str, u: &Utterance) -> anyhow::Result<()> {
+        match self.write(source, u) {
+            // `emma listen … | head`: the reader is gone, stop quietly.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            other => Ok(other?),
+        }
+    }
+
+    fn write(&self, source: &str, u: &Utterance) -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
         if self.json {
             let line = serde_json::json!({
