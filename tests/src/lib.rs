@@ -2,6 +2,7 @@
 //! paths to the project's data, tools on the machine, free loopback ports.
 #![forbid(unsafe_code)]
 
+pub mod mosquitto;
 pub mod speech;
 pub mod speech_corpus;
 use std::path::PathBuf;
