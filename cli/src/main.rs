@@ -39,6 +39,8 @@ enum Command {
     Model(cmd::speech::ModelArgs),
     /// Intents: run Home Assistant test suites, recognise a sentence.
     Intents(cmd::intents::IntentsArgs),
+    /// Brand skills: scaffold, build, sign, install and run sandboxed wasm components.
+    Skill(cmd::skill::SkillArgs),
     /// Benchmarks that print ratios against a baseline measured in the same run.
     Bench(cmd::bench::BenchArgs),
 }
@@ -53,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Audio(args) => cmd::speech::audio(args),
         Command::Model(args) => cmd::speech::model(args),
         Command::Intents(args) => cmd::intents::run(args),
+        Command::Skill(args) => cmd::skill::run(args),
         Command::Bench(args) => cmd::bench::run(args),
     };
     match result {

@@ -13,6 +13,8 @@ pub struct BenchArgs {
 enum BenchCommand {
     /// Speech recognition: real-time factor, end-of-speech latency, peak memory.
     Asr(super::speech::BenchAsrArgs),
+    /// Skills: warm call latency, cold start from cache, first compile, memory per skill.
+    Skills(super::skill::BenchSkillsArgs),
     /// Intent recognition: sentences/s against Python hassil on the HA test sentences, load time, memory.
     Intents(super::intents::BenchIntentsArgs),
 }
@@ -21,6 +23,7 @@ enum BenchCommand {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
         BenchCommand::Asr(args) => super::speech::bench_asr(args),
+        BenchCommand::Skills(args) => super::skill::bench(args),
         BenchCommand::Intents(args) => super::intents::bench(args, &crate::home::emma_home()),
     }
 }

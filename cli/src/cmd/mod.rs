@@ -3,5 +3,6 @@
 pub mod bench;
 pub mod demo;
 pub mod intents;
+pub mod skill;
 pub mod speech;
 pub mod understand;
