@@ -147,6 +147,15 @@ fn decode_wav(bytes: &[u8]) -> Result<(Vec<f32>, SourceFormat), String> {
         bits: spec.bits_per_sample,
         float: spec.sample_format == hound::SampleFormat::Float,
     };
+    // Refuse a data chunk that claims more bytes than the file holds before
+    // reading a sample, so a lying header costs no memory at all.
+    let declared = u64::from(reader.len()) * u64::from(spec.bits_per_sample.div_ceil(8));
+    if declared > bytes.len() as u64 {
+        return Err(format!(
+            "WAV data is truncated: the data chunk declares {declared} bytes but the file holds only {}",
+            bytes.len()
+        ));
+    }
     let truncated = |e: hound::Error| match e {
         hound::Error::IoError(_) => {
             "WAV data is truncated (the file ends inside the data chunk)".to_owned()
