@@ -76,6 +76,11 @@ pub fn run(args: IntentsArgs) -> anyhow::Result<()> {
     }
 }
 
+/// A confidence with two decimals, as f64 (so JSON shows `0.54`, not f32 noise).
+fn round2(c: f32) -> f64 {
+    (f64::from(c) * 100.0).round() / 100.0
+}
+
 fn slots_text(m: &IntentMatch) -> String {
     m.slots
         .iter()
@@ -92,7 +97,7 @@ fn outcome_json(o: &Outcome) -> serde_json::Value {
         "got": o.got.as_ref().map(|g| serde_json::json!({
             "intent": g.intent,
             "slots": g.slots.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect::<std::collections::BTreeMap<_, _>>(),
-            "confidence": g.confidence,
+            "confidence": round2(g.confidence),
         })),
         "passed": o.passed,
     })
@@ -213,9 +218,9 @@ fn parse(args: ParseArgs) -> anyhow::Result<()> {
         let out = serde_json::json!({
             "intent": rec.best.as_ref().map(|m| m.intent.clone()),
             "slots": slots,
-            "confidence": (confidence * 100.0).round() / 100.0,
+            "confidence": round2(confidence),
             "text": args.sentence,
-            "candidates": rec.candidates.iter().map(|c| serde_json::json!({"intent": c.intent, "confidence": c.confidence})).collect::<Vec<_>>(),
+            "candidates": rec.candidates.iter().map(|c| serde_json::json!({"intent": c.intent, "confidence": round2(c.confidence)})).collect::<Vec<_>>(),
         });
         println!("{out}");
         return Ok(());
