@@ -5,7 +5,7 @@
 //! its own threads for the rest of the process (rumqttd has no stop call).
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 use rumqttd::{Config, ConnectionSettings, RouterConfig, ServerSettings};
@@ -54,7 +54,9 @@ impl EmbeddedBroker {
             })
             .map_err(|e| fail(format!("cannot start the broker thread: {e}")))?;
         let deadline = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+        // Ready once the address is taken (binding it fails); probing with a
+        // connection would make the broker log an aborted client.
+        while port_free_at(addr) {
             if Instant::now() > deadline {
                 return Err(fail(
                     "the broker did not accept connections within 5 s; run with -vv for its log"
