@@ -41,6 +41,12 @@ enum Command {
     Intents(cmd::intents::IntentsArgs),
     /// Brand skills: scaffold, build, sign, install and run sandboxed wasm components.
     Skill(cmd::skill::SkillArgs),
+    /// Devices over MQTT: list, watch and set devices, register them by hand.
+    Devices(cmd::devices::DevicesArgs),
+    /// Run Emma's embedded MQTT broker standalone.
+    Broker(cmd::devices::BrokerServeArgs),
+    /// Text → intent → device command, end to end: `emma say-text "turn on the kitchen light"`.
+    SayText(cmd::devices::SayTextArgs),
     /// Benchmarks that print ratios against a baseline measured in the same run.
     Bench(cmd::bench::BenchArgs),
 }
@@ -56,6 +62,9 @@ fn main() -> std::process::ExitCode {
         Command::Model(args) => cmd::speech::model(args),
         Command::Intents(args) => cmd::intents::run(args),
         Command::Skill(args) => cmd::skill::run(args),
+        Command::Devices(args) => cmd::devices::devices(args),
+        Command::Broker(args) => cmd::devices::broker(args),
+        Command::SayText(args) => cmd::devices::say_text(args),
         Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
@@ -75,6 +84,8 @@ fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
+    // rumqttd (the embedded broker) logs ordinary client disconnects as errors; show them from -vv.
+    let default = if verbose < 2 { format!("{default},rumqttd=off") } else { default.to_string() };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

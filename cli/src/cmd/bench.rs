@@ -13,6 +13,8 @@ pub struct BenchArgs {
 enum BenchCommand {
     /// Speech recognition: real-time factor, end-of-speech latency, peak memory.
     Asr(super::speech::BenchAsrArgs),
+    /// Devices: events/s into the registry, command latency text→device, memory for 1,000 devices.
+    Devices(super::devices::BenchDevicesArgs),
     /// Skills: warm call latency, cold start from cache, first compile, memory per skill.
     Skills(super::skill::BenchSkillsArgs),
     /// Intent recognition: sentences/s against Python hassil on the HA test sentences, load time, memory.
@@ -23,6 +25,7 @@ enum BenchCommand {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
         BenchCommand::Asr(args) => super::speech::bench_asr(args),
+        BenchCommand::Devices(args) => super::devices::bench(args),
         BenchCommand::Skills(args) => super::skill::bench(args),
         BenchCommand::Intents(args) => super::intents::bench(args, &crate::home::emma_home()),
     }

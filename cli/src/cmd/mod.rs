@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod devices;
 pub mod intents;
 pub mod skill;
 pub mod speech;
