@@ -128,6 +128,24 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
+/// Publishes QoS 1, waiting while the client's queue is full (backpressure, nothing dropped).
+async fn publish_retrying(bus: &Bus, topic: String, payload: String) -> Result<()> {
+    loop {
+        match bus
+            .publish(
+                topic.clone(),
+                payload.clone(),
+                crate::QoS::AtLeastOnce,
+                false,
+            )
+            .await
+        {
+            Err(DevicesError::Mqtt { .. }) => tokio::time::sleep(Duration::from_micros(200)).await,
+            other => return other,
+        }
+    }
+}
+
 async fn client(broker: &EmbeddedBroker, id: &str) -> Result<Bus> {
     let (bus, _) = Bus::start(broker.client_config(id), BusOptions::default())?;
     bus.wait_connected(Duration::from_secs(5)).await?;
@@ -183,13 +201,8 @@ pub async fn run(cfg: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<Be
                     r#"{{"state":"{}","seq":{i}}}"#,
                     if i % 2 == 0 { "on" } else { "off" }
                 );
-                p.publish(
-                    format!("bench/raw/lamp_{}/state", i % count),
-                    payload,
-                    crate::QoS::AtLeastOnce,
-                    false,
-                )
-                .await?;
+                publish_retrying(&p, format!("bench/raw/lamp_{}/state", i % count), payload)
+                    .await?;
             }
             Ok::<_, DevicesError>(())
         })
@@ -228,11 +241,10 @@ pub async fn run(cfg: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<Be
                     r#"{{"state":"{}","seq":{i}}}"#,
                     if i % 2 == 0 { "on" } else { "off" }
                 );
-                p.publish(
+                publish_retrying(
+                    &p,
                     format!("emma/device/light.lamp_{}/state", i % count),
                     payload,
-                    crate::QoS::AtLeastOnce,
-                    false,
                 )
                 .await?;
             }
