@@ -548,7 +548,7 @@ impl Understander {
 }
 
 /// Walking a [`Grammar`] word by word: prefixes, completions, nearest sentences.
-mod walk {
+pub(crate) mod walk {
     use std::collections::{HashMap, HashSet};
 
     use emma_core::grammar::Expr;

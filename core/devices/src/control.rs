@@ -128,6 +128,11 @@ impl HomeControl {
         })
     }
 
+    /// The compiled intents (with the lists last loaded), e.g. to export a speech grammar.
+    pub fn intents(&self) -> &IntentEngine {
+        &self.engine
+    }
+
     /// Loads the registry's `{name}`, `{area}` and `{floor}` lists (only when devices changed).
     pub fn refresh_lists(&mut self, registry: &Registry) {
         if self.generation == Some(registry.generation()) {
