@@ -85,7 +85,11 @@ fn init_logging(verbose: u8) {
         _ => "trace",
     };
     // rumqttd (the embedded broker) logs ordinary client disconnects as errors; show them from -vv.
-    let default = if verbose < 2 { format!("{default},rumqttd=off") } else { default.to_string() };
+    let default = if verbose < 2 {
+        format!("{default},rumqttd=off")
+    } else {
+        default.to_string()
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
