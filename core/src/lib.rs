@@ -12,7 +12,10 @@
 //! - [`intent`]: sentence templates, matching, confidence and rejection.
 //! - [`skills`]: the WebAssembly sandbox brand skills run in.
 //! - [`devices`]: the device registry and MQTT.
+//! - [`events`]: device events delivered to subscribed, granted skills.
 #![forbid(unsafe_code)]
+
+pub mod events;
 
 pub use emma_devices as devices;
 pub use emma_grammar as grammar;

@@ -307,6 +307,11 @@ impl SkillInstance {
         self.granted = granted;
     }
 
+    /// The customer's current grants.
+    pub fn grants(&self) -> &PermissionSet {
+        &self.granted
+    }
+
     /// Whether a live instance exists (false after a failure until the next call).
     pub fn is_live(&self) -> bool {
         self.live.is_some()
