@@ -12,6 +12,7 @@
 //! - [`intent`]: sentence templates, matching, confidence and rejection.
 //! - [`skills`]: the WebAssembly sandbox brand skills run in.
 //! - [`devices`]: the device registry and MQTT.
+//! - [`understand`]: speech → intent, with grammar decoding and recovery of misheard or cut-off commands.
 //! - [`events`]: device events delivered to subscribed, granted skills.
 #![forbid(unsafe_code)]
 
@@ -22,3 +23,5 @@ pub use emma_grammar as grammar;
 pub use emma_intent as intent;
 pub use emma_skill_host as skills;
 pub use emma_speech as speech;
+
+pub mod understand;

@@ -74,7 +74,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         match recognizer.set_grammar(Some(&grammar)) {
             Ok(_) => break,
             Err(SpeechError::UnknownWords { words, .. }) => {
-                grammar = super::understand::walk::prune(&grammar, &words)
+                grammar = emma_core::understand::walk::prune(&grammar, &words)
                     .context("no grammar sentence is left after pruning unknown words")?;
             }
             Err(e) => return Err(e.into()),

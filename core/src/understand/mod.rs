@@ -1,0 +1,332 @@
+//! Speech → intent: one pipeline every host (CLI, bindings, daemons) shares.
+//!
+//! The intents are compiled into a restricted-decoding grammar
+//! ([`IntentEngine::export_grammar`]), the recogniser decodes each utterance
+//! with it, and the intent engine matches the transcript. When that gives no
+//! intent, the hypotheses are tried in this order (first hit wins):
+//! 1. the final transcript, then the engine's n-best alternatives, then the
+//!    last partial hypothesis, each matched exactly;
+//! 2. recovery of a cut-off command: the transcript is a prefix of grammar
+//!    sentences (the speaker stopped early, or the decoder ended without a full
+//!    path); its shortest completions are matched and the intent they agree on
+//!    is reported with the slots they all share;
+//! 3. fuzzy alignment: the grammar sentence nearest to the transcript in
+//!    word edits (at most a third of its words) is matched;
+//! 4. when the grammar cannot cover everything (wildcards decode as free
+//!    text, or words the model cannot pronounce were pruned), the same audio
+//!    is decoded freely and steps 1–3 run on that.
+//!
+//! [`Decoding::Free`] skips the grammar (free decoding + matching only), for
+//! comparison. The grammar walk behind steps 2 and 3 is [`walk`]; the
+//! matching itself is in `recover`.
+
+mod recover;
+pub mod walk;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use emma_grammar::Grammar;
+use emma_intent::IntentEngine;
+use emma_speech::{
+    EndpointConfig, Engine, ListenEvent, Listener, SAMPLE_RATE, SpeechError, SpeechRecognizer,
+    Utterance,
+};
+use serde::Serialize;
+
+/// How speech is decoded before matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Decoding {
+    /// Restricted to the grammar compiled from the intents (free decoding
+    /// only backs up what the grammar cannot cover).
+    #[default]
+    Grammar,
+    /// Free decoding with the model's language model, then matching.
+    Free,
+}
+
+/// What one utterance was understood as.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Understood {
+    /// The transcript the intent was found in (or the best transcript).
+    pub text: String,
+    /// The intent's name; `None` when nothing matched.
+    pub intent: Option<String>,
+    /// Slot values as written in the intents' source (empty without an intent).
+    pub slots: BTreeMap<String, String>,
+    /// Confidence in 0..=1 (0 without an intent).
+    pub confidence: f32,
+    /// Which step found it: `grammar`, `nbest`, `partial`, `completion`,
+    /// `fuzzy`, prefixed `free-` for free decoding; `none` when nothing matched.
+    pub via: String,
+}
+
+impl Understood {
+    /// No intent and no transcript: nothing was heard.
+    pub fn nothing() -> Self {
+        Understood::unmatched(String::new())
+    }
+
+    fn unmatched(text: String) -> Self {
+        Understood {
+            text,
+            intent: None,
+            slots: BTreeMap::new(),
+            confidence: 0.0,
+            via: "none".into(),
+        }
+    }
+}
+
+/// Why understanding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UnderstandError {
+    /// The speech engine failed (opening the model, setting the grammar, decoding).
+    #[error(transparent)]
+    Speech(#[from] SpeechError),
+    /// The caller's result handler failed; the stream stopped there.
+    #[error("the result handler failed: {0}")]
+    Handler(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// An earlier stream failed to reset the recogniser, which was dropped.
+    #[error("the recogniser was lost after a failed reset; create a new understander")]
+    Lost,
+}
+
+/// The speech → intent pipeline over one recogniser (plus a free-decoding one when needed).
+pub struct Understander {
+    intents: IntentEngine,
+    /// The full grammar of the intents (before pruning), walked by recovery.
+    walker_grammar: Grammar,
+    /// Restricted decoding is in use (the grammar could be set).
+    restricted: bool,
+    /// The grammar has spans it cannot enumerate (wildcards) or lost words: free decoding backs it up.
+    needs_free: bool,
+    recognizer: Option<Box<dyn SpeechRecognizer>>,
+    free: Option<Box<dyn SpeechRecognizer>>,
+    engine: Engine,
+    model: PathBuf,
+    warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Understander {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Understander")
+            .field("engine", &self.engine)
+            .field("model", &self.model)
+            .field("restricted", &self.restricted)
+            .field("needs_free", &self.needs_free)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Understander {
+    /// Opens `engine` with the model at `model` and, for [`Decoding::Grammar`],
+    /// sets the intents' grammar on it. Grammar words the model cannot
+    /// pronounce are pruned (the sentences using them are then understood
+    /// through free decoding) and reported in [`Understander::warnings`].
+    pub fn new(
+        intents: IntentEngine,
+        engine: Engine,
+        model: &Path,
+        decoding: Decoding,
+    ) -> Result<Understander, UnderstandError> {
+        let mut warnings = vec![];
+        let export = intents.export_grammar();
+        for w in &export.warnings {
+            tracing::warn!("grammar: {w}");
+        }
+        let grammar = export.grammar;
+        let mut recognizer = emma_speech::open(engine, model)?;
+        let mut restricted = false;
+        let mut decode_grammar = grammar.clone();
+        if decoding == Decoding::Grammar {
+            for _ in 0..3 {
+                match recognizer.set_grammar(Some(&decode_grammar)) {
+                    Ok(report) => {
+                        if !report.unknown_words.is_empty() {
+                            warnings.push(format!(
+                                "the model does not know these grammar words: {}",
+                                report.unknown_words.join(", ")
+                            ));
+                        }
+                        restricted = true;
+                        break;
+                    }
+                    Err(SpeechError::UnknownWords { words, .. }) => {
+                        warnings.push(format!(
+                            "the model does not know these grammar words; sentences using them are decoded freely: {}",
+                            words.join(", ")
+                        ));
+                        match walk::prune(&decode_grammar, &words) {
+                            Some(g) => decode_grammar = g,
+                            None => break,
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if !restricted {
+                recognizer.set_grammar(None)?;
+            }
+        }
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+        let needs_free = decoding == Decoding::Grammar
+            && (!restricted || grammar.has_free() || decode_grammar != grammar);
+        Ok(Understander {
+            intents,
+            walker_grammar: grammar,
+            restricted,
+            needs_free,
+            recognizer: Some(recognizer),
+            free: None,
+            engine,
+            model: model.to_owned(),
+            warnings,
+        })
+    }
+
+    /// What setting up decoding had to give up (e.g. grammar words the model
+    /// does not know), one human-readable line each.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Whether decoding is restricted to the intents' grammar.
+    pub fn is_restricted(&self) -> bool {
+        self.restricted
+    }
+
+    /// The intent engine matching the transcripts.
+    pub fn intents(&self) -> &IntentEngine {
+        &self.intents
+    }
+
+    /// Understands every utterance of 16 kHz mono `samples` (one recording).
+    pub fn understand_samples(
+        &mut self,
+        endpoint: EndpointConfig,
+        samples: &[i16],
+    ) -> Result<Vec<Understood>, UnderstandError> {
+        self.understand_stream(endpoint, std::iter::once(Ok(samples.to_vec())), &mut |_| {
+            Ok(())
+        })
+    }
+
+    /// Understands every utterance of a stream of 16 kHz mono chunks (a
+    /// microphone, a socket), calling `on_result` as each utterance ends;
+    /// returns all results. A handler error stops the stream and is returned
+    /// as [`UnderstandError::Handler`].
+    pub fn understand_stream<I>(
+        &mut self,
+        endpoint: EndpointConfig,
+        chunks: I,
+        on_result: &mut dyn FnMut(&Understood) -> Result<(), UnderstandError>,
+    ) -> Result<Vec<Understood>, UnderstandError>
+    where
+        I: IntoIterator<Item = Result<Vec<i16>, SpeechError>>,
+    {
+        let recognizer = self.recognizer.take().ok_or(UnderstandError::Lost)?;
+        // A failed reset drops the recogniser: later streams report `Lost`.
+        let mut listener = Listener::new(recognizer, endpoint)?;
+        let mut out = vec![];
+        // Audio since the last final (for free decoding of the same utterance).
+        let mut buffer: Vec<i16> = vec![];
+        let mut buffer_start = 0u64;
+        let mut last_partial = String::new();
+        let result = (|| -> Result<(), UnderstandError> {
+            for chunk in chunks {
+                let chunk = chunk?;
+                buffer.extend_from_slice(&chunk);
+                for event in listener.push(&chunk)? {
+                    match event {
+                        ListenEvent::Partial(p) => last_partial = p,
+                        ListenEvent::Final(u) => {
+                            let end = ((u.end_s * f64::from(SAMPLE_RATE)) as u64)
+                                .saturating_sub(buffer_start)
+                                .min(buffer.len() as u64)
+                                as usize;
+                            let pcm: Vec<i16> = buffer.drain(..end).collect();
+                            buffer_start += end as u64;
+                            let r = self.interpret(Some(&u), &last_partial, &pcm)?;
+                            last_partial.clear();
+                            on_result(&r)?;
+                            out.push(r);
+                        }
+                    }
+                }
+            }
+            let last = listener.finish()?;
+            if last.is_some() || !last_partial.is_empty() {
+                // The decoder may end without a final (no full path): keep the partial.
+                let r = self.interpret(last.as_ref(), &last_partial, &buffer)?;
+                on_result(&r)?;
+                out.push(r);
+            }
+            Ok(())
+        })();
+        self.recognizer = Some(listener.into_recognizer());
+        result?;
+        Ok(out)
+    }
+
+    /// Finds the intent of one utterance.
+    fn interpret(
+        &mut self,
+        utterance: Option<&Utterance>,
+        partial: &str,
+        pcm: &[i16],
+    ) -> Result<Understood, UnderstandError> {
+        let prefix = if self.restricted { "" } else { "free-" };
+        let mut hyps: Vec<recover::Hypothesis> = vec![];
+        if let Some(u) = utterance {
+            hyps.push((u.result.text.clone(), 1.0, "grammar"));
+            for alt in &u.result.alternatives {
+                hyps.push((alt.text.clone(), 0.9, "nbest"));
+            }
+        }
+        if !partial.is_empty() {
+            hyps.push((partial.to_owned(), 0.8, "partial"));
+        }
+        if let Some(found) =
+            recover::match_hypotheses(&self.intents, &self.walker_grammar, &hyps, prefix)
+        {
+            return Ok(found);
+        }
+        if self.needs_free && !pcm.is_empty() {
+            let text = self.decode_free(pcm)?;
+            let hyps = vec![(text, 0.9, "grammar")];
+            if let Some(found) =
+                recover::match_hypotheses(&self.intents, &self.walker_grammar, &hyps, "free-")
+            {
+                return Ok(found);
+            }
+        }
+        Ok(Understood::unmatched(
+            hyps.first().map(|h| h.0.clone()).unwrap_or_default(),
+        ))
+    }
+
+    /// Decodes `pcm` without the grammar (opening the free recogniser on first use).
+    fn decode_free(&mut self, pcm: &[i16]) -> Result<String, UnderstandError> {
+        let r = match &mut self.free {
+            Some(r) => r,
+            None => {
+                let mut r = emma_speech::open(self.engine, &self.model)?;
+                r.set_grammar(None)?;
+                self.free.insert(r)
+            }
+        };
+        r.reset()?;
+        let padded: Vec<i16> = pcm
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n(0, SAMPLE_RATE as usize / 5))
+            .collect();
+        for chunk in padded.chunks(SAMPLE_RATE as usize / 10) {
+            r.accept(chunk)?;
+        }
+        Ok(r.finish()?.text)
+    }
+}

@@ -1,0 +1,214 @@
+//! Matching an utterance's hypotheses: exactly, by completing a cut-off
+//! command from the grammar, and by fuzzy alignment to the nearest sentence.
+
+use std::collections::BTreeMap;
+
+use emma_grammar::Grammar;
+use emma_intent::{Context, IntentEngine, IntentMatch};
+
+use super::Understood;
+use super::walk::Walker;
+
+/// One transcript to try: text, weight on its confidence, and the step name.
+pub(super) type Hypothesis = (String, f32, &'static str);
+
+type Slots = BTreeMap<String, String>;
+
+/// The first of the recovery steps (exact, completion, fuzzy) that finds an
+/// intent in `hyps`; `prefix` goes before the step name in [`Understood::via`].
+pub(super) fn match_hypotheses(
+    intents: &IntentEngine,
+    grammar: &Grammar,
+    hyps: &[Hypothesis],
+    prefix: &str,
+) -> Option<Understood> {
+    let ctx = Context::new();
+    let found = |text: &str, m: IntentMatch, conf: f32, via: &str| Understood {
+        text: text.to_owned(),
+        intent: Some(m.intent),
+        slots: m.slots.into_iter().map(|(k, v)| (k, v.value)).collect(),
+        confidence: conf.clamp(0.0, 1.0),
+        via: format!("{prefix}{via}"),
+    };
+    // 1. Exact matches.
+    for (text, weight, via) in hyps {
+        if text.trim().is_empty() {
+            continue;
+        }
+        if let Some(m) = intents.recognize(text, &ctx).best {
+            let conf = m.confidence * weight;
+            return Some(found(text, m, conf, via));
+        }
+    }
+    // Recovered results below the engine's threshold are "no intent", as for text.
+    let threshold = intents.settings().threshold;
+    let walker = Walker::new(grammar);
+    // 2. A cut-off command: complete it from the grammar.
+    for (text, weight, _) in hyps {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        let completions = walker.complete(&words, 32);
+        if let Some((intent, slots, share, full)) = agree(intents, &completions) {
+            let coverage = words.len() as f32 / full.max(1) as f32;
+            let conf = (weight * share * coverage).clamp(0.0, 1.0);
+            if conf >= threshold {
+                return Some(Understood {
+                    text: text.clone(),
+                    intent: Some(intent),
+                    slots,
+                    confidence: conf,
+                    via: format!("{prefix}completion"),
+                });
+            }
+        }
+    }
+    // 3. The nearest grammar sentence in word edits.
+    for (text, weight, _) in hyps {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        let max_edits = (words.len() as u32).div_ceil(3);
+        if let Some((sentence, edits)) = walker.align(&words, max_edits)
+            && let Some(m) = intents.recognize(&sentence.join(" "), &ctx).best
+        {
+            let penalty = 1.0 - edits as f32 / sentence.len().max(words.len()) as f32;
+            let conf = m.confidence * weight * penalty;
+            if conf >= threshold {
+                return Some(found(text, m, conf, "fuzzy"));
+            }
+        }
+    }
+    None
+}
+
+/// The intent most completions agree on: (intent, shared slots, share of
+/// completions, words in its shortest completed sentence).
+fn agree(
+    intents: &IntentEngine,
+    completions: &[Vec<String>],
+) -> Option<(String, Slots, f32, usize)> {
+    let ctx = Context::new();
+    let mut by_intent: BTreeMap<String, Vec<(Slots, usize)>> = BTreeMap::new();
+    let mut total = 0usize;
+    for (sentence, added) in completions.iter().map(|c| (c.join(" "), c.len())) {
+        if let Some(m) = intents.recognize(&sentence, &ctx).best {
+            total += 1;
+            by_intent.entry(m.intent).or_default().push((
+                m.slots.into_iter().map(|(k, v)| (k, v.value)).collect(),
+                added,
+            ));
+        }
+    }
+    let (intent, matches) = by_intent.into_iter().max_by_key(|(_, v)| v.len())?;
+    let share = matches.len() as f32 / total as f32;
+    let mut slots = matches[0].0.clone();
+    slots.retain(|k, v| matches.iter().all(|(s, _)| s.get(k) == Some(v)));
+    let added = matches.iter().map(|m| m.1).min().unwrap_or(0);
+    Some((intent, slots, share, added))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YAML: &str = r#"
+language: en
+intents:
+  Order:
+    data:
+      - sentences:
+          - "(give|make) me [a] {size} {drink} [please]"
+  Cancel:
+    data:
+      - sentences:
+          - "never mind"
+lists:
+  size:
+    values: [small, large]
+  drink:
+    values: [latte, mocha, flat white]
+"#;
+
+    fn setup() -> (IntentEngine, Grammar) {
+        let intents = IntentEngine::from_yaml_str(YAML, "coffee.yaml", "en").unwrap();
+        let grammar = intents.export_grammar().grammar;
+        (intents, grammar)
+    }
+
+    fn one(text: &str, weight: f32, via: &'static str) -> Vec<Hypothesis> {
+        vec![(text.to_owned(), weight, via)]
+    }
+
+    #[test]
+    fn an_exact_match_keeps_its_step_and_weights_the_confidence() {
+        let (intents, grammar) = setup();
+        let full = match_hypotheses(
+            &intents,
+            &grammar,
+            &one("give me a large latte", 1.0, "grammar"),
+            "",
+        )
+        .unwrap();
+        assert_eq!(full.intent.as_deref(), Some("Order"));
+        assert_eq!(full.slots.get("drink").map(String::as_str), Some("latte"));
+        assert_eq!(full.slots.get("size").map(String::as_str), Some("large"));
+        assert_eq!(full.via, "grammar");
+        let nbest = match_hypotheses(
+            &intents,
+            &grammar,
+            &one("give me a large latte", 0.5, "nbest"),
+            "free-",
+        )
+        .unwrap();
+        assert_eq!(nbest.via, "free-nbest");
+        assert!((nbest.confidence - full.confidence * 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_cut_off_command_is_completed_with_only_the_shared_slots() {
+        let (intents, grammar) = setup();
+        let u = match_hypotheses(
+            &intents,
+            &grammar,
+            &one("make me a small", 1.0, "grammar"),
+            "",
+        )
+        .unwrap();
+        assert_eq!(u.intent.as_deref(), Some("Order"));
+        assert_eq!(u.via, "completion");
+        assert_eq!(u.text, "make me a small");
+        // Every completion agrees on the size, none on the drink.
+        assert_eq!(u.slots.get("size").map(String::as_str), Some("small"));
+        assert!(!u.slots.contains_key("drink"), "{:?}", u.slots);
+        assert!(u.confidence > 0.0 && u.confidence < 1.0, "{}", u.confidence);
+    }
+
+    #[test]
+    fn a_misheard_command_is_aligned_to_the_nearest_sentence() {
+        let (intents, grammar) = setup();
+        let u = match_hypotheses(
+            &intents,
+            &grammar,
+            &one("give me the large mocha please", 1.0, "grammar"),
+            "",
+        )
+        .unwrap();
+        assert_eq!(u.intent.as_deref(), Some("Order"));
+        assert_eq!(u.via, "fuzzy");
+        assert_eq!(u.slots.get("drink").map(String::as_str), Some("mocha"));
+        assert!(u.confidence < 1.0);
+    }
+
+    #[test]
+    fn unrelated_or_empty_speech_matches_nothing() {
+        let (intents, grammar) = setup();
+        let hyps = vec![
+            ("what time is it".to_owned(), 1.0, "grammar"),
+            ("  ".to_owned(), 0.8, "partial"),
+        ];
+        assert_eq!(match_hypotheses(&intents, &grammar, &hyps, ""), None);
+    }
+}
