@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use emma_core::events::{Delivery, EventRouter};
 use emma_devices::{
-    BrokerConfig, Bus, BusOptions, Device, Domain, EventFilter, Home, QoS, Registry,
+    BrokerConfig, Bus, BusOptions, Device, Domain, EventFilter, Home, QoS, Registry, StateUpdate,
 };
-use emma_skill_host::{Effect, GuestError, LocalServices, SkillDb, SkillInstance};
+use emma_skill_host::{Effect, GuestError, LocalServices, PermissionSet, SkillDb, SkillInstance};
 use emma_tests::mosquitto::Mosquitto;
 use skill_support::load;
 use tokio::sync::mpsc;
@@ -189,4 +189,51 @@ async fn granted_skills_get_device_events_and_ungranted_ones_nothing() {
     quiet(&mut rx, "a removal").await;
 
     task.abort();
+}
+
+fn beans(level: u32, water: &str) -> StateUpdate {
+    let serde_json::Value::Object(attributes) =
+        serde_json::json!({"bean_level": level, "water": water})
+    else {
+        unreachable!("an object literal")
+    };
+    StateUpdate {
+        device: "coffee.machine".into(),
+        state: None,
+        attributes,
+    }
+}
+
+#[test]
+fn only_changed_values_are_forwarded_and_a_revoked_grant_stops_delivery() {
+    let mut registry = Registry::in_memory().unwrap();
+    registry
+        .upsert_device(Device::new(
+            "coffee.machine",
+            "coffee machine",
+            Domain::Custom,
+        ))
+        .unwrap();
+    let mut router = EventRouter::new(vec![coffee(&["device:coffee.*:control", "order:propose"])]);
+    let deliver = |registry: &mut Registry, router: &mut EventRouter, update| {
+        let events = registry.apply_states(&[update]).unwrap();
+        assert_eq!(events.len(), 1, "the registry reports a change");
+        events
+            .iter()
+            .flat_map(|e| router.deliver(e))
+            .collect::<Vec<_>>()
+    };
+    let got = deliver(&mut registry, &mut router, beans(12, "full"));
+    assert_eq!(got.len(), 1);
+    assert!(got[0].succeeded(), "{got:?}");
+    assert_eq!(got[0].event.value, "12");
+
+    // Only the water changed: the skill does not hear `bean-level` again.
+    let got = deliver(&mut registry, &mut router, beans(12, "low"));
+    assert!(got.is_empty(), "{got:?}");
+
+    // After the customer revokes the device grant, nothing reaches the skill.
+    router.skills_mut()[0].set_grants(PermissionSet::parse(["order:propose"]).unwrap());
+    let got = deliver(&mut registry, &mut router, beans(8, "low"));
+    assert!(got.is_empty(), "{got:?}");
 }
