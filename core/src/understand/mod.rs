@@ -169,8 +169,9 @@ impl Understander {
                 recognizer.set_grammar(None)?;
             }
         }
+        // Returned to the caller (who shows them), so only logged at debug level here.
         for w in &warnings {
-            tracing::warn!("{w}");
+            tracing::debug!("{w}");
         }
         let needs_free = decoding == Decoding::Grammar
             && (!restricted || grammar.has_free() || decode_grammar != grammar);
