@@ -133,6 +133,22 @@ enum SkillCommand {
         /// Skill crate directory.
         dir: PathBuf,
     },
+    /// List the order proposals skills made (pending, confirmed, declined, expired).
+    Orders {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Confirm a pending order proposal (only the customer can).
+    Confirm {
+        /// Proposal id from `emma skill orders`.
+        id: String,
+    },
+    /// Decline a pending order proposal.
+    Decline {
+        /// Proposal id from `emma skill orders`.
+        id: String,
+    },
 }
 
 /// Runs `emma skill`.
@@ -348,7 +364,63 @@ pub fn run(args: SkillArgs) -> anyhow::Result<()> {
             }
         }
         SkillCommand::Test { dir } => test(&home_dir, &dir),
+        SkillCommand::Orders { json } => orders(&home_dir, json),
+        SkillCommand::Confirm { id } => {
+            let p = SkillHome::open(&home_dir)?.confirm(&id)?;
+            println!(
+                "confirmed order {} from {}: {}",
+                p.id,
+                p.skill,
+                order_lines(&p)
+            );
+            Ok(())
+        }
+        SkillCommand::Decline { id } => {
+            let p = SkillHome::open(&home_dir)?.decline(&id)?;
+            println!("declined order {} from {}", p.id, p.skill);
+            Ok(())
+        }
     }
+}
+
+fn order_lines(p: &emma_skill_host::Proposal) -> String {
+    p.lines
+        .iter()
+        .map(|l| format!("{} x {} ({})", l.quantity, l.description, l.sku))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn orders(home_dir: &Path, json: bool) -> anyhow::Result<()> {
+    let proposals = SkillHome::open(home_dir)?.orders()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&proposals)?);
+    } else if proposals.is_empty() {
+        println!("no order proposals");
+    } else {
+        for p in &proposals {
+            let note = if p.note.is_empty() {
+                String::new()
+            } else {
+                format!("  \"{}\"", p.note)
+            };
+            println!(
+                "{:>4}  {:<9}  {}  {}{note}",
+                p.id,
+                p.state,
+                p.skill,
+                order_lines(p)
+            );
+        }
+        let pending = proposals
+            .iter()
+            .filter(|p| p.state == emma_skill_host::ProposalState::Pending)
+            .count();
+        if pending > 0 {
+            println!("{pending} pending: `emma skill confirm ID` or `emma skill decline ID`");
+        }
+    }
+    Ok(())
 }
 
 fn silent_reply() -> Reply {

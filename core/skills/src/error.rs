@@ -2,6 +2,7 @@
 
 use crate::bundle::BundleError;
 use crate::manifest::ManifestError;
+use crate::orders::OrderError;
 use crate::storage::StorageError;
 
 /// Everything that can go wrong installing, loading or calling a skill.
@@ -144,4 +145,7 @@ pub enum HostError {
     /// Storage problem.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Order proposal problem (unknown id, already decided...).
+    #[error(transparent)]
+    Order(#[from] OrderError),
 }

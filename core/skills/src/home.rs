@@ -3,10 +3,11 @@
 //! (the CLI uses `<emma home>/skills`).
 //!
 //! Layout: `trusted/<hex>.pub`, `installed/<id>.emmaskill` + `installed/<id>.trust`,
-//! `cache/`, `skills.db` (key-value store and grants).
+//! `cache/`, `skills.db` (key-value store, grants and order proposals).
 
 use crate::bundle::{self, Bundle, Trust};
 use crate::error::HostError;
+use crate::orders::{Decision, Proposal, now_unix};
 use crate::permission::{Permission, PermissionSet};
 use crate::runtime::{RuntimeConfig, SkillInstance, SkillRuntime};
 use crate::services::Services;
@@ -204,6 +205,21 @@ impl SkillHome {
         perm: Option<&Permission>,
     ) -> Result<u64, HostError> {
         Ok(self.db.revoke(customer, id, perm)?)
+    }
+
+    /// Every order proposal skills made, oldest first (stale ones marked expired).
+    pub fn orders(&self) -> Result<Vec<Proposal>, HostError> {
+        Ok(self.db.proposals(now_unix())?)
+    }
+
+    /// The customer confirms proposal `id`; errors if it is unknown or no longer pending.
+    pub fn confirm(&self, id: &str) -> Result<Proposal, HostError> {
+        Ok(self.db.decide(id, Decision::Confirm, now_unix())?)
+    }
+
+    /// The customer declines proposal `id`; errors if it is unknown or no longer pending.
+    pub fn decline(&self, id: &str) -> Result<Proposal, HostError> {
+        Ok(self.db.decide(id, Decision::Decline, now_unix())?)
     }
 
     /// Removes a skill, its grants for `customer`, and (with `erase_data`) everything it stored.

@@ -16,6 +16,7 @@
 //! - [`manifest`]: `skill.toml` parsing with field/line errors.
 //! - [`bundle`]: bundle format, ed25519 signing, key files.
 //! - [`storage`]: SQLite key-value store per skill and customer grants.
+//! - [`orders`]: order proposals the customer confirms or declines.
 //! - [`runtime`]: engine, compile caps, artifact cache, calls under limits.
 //! - [`home`]: installed skills on disk (trust store, install, remove, erase).
 //! - [`guest_build`]: building a guest crate and turning it into a component.
@@ -29,6 +30,7 @@ pub mod error;
 pub mod guest_build;
 pub mod home;
 pub mod manifest;
+pub mod orders;
 pub mod permission;
 pub mod runtime;
 pub mod services;
@@ -44,6 +46,7 @@ pub use bundle::{Bundle, BundleError, Trust};
 pub use error::HostError;
 pub use home::{InstalledSkill, SkillHome};
 pub use manifest::{Limits, Manifest, ManifestError};
+pub use orders::{Decision, OrderError, Proposal, ProposalState};
 pub use permission::{Permission, PermissionSet};
 pub use runtime::{CompiledSkill, RuntimeConfig, SkillInstance, SkillRuntime};
 pub use services::{LocalServices, Services};

@@ -258,7 +258,6 @@ impl SkillRuntime {
             granted,
             db,
             services,
-            proposals: 0,
         })
     }
 }
@@ -290,7 +289,6 @@ pub struct SkillInstance {
     granted: PermissionSet,
     db: SkillDb,
     services: Arc<dyn Services>,
-    proposals: u64,
 }
 
 impl SkillInstance {
@@ -332,7 +330,6 @@ impl SkillInstance {
             services: self.services.clone(),
             effects: Vec::new(),
             denials: Vec::new(),
-            proposals: self.proposals,
             memory_cap: limits.memory_mib as usize * 1024 * 1024,
             memory_refused: None,
         };
@@ -384,7 +381,6 @@ impl SkillInstance {
         store.data_mut().effects.clear();
         store.data_mut().denials.clear();
         let result = f(&mut store, &skill);
-        self.proposals = store.data().proposals;
         match result {
             Ok(v) => {
                 let data = store.data_mut();

@@ -17,7 +17,6 @@ pub struct SkillState {
     pub(crate) services: Arc<dyn Services>,
     pub(crate) effects: Vec<Effect>,
     pub(crate) denials: Vec<Denial>,
-    pub(crate) proposals: u64,
     pub(crate) memory_cap: usize,
     /// Set when the guest asked for more memory than `memory_cap`.
     pub(crate) memory_refused: Option<usize>,

@@ -1,4 +1,5 @@
-//! Per-skill key-value storage and per-customer grants, in one SQLite file.
+//! Per-skill key-value storage, per-customer grants and order proposals
+//! (see [`crate::orders`]), in one SQLite file.
 //!
 //! `synchronous=FULL` so an acknowledged write survives a power cut,
 //! `secure_delete=ON` and the rollback journal (not WAL) so an erased skill's
@@ -74,7 +75,8 @@ impl SkillDb {
              PRAGMA synchronous=FULL;
              PRAGMA secure_delete=ON;
              CREATE TABLE IF NOT EXISTS kv (skill TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (skill, key));
-             CREATE TABLE IF NOT EXISTS grants (customer TEXT NOT NULL, skill TEXT NOT NULL, permission TEXT NOT NULL, PRIMARY KEY (customer, skill, permission));",
+             CREATE TABLE IF NOT EXISTS grants (customer TEXT NOT NULL, skill TEXT NOT NULL, permission TEXT NOT NULL, PRIMARY KEY (customer, skill, permission));
+             CREATE TABLE IF NOT EXISTS proposals (id INTEGER PRIMARY KEY AUTOINCREMENT, skill TEXT NOT NULL, lines TEXT NOT NULL, note TEXT NOT NULL, state TEXT NOT NULL, created INTEGER NOT NULL, decided INTEGER);",
         )
         .map_err(|source| StorageError::Sqlite { path: path.clone(), source })?;
         Ok(SkillDb {
@@ -83,7 +85,12 @@ impl SkillDb {
         })
     }
 
-    fn with<T>(
+    /// The database path (`:memory:` for an in-memory one).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StorageError> {
@@ -166,10 +173,11 @@ impl SkillDb {
         })
     }
 
-    /// Erases everything `skill` stored and compacts the file so nothing remains on disk.
+    /// Erases everything `skill` stored (keys and order proposals) and compacts the file so nothing remains on disk.
     pub fn erase_skill(&self, skill: &str) -> Result<u64, StorageError> {
         self.with(|c| {
             let n = c.execute("DELETE FROM kv WHERE skill = ?1", params![skill])?;
+            c.execute("DELETE FROM proposals WHERE skill = ?1", params![skill])?;
             c.execute_batch("VACUUM;")?;
             Ok(n as u64)
         })

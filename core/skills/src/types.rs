@@ -1,6 +1,6 @@
 //! Host-side request, reply and effect types, independent of any WIT version.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the customer asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -131,7 +131,7 @@ pub enum GuestError {
 }
 
 /// One line of an order proposal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     /// Stock-keeping unit.
     pub sku: String,

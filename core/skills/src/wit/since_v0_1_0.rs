@@ -109,6 +109,11 @@ impl emma::skill::notify::Host for SkillState {
     }
 }
 
+/// Most lines one order proposal may have.
+const MAX_ORDER_LINES: usize = 100;
+/// Most bytes of text (skus, descriptions, note) one order proposal may carry.
+const MAX_ORDER_BYTES: usize = 16 * 1024;
+
 impl emma::skill::orders::Host for SkillState {
     fn propose(&mut self, lines: Vec<OrderLine>, note: String) -> Result<String, CapError> {
         self.check(Permission::OrderPropose)?;
@@ -117,9 +122,17 @@ impl emma::skill::orders::Host for SkillState {
                 "an order needs at least one line with quantity > 0".into(),
             ));
         }
-        self.proposals += 1;
-        let id = format!("{}-proposal-{}", self.skill_id, self.proposals);
-        let lines = lines
+        let bytes: usize = note.len()
+            + lines
+                .iter()
+                .map(|l| l.sku.len() + l.description.len())
+                .sum::<usize>();
+        if lines.len() > MAX_ORDER_LINES || bytes > MAX_ORDER_BYTES {
+            return Err(CapError::Invalid(format!(
+                "an order may have at most {MAX_ORDER_LINES} lines and {MAX_ORDER_BYTES} bytes of text"
+            )));
+        }
+        let lines: Vec<host::OrderLine> = lines
             .into_iter()
             .map(|l| host::OrderLine {
                 sku: l.sku,
@@ -127,6 +140,19 @@ impl emma::skill::orders::Host for SkillState {
                 description: l.description,
             })
             .collect();
+        // Stored as pending; only the customer-facing host API can confirm it.
+        let id = self
+            .db
+            .propose(&self.skill_id, &lines, &note, crate::orders::now_unix())
+            .map_err(|e| match e {
+                crate::orders::OrderError::TooManyPending { .. } => {
+                    CapError::QuotaExceeded(e.to_string())
+                }
+                other => {
+                    tracing::warn!(skill = %self.skill_id, error = %other, "could not store order proposal");
+                    CapError::Unavailable("the order proposal could not be stored".into())
+                }
+            })?;
         self.effects.push(host::Effect::OrderProposal {
             id: id.clone(),
             lines,
