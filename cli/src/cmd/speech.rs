@@ -155,9 +155,13 @@ fn read_grammar(path: &Path) -> anyhow::Result<Grammar> {
     Ok(grammar)
 }
 
-/// Files `--wav` names: the file, or every .wav/.flac in the directory, sorted.
-fn wav_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// Files `--wav` names: the file, or every .wav/.flac in the directory, sorted
+/// (shared by `emma listen` and `emma understand`).
+pub(crate) fn wav_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     if !path.is_dir() {
+        if !path.is_file() {
+            bail!("{}: no such file or directory", path.display());
+        }
         return Ok(vec![path.to_owned()]);
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)

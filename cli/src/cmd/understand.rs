@@ -7,10 +7,10 @@
 //! decoding fallback) lives in the library so every host behaves the same.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use emma_core::intent::IntentEngine;
 use emma_core::intent::harness::Fixtures;
@@ -110,7 +110,7 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
     };
     let printer = Printer { json: args.json };
     if let Some(path) = &args.wav {
-        let files = wav_files(path)?;
+        let files = super::speech::wav_files(path)?;
         let bar = if files.len() > 1 && !args.json {
             let bar = ProgressBar::new(files.len() as u64);
             bar.set_style(
@@ -174,34 +174,6 @@ fn model_dir(engine: Engine, model: Option<&str>) -> anyhow::Result<PathBuf> {
             .context("no Vosk model found; run scripts/setup or `emma model add`")?,
         (Engine::PocketSphinx, None) => PathBuf::from(POCKETSPHINX_EN_US),
     })
-}
-
-/// Files `--wav` names: the file, or every .wav/.flac in the directory, sorted.
-fn wav_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    if !path.is_dir() {
-        if !path.is_file() {
-            bail!("{}: no such file or directory", path.display());
-        }
-        return Ok(vec![path.to_owned()]);
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .with_context(|| format!("cannot read directory {}", path.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension().is_some_and(|e| {
-                    e.eq_ignore_ascii_case("wav") || e.eq_ignore_ascii_case("flac")
-                })
-        })
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        bail!(
-            "{}: no .wav or .flac files in this directory",
-            path.display()
-        );
-    }
-    Ok(files)
 }
 
 struct Printer {
