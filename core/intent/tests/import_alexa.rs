@@ -2,37 +2,13 @@
 //! YAML and matches through the intent engine, synonyms reporting the
 //! canonical value.
 
+use emma_intent::IntentEngine;
 use emma_intent::import::{SourceFormat, alexa_to_hassil, detect};
-use emma_intent::{Context, IntentEngine};
+
+mod support;
+use support::check;
 
 const KITCHEN: &str = include_str!("data/import/kitchen_alexa.json");
-
-/// `sentence` must give `intent` with exactly `slots` (value as reported).
-fn check(engine: &IntentEngine, sentence: &str, intent: Option<&str>, slots: &[(&str, &str)]) {
-    let got = engine.recognize(sentence, &Context::default()).best;
-    match (intent, got) {
-        (None, None) => {}
-        (None, Some(m)) => panic!(
-            "{sentence:?}: expected no intent, got {} {:?}",
-            m.intent, m.slots
-        ),
-        (Some(want), None) => panic!("{sentence:?}: expected {want}, got nothing"),
-        (Some(want), Some(m)) => {
-            assert_eq!(m.intent, want, "{sentence:?}");
-            let got: Vec<(String, String)> = m
-                .slots
-                .iter()
-                .map(|(k, v)| (k.clone(), v.value.clone()))
-                .collect();
-            let mut want_slots: Vec<(String, String)> = slots
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            want_slots.sort();
-            assert_eq!(got, want_slots, "{sentence:?}");
-        }
-    }
-}
 
 #[test]
 fn detected_as_alexa() {

@@ -4,39 +4,15 @@
 use emma_intent::import::{SourceFormat, detect, rhino_to_hassil};
 use emma_intent::{Context, IntentEngine};
 
+mod support;
+use support::check;
+
 const COFFEE: &str = include_str!("data/import/coffee_maker.yml");
 
 fn engine() -> IntentEngine {
     let yaml = rhino_to_hassil(COFFEE).expect("coffee maker context converts");
     IntentEngine::from_yaml_str(&yaml, "coffee_maker.yml", "en")
         .unwrap_or_else(|e| panic!("{e}\n{yaml}"))
-}
-
-/// `sentence` must give `intent` with exactly `slots`.
-fn check(engine: &IntentEngine, sentence: &str, intent: Option<&str>, slots: &[(&str, &str)]) {
-    let got = engine.recognize(sentence, &Context::default()).best;
-    match (intent, got) {
-        (None, None) => {}
-        (None, Some(m)) => panic!(
-            "{sentence:?}: expected no intent, got {} {:?}",
-            m.intent, m.slots
-        ),
-        (Some(want), None) => panic!("{sentence:?}: expected {want}, got nothing"),
-        (Some(want), Some(m)) => {
-            assert_eq!(m.intent, want, "{sentence:?}");
-            let got: Vec<(String, String)> = m
-                .slots
-                .iter()
-                .map(|(k, v)| (k.clone(), v.value.clone()))
-                .collect();
-            let mut want_slots: Vec<(String, String)> = slots
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            want_slots.sort();
-            assert_eq!(got, want_slots, "{sentence:?}");
-        }
-    }
 }
 
 #[test]
