@@ -49,13 +49,14 @@ fn false_accepts(lang: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn english_out_of_domain_sentences_are_rejected() {
-    let sentences = ood("en");
+/// At most the three known "who is …" / "wer ist …" sentences (the person
+/// intent's open wildcard, accepted by hassil too) may match; nothing else.
+fn assert_only_known_false_accepts(lang: &str, known_prefix: &str) {
+    let sentences = ood(lang);
     assert!(sentences.len() >= 50);
-    let accepted = false_accepts("en");
+    let accepted = false_accepts(lang);
     assert!(
-        accepted.iter().all(|a| a.starts_with("\"who is ")),
+        accepted.iter().all(|a| a.starts_with(known_prefix)),
         "{}",
         accepted.join("\n")
     );
@@ -69,22 +70,13 @@ fn english_out_of_domain_sentences_are_rejected() {
 }
 
 #[test]
+fn english_out_of_domain_sentences_are_rejected() {
+    assert_only_known_false_accepts("en", "\"who is ");
+}
+
+#[test]
 fn german_out_of_domain_sentences_are_rejected() {
-    let sentences = ood("de");
-    assert!(sentences.len() >= 50);
-    let accepted = false_accepts("de");
-    assert!(
-        accepted.iter().all(|a| a.starts_with("\"wer ist ")),
-        "{}",
-        accepted.join("\n")
-    );
-    assert!(
-        accepted.len() <= 3,
-        "{} of {} accepted:\n{}",
-        accepted.len(),
-        sentences.len(),
-        accepted.join("\n")
-    );
+    assert_only_known_false_accepts("de", "\"wer ist ");
 }
 
 #[test]
