@@ -146,6 +146,27 @@ async fn publish_retrying(bus: &Bus, topic: String, payload: String) -> Result<(
     }
 }
 
+/// Publishes `n` alternating on/off state reports over `devices` devices, the
+/// same sequence for the baseline and for Emma so the two rates compare.
+fn spawn_state_feeder(
+    publisher: &Bus,
+    n: usize,
+    devices: usize,
+    topic: impl Fn(usize) -> String + Send + 'static,
+) -> tokio::task::JoinHandle<Result<()>> {
+    let p = publisher.clone();
+    tokio::spawn(async move {
+        for i in 0..n {
+            let payload = format!(
+                r#"{{"state":"{}","seq":{i}}}"#,
+                if i % 2 == 0 { "on" } else { "off" }
+            );
+            publish_retrying(&p, topic(i % devices), payload).await?;
+        }
+        Ok(())
+    })
+}
+
 async fn client(broker: &EmbeddedBroker, id: &str) -> Result<Bus> {
     let (bus, _) = Bus::start(broker.client_config(id), BusOptions::default())?;
     bus.wait_connected(Duration::from_secs(5)).await?;
@@ -192,21 +213,9 @@ pub async fn run(cfg: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<Be
     tokio::time::sleep(Duration::from_millis(200)).await;
     let start = Instant::now();
     let n = cfg.events;
-    let feeder = {
-        let p = publisher.clone();
-        let count = cfg.devices;
-        tokio::spawn(async move {
-            for i in 0..n {
-                let payload = format!(
-                    r#"{{"state":"{}","seq":{i}}}"#,
-                    if i % 2 == 0 { "on" } else { "off" }
-                );
-                publish_retrying(&p, format!("bench/raw/lamp_{}/state", i % count), payload)
-                    .await?;
-            }
-            Ok::<_, DevicesError>(())
-        })
-    };
+    let feeder = spawn_state_feeder(&publisher, n, cfg.devices, |i| {
+        format!("bench/raw/lamp_{i}/state")
+    });
     let mut got = 0;
     while got < n {
         match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
@@ -232,25 +241,9 @@ pub async fn run(cfg: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<Be
     let home = Home::start(emma.clone(), registry).await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let start = Instant::now();
-    let feeder = {
-        let p = publisher.clone();
-        let count = cfg.devices;
-        tokio::spawn(async move {
-            for i in 0..n {
-                let payload = format!(
-                    r#"{{"state":"{}","seq":{i}}}"#,
-                    if i % 2 == 0 { "on" } else { "off" }
-                );
-                publish_retrying(
-                    &p,
-                    format!("emma/device/light.lamp_{}/state", i % count),
-                    payload,
-                )
-                .await?;
-            }
-            Ok::<_, DevicesError>(())
-        })
-    };
+    let feeder = spawn_state_feeder(&publisher, n, cfg.devices, |i| {
+        format!("emma/device/light.lamp_{i}/state")
+    });
     let deadline = Instant::now() + Duration::from_secs(60);
     while (home.stats().states as usize) < n && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(2)).await;
