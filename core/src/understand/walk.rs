@@ -185,23 +185,29 @@ impl<'g> Walker<'g> {
             out: Vec<String>,
         }
         let keep = |states: Vec<St<'g>>| -> Vec<St<'g>> {
-            let mut best: HashMap<Vec<usize>, St<'g>> = HashMap::new();
+            // One state per grammar position (the cheapest), kept in the order the
+            // positions first appear — which follows the grammar — so that ties in
+            // cost resolve the same way on every run (positions are keyed by
+            // address, whose order changes from run to run).
+            let mut slot: HashMap<Vec<usize>, usize> = HashMap::new();
+            let mut kept: Vec<St<'g>> = Vec::new();
             for s in states {
                 if s.cost > max_edits {
                     continue;
                 }
-                let k = key(&s.stack);
-                match best.get(&k) {
-                    Some(b) if b.cost <= s.cost => {}
-                    _ => {
-                        best.insert(k, s);
+                match slot.get(&key(&s.stack)) {
+                    Some(&i) if kept[i].cost <= s.cost => {}
+                    Some(&i) => kept[i] = s,
+                    None => {
+                        slot.insert(key(&s.stack), kept.len());
+                        kept.push(s);
                     }
                 }
             }
-            let mut v: Vec<St<'g>> = best.into_values().collect();
-            v.sort_by_key(|s| s.cost);
-            v.truncate(MAX_STATES / 4);
-            v
+            // Stable: equal costs keep their grammar order.
+            kept.sort_by_key(|s| s.cost);
+            kept.truncate(MAX_STATES / 4);
+            kept
         };
         // Grammar words the speaker skipped (deletions), each costing one edit.
         let close = |states: Vec<St<'g>>| -> Vec<St<'g>> {
