@@ -287,7 +287,7 @@ impl HomeControl {
                 .filter_map(|id| registry.device(id.trim()).cloned())
                 .collect()
         });
-        if slots.get("reference").is_some() && referenced.as_ref().is_none_or(Vec::is_empty) {
+        if slots.contains_key("reference") && referenced.as_ref().is_none_or(Vec::is_empty) {
             return Err(fail(self.say("Which device?", "Welches Gerät?")));
         }
         let resolved = match referenced {
