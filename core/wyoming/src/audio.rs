@@ -111,7 +111,7 @@ pub enum AudioError {
 pub fn to_mono_i16(format: AudioFormat, pcm: &[u8]) -> Result<Vec<i16>, AudioError> {
     format.validate()?;
     let frame = format.frame_bytes();
-    if pcm.len() % frame != 0 {
+    if !pcm.len().is_multiple_of(frame) {
         return Err(AudioError::Partial {
             bytes: pcm.len(),
             frame,

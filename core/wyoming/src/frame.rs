@@ -146,6 +146,11 @@ impl<R: AsyncBufRead + Unpin> FrameReader<R> {
         }
     }
 
+    /// The underlying reader (e.g. to drain it before closing).
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
     /// The next frame; `Ok(None)` when the peer closed the connection between frames.
     pub async fn read_frame(&mut self) -> Result<Option<Frame>, FrameError> {
         if !self.read_line().await? {

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, BufReader};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -374,6 +374,7 @@ pub async fn serve_connection<H: Handler>(
             Ok(Err(e)) => {
                 tracing::warn!("wyoming: {peer}: closed: {e}");
                 let _ = out.send(&error_event(&e.to_string(), "bad-frame")).await;
+                linger(&mut frames, &mut out).await;
                 break;
             }
         };
@@ -416,6 +417,9 @@ pub async fn serve_connection<H: Handler>(
                     tracing::info!("wyoming: {peer}: refused: {}", e.message);
                 }
                 let sent = out.send(&error_event(&e.message, &e.code)).await;
+                if e.close {
+                    linger(&mut frames, &mut out).await;
+                }
                 if e.close || sent.is_err() {
                     break;
                 }
@@ -423,6 +427,23 @@ pub async fn serve_connection<H: Handler>(
         }
     }
     session.closed().await;
+}
+
+/// Closes our side after an error and discards what the client is still
+/// sending (at most 1 MiB for half a second), so the kernel does not reset
+/// the connection before the client has read the `error` event.
+async fn linger<R: tokio::io::AsyncBufRead + Unpin>(
+    frames: &mut FrameReader<R>,
+    out: &mut Responder,
+) {
+    use tokio::io::AsyncWriteExt;
+    let _ = tokio::time::timeout(Duration::from_millis(500), out.writer.get_mut().shutdown()).await;
+    let mut rest = AsyncReadExt::take(frames.get_mut(), 1024 * 1024);
+    let _ = tokio::time::timeout(
+        Duration::from_millis(500),
+        tokio::io::copy(&mut rest, &mut tokio::io::sink()),
+    )
+    .await;
 }
 
 fn error_event(text: &str, code: &str) -> Event {
