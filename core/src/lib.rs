@@ -14,6 +14,7 @@
 //! - [`devices`]: the device registry and MQTT.
 //! - [`understand`]: speech → intent, with grammar decoding and recovery of misheard or cut-off commands.
 //! - [`events`]: device events delivered to subscribed, granted skills.
+//! - [`wyoming`]: Emma as a Wyoming service (Home Assistant / Rhasspy voice pipelines).
 #![forbid(unsafe_code)]
 
 pub mod events;
@@ -25,3 +26,4 @@ pub use emma_skill_host as skills;
 pub use emma_speech as speech;
 
 pub mod understand;
+pub mod wyoming;

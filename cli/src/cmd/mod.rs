@@ -7,3 +7,4 @@ pub mod intents;
 pub mod skill;
 pub mod speech;
 pub mod understand;
+pub mod wyoming;
