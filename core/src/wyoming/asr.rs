@@ -143,6 +143,9 @@ fn build(config: &AsrConfig, loader: &IntentLoader) -> Result<Understander, Unde
     Understander::new(intents, config.engine, &config.model, config.decoding)
 }
 
+/// The blocking decode of one stream: gives the understander back with its result.
+type Decoder = JoinHandle<(Understander, Result<Vec<Understood>, UnderstandError>)>;
+
 /// One stream being decoded.
 pub struct AudioStream {
     /// The format `audio-start` announced.
@@ -150,7 +153,7 @@ pub struct AudioStream {
     resampler: Resampler,
     feed: Option<mpsc::Sender<Vec<i16>>>,
     results: mpsc::UnboundedReceiver<Understood>,
-    worker: Option<JoinHandle<(Understander, Result<Vec<Understood>, UnderstandError>)>>,
+    worker: Option<Decoder>,
     pool: Arc<SpeechPool>,
     permit: Option<OwnedSemaphorePermit>,
 }

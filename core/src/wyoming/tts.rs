@@ -63,11 +63,7 @@ impl Espeak {
                 .voices
                 .iter()
                 .find(|v| v.artifact.name == lang)
-                .or_else(|| {
-                    self.voices
-                        .iter()
-                        .find(|v| v.languages.iter().any(|l| *l == lang))
-                });
+                .or_else(|| self.voices.iter().find(|v| v.languages.contains(&lang)));
             return match found {
                 Some(v) => Ok(v.artifact.name.clone()),
                 None => Err(format!(
