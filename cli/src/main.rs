@@ -51,6 +51,8 @@ enum Command {
     SayText(cmd::devices::SayTextArgs),
     /// Benchmarks that print ratios against a baseline measured in the same run.
     Bench(cmd::bench::BenchArgs),
+    /// Serve Emma to Home Assistant / Rhasspy voice pipelines over the Wyoming protocol.
+    Wyoming(cmd::wyoming::WyomingArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +71,7 @@ fn main() -> std::process::ExitCode {
         Command::Broker(args) => cmd::devices::broker(args),
         Command::SayText(args) => cmd::devices::say_text(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Wyoming(args) => cmd::wyoming::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

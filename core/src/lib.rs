@@ -15,6 +15,7 @@
 //! - [`understand`]: speech → intent, with grammar decoding and recovery of misheard or cut-off commands.
 //! - [`events`]: device events delivered to subscribed, granted skills.
 //! - [`assistant`]: the assistant — audio or text → intent → skill/device → reply, with dialog.
+//! - [`wyoming`]: Emma as a Wyoming service (Home Assistant / Rhasspy voice pipelines).
 #![forbid(unsafe_code)]
 
 pub mod assistant;
@@ -27,3 +28,4 @@ pub use emma_skill_host as skills;
 pub use emma_speech as speech;
 
 pub mod understand;
+pub mod wyoming;

@@ -166,7 +166,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Connects the bus (starting the embedded broker when no URL is given).
-async fn connect(args: &BrokerArgs) -> anyhow::Result<(Bus, Option<EmbeddedBroker>)> {
+pub(crate) async fn connect(args: &BrokerArgs) -> anyhow::Result<(Bus, Option<EmbeddedBroker>)> {
     let (mut config, embedded) = match &args.broker {
         Some(url) => (BrokerConfig::from_url(url)?, None),
         None => {
@@ -196,7 +196,7 @@ async fn connect(args: &BrokerArgs) -> anyhow::Result<(Bus, Option<EmbeddedBroke
     Ok((bus, embedded))
 }
 
-fn open_registry() -> anyhow::Result<Registry> {
+pub(crate) fn open_registry() -> anyhow::Result<Registry> {
     Ok(Registry::open(emma_home().join("devices.sqlite"))?)
 }
 

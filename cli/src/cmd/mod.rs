@@ -8,3 +8,4 @@ pub mod run;
 pub mod skill;
 pub mod speech;
 pub mod understand;
+pub mod wyoming;

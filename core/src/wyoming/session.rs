@@ -1,0 +1,432 @@
+//! One Wyoming connection: its requests, in order, against the shared [`Services`].
+//!
+//! Requests a session cannot serve (a service not offered, audio before
+//! `audio-start`, a chunk whose format differs from its stream's, a language
+//! or voice Emma does not have) are refused with an `error` event naming the
+//! problem; the connection stays open.
+
+use std::sync::Arc;
+
+use emma_intent::Context;
+use emma_wyoming::event::{AudioChunk, AudioStart, Entity, Intent};
+use emma_wyoming::{AudioFormat, Event, Flow, Handler, HandlerError, Responder, to_mono_i16};
+use serde_json::Value;
+
+use super::asr::AudioStream;
+use super::tts::CHUNK_SAMPLES;
+use super::{MAX_TEXT, Services};
+
+/// A connection's state.
+pub struct Session {
+    services: Arc<Services>,
+    peer: String,
+    /// Set by `transcribe`, used by the next `audio-start`.
+    requested_language: Option<String>,
+    stream: Option<Transcribing>,
+}
+
+struct Transcribing {
+    audio: AudioStream,
+    language: String,
+    /// Utterance texts already sent as `transcript-chunk`s.
+    texts: Vec<String>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("peer", &self.peer)
+            .field("streaming", &self.stream.is_some())
+            .finish()
+    }
+}
+
+fn refuse(code: &str, message: impl Into<String>) -> HandlerError {
+    HandlerError::refuse(code, message)
+}
+
+fn unsupported(what: &str) -> HandlerError {
+    refuse(
+        "unsupported",
+        format!("this Emma server does not offer {what}; `describe` lists what it does"),
+    )
+}
+
+/// Same primary language (`en` = `en-US` = `en_GB`).
+fn same_language(a: &str, b: &str) -> bool {
+    let primary = |s: &str| {
+        s.split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    primary(a) == primary(b)
+}
+
+fn check_text(text: &str) -> Result<(), HandlerError> {
+    if text.len() > MAX_TEXT {
+        return Err(refuse(
+            "text-too-long",
+            format!(
+                "text of {} bytes is longer than the limit of {MAX_TEXT}",
+                text.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn send(out: &mut Responder, event: Event) -> Result<(), HandlerError> {
+    out.send(&event)
+        .await
+        .map_err(|e| HandlerError::fatal("write-failed", format!("cannot answer: {e}")))
+}
+
+impl Session {
+    /// A session for the client `peer`.
+    pub fn new(services: Arc<Services>, peer: &str) -> Self {
+        Session {
+            services,
+            peer: peer.into(),
+            requested_language: None,
+            stream: None,
+        }
+    }
+
+    async fn transcribe(
+        &mut self,
+        name: Option<String>,
+        language: Option<String>,
+    ) -> Result<(), HandlerError> {
+        let asr = self
+            .services
+            .asr
+            .as_ref()
+            .ok_or_else(|| unsupported("speech to text"))?;
+        if self.stream.is_some() {
+            return Err(refuse(
+                "stream-running",
+                "`transcribe` while audio is streaming; send audio-stop first",
+            ));
+        }
+        if let Some(name) = &name
+            && name != &asr.config().model_name
+            && name != "emma-asr"
+        {
+            return Err(refuse(
+                "unknown-model",
+                format!(
+                    "there is no speech model {name:?} here (have: {})",
+                    asr.config().model_name
+                ),
+            ));
+        }
+        if let Some(lang) = &language
+            && !same_language(lang, &self.services.language)
+        {
+            return Err(refuse(
+                "unsupported-language",
+                format!(
+                    "this server understands {}, not {lang}",
+                    self.services.language
+                ),
+            ));
+        }
+        self.requested_language = language;
+        Ok(())
+    }
+
+    async fn audio_start(
+        &mut self,
+        start: AudioStart,
+        out: &mut Responder,
+    ) -> Result<(), HandlerError> {
+        let asr = self
+            .services
+            .asr
+            .as_ref()
+            .ok_or_else(|| unsupported("speech to text"))?;
+        if self.stream.is_some() {
+            return Err(refuse(
+                "stream-running",
+                "`audio-start` while a stream is running; send audio-stop first",
+            ));
+        }
+        start
+            .format
+            .validate()
+            .map_err(|e| refuse("unsupported-audio", e.to_string()))?;
+        let audio = asr
+            .start(start.format)
+            .await
+            .map_err(|e| refuse("asr-busy", e))?;
+        let language = self
+            .requested_language
+            .take()
+            .unwrap_or_else(|| self.services.language.clone());
+        send(
+            out,
+            Event::TranscriptStart {
+                language: Some(language.clone()),
+            },
+        )
+        .await?;
+        self.stream = Some(Transcribing {
+            audio,
+            language,
+            texts: vec![],
+        });
+        Ok(())
+    }
+
+    async fn audio_chunk(
+        &mut self,
+        chunk: AudioChunk,
+        out: &mut Responder,
+    ) -> Result<(), HandlerError> {
+        let Some(stream) = &mut self.stream else {
+            return Err(refuse(
+                "audio-before-start",
+                "`audio-chunk` before `audio-start`; start the stream first",
+            ));
+        };
+        if chunk.format != stream.audio.format {
+            return Err(refuse(
+                "audio-format-mismatch",
+                format!(
+                    "`audio-chunk` is {} but its stream's `audio-start` said {}; chunk dropped",
+                    chunk.format, stream.audio.format
+                ),
+            ));
+        }
+        let mono = to_mono_i16(chunk.format, &chunk.audio)
+            .map_err(|e| refuse("bad-audio", e.to_string()))?;
+        if let Err(e) = stream.audio.push(mono).await {
+            self.stream = None;
+            return Err(refuse("asr-failed", e));
+        }
+        for u in stream.audio.ready() {
+            if !u.text.is_empty() {
+                send(
+                    out,
+                    Event::TranscriptChunk {
+                        text: u.text.clone(),
+                    },
+                )
+                .await?;
+                stream.texts.push(u.text);
+            }
+        }
+        Ok(())
+    }
+
+    async fn audio_stop(&mut self, out: &mut Responder) -> Result<(), HandlerError> {
+        let Some(stream) = self.stream.take() else {
+            return Err(refuse(
+                "audio-before-start",
+                "`audio-stop` without `audio-start`",
+            ));
+        };
+        let Transcribing {
+            audio,
+            language,
+            mut texts,
+        } = stream;
+        let rest = audio.finish().await.map_err(|e| refuse("asr-failed", e))?;
+        // Utterances already streamed are not repeated as chunks; the final
+        // transcript joins them all.
+        for u in rest {
+            if !u.text.is_empty() {
+                send(
+                    out,
+                    Event::TranscriptChunk {
+                        text: u.text.clone(),
+                    },
+                )
+                .await?;
+                texts.push(u.text);
+            }
+        }
+        send(out, Event::TranscriptStop).await?;
+        let text = texts.join(" ");
+        tracing::debug!("wyoming: {}: transcript {text:?}", self.peer);
+        send(
+            out,
+            Event::Transcript {
+                text,
+                language: Some(language),
+            },
+        )
+        .await
+    }
+}
+
+impl Handler for Session {
+    async fn handle(&mut self, event: Event, out: &mut Responder) -> Result<Flow, HandlerError> {
+        match event {
+            Event::Describe => send(out, Event::Info(Box::new(self.services.info()))).await?,
+            Event::Ping { text } => send(out, Event::Pong { text }).await?,
+            Event::Transcribe { name, language } => self.transcribe(name, language).await?,
+            Event::AudioStart(start) => self.audio_start(start, out).await?,
+            Event::AudioChunk(chunk) => self.audio_chunk(chunk, out).await?,
+            Event::AudioStop { .. } => self.audio_stop(out).await?,
+            Event::Recognize { text } => {
+                let reply = self.recognize(&text)?;
+                send(out, reply).await?;
+            }
+            Event::Transcript { text, .. } => {
+                let reply = self.handle_text(&text).await?;
+                send(out, reply).await?;
+            }
+            Event::Intent(intent) => {
+                let text = intent
+                    .context
+                    .as_ref()
+                    .and_then(|c| c.get("text"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                let reply = match text {
+                    Some(text) => self.handle_text(&text).await?,
+                    None => {
+                        self.services
+                            .handler
+                            .as_ref()
+                            .ok_or_else(|| unsupported("intent handling"))?;
+                        Event::NotHandled {
+                            text: Some(format!(
+                                "Emma handles an intent by its sentence; send the `transcript`, or an `intent` from Emma's `recognize` (it carries the sentence in its context), not a bare {}",
+                                intent.name
+                            )),
+                        }
+                    }
+                };
+                send(out, reply).await?;
+            }
+            Event::Detect { .. } => return Err(unsupported("wake word detection")),
+            Event::Synthesize { text, voice } => self.synthesize(text, voice, out).await?,
+            other => {
+                return Err(refuse(
+                    "unexpected-event",
+                    format!(
+                        "`{}` is something a server sends, not a request",
+                        other.kind()
+                    ),
+                ));
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn closed(&mut self) {
+        if self.stream.take().is_some() {
+            tracing::info!(
+                "wyoming: {}: left in the middle of an audio stream",
+                self.peer
+            );
+        }
+    }
+}
+
+impl Session {
+    fn recognize(&self, text: &str) -> Result<Event, HandlerError> {
+        check_text(text)?;
+        let (_, engine) = self
+            .services
+            .intents
+            .as_ref()
+            .ok_or_else(|| unsupported("intent recognition"))?;
+        let Some(m) = engine.recognize(text, &Context::new()).best else {
+            return Ok(Event::NotRecognized { text: None });
+        };
+        let mut context = serde_json::Map::new();
+        context.insert("text".into(), Value::String(text.into()));
+        context.insert("confidence".into(), Value::from(f64::from(m.confidence)));
+        Ok(Event::Intent(Intent {
+            name: m.intent,
+            entities: m
+                .slots
+                .into_iter()
+                .map(|(name, v)| Entity {
+                    name,
+                    value: Value::String(v.value),
+                })
+                .collect(),
+            text: None,
+            context: Some(context),
+        }))
+    }
+
+    async fn handle_text(&self, text: &str) -> Result<Event, HandlerError> {
+        check_text(text)?;
+        let handler = self
+            .services
+            .handler
+            .as_ref()
+            .ok_or_else(|| unsupported("handling"))?;
+        let h = handler
+            .handle_text(text)
+            .await
+            .map_err(|e| refuse("handle-failed", e))?;
+        Ok(if h.handled {
+            Event::Handled {
+                text: Some(h.reply),
+            }
+        } else {
+            Event::NotHandled {
+                text: Some(h.reply),
+            }
+        })
+    }
+
+    async fn synthesize(
+        &self,
+        text: String,
+        voice: Option<emma_wyoming::event::SynthesizeVoice>,
+        out: &mut Responder,
+    ) -> Result<(), HandlerError> {
+        check_text(&text)?;
+        let tts = self
+            .services
+            .tts
+            .clone()
+            .ok_or_else(|| unsupported("speech synthesis"))?;
+        let voice = voice.unwrap_or_default();
+        let name = tts
+            .pick(voice.name.as_deref(), voice.language.as_deref())
+            .map_err(|e| refuse("unknown-voice", e))?;
+        let samples = tokio::task::spawn_blocking(move || tts.speak(&text, &name))
+            .await
+            .map_err(|e| refuse("tts-failed", e.to_string()))?
+            .map_err(|e| refuse("tts-failed", e))?;
+        let format = AudioFormat::EMMA;
+        send(
+            out,
+            Event::AudioStart(AudioStart {
+                format,
+                timestamp: Some(0),
+            }),
+        )
+        .await?;
+        let mut ms = 0u64;
+        for chunk in samples.chunks(CHUNK_SAMPLES) {
+            let audio = chunk.iter().flat_map(|s| s.to_le_bytes()).collect();
+            send(
+                out,
+                Event::AudioChunk(AudioChunk {
+                    format,
+                    timestamp: Some(ms),
+                    audio,
+                }),
+            )
+            .await?;
+            ms += (chunk.len() as u64 * 1000) / u64::from(format.rate);
+        }
+        send(
+            out,
+            Event::AudioStop {
+                timestamp: Some(ms),
+            },
+        )
+        .await
+    }
+}
