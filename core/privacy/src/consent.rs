@@ -75,7 +75,7 @@ impl CustomerDb {
         now_ms: u64,
     ) -> Result<Consent> {
         let cat = category.to_string();
-        let id = self.with_mut(|c| {
+        let id = self.with_mut(|c| crate::layout::durably(c, |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
                 "UPDATE consents SET revoked_ms = ?3 WHERE skill = ?1 AND category = ?2 AND revoked_ms IS NULL",
@@ -88,7 +88,7 @@ impl CustomerDb {
             let id = tx.last_insert_rowid();
             tx.commit()?;
             Ok(id)
-        })?;
+        }))?;
         Ok(Consent {
             id,
             skill: skill.into(),
@@ -109,7 +109,7 @@ impl CustomerDb {
         now_ms: u64,
     ) -> Result<Vec<Consent>> {
         let cat = category.map(|c| c.to_string());
-        self.with_mut(|c| {
+        self.with_mut(|c| crate::layout::durably(c, |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let revoked: Vec<Consent> = {
                 let mut st = tx.prepare(&format!(
@@ -129,7 +129,7 @@ impl CustomerDb {
                     ..c
                 })
                 .collect())
-        })
+        }))
     }
 
     /// The consent in force for `skill` and `category` at `now_ms`, if any.

@@ -2,11 +2,13 @@
 //! Emma itself keeps (profile, transcripts, opted-in audio, device usage,
 //! touchpoint statistics, retention settings).
 //!
-//! Rollback journal (not WAL) and `secure_delete=ON`, so deleted or expired
-//! values are zeroed in the file and no old page image outlives a transaction.
+//! Write-ahead log with `synchronous=NORMAL` (storing a transcript costs no
+//! fsync on the utterance path) and `secure_delete=ON`; expiry and erase
+//! truncate the WAL after deleting, so deleted values are zeroed in the file
+//! and no old page image survives in the `-wal` file.
 
 use crate::error::{Result, db_err};
-use crate::layout::{Journal, open_owned};
+use crate::layout::open_owned;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -52,7 +54,7 @@ pub struct CustomerDb {
 impl CustomerDb {
     /// Opens (creating) the customer database at `path`.
     pub fn open(path: &Path) -> Result<CustomerDb> {
-        let conn = open_owned(path, Journal::Delete)?;
+        let conn = open_owned(path)?;
         conn.execute_batch(SCHEMA).map_err(db_err(path))?;
         Ok(CustomerDb {
             conn: Mutex::new(conn),

@@ -275,6 +275,9 @@ impl CustomerDb {
                 out.removed.insert(category.kind().to_string(), n as u64);
             }
         }
+        if out.total() > 0 && !self.with(crate::layout::truncate_wal)? {
+            tracing::debug!(path = %self.path().display(), "WAL in use; expired rows leave it at the next expiry");
+        }
         Ok(out)
     }
 }

@@ -17,7 +17,7 @@
 
 use crate::customer::DATA_TABLES;
 use crate::error::{PrivacyError, Result, db_err};
-use crate::layout::{has_table, open_foreign};
+use crate::layout::{has_table, open_foreign, truncate_wal};
 use crate::ledger::{Action, NewEntry, Reason};
 use crate::privacy::{CUSTOMER, Privacy};
 use rusqlite::Connection;
@@ -74,18 +74,10 @@ fn wipe(conn: &mut Connection, path: &Path, tables: &[&str]) -> Result<u64> {
     }
     tx.commit().map_err(&err)?;
     conn.execute_batch("VACUUM;").map_err(&err)?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .map_err(&err)?;
-    if mode.eq_ignore_ascii_case("wal") {
-        let busy: i64 = conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
-            .map_err(&err)?;
-        if busy != 0 {
-            return Err(PrivacyError::Busy {
-                path: path.to_path_buf(),
-            });
-        }
+    if !truncate_wal(conn).map_err(&err)? {
+        return Err(PrivacyError::Busy {
+            path: path.to_path_buf(),
+        });
     }
     Ok(rows)
 }
@@ -102,16 +94,9 @@ impl Privacy {
 
         let path = self.customer().path().to_path_buf();
         let before = size(&path);
-        let rows = self.customer().with_mut(|c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let mut n = 0u64;
-            for t in DATA_TABLES {
-                n += tx.execute(&format!("DELETE FROM {t}"), [])? as u64;
-            }
-            tx.commit()?;
-            c.execute_batch("VACUUM;")?;
-            Ok(n)
-        })?;
+        let rows = self
+            .customer()
+            .with_mut(|c| Ok(wipe(c, &path, &DATA_TABLES)))??;
         report.stores.push(StoreErased {
             bytes_after: size(&path),
             path,

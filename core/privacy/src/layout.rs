@@ -72,19 +72,15 @@ impl Layout {
     }
 }
 
-/// Journal mode of a database this crate owns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Journal {
-    /// Rollback journal, deleted at each commit: no old page images linger after a transaction.
-    Delete,
-    /// Write-ahead log: cheap appends (the ledger, which holds no values).
-    Wal,
-}
-
 /// Opens (creating) a database this crate owns with Emma's settings:
-/// `secure_delete=ON` (freed bytes are zeroed), `synchronous=FULL`,
-/// temporary tables in memory (VACUUM leaves no temp file), a busy timeout.
-pub(crate) fn open_owned(path: &Path, journal: Journal) -> Result<Connection> {
+/// write-ahead log with `synchronous=NORMAL` (a commit costs no fsync; it
+/// survives a crash of the process at once and a power cut from the next
+/// checkpoint on, and SQLite never recovers a torn transaction),
+/// `secure_delete=ON` (freed bytes are zeroed), temporary tables in memory
+/// (VACUUM leaves no temp file) and a busy timeout. Deletes that must leave
+/// no trace (expiry, erase) truncate the WAL afterwards ([`truncate_wal`]);
+/// consent changes commit with `synchronous=FULL` ([`durably`]).
+pub(crate) fn open_owned(path: &Path) -> Result<Connection> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| crate::PrivacyError::Io {
             path: parent.to_path_buf(),
@@ -93,15 +89,34 @@ pub(crate) fn open_owned(path: &Path, journal: Journal) -> Result<Connection> {
     }
     let conn = Connection::open(path).map_err(db_err(path))?;
     configure(&conn, path)?;
-    let mode = match journal {
-        Journal::Delete => "DELETE",
-        Journal::Wal => "WAL",
-    };
-    conn.pragma_update(None, "journal_mode", mode)
+    conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(db_err(path))?;
-    conn.pragma_update(None, "synchronous", "FULL")
+    conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(db_err(path))?;
     Ok(conn)
+}
+
+/// Runs `f` with `synchronous=FULL`, so its commit is on disk before it returns.
+pub(crate) fn durably<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let out = f(conn);
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    out
+}
+
+/// Copies the WAL into the database and truncates it to zero bytes, so no
+/// old page image (with deleted values) stays in the `-wal` file. Returns
+/// whether it completed (`false`: another connection is reading; the next call retries).
+pub(crate) fn truncate_wal(conn: &Connection) -> rusqlite::Result<bool> {
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Ok(true);
+    }
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    Ok(busy == 0)
 }
 
 /// Opens an existing database of another crate for reading and writing

@@ -16,7 +16,7 @@
 
 use crate::category::Category;
 use crate::error::{Result, db_err};
-use crate::layout::{Journal, open_owned};
+use crate::layout::open_owned;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -309,7 +309,7 @@ const COLUMNS: &str = "seq, at_ms, action, category, field, party, reason, conse
 impl Ledger {
     /// Opens (creating) the ledger at `path`.
     pub fn open(path: &Path) -> Result<Ledger> {
-        let conn = open_owned(path, Journal::Wal)?;
+        let conn = open_owned(path)?;
         conn.execute_batch(SCHEMA).map_err(db_err(path))?;
         Ok(Ledger {
             conn: Mutex::new(conn),

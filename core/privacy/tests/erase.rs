@@ -167,3 +167,29 @@ fn kill_9_during_erase_then_erase_again_leaves_nothing_and_no_corruption() {
         emma_privacy::Verification::Intact { .. }
     ));
 }
+
+#[test]
+fn expired_transcripts_leave_no_byte_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Privacy::open_dir(dir.path()).unwrap();
+    let now = now_ms();
+    let day = 86_400_000;
+    p.customer()
+        .add_transcript("CNRYexpiredZ old words", None, now - 31 * day)
+        .unwrap();
+    p.customer()
+        .add_transcript("CNRYkeptZ recent words", None, now - day)
+        .unwrap();
+    let needles: &[&[u8]] = &[b"CNRYexpiredZ", b"CNRYkeptZ"];
+    let root = [dir.path().to_path_buf()];
+    assert!(scan_for(&root, needles).unwrap().len() >= 2);
+    let expired = p.expire(now).unwrap();
+    assert_eq!(expired.removed.get("transcripts"), Some(&1));
+    let hits = scan_for(&root, needles).unwrap();
+    assert!(
+        hits.iter().all(|h| h.needle == 1),
+        "expired bytes remain: {hits:?}"
+    );
+    assert!(!hits.is_empty(), "the kept transcript is still there");
+    assert_eq!(p.customer().transcripts().unwrap().len(), 1);
+}
