@@ -14,13 +14,17 @@
 //! - [`devices`]: the device registry and MQTT.
 //! - [`understand`]: speech → intent, with grammar decoding and recovery of misheard or cut-off commands.
 //! - [`events`]: device events delivered to subscribed, granted skills.
+//! - [`privacy`]: consent, the ledger of every store and share, retention, export and erase.
+//! - [`consent`]: skill services filtered by consent, recording every share in the ledger.
 #![forbid(unsafe_code)]
 
+pub mod consent;
 pub mod events;
 
 pub use emma_devices as devices;
 pub use emma_grammar as grammar;
 pub use emma_intent as intent;
+pub use emma_privacy as privacy;
 pub use emma_skill_host as skills;
 pub use emma_speech as speech;
 
