@@ -14,10 +14,12 @@
 //! - [`devices`]: the device registry and MQTT.
 //! - [`understand`]: speech → intent, with grammar decoding and recovery of misheard or cut-off commands.
 //! - [`events`]: device events delivered to subscribed, granted skills.
+//! - [`assistant`]: the assistant — audio or text → intent → skill/device → reply, with dialog.
 //! - [`privacy`]: consent, the ledger of every store and share, retention, export and erase.
 //! - [`consent`]: skill services filtered by consent, recording every share in the ledger.
 #![forbid(unsafe_code)]
 
+pub mod assistant;
 pub mod consent;
 pub mod events;
 

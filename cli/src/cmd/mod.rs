@@ -5,6 +5,7 @@ pub mod demo;
 pub mod devices;
 pub mod intents;
 pub mod privacy;
+pub mod run;
 pub mod skill;
 pub mod speech;
 pub mod understand;
