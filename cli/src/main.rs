@@ -49,6 +49,8 @@ enum Command {
     Broker(cmd::devices::BrokerServeArgs),
     /// Text → intent → device command, end to end: `emma say-text "turn on the kitchen light"`.
     SayText(cmd::devices::SayTextArgs),
+    /// Customer control: consents, the ledger of what was stored and shared, export, erase.
+    Privacy(cmd::privacy::PrivacyArgs),
     /// Benchmarks that print ratios against a baseline measured in the same run.
     Bench(cmd::bench::BenchArgs),
     /// Serve Emma to Home Assistant / Rhasspy voice pipelines over the Wyoming protocol.
@@ -70,6 +72,7 @@ fn main() -> std::process::ExitCode {
         Command::Devices(args) => cmd::devices::devices(args),
         Command::Broker(args) => cmd::devices::broker(args),
         Command::SayText(args) => cmd::devices::say_text(args),
+        Command::Privacy(args) => cmd::privacy::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Wyoming(args) => cmd::wyoming::run(args),
     };

@@ -16,14 +16,18 @@
 //! - [`events`]: device events delivered to subscribed, granted skills.
 //! - [`assistant`]: the assistant — audio or text → intent → skill/device → reply, with dialog.
 //! - [`wyoming`]: Emma as a Wyoming service (Home Assistant / Rhasspy voice pipelines).
+//! - [`privacy`]: consent, the ledger of every store and share, retention, export and erase.
+//! - [`consent`]: skill services filtered by consent, recording every share in the ledger.
 #![forbid(unsafe_code)]
 
 pub mod assistant;
+pub mod consent;
 pub mod events;
 
 pub use emma_devices as devices;
 pub use emma_grammar as grammar;
 pub use emma_intent as intent;
+pub use emma_privacy as privacy;
 pub use emma_skill_host as skills;
 pub use emma_speech as speech;
 

@@ -19,6 +19,8 @@ enum BenchCommand {
     Skills(super::skill::BenchSkillsArgs),
     /// Intent recognition: sentences/s against Python hassil on the HA test sentences, load time, memory.
     Intents(super::intents::BenchIntentsArgs),
+    /// Privacy: ledger append p95, export and erase of 10,000 ledger entries and 1,000 orders.
+    Privacy(super::privacy::BenchPrivacyArgs),
 }
 
 /// Runs `emma bench`.
@@ -28,5 +30,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Devices(args) => super::devices::bench(args),
         BenchCommand::Skills(args) => super::skill::bench(args),
         BenchCommand::Intents(args) => super::intents::bench(args, &crate::home::emma_home()),
+        BenchCommand::Privacy(args) => super::privacy::bench(args),
     }
 }
