@@ -16,8 +16,10 @@
 //! - [`manifest`]: `skill.toml` parsing with field/line errors.
 //! - [`bundle`]: bundle format, ed25519 signing, key files.
 //! - [`storage`]: SQLite key-value store per skill and customer grants.
+//! - `budget`: per-call and per-period budgets of side-effecting capabilities.
 //! - [`orders`]: order proposals the customer confirms or declines.
 //! - [`runtime`]: engine, compile caps, artifact cache, calls under limits.
+//! - [`scaffold`]: `emma skill new` (the carried guest SDK, unpacked per API version).
 //! - [`home`]: installed skills on disk (trust store, install, remove, erase).
 //! - [`guest_build`]: building a guest crate and turning it into a component.
 //! - [`trivial`]: a minimal canonical-ABI skill for benchmarks and self-tests.
@@ -25,6 +27,7 @@
 //! - `wit`: one module per frozen WIT version.
 
 pub mod bench;
+mod budget;
 pub mod bundle;
 pub mod error;
 pub mod guest_build;
@@ -33,6 +36,7 @@ pub mod manifest;
 pub mod orders;
 pub mod permission;
 pub mod runtime;
+pub mod scaffold;
 pub mod services;
 pub mod storage;
 pub mod trivial;
@@ -45,11 +49,11 @@ mod wit;
 pub use bundle::{Bundle, BundleError, Trust};
 pub use error::HostError;
 pub use home::{InstalledSkill, SkillHome};
-pub use manifest::{Limits, Manifest, ManifestError};
+pub use manifest::{Budget, Budgeted, Limits, Manifest, ManifestError};
 pub use orders::{Decision, OrderError, Proposal, ProposalState};
 pub use permission::{Permission, PermissionSet};
 pub use runtime::{CompiledSkill, RuntimeConfig, SkillInstance, SkillRuntime};
 pub use services::{LocalServices, Services};
 pub use storage::SkillDb;
-pub use types::{DeviceEvent, Effect, GuestError, Outcome, Reply, Request};
+pub use types::{DeviceEvent, Effect, GuestError, Outcome, RefusedAction, Reply, Request};
 pub use wit::SUPPORTED as SUPPORTED_API_VERSIONS;

@@ -1,17 +1,19 @@
 //! The wasm engine: compiling components under the host's caps, caching the
 //! artifacts, and running calls under per-call deadlines and memory limits.
 
+use crate::budget::{CallBudget, PeriodLedger};
 use crate::error::HostError;
 use crate::manifest::{Limits, Manifest, ceilings};
-use crate::permission::PermissionSet;
+use crate::permission::{DeviceAccess, Permission, PermissionSet};
 use crate::services::Services;
 use crate::state::SkillState;
 use crate::storage::SkillDb;
-use crate::types::{DeviceEvent, Outcome, Reply, Request};
+use crate::types::{Denial, DeviceEvent, Effect, Outcome, RefusedAction, Reply, Request};
 use crate::wit::{self, since_v0_1_0 as v0_1_0};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
@@ -32,6 +34,9 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Most skill instances alive at once (pool size).
     pub max_instances: u32,
+    /// The period the manifest's `*_per_hour` budgets count over: an hour
+    /// (shorter only to test that a new period starts afresh).
+    pub budget_period: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -41,6 +46,7 @@ impl Default for RuntimeConfig {
             compile_timeout: Duration::from_secs(60),
             cache_dir: None,
             max_instances: 300,
+            budget_period: Duration::from_secs(3600),
         }
     }
 }
@@ -50,6 +56,9 @@ pub struct SkillRuntime {
     engine: Engine,
     linker: Linker<SkillState>,
     config: RuntimeConfig,
+    /// Per skill id: capability uses in the current budget period, shared by
+    /// every instance of that skill so reloading it does not reset them.
+    ledgers: Mutex<HashMap<String, Arc<Mutex<PeriodLedger>>>>,
 }
 
 /// A compiled component, ready to load.
@@ -110,6 +119,7 @@ impl SkillRuntime {
             engine,
             linker,
             config,
+            ledgers: Mutex::default(),
         })
     }
 
@@ -250,6 +260,13 @@ impl SkillRuntime {
             .instantiate_pre(&compiled.component)
             .map_err(inst_err)?;
         let pre = v0_1_0::SkillPre::new(pre).map_err(inst_err)?;
+        let ledger = self
+            .ledgers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(manifest.id.clone())
+            .or_insert_with(PeriodLedger::shared)
+            .clone();
         Ok(SkillInstance {
             engine: self.engine.clone(),
             pre,
@@ -258,6 +275,8 @@ impl SkillRuntime {
             granted,
             db,
             services,
+            ledger,
+            budget_period: self.config.budget_period,
         })
     }
 }
@@ -289,6 +308,17 @@ pub struct SkillInstance {
     granted: PermissionSet,
     db: SkillDb,
     services: Arc<dyn Services>,
+    ledger: Arc<Mutex<PeriodLedger>>,
+    budget_period: Duration,
+}
+
+/// What one call returned, before it becomes an [`Outcome`].
+struct Called<T> {
+    value: T,
+    effects: Vec<Effect>,
+    denials: Vec<Denial>,
+    /// Bytes of text produced through capabilities.
+    effect_bytes: usize,
 }
 
 impl SkillInstance {
@@ -332,6 +362,8 @@ impl SkillInstance {
             denials: Vec::new(),
             memory_cap: limits.memory_mib as usize * 1024 * 1024,
             memory_refused: None,
+            order_max_quantity: limits.order_max_quantity,
+            budget: CallBudget::new(limits, self.budget_period, self.ledger.clone()),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);
@@ -372,7 +404,7 @@ impl SkillInstance {
     fn call<T>(
         &mut self,
         f: impl FnOnce(&mut Store<SkillState>, &v0_1_0::Skill) -> wasmtime::Result<T>,
-    ) -> Result<(T, Vec<crate::types::Effect>, Vec<crate::types::Denial>), HostError> {
+    ) -> Result<Called<T>, HostError> {
         if self.live.is_none() {
             self.instantiate()?;
         }
@@ -380,14 +412,20 @@ impl SkillInstance {
         store.set_epoch_deadline(deadline_ticks(self.limits().timeout_ms));
         store.data_mut().effects.clear();
         store.data_mut().denials.clear();
+        store.data_mut().budget.reset();
         let result = f(&mut store, &skill);
+        store.data_mut().close_budget();
         match result {
-            Ok(v) => {
+            Ok(value) => {
                 let data = store.data_mut();
-                let effects = std::mem::take(&mut data.effects);
-                let denials = std::mem::take(&mut data.denials);
+                let called = Called {
+                    value,
+                    effects: std::mem::take(&mut data.effects),
+                    denials: std::mem::take(&mut data.denials),
+                    effect_bytes: data.budget.bytes(),
+                };
                 self.live = Some((store, skill));
-                Ok((v, effects, denials))
+                Ok(called)
             }
             Err(e) => {
                 let err = self.classify(&store, e);
@@ -397,9 +435,11 @@ impl SkillInstance {
         }
     }
 
-    fn check_reply(&self, reply: &Reply) -> Result<(), HostError> {
+    /// The reply and everything the call produced through capabilities
+    /// together stay within `limits.reply_kib`.
+    fn check_reply(&self, reply: &Reply, effect_bytes: usize) -> Result<(), HostError> {
         let limit = self.limits().reply_kib as usize * 1024;
-        let bytes = reply.size();
+        let bytes = reply.size() + effect_bytes;
         if bytes > limit {
             return Err(HostError::ReplyTooLarge {
                 skill: self.manifest.id.clone(),
@@ -420,17 +460,77 @@ impl SkillInstance {
             });
         }
         let req = v0_1_0::request(request);
-        let (result, effects, denials) =
+        let called =
             self.call(|store, skill| skill.emma_skill_handler().call_handle_intent(store, &req))?;
-        let result = result.map(v0_1_0::reply).map_err(v0_1_0::guest_error);
-        if let Ok(reply) = &result {
-            self.check_reply(reply)?;
-        }
+        let result = called.value.map(v0_1_0::reply).map_err(v0_1_0::guest_error);
+        self.finish(
+            result.map(Some),
+            called.effects,
+            called.denials,
+            called.effect_bytes,
+        )
+        .map(|o| o.map(|r| r.expect("an intent reply stays a reply")))
+    }
+
+    /// Checks a reply's size, sanitises its text and takes out the actions
+    /// the skill may not carry out.
+    fn finish(
+        &self,
+        result: Result<Option<Reply>, crate::types::GuestError>,
+        effects: Vec<Effect>,
+        denials: Vec<Denial>,
+        effect_bytes: usize,
+    ) -> Result<Outcome<Option<Reply>>, HostError> {
+        let mut refused_actions = Vec::new();
+        let result = match result {
+            Ok(Some(reply)) => {
+                self.check_reply(&reply, effect_bytes)?;
+                let mut reply = reply.sanitised();
+                refused_actions = self.refuse_unpermitted_actions(&mut reply);
+                Ok(Some(reply))
+            }
+            other => other,
+        };
         Ok(Outcome {
+            skill: self.manifest.id.clone(),
             result,
             effects,
             denials,
+            refused_actions,
         })
+    }
+
+    /// Moves reply actions for devices the skill may not control (not
+    /// declared in skill.toml, or not granted by the customer) out of the reply.
+    fn refuse_unpermitted_actions(&self, reply: &mut Reply) -> Vec<RefusedAction> {
+        let mut refused = Vec::new();
+        reply.actions.retain(|action| {
+            let reason = if !crate::permission::is_device_id(&action.device) {
+                format!(
+                    "`{}` is not a device id like `light.kitchen`",
+                    emma_untrusted::line(&action.device, 64)
+                )
+            } else {
+                let wanted = Permission::Device {
+                    pattern: action.device.clone(),
+                    access: DeviceAccess::Control,
+                };
+                if !self.manifest.permissions.allows(&wanted) {
+                    format!("{wanted}: not declared in skill.toml")
+                } else if !self.granted.allows(&wanted) {
+                    format!("{wanted}: not granted by the customer")
+                } else {
+                    return true;
+                }
+            };
+            tracing::warn!(skill = %self.manifest.id, device = %emma_untrusted::line(&action.device, 64), command = %emma_untrusted::line(&action.command, 64), %reason, "reply action refused; it will not be carried out");
+            refused.push(RefusedAction {
+                action: action.clone(),
+                reason,
+            });
+            false
+        });
+        refused
     }
 
     /// Delivers a device event; the event kind must be subscribed in the manifest.
@@ -446,42 +546,40 @@ impl SkillInstance {
             });
         }
         let ev = v0_1_0::event(event);
-        let (result, effects, denials) =
+        let called =
             self.call(|store, skill| skill.emma_skill_handler().call_handle_event(store, &ev))?;
-        let result = result
+        let result = called
+            .value
             .map(|r| r.map(v0_1_0::reply))
             .map_err(v0_1_0::guest_error);
-        if let Ok(Some(reply)) = &result {
-            self.check_reply(reply)?;
-        }
-        Ok(Outcome {
-            result,
-            effects,
-            denials,
-        })
+        self.finish(result, called.effects, called.denials, called.effect_bytes)
     }
 
     /// Calls the skill's `install` hook.
     pub fn install(&mut self) -> Result<Outcome<()>, HostError> {
-        let (result, effects, denials) =
-            self.call(|store, skill| skill.emma_skill_handler().call_install(store))?;
-        Ok(Outcome {
-            result: result.map_err(v0_1_0::guest_error),
-            effects,
-            denials,
-        })
+        let called = self.call(|store, skill| skill.emma_skill_handler().call_install(store))?;
+        Ok(self.outcome(called))
     }
 
     /// Calls the skill's `configure` hook with the customer's settings.
     pub fn configure(&mut self, settings: &[(String, String)]) -> Result<Outcome<()>, HostError> {
         let s = v0_1_0::settings(settings);
-        let (result, effects, denials) =
+        let called =
             self.call(|store, skill| skill.emma_skill_handler().call_configure(store, &s))?;
-        Ok(Outcome {
-            result: result.map_err(v0_1_0::guest_error),
-            effects,
-            denials,
-        })
+        Ok(self.outcome(called))
+    }
+
+    fn outcome(
+        &self,
+        called: Called<Result<(), v0_1_0::emma::skill::types::SkillError>>,
+    ) -> Outcome<()> {
+        Outcome {
+            skill: self.manifest.id.clone(),
+            result: called.value.map_err(v0_1_0::guest_error),
+            effects: called.effects,
+            denials: called.denials,
+            refused_actions: Vec::new(),
+        }
     }
 }
 
