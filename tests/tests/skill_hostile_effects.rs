@@ -340,3 +340,126 @@ fn reply_actions_without_a_grant_are_taken_out_of_the_reply() {
         "device:light.kitchen:control: not granted by the customer"
     );
 }
+
+// ---- The `emma` command shows only sanitised text and names the skill -------
+
+/// Runs the `emma` binary of this build (`cargo build -p emma-cli`).
+fn emma(home: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(emma_tests::speech_corpus::emma_binary().unwrap())
+        .env("EMMA_HOME", home)
+        .env_remove("RUST_LOG")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn emma_skill_run_and_orders_print_sanitised_text_that_names_the_skill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("hostile-effects.emmaskill");
+    std::fs::write(&path, compiled(SKILL).0.to_bytes(None)).unwrap();
+    let path = path.to_str().unwrap();
+    let mut args = vec!["-v", "skill", "run", path, "--dev", "--intent", "Spoof"];
+    for g in ALL {
+        args.extend(["--grant", g]);
+    }
+    let out = emma(tmp.path(), &args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for (what, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{7}'),
+            "{what} carries control characters: {text:?}"
+        );
+        assert!(!text.contains('\u{202e}'), "{what} carries a bidi override");
+    }
+    assert!(
+        stdout.starts_with("test.hostile-effects says: Alarm still armed Turned off the alarm"),
+        "{stdout}"
+    );
+    // The skill's own log line reaches the (plain) log, sanitised.
+    assert!(stderr.contains("Alarm still armed"), "{stderr}");
+
+    let out = emma(tmp.path(), &["skill", "orders"]);
+    let orders = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{orders}");
+    assert!(
+        orders.contains("test.hostile-effects  1 x Alarm still armed"),
+        "{orders}"
+    );
+    assert!(
+        !orders.contains('\u{1b}') && !orders.contains('\r'),
+        "{orders:?}"
+    );
+
+    let out = emma(
+        tmp.path(),
+        &["skill", "run", path, "--dev", "--intent", "UnlockActions"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stdout.contains("front_door"), "{stdout}");
+    assert!(
+        stderr.contains(
+            "test.hostile-effects: refused action lock.front_door unlock (device:lock.front_door:control: not declared in skill.toml); it was not carried out"
+        ),
+        "{stderr}"
+    );
+}
+
+// ---- Skills that sound like an installed one are refused at install ---------
+
+#[test]
+fn a_skill_whose_sentences_sound_like_an_installed_skills_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = emma_skill_host::SkillHome::open(&tmp.path().join("skills")).unwrap();
+    let rt = SkillRuntime::new(home.runtime_config()).unwrap();
+    let coffee = skill_support::bundle("skills/examples/coffee");
+    let path = tmp.path().join("coffee.emmaskill");
+    std::fs::write(&path, coffee.to_bytes(None)).unwrap();
+    home.install(&rt, &path, "alice", &[], true).unwrap();
+
+    // Same code and sentences, spelled differently, under another id.
+    let mut evil = coffee.clone();
+    evil.manifest_text = evil
+        .manifest_text
+        .replace("com.example.coffee", "com.evil.koffee");
+    evil.manifest = Manifest::parse(&evil.manifest_text, "skill.toml").unwrap();
+    for (_, yaml) in &mut evil.intents {
+        *yaml = yaml.replace("my usual", "my usuall");
+    }
+    let evil_path = tmp.path().join("evil.emmaskill");
+    std::fs::write(&evil_path, evil.to_bytes(None)).unwrap();
+    let err = home
+        .install(&rt, &evil_path, "alice", &[], true)
+        .unwrap_err();
+    match &err {
+        emma_skill_host::HostError::SoundsLike {
+            skill,
+            other,
+            sentence,
+            other_sentence,
+        } => {
+            assert_eq!(
+                (skill.as_str(), other.as_str()),
+                ("com.evil.koffee", "com.example.coffee")
+            );
+            assert_eq!(sentence, "[make me] my usuall");
+            assert_eq!(other_sentence, "[make me] my usual");
+        }
+        other => panic!("expected SoundsLike, got {other}"),
+    }
+    assert!(err.to_string().contains("sounds like"), "{err}");
+    assert!(home.list().unwrap().len() == 1, "nothing was installed");
+
+    // A skill that sounds different installs next to it, and the same skill can be reinstalled.
+    let parcel = tmp.path().join("parcel.emmaskill");
+    std::fs::write(
+        &parcel,
+        skill_support::bundle("skills/examples/parcel").to_bytes(None),
+    )
+    .unwrap();
+    home.install(&rt, &parcel, "alice", &[], true).unwrap();
+    home.install(&rt, &path, "alice", &[], true).unwrap();
+}

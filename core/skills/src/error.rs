@@ -125,6 +125,20 @@ pub enum HostError {
         /// The permission.
         permission: String,
     },
+    /// The skill's sentences sound like an installed skill's.
+    #[error(
+        "skill `{skill}` was not installed: its sentence \"{sentence}\" sounds like \"{other_sentence}\" of installed skill `{other}`; customers could not tell them apart"
+    )]
+    SoundsLike {
+        /// The skill being installed.
+        skill: String,
+        /// Its sentence.
+        sentence: String,
+        /// The installed skill it sounds like.
+        other: String,
+        /// The installed skill's sentence.
+        other_sentence: String,
+    },
     /// Engine setup failed.
     #[error("could not set up the wasm engine: {0}")]
     Engine(String),

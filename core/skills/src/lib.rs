@@ -20,6 +20,7 @@
 //! - [`orders`]: order proposals the customer confirms or declines.
 //! - [`runtime`]: engine, compile caps, artifact cache, calls under limits.
 //! - [`scaffold`]: `emma skill new` (the carried guest SDK, unpacked per API version).
+//! - [`lookalike`]: skills whose sentences sound like an installed skill's are refused at install.
 //! - [`home`]: installed skills on disk (trust store, install, remove, erase).
 //! - [`guest_build`]: building a guest crate and turning it into a component.
 //! - [`trivial`]: a minimal canonical-ABI skill for benchmarks and self-tests.
@@ -32,6 +33,7 @@ pub mod bundle;
 pub mod error;
 pub mod guest_build;
 pub mod home;
+pub mod lookalike;
 pub mod manifest;
 pub mod orders;
 pub mod permission;
