@@ -128,6 +128,14 @@ enum SkillCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Internal: compile a component read from stdin for the host (a child
+    /// process, so an over-long compile can be killed and its memory capped).
+    #[command(hide = true)]
+    CompileWorker {
+        /// Address-space cap in MiB.
+        #[arg(long)]
+        memory_mib: u64,
+    },
     /// Build the skill in DIR and run the cases in DIR/skill-tests.toml.
     Test {
         /// Skill crate directory.
@@ -210,7 +218,7 @@ pub fn run(args: SkillArgs) -> anyhow::Result<()> {
             customer,
         } => {
             let home = SkillHome::open(&home_dir)?;
-            let runtime = SkillRuntime::new(home.runtime_config())?;
+            let runtime = SkillRuntime::new(runtime_config(&home))?;
             let grants = parse_grants(&grants)?;
             let spinner = spinner("verifying and compiling");
             let installed = home.install(&runtime, &bundle, &customer, &grants, dev);
@@ -323,7 +331,7 @@ pub fn run(args: SkillArgs) -> anyhow::Result<()> {
                     .with_context(|| format!("--device `{d}`: expected id=state"))?;
                 services = services.with_device(id, state);
             }
-            let runtime = SkillRuntime::new(home.runtime_config())?;
+            let runtime = SkillRuntime::new(runtime_config(&home))?;
             let compiled = runtime.compile(&b.component)?;
             let mut skill = runtime.load(
                 &compiled,
@@ -361,6 +369,10 @@ pub fn run(args: SkillArgs) -> anyhow::Result<()> {
             }
         }
         SkillCommand::Test { dir } => test(&home_dir, &dir),
+        SkillCommand::CompileWorker { memory_mib } => emma_skill_host::compile_worker::serve(
+            &emma_skill_host::RuntimeConfig::default(),
+            memory_mib,
+        ),
         SkillCommand::Orders { json } => orders(&home_dir, json),
         SkillCommand::Confirm { id } => {
             let p = SkillHome::open(&home_dir)?.confirm(&id)?;
@@ -450,6 +462,19 @@ fn silent_reply() -> Reply {
         actions: vec![],
         handoff: None,
     }
+}
+
+/// The home's runtime settings, compiling in a child `emma skill compile-worker`
+/// process (killed at the deadline, memory capped) when this binary can be found.
+fn runtime_config(home: &SkillHome) -> emma_skill_host::RuntimeConfig {
+    let mut cfg = home.runtime_config();
+    if let Ok(exe) = std::env::current_exe() {
+        cfg.compile_worker = Some(emma_skill_host::CompileWorker {
+            program: exe,
+            args: vec!["skill".into(), "compile-worker".into()],
+        });
+    }
+    cfg
 }
 
 fn spinner(msg: &str) -> indicatif::ProgressBar {
@@ -726,7 +751,7 @@ fn test(home_dir: &Path, dir: &Path) -> anyhow::Result<()> {
     })?;
     let file: TestFile =
         toml::from_str(&text).with_context(|| format!("parsing {}", tests_path.display()))?;
-    let runtime = SkillRuntime::new(SkillHome::open(home_dir)?.runtime_config())?;
+    let runtime = SkillRuntime::new(runtime_config(&SkillHome::open(home_dir)?))?;
     let compiled = runtime.compile(&b.component)?;
     let (mut passed, mut failed) = (0, 0);
     for case in &file.cases {

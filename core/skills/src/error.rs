@@ -35,6 +35,14 @@ pub enum HostError {
         /// Cap in seconds.
         secs: u64,
     },
+    /// Compilation needed more memory than the host allows.
+    #[error(
+        "compiling the component needed more than {mib} MiB of memory; it was rejected as a compile bomb"
+    )]
+    CompileMemory {
+        /// Cap in MiB.
+        mib: u64,
+    },
     /// Cranelift refused the component.
     #[error("could not compile the component: {reason}")]
     Compile {

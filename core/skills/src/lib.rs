@@ -18,6 +18,7 @@
 //! - [`storage`]: SQLite key-value store per skill and customer grants.
 //! - `budget`: per-call and per-period budgets of side-effecting capabilities.
 //! - [`orders`]: order proposals the customer confirms or declines.
+//! - [`compile_worker`]: compiling in a child process under a memory cap, killed at the deadline.
 //! - [`runtime`]: engine, compile caps, artifact cache, calls under limits.
 //! - [`scaffold`]: `emma skill new` (the carried guest SDK, unpacked per API version).
 //! - [`lookalike`]: skills whose sentences sound like an installed skill's are refused at install.
@@ -30,6 +31,7 @@
 pub mod bench;
 mod budget;
 pub mod bundle;
+pub mod compile_worker;
 pub mod error;
 pub mod guest_build;
 pub mod home;
@@ -49,6 +51,7 @@ mod state;
 mod wit;
 
 pub use bundle::{Bundle, BundleError, Trust};
+pub use compile_worker::CompileWorker;
 pub use error::HostError;
 pub use home::{InstalledSkill, SkillHome};
 pub use manifest::{Budget, Budgeted, Limits, Manifest, ManifestError};

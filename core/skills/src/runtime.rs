@@ -2,6 +2,7 @@
 //! artifacts, and running calls under per-call deadlines and memory limits.
 
 use crate::budget::{CallBudget, PeriodLedger};
+use crate::compile_worker::CompileWorker;
 use crate::error::HostError;
 use crate::manifest::{Limits, Manifest, ceilings};
 use crate::permission::{DeviceAccess, Permission, PermissionSet};
@@ -34,6 +35,12 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Most skill instances alive at once (pool size).
     pub max_instances: u32,
+    /// Compile in a child process (killed at `compile_timeout`, address space
+    /// capped at `compile_memory_mib`); `None` compiles on a thread, which the
+    /// host stops waiting for at the deadline but cannot stop.
+    pub compile_worker: Option<CompileWorker>,
+    /// Most memory (address space) a compile worker may use.
+    pub compile_memory_mib: u64,
     /// The period the manifest's `*_per_hour` budgets count over: an hour
     /// (shorter only to test that a new period starts afresh).
     pub budget_period: Duration,
@@ -47,6 +54,8 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_instances: 300,
             budget_period: Duration::from_secs(3600),
+            compile_worker: None,
+            compile_memory_mib: 2048,
         }
     }
 }
@@ -93,6 +102,15 @@ fn engine_config(cfg: &RuntimeConfig) -> Config {
         .memory_guard_size(64 * 1024)
         .memory_reservation_for_growth(0)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+/// The engine settings without the pooling allocator (which reserves the
+/// whole pool's address space up front): what a compile worker uses. Code
+/// generation settings are the same, so its artifacts load in the runtime's engine.
+pub(crate) fn compile_only_config(cfg: &RuntimeConfig) -> Config {
+    let mut config = engine_config(cfg);
+    config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
     config
 }
 
@@ -176,24 +194,9 @@ impl SkillRuntime {
                 reason: e.to_string(),
             })?;
 
-        let (tx, rx) = std::sync::mpsc::channel();
-        let engine = self.engine.clone();
-        let owned = bytes.to_vec();
-        std::thread::Builder::new()
-            .name("emma-skill-compile".into())
-            .spawn(move || {
-                let _ = tx.send(Component::new(&engine, &owned).map_err(|e| format!("{e:#}")));
-            })
-            .map_err(|e| HostError::Engine(format!("cannot start a compile thread: {e}")))?;
-        let timeout = self.config.compile_timeout;
-        let component = match rx.recv_timeout(timeout) {
-            Ok(Ok(c)) => c,
-            Ok(Err(reason)) => return Err(HostError::Compile { reason }),
-            Err(_) => {
-                return Err(HostError::CompileTimeout {
-                    secs: timeout.as_secs(),
-                });
-            }
+        let component = match &self.config.compile_worker {
+            Some(worker) => self.compile_in_worker(worker, bytes)?,
+            None => self.compile_on_thread(bytes)?,
         };
         self.check_interface(&component)?;
         if let Some(dir) = &self.config.cache_dir {
@@ -204,6 +207,49 @@ impl SkillRuntime {
             digest,
             from_cache: false,
         })
+    }
+
+    #[allow(unsafe_code)]
+    fn compile_in_worker(
+        &self,
+        worker: &CompileWorker,
+        bytes: &[u8],
+    ) -> Result<Component, HostError> {
+        let artifact = crate::compile_worker::compile(
+            worker,
+            bytes,
+            self.config.compile_timeout,
+            self.config.compile_memory_mib,
+        )?;
+        // SAFETY: `Component::deserialize` trusts its input to be an artifact
+        // of this engine's configuration. It comes straight from the worker
+        // process this host just started (the embedder's own program, named
+        // in `RuntimeConfig::compile_worker`) over a private pipe, produced
+        // by `Engine::precompile_component` with the same code-generation
+        // settings; wasmtime rejects artifacts of another configuration or version.
+        unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(|e| HostError::Compile {
+            reason: format!("the compile worker's artifact does not load: {e:#}"),
+        })
+    }
+
+    fn compile_on_thread(&self, bytes: &[u8]) -> Result<Component, HostError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let engine = self.engine.clone();
+        let owned = bytes.to_vec();
+        std::thread::Builder::new()
+            .name("emma-skill-compile".into())
+            .spawn(move || {
+                let _ = tx.send(Component::new(&engine, &owned).map_err(|e| format!("{e:#}")));
+            })
+            .map_err(|e| HostError::Engine(format!("cannot start a compile thread: {e}")))?;
+        let timeout = self.config.compile_timeout;
+        match rx.recv_timeout(timeout) {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(reason)) => Err(HostError::Compile { reason }),
+            Err(_) => Err(HostError::CompileTimeout {
+                secs: timeout.as_secs(),
+            }),
+        }
     }
 
     /// Rejects imports the host does not offer and unknown API versions.
