@@ -100,8 +100,12 @@ fn init_logging(verbose: u8) {
         default.to_string()
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour escape codes only on a terminal: a log piped to a file or
+    // another program stays plain text.
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

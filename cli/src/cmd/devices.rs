@@ -152,6 +152,12 @@ pub struct BenchDevicesArgs {
     json: bool,
 }
 
+/// Text from devices on the network (names, areas, states), safe to print:
+/// escape sequences, controls and bidi characters removed, capped.
+fn shown(text: &str) -> String {
+    emma_untrusted::line(text, 100)
+}
+
 /// Prints a line; a closed pipe (`emma devices list | head`) ends output quietly.
 fn emit(line: &str) -> anyhow::Result<()> {
     use std::io::Write;
@@ -236,11 +242,11 @@ pub fn devices(args: DevicesArgs) -> anyhow::Result<()> {
                 for d in &devices {
                     emit(&format!(
                         "{:<32} {:<24} {:<14} {:<10} {}",
-                        d.id,
-                        d.name,
-                        d.area.as_deref().unwrap_or("-"),
-                        d.state.as_deref().unwrap_or("?"),
-                        d.capabilities.join(",")
+                        shown(&d.id),
+                        shown(&d.name),
+                        shown(d.area.as_deref().unwrap_or("-")),
+                        shown(d.state.as_deref().unwrap_or("?")),
+                        shown(&d.capabilities.join(","))
                     ))?;
                 }
             }
@@ -261,8 +267,8 @@ pub fn devices(args: DevicesArgs) -> anyhow::Result<()> {
                         Some(StreamItem::Event(ev)) => emit(&format!(
                             "{:?} {} state={} {}",
                             ev.kind,
-                            ev.device,
-                            ev.state.as_deref().unwrap_or("?"),
+                            shown(&ev.device),
+                            shown(ev.state.as_deref().unwrap_or("?")),
                             serde_json::Value::Object(ev.attributes)
                         ))?,
                         Some(StreamItem::Missed(n)) => eprintln!("emma: missed {n} events (output too slow)"),

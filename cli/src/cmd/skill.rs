@@ -128,6 +128,14 @@ enum SkillCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Internal: compile a component read from stdin for the host (a child
+    /// process, so an over-long compile can be killed and its memory capped).
+    #[command(hide = true)]
+    CompileWorker {
+        /// Address-space cap in MiB.
+        #[arg(long)]
+        memory_mib: u64,
+    },
     /// Build the skill in DIR and run the cases in DIR/skill-tests.toml.
     Test {
         /// Skill crate directory.
@@ -210,7 +218,7 @@ pub fn run(args: SkillArgs) -> anyhow::Result<()> {
             customer,
         } => {
             let home = SkillHome::open(&home_dir)?;
-            let runtime = SkillRuntime::new(home.runtime_config())?;
+            let runtime = SkillRuntime::new(runtime_config(&home))?;
             let grants = parse_grants(&grants)?;
             let spinner = spinner("verifying and compiling");
             let installed = home.install(&runtime, &bundle, &customer, &grants, dev);
@@ -323,7 +331,7 @@ pub fn run(args: SkillArgs) -> anyhow::Result<()> {
                     .with_context(|| format!("--device `{d}`: expected id=state"))?;
                 services = services.with_device(id, state);
             }
-            let runtime = SkillRuntime::new(home.runtime_config())?;
+            let runtime = SkillRuntime::new(runtime_config(&home))?;
             let compiled = runtime.compile(&b.component)?;
             let mut skill = runtime.load(
                 &compiled,
@@ -354,41 +362,63 @@ pub fn run(args: SkillArgs) -> anyhow::Result<()> {
                     kind: kind.into(),
                     value: value.into(),
                 };
-                let outcome = skill.handle_event(&ev)?;
-                let outcome = Outcome {
-                    result: outcome.result.map(|r| r.unwrap_or_else(silent_reply)),
-                    effects: outcome.effects,
-                    denials: outcome.denials,
-                };
+                let outcome = skill
+                    .handle_event(&ev)?
+                    .map(|r| r.unwrap_or_else(silent_reply));
                 print_outcome(&outcome, json)
             }
         }
         SkillCommand::Test { dir } => test(&home_dir, &dir),
+        SkillCommand::CompileWorker { memory_mib } => emma_skill_host::compile_worker::serve(
+            &emma_skill_host::RuntimeConfig::default(),
+            memory_mib,
+        ),
         SkillCommand::Orders { json } => orders(&home_dir, json),
         SkillCommand::Confirm { id } => {
             let p = SkillHome::open(&home_dir)?.confirm(&id)?;
             println!(
                 "confirmed order {} from {}: {}",
                 p.id,
-                p.skill,
+                shown(&p.skill),
                 order_lines(&p)
             );
             Ok(())
         }
         SkillCommand::Decline { id } => {
             let p = SkillHome::open(&home_dir)?.decline(&id)?;
-            println!("declined order {} from {}", p.id, p.skill);
+            println!("declined order {} from {}", p.id, shown(&p.skill));
             Ok(())
         }
     }
 }
 
+/// Order lines for a person: quantities, descriptions and skus as text only
+/// (the skill wrote them; see [`shown`]).
 fn order_lines(p: &emma_skill_host::Proposal) -> String {
     p.lines
         .iter()
-        .map(|l| format!("{} x {} ({})", l.quantity, l.description, l.sku))
+        .map(|l| {
+            format!(
+                "{} x {} ({})",
+                l.quantity,
+                shown(&l.description),
+                shown(&l.sku)
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Text a skill or remote party wrote, safe to print: escape sequences,
+/// controls and bidi characters removed, one line, capped. The host already
+/// sanitises what skills produce; this also covers older stored data.
+fn shown(text: &str) -> String {
+    emma_untrusted::line(text, emma_untrusted::LINE_CHARS)
+}
+
+/// Like [`shown`], for longer text that may keep its line breaks.
+fn shown_text(text: &str) -> String {
+    emma_untrusted::text(text, emma_untrusted::TEXT_CHARS)
 }
 
 fn orders(home_dir: &Path, json: bool) -> anyhow::Result<()> {
@@ -402,13 +432,13 @@ fn orders(home_dir: &Path, json: bool) -> anyhow::Result<()> {
             let note = if p.note.is_empty() {
                 String::new()
             } else {
-                format!("  \"{}\"", p.note)
+                format!("  \"{}\"", shown(&p.note))
             };
             println!(
                 "{:>4}  {:<9}  {}  {}{note}",
                 p.id,
                 p.state,
-                p.skill,
+                shown(&p.skill),
                 order_lines(p)
             );
         }
@@ -432,6 +462,19 @@ fn silent_reply() -> Reply {
         actions: vec![],
         handoff: None,
     }
+}
+
+/// The home's runtime settings, compiling in a child `emma skill compile-worker`
+/// process (killed at the deadline, memory capped) when this binary can be found.
+fn runtime_config(home: &SkillHome) -> emma_skill_host::RuntimeConfig {
+    let mut cfg = home.runtime_config();
+    if let Ok(exe) = std::env::current_exe() {
+        cfg.compile_worker = Some(emma_skill_host::CompileWorker {
+            program: exe,
+            args: vec!["skill".into(), "compile-worker".into()],
+        });
+    }
+    cfg
 }
 
 fn spinner(msg: &str) -> indicatif::ProgressBar {
@@ -582,47 +625,77 @@ fn inspect(home_dir: &Path, path: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints what a call produced. Human output names the skill that speaks and
+/// shows its text only through [`shown`]/[`shown_text`]; refused actions and
+/// denials go to stderr so they cannot be mistaken for what happened.
 fn print_outcome(outcome: &Outcome<Reply>, json: bool) -> anyhow::Result<()> {
     if json {
         let mut v = match &outcome.result {
             Ok(reply) => serde_json::to_value(reply)?,
             Err(e) => serde_json::json!({"error": e}),
         };
+        v["skill"] = serde_json::to_value(&outcome.skill)?;
         v["effects"] = serde_json::to_value(&outcome.effects)?;
         v["denials"] = serde_json::to_value(&outcome.denials)?;
+        v["refused_actions"] = serde_json::to_value(&outcome.refused_actions)?;
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
+    let skill = shown(&outcome.skill);
     for d in &outcome.denials {
-        eprintln!("denied: {} ({})", d.permission, d.reason);
+        eprintln!(
+            "{skill}: denied {} ({})",
+            shown(&d.permission),
+            shown(&d.reason)
+        );
+    }
+    for r in &outcome.refused_actions {
+        eprintln!(
+            "{skill}: refused action {} {} ({}); it was not carried out",
+            shown(&r.action.device),
+            shown(&r.action.command),
+            shown(&r.reason)
+        );
     }
     let reply = match &outcome.result {
         Ok(r) => r,
-        Err(e) => bail!("the skill answered with an error: {e}"),
+        Err(e) => bail!(
+            "skill {skill} answered with an error: {}",
+            shown(&e.to_string())
+        ),
     };
-    println!("{}", reply.speech);
+    println!("{skill} says: {}", shown_text(&reply.speech));
     if let Some(card) = &reply.card {
-        println!("[card] {}: {}", card.title, card.body);
+        println!(
+            "  [card] {}: {}",
+            shown(&card.title),
+            shown_text(&card.body)
+        );
     }
     for a in &reply.actions {
         println!(
-            "[action] {} {}{}",
-            a.device,
-            a.command,
+            "  [action] {} {}{}",
+            shown(&a.device),
+            shown(&a.command),
             a.value
                 .as_deref()
-                .map(|v| format!(" {v}"))
+                .map(|v| format!(" {}", shown(v)))
                 .unwrap_or_default()
         );
     }
     if let Some(f) = &reply.follow_up {
-        println!("[expects answer] {f}");
+        println!("  [expects answer] {}", shown(f));
     }
     if let Some(h) = &reply.handoff {
-        println!("[handoff to a human] {}: {}", h.reason, h.summary);
+        println!(
+            "  [handoff to a human] {}: {}",
+            shown(&h.reason),
+            shown_text(&h.summary)
+        );
     }
     for e in &outcome.effects {
-        println!("[effect] {}", serde_json::to_string(e)?);
+        // JSON escapes every control character, so the line stays plain text.
+        println!("  [effect] {}", serde_json::to_string(e)?);
     }
     Ok(())
 }
@@ -678,7 +751,7 @@ fn test(home_dir: &Path, dir: &Path) -> anyhow::Result<()> {
     })?;
     let file: TestFile =
         toml::from_str(&text).with_context(|| format!("parsing {}", tests_path.display()))?;
-    let runtime = SkillRuntime::new(SkillHome::open(home_dir)?.runtime_config())?;
+    let runtime = SkillRuntime::new(runtime_config(&SkillHome::open(home_dir)?))?;
     let compiled = runtime.compile(&b.component)?;
     let (mut passed, mut failed) = (0, 0);
     for case in &file.cases {
@@ -736,16 +809,13 @@ fn run_case(
             let (kind, value) = rest
                 .split_once('=')
                 .context("event: expected DEVICE:KIND=VALUE")?;
-            let o = skill.handle_event(&DeviceEvent {
-                device: device.into(),
-                kind: kind.into(),
-                value: value.into(),
-            })?;
-            Outcome {
-                result: o.result.map(|r| r.unwrap_or_else(silent_reply)),
-                effects: o.effects,
-                denials: o.denials,
-            }
+            skill
+                .handle_event(&DeviceEvent {
+                    device: device.into(),
+                    kind: kind.into(),
+                    value: value.into(),
+                })?
+                .map(|r| r.unwrap_or_else(silent_reply))
         }
         _ => bail!("give exactly one of intent or event"),
     };
@@ -788,71 +858,20 @@ fn run_case(
     Ok(())
 }
 
+/// `emma skill new NAME`: the carried guest SDK is unpacked under the emma
+/// home (once per API version), and the new crate depends on it there.
 fn new(name: &str) -> anyhow::Result<()> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        bail!("skill name `{name}` must be lowercase letters, digits and `-`");
-    }
-    let dir = PathBuf::from(name);
-    if dir.exists() {
-        bail!("{} already exists; pick another name", dir.display());
-    }
-    let sdk = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../skills/sdk");
-    let sdk = std::fs::canonicalize(&sdk).unwrap_or(sdk);
-    let crate_name = format!("skill-{name}");
-    let files: Vec<(&str, String)> = vec![
-        ("Cargo.toml", format!(
-            "[package]\nname = \"{crate_name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nemma-skill = {{ path = \"{}\" }}\n\n[profile.release]\nopt-level = \"s\"\nstrip = true\npanic = \"abort\"\n\n[workspace]\n",
-            sdk.display()
-        )),
-        ("skill.toml", format!(
-            "id = \"dev.local.{}\"\nversion = \"0.1.0\"\npublisher = \"Me\"\ndescription = \"Says hello\"\nlanguages = [\"en\"]\nintents = [\"Hello\"]\npermissions = []\n\n[limits]\nmemory_mib = 16\ntimeout_ms = 500\n",
-            name.replace('-', ".")
-        )),
-        ("src/lib.rs", SCAFFOLD_LIB.to_string()),
-        ("intents/en.yaml", "language: en\nintents:\n  Hello:\n    data:\n      - sentences:\n          - \"hello\"\n          - \"hi\"\n".to_string()),
-        ("skill-tests.toml", "[[case]]\nname = \"says hello\"\nintent = \"Hello\"\nspeech_contains = [\"hello\"]\n".to_string()),
-        (".gitignore", "/target\n*.emmaskill\n".to_string()),
-    ];
-    for (rel, text) in files {
-        let path = dir.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    }
+    use emma_skill_host::scaffold;
+    let sdk = scaffold::unpack_sdk(&crate::home::emma_home().join("sdk"))?;
+    scaffold::new_skill(Path::new(name), name, &sdk)?;
+    let id = scaffold::scaffold_id(name);
     println!(
-        "created {}/ — try:\n  emma skill keygen key.secret\n  emma skill trust key.secret.pub\n  emma skill sign {name} --key key.secret\n  emma skill run {name}/dev.local.{}-0.1.0.emmaskill --intent Hello",
-        name,
-        name.replace('-', ".")
+        "created {name}/ (skill SDK {}: {}) — try:\n  emma skill keygen key.secret\n  emma skill trust key.secret.pub\n  emma skill sign {name} --key key.secret\n  emma skill run {name}/{id}-0.1.0.emmaskill --intent Hello",
+        scaffold::SDK_API_VERSION,
+        sdk.display()
     );
     Ok(())
 }
-
-const SCAFFOLD_LIB: &str = r#"//! A skill that says hello.
-
-use emma_skill::{Reply, Request, Skill, SkillError, export_skill};
-
-struct Hello;
-
-impl Skill for Hello {
-    fn handle_intent(req: Request) -> Result<Reply, SkillError> {
-        match req.intent.as_str() {
-            "Hello" => {
-                let name = req.slot("name").unwrap_or("there");
-                Ok(Reply::say(format!("Hello, {name}!")))
-            }
-            other => Err(SkillError::UnsupportedIntent(other.into())),
-        }
-    }
-}
-
-export_skill!(Hello);
-"#;
 
 /// Arguments of `emma bench skills`.
 #[derive(Debug, Args)]

@@ -191,6 +191,9 @@ fn expand(obj: &Map<String, Value>) -> Map<String, Value> {
     out
 }
 
+/// Longest device or area name taken from a discovery message, in characters.
+const MAX_NAME_CHARS: usize = 100;
+
 fn slug(text: &str) -> String {
     let mut s: String = text
         .to_lowercase()
@@ -254,11 +257,15 @@ pub fn parse_config(topic: &str, payload: &[u8]) -> Result<Discovered, Discovery
                 .and_then(Value::as_str)
                 .map(str::to_string)
         })
+        // Any device on the network writes this; it is shown and spoken, so
+        // escape sequences, controls and bidi characters go and it is capped.
+        .map(|n| emma_untrusted::line(&n, MAX_NAME_CHARS))
+        .filter(|n| !n.is_empty())
         .unwrap_or_else(|| object_id.replace('_', " "));
     let area = device_obj
         .and_then(|d| d.get("suggested_area"))
         .and_then(Value::as_str)
-        .map(slug)
+        .map(|a| slug(&emma_untrusted::line(a, MAX_NAME_CHARS)))
         .filter(|a| !a.is_empty());
     let schema = match text("schema")?.as_deref() {
         Some("json") => PayloadSchema::Json,
@@ -449,6 +456,26 @@ mod tests {
             parse_config("homeassistant/switch/kettle/config", b"").unwrap(),
             Discovered::Removed("switch.kettle".into())
         );
+    }
+
+    #[test]
+    fn announced_names_cannot_drive_the_terminal() {
+        let d = device(
+            "homeassistant/light/evil/config",
+            r#"{"name":"\u001b[2JEvil\u0007\r\u202eLamp","cmd_t":"x/set",
+                "dev":{"sa":"\u001b]0;pwned\u0007Kitchen"}}"#,
+        );
+        assert_eq!(d.name, "Evil Lamp");
+        assert_eq!(d.area.as_deref(), Some("kitchen"));
+        let long = format!(r#"{{"name":"{}","cmd_t":"x/set"}}"#, "x".repeat(10_000));
+        let d = device("homeassistant/light/long/config", &long);
+        assert_eq!(d.name.chars().count(), MAX_NAME_CHARS);
+        // Nothing printable left: the object id names it.
+        let d = device(
+            "homeassistant/light/blank_one/config",
+            r#"{"name":"\u001b[2J\u200b","cmd_t":"x/set"}"#,
+        );
+        assert_eq!(d.name, "blank one");
     }
 
     #[test]

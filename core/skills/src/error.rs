@@ -35,6 +35,14 @@ pub enum HostError {
         /// Cap in seconds.
         secs: u64,
     },
+    /// Compilation needed more memory than the host allows.
+    #[error(
+        "compiling the component needed more than {mib} MiB of memory; it was rejected as a compile bomb"
+    )]
+    CompileMemory {
+        /// Cap in MiB.
+        mib: u64,
+    },
     /// Cranelift refused the component.
     #[error("could not compile the component: {reason}")]
     Compile {
@@ -124,6 +132,20 @@ pub enum HostError {
         skill: String,
         /// The permission.
         permission: String,
+    },
+    /// The skill's sentences sound like an installed skill's.
+    #[error(
+        "skill `{skill}` was not installed: its sentence \"{sentence}\" sounds like \"{other_sentence}\" of installed skill `{other}`; customers could not tell them apart"
+    )]
+    SoundsLike {
+        /// The skill being installed.
+        skill: String,
+        /// Its sentence.
+        sentence: String,
+        /// The installed skill it sounds like.
+        other: String,
+        /// The installed skill's sentence.
+        other_sentence: String,
     },
     /// Engine setup failed.
     #[error("could not set up the wasm engine: {0}")]

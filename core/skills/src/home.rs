@@ -114,6 +114,16 @@ impl SkillHome {
     ) -> Result<InstalledSkill, HostError> {
         let (bundle, trust) = self.verify(path, dev)?;
         check_grants(&bundle.manifest.id, &bundle.manifest.permissions, grants)?;
+        for other in self.list()? {
+            if let Some(clash) = crate::lookalike::sounds_like(&bundle, &other.bundle) {
+                return Err(HostError::SoundsLike {
+                    skill: bundle.manifest.id.clone(),
+                    sentence: clash.sentence,
+                    other: clash.other,
+                    other_sentence: clash.other_sentence,
+                });
+            }
+        }
         runtime.compile(&bundle.component)?;
         let id = &bundle.manifest.id;
         let dest = self.root.join("installed").join(format!("{id}.emmaskill"));

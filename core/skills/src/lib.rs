@@ -16,8 +16,12 @@
 //! - [`manifest`]: `skill.toml` parsing with field/line errors.
 //! - [`bundle`]: bundle format, ed25519 signing, key files.
 //! - [`storage`]: SQLite key-value store per skill and customer grants.
+//! - `budget`: per-call and per-period budgets of side-effecting capabilities.
 //! - [`orders`]: order proposals the customer confirms or declines.
+//! - [`compile_worker`]: compiling in a child process under a memory cap, killed at the deadline.
 //! - [`runtime`]: engine, compile caps, artifact cache, calls under limits.
+//! - [`scaffold`]: `emma skill new` (the carried guest SDK, unpacked per API version).
+//! - [`lookalike`]: skills whose sentences sound like an installed skill's are refused at install.
 //! - [`home`]: installed skills on disk (trust store, install, remove, erase).
 //! - [`guest_build`]: building a guest crate and turning it into a component.
 //! - [`trivial`]: a minimal canonical-ABI skill for benchmarks and self-tests.
@@ -25,14 +29,18 @@
 //! - `wit`: one module per frozen WIT version.
 
 pub mod bench;
+mod budget;
 pub mod bundle;
+pub mod compile_worker;
 pub mod error;
 pub mod guest_build;
 pub mod home;
+pub mod lookalike;
 pub mod manifest;
 pub mod orders;
 pub mod permission;
 pub mod runtime;
+pub mod scaffold;
 pub mod services;
 pub mod storage;
 pub mod trivial;
@@ -43,13 +51,14 @@ mod state;
 mod wit;
 
 pub use bundle::{Bundle, BundleError, Trust};
+pub use compile_worker::CompileWorker;
 pub use error::HostError;
 pub use home::{InstalledSkill, SkillHome};
-pub use manifest::{Limits, Manifest, ManifestError};
+pub use manifest::{Budget, Budgeted, Limits, Manifest, ManifestError};
 pub use orders::{Decision, OrderError, Proposal, ProposalState};
 pub use permission::{Permission, PermissionSet};
 pub use runtime::{CompiledSkill, RuntimeConfig, SkillInstance, SkillRuntime};
 pub use services::{LocalServices, Services};
 pub use storage::SkillDb;
-pub use types::{DeviceEvent, Effect, GuestError, Outcome, Reply, Request};
+pub use types::{DeviceEvent, Effect, GuestError, Outcome, RefusedAction, Reply, Request};
 pub use wit::SUPPORTED as SUPPORTED_API_VERSIONS;

@@ -18,6 +18,90 @@ pub mod ceilings {
     pub const STORE_KIB: u32 = 16 * 1024;
     /// Largest reply a skill may ask for.
     pub const REPLY_KIB: u32 = 1024;
+    /// Largest quantity one order line may ask for.
+    pub const ORDER_MAX_QUANTITY: u32 = 1000;
+}
+
+/// How many times one call, and all calls in one period, may use each
+/// side-effecting capability. Going over is a `quota-exceeded` cap error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Most uses in one call.
+    pub per_call: u32,
+    /// Most uses in one period (an hour by default) across calls.
+    pub per_hour: u32,
+}
+
+/// A side-effecting capability with a budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Budgeted {
+    /// `notify.send`.
+    Notify,
+    /// `orders.propose`.
+    Order,
+    /// `handoff.request`.
+    Handoff,
+    /// `log.write`.
+    Log,
+    /// `store.set` and `store.delete`.
+    StoreWrite,
+    /// `devices.control`.
+    DeviceControl,
+}
+
+impl Budgeted {
+    /// Every budgeted capability.
+    pub const ALL: [Budgeted; 6] = [
+        Budgeted::Notify,
+        Budgeted::Order,
+        Budgeted::Handoff,
+        Budgeted::Log,
+        Budgeted::StoreWrite,
+        Budgeted::DeviceControl,
+    ];
+
+    /// The key prefix in `[limits]`, e.g. `notify` for `notify_per_call`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Budgeted::Notify => "notify",
+            Budgeted::Order => "orders",
+            Budgeted::Handoff => "handoffs",
+            Budgeted::Log => "log",
+            Budgeted::StoreWrite => "store_writes",
+            Budgeted::DeviceControl => "device_controls",
+        }
+    }
+
+    /// Index into per-capability arrays.
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Default budget: enough for every well-behaved example skill.
+    pub fn default_budget(self) -> Budget {
+        let (per_call, per_hour) = match self {
+            Budgeted::Notify => (3, 30),
+            Budgeted::Order => (1, 5),
+            Budgeted::Handoff => (1, 10),
+            Budgeted::Log => (20, 1_000),
+            Budgeted::StoreWrite => (100, 10_000),
+            Budgeted::DeviceControl => (10, 500),
+        };
+        Budget { per_call, per_hour }
+    }
+
+    /// The host's cap: a manifest may ask for at most this much.
+    pub fn ceiling(self) -> Budget {
+        let (per_call, per_hour) = match self {
+            Budgeted::Notify => (10, 100),
+            Budgeted::Order => (5, 20),
+            Budgeted::Handoff => (1, 30),
+            Budgeted::Log => (100, 10_000),
+            Budgeted::StoreWrite => (1_000, 100_000),
+            Budgeted::DeviceControl => (50, 5_000),
+        };
+        Budget { per_call, per_hour }
+    }
 }
 
 /// Per-skill limits. Defaults are deliberately small.
@@ -29,8 +113,21 @@ pub struct Limits {
     pub timeout_ms: u32,
     /// Key-value store quota in KiB.
     pub store_kib: u32,
-    /// Largest reply (sum of all strings) in KiB.
+    /// Largest reply in KiB: the sum of all strings in the reply and in
+    /// everything the call produced through capabilities (notifications,
+    /// orders, handoffs, log lines).
     pub reply_kib: u32,
+    /// Largest quantity on one order line.
+    pub order_max_quantity: u32,
+    /// Budgets of the side-effecting capabilities, indexed by [`Budgeted`].
+    pub budgets: [Budget; 6],
+}
+
+impl Limits {
+    /// The budget of one capability.
+    pub fn budget(&self, what: Budgeted) -> Budget {
+        self.budgets[what.index()]
+    }
 }
 
 impl Default for Limits {
@@ -40,6 +137,8 @@ impl Default for Limits {
             timeout_ms: 1000,
             store_kib: 256,
             reply_kib: 64,
+            order_max_quantity: 10,
+            budgets: Budgeted::ALL.map(Budgeted::default_budget),
         }
     }
 }
@@ -172,6 +271,24 @@ impl Manifest {
                 "must be 1 to 128 characters".into(),
             ));
         }
+        // Shown to the customer at install and in `emma skill list`: plain text only.
+        let plain = |t: &str| emma_untrusted::is_clean(t) && !t.contains('\n');
+        if !plain(publisher) {
+            return Err(fail(
+                raw.publisher.span(),
+                "publisher",
+                "must be plain text: no control, escape, bidi or invisible characters".into(),
+            ));
+        }
+        if let Some(d) = &raw.description
+            && (!plain(d.get_ref()) || d.get_ref().chars().count() > 500)
+        {
+            return Err(fail(
+                d.span(),
+                "description",
+                "must be one line of plain text (at most 500 characters; no control, escape, bidi or invisible characters)".into(),
+            ));
+        }
         let mut languages = Vec::new();
         if raw.languages.get_ref().is_empty() {
             return Err(fail(
@@ -236,17 +353,39 @@ impl Manifest {
         let mut limits = Limits::default();
         if let Some(raw_limits) = &raw.limits {
             for (key, value) in raw_limits.get_ref() {
+                let budget_key = Budgeted::ALL.iter().find_map(|b| {
+                    if key.strip_prefix(b.key()) == Some("_per_call") {
+                        Some((*b, true))
+                    } else if key.strip_prefix(b.key()) == Some("_per_hour") {
+                        Some((*b, false))
+                    } else {
+                        None
+                    }
+                });
                 let (slot, ceiling) = match key.as_str() {
                     "memory_mib" => (&mut limits.memory_mib, ceilings::MEMORY_MIB),
                     "timeout_ms" => (&mut limits.timeout_ms, ceilings::TIMEOUT_MS),
                     "store_kib" => (&mut limits.store_kib, ceilings::STORE_KIB),
                     "reply_kib" => (&mut limits.reply_kib, ceilings::REPLY_KIB),
+                    "order_max_quantity" => {
+                        (&mut limits.order_max_quantity, ceilings::ORDER_MAX_QUANTITY)
+                    }
+                    _ if budget_key.is_some() => {
+                        let (b, per_call) = budget_key.expect("checked");
+                        let budget = &mut limits.budgets[b.index()];
+                        if per_call {
+                            (&mut budget.per_call, b.ceiling().per_call)
+                        } else {
+                            (&mut budget.per_hour, b.ceiling().per_hour)
+                        }
+                    }
                     other => {
                         return Err(fail(
                             value.span(),
                             &format!("limits.{other}"),
-                            "unknown limit; known: memory_mib, timeout_ms, store_kib, reply_kib"
-                                .into(),
+                            format!(
+                                "unknown limit; known: memory_mib, timeout_ms, store_kib, reply_kib, order_max_quantity, and {{notify,orders,handoffs,log,store_writes,device_controls}}_per_{{call,hour}}"
+                            ),
                         ));
                     }
                 };
@@ -255,10 +394,25 @@ impl Manifest {
                     return Err(fail(
                         value.span(),
                         &format!("limits.{key}"),
-                        format!("{v} is outside 1..={ceiling}"),
+                        format!("{v} is outside 1..={ceiling} (the host's cap)"),
                     ));
                 }
                 *slot = v as u32;
+            }
+            for b in Budgeted::ALL {
+                let budget = limits.budget(b);
+                if budget.per_call > budget.per_hour {
+                    return Err(fail(
+                        raw_limits.span(),
+                        &format!("limits.{}_per_call", b.key()),
+                        format!(
+                            "{} per call is more than {} per hour; lower it or raise {}_per_hour",
+                            budget.per_call,
+                            budget.per_hour,
+                            b.key()
+                        ),
+                    ));
+                }
             }
         }
         Ok(Manifest {
@@ -322,6 +476,51 @@ timeout_ms = 500
 
         let bad = GOOD.replace("id = \"com.example.coffee\"", "id = \"Coffee\"");
         assert_eq!(Manifest::parse(&bad, "m").unwrap_err().field, "id");
+    }
+
+    #[test]
+    fn budgets_are_read_and_capped_by_the_host() {
+        let m = Manifest::parse(
+            &format!("{GOOD}notify_per_call = 2\nnotify_per_hour = 9\norder_max_quantity = 4\n"),
+            "m",
+        )
+        .unwrap();
+        assert_eq!(
+            m.limits.budget(Budgeted::Notify),
+            Budget {
+                per_call: 2,
+                per_hour: 9
+            }
+        );
+        assert_eq!(m.limits.order_max_quantity, 4);
+        assert_eq!(
+            m.limits.budget(Budgeted::Log),
+            Budgeted::Log.default_budget()
+        );
+        let e = Manifest::parse(&format!("{GOOD}notify_per_call = 100000\n"), "m").unwrap_err();
+        assert_eq!(e.field, "limits.notify_per_call");
+        assert!(e.message.contains("1..=10"), "{e}");
+        let e =
+            Manifest::parse(&format!("{GOOD}order_max_quantity = 4294967295\n"), "m").unwrap_err();
+        assert_eq!(e.field, "limits.order_max_quantity");
+        let e = Manifest::parse(
+            &format!("{GOOD}log_per_call = 50\nlog_per_hour = 10\n"),
+            "m",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "limits.log_per_call");
+        let e = Manifest::parse(&format!("{GOOD}notify_per_day = 1\n"), "m").unwrap_err();
+        assert_eq!(e.field, "limits.notify_per_day");
+    }
+
+    #[test]
+    fn publisher_and_description_are_plain_text() {
+        let bad = GOOD.replace("Example Coffee\"", "Example \\u001b[2JCoffee\"");
+        let e = Manifest::parse(&bad, "skill.toml").unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (3, "publisher"));
+        let bad = GOOD.replace("Order coffee", "Order \\u202Eeeffoc");
+        let e = Manifest::parse(&bad, "skill.toml").unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (4, "description"));
     }
 
     #[test]

@@ -55,6 +55,16 @@ fn valid_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
 }
 
+/// Whether `s` is a concrete device id like `light.kitchen`: 1 to 128 ASCII
+/// letters, digits, `_`, `-` and `.`, with at least one `.`.
+pub fn is_device_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.contains('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
 impl FromStr for Permission {
     type Err = PermissionParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -1,17 +1,20 @@
 //! The wasm engine: compiling components under the host's caps, caching the
 //! artifacts, and running calls under per-call deadlines and memory limits.
 
+use crate::budget::{CallBudget, PeriodLedger};
+use crate::compile_worker::CompileWorker;
 use crate::error::HostError;
 use crate::manifest::{Limits, Manifest, ceilings};
-use crate::permission::PermissionSet;
+use crate::permission::{DeviceAccess, Permission, PermissionSet};
 use crate::services::Services;
 use crate::state::SkillState;
 use crate::storage::SkillDb;
-use crate::types::{DeviceEvent, Outcome, Reply, Request};
+use crate::types::{Denial, DeviceEvent, Effect, Outcome, RefusedAction, Reply, Request};
 use crate::wit::{self, since_v0_1_0 as v0_1_0};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
@@ -32,6 +35,15 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Most skill instances alive at once (pool size).
     pub max_instances: u32,
+    /// Compile in a child process (killed at `compile_timeout`, address space
+    /// capped at `compile_memory_mib`); `None` compiles on a thread, which the
+    /// host stops waiting for at the deadline but cannot stop.
+    pub compile_worker: Option<CompileWorker>,
+    /// Most memory (address space) a compile worker may use.
+    pub compile_memory_mib: u64,
+    /// The period the manifest's `*_per_hour` budgets count over: an hour
+    /// (shorter only to test that a new period starts afresh).
+    pub budget_period: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -41,6 +53,9 @@ impl Default for RuntimeConfig {
             compile_timeout: Duration::from_secs(60),
             cache_dir: None,
             max_instances: 300,
+            budget_period: Duration::from_secs(3600),
+            compile_worker: None,
+            compile_memory_mib: 2048,
         }
     }
 }
@@ -50,6 +65,9 @@ pub struct SkillRuntime {
     engine: Engine,
     linker: Linker<SkillState>,
     config: RuntimeConfig,
+    /// Per skill id: capability uses in the current budget period, shared by
+    /// every instance of that skill so reloading it does not reset them.
+    ledgers: Mutex<HashMap<String, Arc<Mutex<PeriodLedger>>>>,
 }
 
 /// A compiled component, ready to load.
@@ -87,6 +105,15 @@ fn engine_config(cfg: &RuntimeConfig) -> Config {
     config
 }
 
+/// The engine settings without the pooling allocator (which reserves the
+/// whole pool's address space up front): what a compile worker uses. Code
+/// generation settings are the same, so its artifacts load in the runtime's engine.
+pub(crate) fn compile_only_config(cfg: &RuntimeConfig) -> Config {
+    let mut config = engine_config(cfg);
+    config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+    config
+}
+
 impl SkillRuntime {
     /// Builds the engine (Cranelift only), the pooling allocator and the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<SkillRuntime, HostError> {
@@ -110,6 +137,7 @@ impl SkillRuntime {
             engine,
             linker,
             config,
+            ledgers: Mutex::default(),
         })
     }
 
@@ -166,24 +194,9 @@ impl SkillRuntime {
                 reason: e.to_string(),
             })?;
 
-        let (tx, rx) = std::sync::mpsc::channel();
-        let engine = self.engine.clone();
-        let owned = bytes.to_vec();
-        std::thread::Builder::new()
-            .name("emma-skill-compile".into())
-            .spawn(move || {
-                let _ = tx.send(Component::new(&engine, &owned).map_err(|e| format!("{e:#}")));
-            })
-            .map_err(|e| HostError::Engine(format!("cannot start a compile thread: {e}")))?;
-        let timeout = self.config.compile_timeout;
-        let component = match rx.recv_timeout(timeout) {
-            Ok(Ok(c)) => c,
-            Ok(Err(reason)) => return Err(HostError::Compile { reason }),
-            Err(_) => {
-                return Err(HostError::CompileTimeout {
-                    secs: timeout.as_secs(),
-                });
-            }
+        let component = match &self.config.compile_worker {
+            Some(worker) => self.compile_in_worker(worker, bytes)?,
+            None => self.compile_on_thread(bytes)?,
         };
         self.check_interface(&component)?;
         if let Some(dir) = &self.config.cache_dir {
@@ -194,6 +207,49 @@ impl SkillRuntime {
             digest,
             from_cache: false,
         })
+    }
+
+    #[allow(unsafe_code)]
+    fn compile_in_worker(
+        &self,
+        worker: &CompileWorker,
+        bytes: &[u8],
+    ) -> Result<Component, HostError> {
+        let artifact = crate::compile_worker::compile(
+            worker,
+            bytes,
+            self.config.compile_timeout,
+            self.config.compile_memory_mib,
+        )?;
+        // SAFETY: `Component::deserialize` trusts its input to be an artifact
+        // of this engine's configuration. It comes straight from the worker
+        // process this host just started (the embedder's own program, named
+        // in `RuntimeConfig::compile_worker`) over a private pipe, produced
+        // by `Engine::precompile_component` with the same code-generation
+        // settings; wasmtime rejects artifacts of another configuration or version.
+        unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(|e| HostError::Compile {
+            reason: format!("the compile worker's artifact does not load: {e:#}"),
+        })
+    }
+
+    fn compile_on_thread(&self, bytes: &[u8]) -> Result<Component, HostError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let engine = self.engine.clone();
+        let owned = bytes.to_vec();
+        std::thread::Builder::new()
+            .name("emma-skill-compile".into())
+            .spawn(move || {
+                let _ = tx.send(Component::new(&engine, &owned).map_err(|e| format!("{e:#}")));
+            })
+            .map_err(|e| HostError::Engine(format!("cannot start a compile thread: {e}")))?;
+        let timeout = self.config.compile_timeout;
+        match rx.recv_timeout(timeout) {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(reason)) => Err(HostError::Compile { reason }),
+            Err(_) => Err(HostError::CompileTimeout {
+                secs: timeout.as_secs(),
+            }),
+        }
     }
 
     /// Rejects imports the host does not offer and unknown API versions.
@@ -250,6 +306,13 @@ impl SkillRuntime {
             .instantiate_pre(&compiled.component)
             .map_err(inst_err)?;
         let pre = v0_1_0::SkillPre::new(pre).map_err(inst_err)?;
+        let ledger = self
+            .ledgers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(manifest.id.clone())
+            .or_insert_with(PeriodLedger::shared)
+            .clone();
         Ok(SkillInstance {
             engine: self.engine.clone(),
             pre,
@@ -258,6 +321,8 @@ impl SkillRuntime {
             granted,
             db,
             services,
+            ledger,
+            budget_period: self.config.budget_period,
         })
     }
 }
@@ -289,6 +354,17 @@ pub struct SkillInstance {
     granted: PermissionSet,
     db: SkillDb,
     services: Arc<dyn Services>,
+    ledger: Arc<Mutex<PeriodLedger>>,
+    budget_period: Duration,
+}
+
+/// What one call returned, before it becomes an [`Outcome`].
+struct Called<T> {
+    value: T,
+    effects: Vec<Effect>,
+    denials: Vec<Denial>,
+    /// Bytes of text produced through capabilities.
+    effect_bytes: usize,
 }
 
 impl SkillInstance {
@@ -332,6 +408,8 @@ impl SkillInstance {
             denials: Vec::new(),
             memory_cap: limits.memory_mib as usize * 1024 * 1024,
             memory_refused: None,
+            order_max_quantity: limits.order_max_quantity,
+            budget: CallBudget::new(limits, self.budget_period, self.ledger.clone()),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);
@@ -372,7 +450,7 @@ impl SkillInstance {
     fn call<T>(
         &mut self,
         f: impl FnOnce(&mut Store<SkillState>, &v0_1_0::Skill) -> wasmtime::Result<T>,
-    ) -> Result<(T, Vec<crate::types::Effect>, Vec<crate::types::Denial>), HostError> {
+    ) -> Result<Called<T>, HostError> {
         if self.live.is_none() {
             self.instantiate()?;
         }
@@ -380,14 +458,20 @@ impl SkillInstance {
         store.set_epoch_deadline(deadline_ticks(self.limits().timeout_ms));
         store.data_mut().effects.clear();
         store.data_mut().denials.clear();
+        store.data_mut().budget.reset();
         let result = f(&mut store, &skill);
+        store.data_mut().close_budget();
         match result {
-            Ok(v) => {
+            Ok(value) => {
                 let data = store.data_mut();
-                let effects = std::mem::take(&mut data.effects);
-                let denials = std::mem::take(&mut data.denials);
+                let called = Called {
+                    value,
+                    effects: std::mem::take(&mut data.effects),
+                    denials: std::mem::take(&mut data.denials),
+                    effect_bytes: data.budget.bytes(),
+                };
                 self.live = Some((store, skill));
-                Ok((v, effects, denials))
+                Ok(called)
             }
             Err(e) => {
                 let err = self.classify(&store, e);
@@ -397,9 +481,11 @@ impl SkillInstance {
         }
     }
 
-    fn check_reply(&self, reply: &Reply) -> Result<(), HostError> {
+    /// The reply and everything the call produced through capabilities
+    /// together stay within `limits.reply_kib`.
+    fn check_reply(&self, reply: &Reply, effect_bytes: usize) -> Result<(), HostError> {
         let limit = self.limits().reply_kib as usize * 1024;
-        let bytes = reply.size();
+        let bytes = reply.size() + effect_bytes;
         if bytes > limit {
             return Err(HostError::ReplyTooLarge {
                 skill: self.manifest.id.clone(),
@@ -420,17 +506,77 @@ impl SkillInstance {
             });
         }
         let req = v0_1_0::request(request);
-        let (result, effects, denials) =
+        let called =
             self.call(|store, skill| skill.emma_skill_handler().call_handle_intent(store, &req))?;
-        let result = result.map(v0_1_0::reply).map_err(v0_1_0::guest_error);
-        if let Ok(reply) = &result {
-            self.check_reply(reply)?;
-        }
+        let result = called.value.map(v0_1_0::reply).map_err(v0_1_0::guest_error);
+        self.finish(
+            result.map(Some),
+            called.effects,
+            called.denials,
+            called.effect_bytes,
+        )
+        .map(|o| o.map(|r| r.expect("an intent reply stays a reply")))
+    }
+
+    /// Checks a reply's size, sanitises its text and takes out the actions
+    /// the skill may not carry out.
+    fn finish(
+        &self,
+        result: Result<Option<Reply>, crate::types::GuestError>,
+        effects: Vec<Effect>,
+        denials: Vec<Denial>,
+        effect_bytes: usize,
+    ) -> Result<Outcome<Option<Reply>>, HostError> {
+        let mut refused_actions = Vec::new();
+        let result = match result {
+            Ok(Some(reply)) => {
+                self.check_reply(&reply, effect_bytes)?;
+                let mut reply = reply.sanitised();
+                refused_actions = self.refuse_unpermitted_actions(&mut reply);
+                Ok(Some(reply))
+            }
+            other => other,
+        };
         Ok(Outcome {
+            skill: self.manifest.id.clone(),
             result,
             effects,
             denials,
+            refused_actions,
         })
+    }
+
+    /// Moves reply actions for devices the skill may not control (not
+    /// declared in skill.toml, or not granted by the customer) out of the reply.
+    fn refuse_unpermitted_actions(&self, reply: &mut Reply) -> Vec<RefusedAction> {
+        let mut refused = Vec::new();
+        reply.actions.retain(|action| {
+            let reason = if !crate::permission::is_device_id(&action.device) {
+                format!(
+                    "`{}` is not a device id like `light.kitchen`",
+                    emma_untrusted::line(&action.device, 64)
+                )
+            } else {
+                let wanted = Permission::Device {
+                    pattern: action.device.clone(),
+                    access: DeviceAccess::Control,
+                };
+                if !self.manifest.permissions.allows(&wanted) {
+                    format!("{wanted}: not declared in skill.toml")
+                } else if !self.granted.allows(&wanted) {
+                    format!("{wanted}: not granted by the customer")
+                } else {
+                    return true;
+                }
+            };
+            tracing::warn!(skill = %self.manifest.id, device = %emma_untrusted::line(&action.device, 64), command = %emma_untrusted::line(&action.command, 64), %reason, "reply action refused; it will not be carried out");
+            refused.push(RefusedAction {
+                action: action.clone(),
+                reason,
+            });
+            false
+        });
+        refused
     }
 
     /// Delivers a device event; the event kind must be subscribed in the manifest.
@@ -446,42 +592,40 @@ impl SkillInstance {
             });
         }
         let ev = v0_1_0::event(event);
-        let (result, effects, denials) =
+        let called =
             self.call(|store, skill| skill.emma_skill_handler().call_handle_event(store, &ev))?;
-        let result = result
+        let result = called
+            .value
             .map(|r| r.map(v0_1_0::reply))
             .map_err(v0_1_0::guest_error);
-        if let Ok(Some(reply)) = &result {
-            self.check_reply(reply)?;
-        }
-        Ok(Outcome {
-            result,
-            effects,
-            denials,
-        })
+        self.finish(result, called.effects, called.denials, called.effect_bytes)
     }
 
     /// Calls the skill's `install` hook.
     pub fn install(&mut self) -> Result<Outcome<()>, HostError> {
-        let (result, effects, denials) =
-            self.call(|store, skill| skill.emma_skill_handler().call_install(store))?;
-        Ok(Outcome {
-            result: result.map_err(v0_1_0::guest_error),
-            effects,
-            denials,
-        })
+        let called = self.call(|store, skill| skill.emma_skill_handler().call_install(store))?;
+        Ok(self.outcome(called))
     }
 
     /// Calls the skill's `configure` hook with the customer's settings.
     pub fn configure(&mut self, settings: &[(String, String)]) -> Result<Outcome<()>, HostError> {
         let s = v0_1_0::settings(settings);
-        let (result, effects, denials) =
+        let called =
             self.call(|store, skill| skill.emma_skill_handler().call_configure(store, &s))?;
-        Ok(Outcome {
-            result: result.map_err(v0_1_0::guest_error),
-            effects,
-            denials,
-        })
+        Ok(self.outcome(called))
+    }
+
+    fn outcome(
+        &self,
+        called: Called<Result<(), v0_1_0::emma::skill::types::SkillError>>,
+    ) -> Outcome<()> {
+        Outcome {
+            skill: self.manifest.id.clone(),
+            result: called.value.map_err(v0_1_0::guest_error),
+            effects: called.effects,
+            denials: called.denials,
+            refused_actions: Vec::new(),
+        }
     }
 }
 

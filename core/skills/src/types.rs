@@ -1,6 +1,17 @@
 //! Host-side request, reply and effect types, independent of any WIT version.
 
+use emma_untrusted as untrusted;
 use serde::{Deserialize, Serialize};
+
+/// Length caps (in characters) for the text fields of replies and effects.
+pub mod caps {
+    /// Titles, reasons, order descriptions, follow-up topics.
+    pub const TITLE: usize = emma_untrusted::LINE_CHARS;
+    /// Speech, notification bodies, handoff summaries, order notes.
+    pub const TEXT: usize = emma_untrusted::TEXT_CHARS;
+    /// Card bodies.
+    pub const CARD_BODY: usize = 4 * emma_untrusted::TEXT_CHARS;
+}
 
 /// What the customer asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -101,6 +112,29 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// The reply with every text a person sees or hears made safe by
+    /// [`emma_untrusted`]: escape sequences, control, bidi and invisible
+    /// characters removed and lengths capped. `data` (machine JSON) and the
+    /// actions (checked against grants separately) are left as they are.
+    pub fn sanitised(self) -> Reply {
+        Reply {
+            speech: untrusted::text(&self.speech, caps::TEXT),
+            card: self.card.map(|c| Card {
+                title: untrusted::line(&c.title, caps::TITLE),
+                body: untrusted::text(&c.body, caps::CARD_BODY),
+            }),
+            data: self.data,
+            follow_up: self.follow_up.map(|f| untrusted::line(&f, caps::TITLE)),
+            actions: self.actions,
+            handoff: self.handoff.map(|h| Handoff {
+                reason: untrusted::line(&h.reason, caps::TITLE),
+                summary: untrusted::text(&h.summary, caps::TEXT),
+            }),
+        }
+    }
+}
+
 /// A device event delivered to subscribed skills.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeviceEvent {
@@ -197,13 +231,41 @@ pub struct Denial {
     pub reason: String,
 }
 
+/// A device action in a reply that the host took out because the skill holds
+/// no grant for it. It must never be carried out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefusedAction {
+    /// The action as the skill returned it.
+    pub action: Action,
+    /// Why: `device:lock.front_door:control: not granted by the customer`.
+    pub reason: String,
+}
+
 /// What one call produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outcome<T> {
-    /// The skill's own answer or error.
+    /// The skill that answered (its manifest id).
+    pub skill: String,
+    /// The skill's own answer or error. Reply actions here are only those the
+    /// skill may carry out; the rest are in `refused_actions`.
     pub result: Result<T, GuestError>,
     /// What the skill did through capabilities.
     pub effects: Vec<Effect>,
-    /// Capabilities the host refused.
+    /// Capabilities the host refused (including uses over budget).
     pub denials: Vec<Denial>,
+    /// Reply actions for devices the skill may not control, taken out of the reply.
+    pub refused_actions: Vec<RefusedAction>,
+}
+
+impl<T> Outcome<T> {
+    /// The same outcome with the skill's answer mapped by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        Outcome {
+            skill: self.skill,
+            result: self.result.map(f),
+            effects: self.effects,
+            denials: self.denials,
+            refused_actions: self.refused_actions,
+        }
+    }
 }

@@ -3,9 +3,11 @@
 //! Every import checks the permission (declared in the manifest AND granted
 //! by the customer) before doing anything.
 
+use crate::manifest::Budgeted;
 use crate::permission::{DeviceAccess, Permission};
 use crate::state::SkillState;
 use crate::types as host;
+use emma_untrusted as untrusted;
 
 wasmtime::component::bindgen!({
     path: "../../skills/wit/since_v0.1.0",
@@ -17,13 +19,7 @@ use emma::skill::types::{CapError, OrderLine, Pair};
 impl emma::skill::types::Host for SkillState {}
 
 fn device_perm(device: &str, access: DeviceAccess) -> Result<Permission, CapError> {
-    let valid = !device.is_empty()
-        && device.len() <= 128
-        && device.contains('.')
-        && device
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
-    if !valid {
+    if !crate::permission::is_device_id(device) {
         return Err(CapError::Invalid(format!(
             "`{device}` is not a device id like `light.kitchen`"
         )));
@@ -41,7 +37,10 @@ impl emma::skill::devices::Host for SkillState {
         command: String,
         value: Option<String>,
     ) -> Result<(), CapError> {
-        self.check(device_perm(&device, DeviceAccess::Control)?)?;
+        let perm = device_perm(&device, DeviceAccess::Control)?;
+        self.check(perm.clone())?;
+        let bytes = device.len() + command.len() + value.as_ref().map_or(0, String::len);
+        self.spend(Budgeted::DeviceControl, &perm, bytes)?;
         self.services
             .control(&device, &command, value.as_deref())
             .map_err(CapError::Unavailable)?;
@@ -72,6 +71,7 @@ impl emma::skill::store::Host for SkillState {
         if key.is_empty() || key.len() > 256 {
             return Err(CapError::Invalid("store keys are 1 to 256 bytes".into()));
         }
+        self.spend(Budgeted::StoreWrite, &Permission::Store, 0)?;
         self.db
             .set(&self.skill_id, &key, &value, self.store_quota)
             .map_err(|e| match e {
@@ -84,6 +84,7 @@ impl emma::skill::store::Host for SkillState {
 
     fn delete(&mut self, key: String) -> Result<(), CapError> {
         self.check(Permission::Store)?;
+        self.spend(Budgeted::StoreWrite, &Permission::Store, 0)?;
         self.db
             .delete(&self.skill_id, &key)
             .map_err(|e| CapError::Unavailable(e.to_string()))
@@ -103,8 +104,15 @@ impl emma::skill::profile::Host for SkillState {
 impl emma::skill::notify::Host for SkillState {
     fn send(&mut self, title: String, body: String) -> Result<(), CapError> {
         self.check(Permission::Notify)?;
-        self.effects
-            .push(host::Effect::Notification { title, body });
+        self.spend(
+            Budgeted::Notify,
+            &Permission::Notify,
+            title.len() + body.len(),
+        )?;
+        self.effects.push(host::Effect::Notification {
+            title: untrusted::line(&title, host::caps::TITLE),
+            body: untrusted::text(&body, host::caps::TEXT),
+        });
         Ok(())
     }
 }
@@ -113,6 +121,41 @@ impl emma::skill::notify::Host for SkillState {
 const MAX_ORDER_LINES: usize = 100;
 /// Most bytes of text (skus, descriptions, note) one order proposal may carry.
 const MAX_ORDER_BYTES: usize = 16 * 1024;
+
+/// Longest log line a skill may write, in characters.
+const LOG_CHARS: usize = 1024;
+
+impl SkillState {
+    /// Per-line bounds of an order proposal: a quantity within the skill's
+    /// `limits.order_max_quantity`, and a sku of printable characters.
+    fn check_order_lines(&self, lines: &[OrderLine]) -> Result<(), String> {
+        for (n, l) in lines.iter().enumerate() {
+            let n = n + 1;
+            let sku_ok = !l.sku.is_empty()
+                && l.sku.len() <= 64
+                && l.sku.chars().all(|c| {
+                    c.is_ascii_graphic()
+                        || (!c.is_ascii()
+                            && !c.is_control()
+                            && !untrusted::is_invisible(c)
+                            && !c.is_whitespace())
+                });
+            if !sku_ok {
+                return Err(format!(
+                    "line {n}: sku {:?} is not 1 to 64 printable characters without spaces",
+                    untrusted::line(&l.sku, 64)
+                ));
+            }
+            if l.quantity > self.order_max_quantity {
+                return Err(format!(
+                    "line {n} ({}): quantity {} is over this skill's limit of {} per line (limits.order_max_quantity)",
+                    l.sku, l.quantity, self.order_max_quantity
+                ));
+            }
+        }
+        Ok(())
+    }
+}
 
 impl emma::skill::orders::Host for SkillState {
     fn propose(&mut self, lines: Vec<OrderLine>, note: String) -> Result<String, CapError> {
@@ -132,12 +175,18 @@ impl emma::skill::orders::Host for SkillState {
                 "an order may have at most {MAX_ORDER_LINES} lines and {MAX_ORDER_BYTES} bytes of text"
             )));
         }
+        if let Err(reason) = self.check_order_lines(&lines) {
+            tracing::warn!(skill = %self.skill_id, %reason, "order proposal rejected");
+            return Err(CapError::Invalid(reason));
+        }
+        self.spend(Budgeted::Order, &Permission::OrderPropose, bytes)?;
+        let note = untrusted::text(&note, host::caps::TEXT);
         let lines: Vec<host::OrderLine> = lines
             .into_iter()
             .map(|l| host::OrderLine {
                 sku: l.sku,
                 quantity: l.quantity,
-                description: l.description,
+                description: untrusted::line(&l.description, host::caps::TITLE),
             })
             .collect();
         // Stored as pending; only the customer-facing host API can confirm it.
@@ -166,7 +215,15 @@ impl emma::skill::orders::Host for SkillState {
 impl emma::skill::handoff::Host for SkillState {
     fn request(&mut self, reason: String, summary: String) -> Result<(), CapError> {
         self.check(Permission::Handoff)?;
-        self.effects.push(host::Effect::Handoff { reason, summary });
+        self.spend(
+            Budgeted::Handoff,
+            &Permission::Handoff,
+            reason.len() + summary.len(),
+        )?;
+        self.effects.push(host::Effect::Handoff {
+            reason: untrusted::line(&reason, host::caps::TITLE),
+            summary: untrusted::text(&summary, host::caps::TEXT),
+        });
         Ok(())
     }
 }
@@ -185,7 +242,12 @@ impl emma::skill::log::Host for SkillState {
     fn write(&mut self, level: emma::skill::log::Level, message: String) -> Result<(), CapError> {
         use emma::skill::log::Level;
         self.check(Permission::Log)?;
-        let message: String = message.chars().take(1024).collect();
+        self.spend(
+            Budgeted::Log,
+            &Permission::Log,
+            message.len().min(LOG_CHARS),
+        )?;
+        let message = untrusted::line(&message, LOG_CHARS);
         let level = match level {
             Level::Debug => "debug",
             Level::Info => "info",
