@@ -185,7 +185,7 @@ impl HomeControl {
         let mut slots: BTreeMap<String, String> = m
             .slots
             .iter()
-            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .map(|(k, v)| (k.clone(), v.value.to_string()))
             .collect();
         // A name the registry does not know (wildcard templates) is looked up like any name.
         if let Some(unknown) = slots.remove("unknown_name") {
@@ -205,7 +205,7 @@ impl HomeControl {
             };
             m.slots.get(key).map(|s| {
                 if s.text.is_empty() {
-                    s.value.clone()
+                    s.value.to_string()
                 } else {
                     s.text.clone()
                 }

@@ -27,7 +27,8 @@ use crate::lists::{CharTrie, ListValue, RangeList, SlotList, TextList, TextValue
 use crate::program::{EValue, ListRef, Matcher, Node, State, Tables, required_literals};
 use crate::template::{self, Expr};
 use crate::text::{Input, SkipWords};
-use crate::yaml::{self, Yaml, format_number};
+use crate::value::Value;
+use crate::yaml::{self, Yaml};
 
 /// Caller-supplied context: key → value (e.g. `area=Kitchen`, `domain=light`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,8 +83,9 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Context {
 /// A slot's value.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SlotValue {
-    /// The output value (a list's `out`, a number, or the spoken text).
-    pub value: String,
+    /// The output value, typed: a list's `out`, a number, a fixed slot's
+    /// list, or the spoken text. `value.as_text()` gives it as text.
+    pub value: Value,
     /// The text as spoken (empty for fixed slots and context slots).
     pub text: String,
     /// True for wildcard slots (open text).
@@ -164,7 +166,7 @@ pub(crate) fn check_excluded<'v>(
 #[derive(Debug)]
 pub(crate) struct DataBlock {
     pub intent: u32,
-    pub slots: Vec<(String, String)>,
+    pub slots: Vec<(String, Value)>,
     pub requires: Vec<(String, CtxReq)>,
     pub excludes: Vec<(String, CtxReq)>,
     pub response: Option<String>,
@@ -469,7 +471,7 @@ impl IntentEngine {
             .unwrap_or(&empty)
             .entries()
             .iter()
-            .map(|(k, v)| (k.clone(), yaml_value_text(v)))
+            .map(|(k, v)| (k.clone(), Value::from_yaml(v)))
             .collect();
         let requires = ctx_reqs(data.get("requires_context").unwrap_or(&empty));
         let excludes = ctx_reqs(data.get("excludes_context").unwrap_or(&empty));
@@ -730,7 +732,7 @@ impl IntentEngine {
                                 message: "each value needs an `in` text".into(),
                             });
                         };
-                        let out = v.get("out").map(yaml_value_text);
+                        let out = v.get("out").map(Value::from_yaml);
                         let context: Vec<(String, String)> = v
                             .get("context")
                             .map(|c| {
@@ -747,7 +749,7 @@ impl IntentEngine {
                             if template::is_template(&t) {
                                 (t, None, vec![])
                             } else {
-                                (t.clone(), Some(t), vec![])
+                                (t.clone(), Some(Value::Text(t)), vec![])
                             }
                         }
                         None => {
@@ -1105,9 +1107,9 @@ impl IntentEngine {
                 wildcard_chars += text.chars().filter(|c| !c.is_whitespace()).count();
             }
             let value = match &e.value {
-                EValue::Spoken => text.clone(),
-                EValue::Out(s) => s.to_string(),
-                EValue::Num(n) => format_number(*n),
+                EValue::Spoken => Value::Text(text.clone()),
+                EValue::Out(v) => (*v).clone(),
+                EValue::Num(n) => Value::Number(*n),
             };
             slots.insert(
                 self.slot_names[e.slot as usize].clone(),
@@ -1139,7 +1141,7 @@ impl IntentEngine {
                 slots.insert(
                     slot.clone(),
                     SlotValue {
-                        value: v.clone(),
+                        value: Value::Text(v.clone()),
                         text: String::new(),
                         wildcard: false,
                     },

@@ -31,8 +31,10 @@ mod numbers;
 mod program;
 pub mod template;
 mod text;
+pub mod value;
 mod yaml;
 
 pub use engine::{Context, IntentEngine, IntentMatch, Recognition, Settings, SlotValue};
 pub use error::{IntentError, Origin};
 pub use lists::ListValue;
+pub use value::Value;

@@ -39,7 +39,7 @@ impl ListValue {
 #[derive(Debug, Clone)]
 pub(crate) struct TextValue {
     /// Slot output; `None` means "the text as spoken".
-    pub out: Option<String>,
+    pub out: Option<crate::value::Value>,
     /// Context merged into the match.
     pub context: Vec<(String, String)>,
     /// For template values (`(closed|shut)`): the compiled template.
@@ -195,7 +195,7 @@ impl SlotList {
             list.trie
                 .insert(&crate::text::normalize_whitespace(&v.text_in), i as u32);
             list.values.push(TextValue {
-                out: Some(v.value_out),
+                out: Some(crate::value::Value::Text(v.value_out)),
                 context: v.context.into_iter().collect(),
                 node: None,
                 text_in: v.text_in,

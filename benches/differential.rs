@@ -1,0 +1,114 @@
+//! The full differential run: Emma against hassil 3.0.1 on sentences sampled
+//! from every template of every language of the `home-assistant-intents`
+//! package, printing the per-language agreement table and throughput.
+//!
+//!   cargo bench -p emma-intent --bench differential -- [--cap N] [--lang L]… [--limit N]
+//!       [--seed N] [--write-sample PATH]
+//!
+//! `--cap` sentences per template (default 1); `--limit` keeps at most that many
+//! sentences per language (default 0 = all); `--write-sample PATH` writes the
+//! cases with hassil's answers for `tests/differential.rs` (use with `--limit`).
+//! hassil runs in `$EMMA_HOME/cache/bench-venv` (made by `scripts/setup`).
+//! Throughput is sentences per second recognising the same sampled sentences,
+//! both single-threaded, hassil timed inside its own process.
+
+#[path = "../core/intent/tests/support/differential.rs"]
+mod differential;
+
+use std::time::{Duration, Instant};
+
+use differential::{agreement, emma_answer, engine, languages, package_data, sample};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (mut cap, mut limit, mut seed) = (1usize, 0usize, 15u64);
+    let mut langs: Vec<String> = vec![];
+    let mut write: Option<std::path::PathBuf> = None;
+    while let Some(a) = args.next() {
+        let mut val = || args.next().unwrap_or_else(|| panic!("{a} needs a value"));
+        match a.as_str() {
+            "--cap" => cap = val().parse().expect("--cap N"),
+            "--limit" => limit = val().parse().expect("--limit N"),
+            "--seed" => seed = val().parse().expect("--seed N"),
+            "--lang" => langs.push(val()),
+            "--write-sample" => write = Some(val().into()),
+            "--bench" => {}
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    if langs.is_empty() {
+        langs = languages(&package_data());
+    }
+    eprintln!(
+        "sampling {} languages with hassil (cap {cap} per template, seed {seed})…",
+        langs.len()
+    );
+    let samples = sample(&langs, cap, seed, limit);
+    println!(
+        "| lang | sentences | agree | explained | agreement | emma sent/s | hassil sent/s | emma/hassil |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let (mut all_n, mut all_agree, mut all_known) = (0, 0, 0);
+    let mut min_ratio = f64::INFINITY;
+    let mut disagreements = vec![];
+    for (lang, s) in &samples {
+        let engine = engine(lang);
+        let (n, agree, known, shown) = agreement(&engine, lang, s, 20);
+        all_n += n;
+        all_agree += agree;
+        all_known += known;
+        disagreements.extend(shown.into_iter().map(|d| format!("{lang}: {d}")));
+        // Time Emma on the same sentences for at least 200 ms.
+        let start = Instant::now();
+        let mut done = 0usize;
+        while start.elapsed() < Duration::from_millis(200) || done == 0 {
+            for case in &s.cases {
+                std::hint::black_box(emma_answer(&engine, case));
+            }
+            done += s.cases.len().max(1);
+        }
+        let emma_rate = done as f64 / start.elapsed().as_secs_f64();
+        let hassil_rate = n as f64 / s.elapsed_s.max(1e-9);
+        let ratio = emma_rate / hassil_rate;
+        if n > 0 {
+            min_ratio = min_ratio.min(ratio);
+        }
+        println!(
+            "| {lang} | {n} | {agree} | {known} | {:.1}% | {emma_rate:.0} | {hassil_rate:.1} | {ratio:.0}× |",
+            100.0 * agree as f64 / n.max(1) as f64
+        );
+    }
+    println!(
+        "\nall: {all_agree}/{all_n} agree ({:.2}%), {all_known} explained differences; \
+         lowest emma/hassil throughput ratio {min_ratio:.0}×",
+        100.0 * all_agree as f64 / all_n.max(1) as f64
+    );
+    if !disagreements.is_empty() {
+        println!("\ndisagreements (first 20 per language):");
+        for d in &disagreements {
+            println!("  {d}");
+        }
+    }
+    if let Some(path) = write {
+        let site = package_data().join("../..");
+        let version = std::fs::read_dir(&site)
+            .unwrap()
+            .flatten()
+            .find_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.strip_prefix("home_assistant_intents-")?
+                    .strip_suffix(".dist-info")
+                    .map(String::from)
+            })
+            .expect("home_assistant_intents dist-info");
+        let out = serde_json::json!({
+            "package_version": version,
+            "seed": seed,
+            "cap": cap,
+            "limit": limit,
+            "langs": samples,
+        });
+        std::fs::write(&path, serde_json::to_string(&out).unwrap()).unwrap();
+        eprintln!("wrote {}", path.display());
+    }
+}
