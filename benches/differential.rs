@@ -9,6 +9,9 @@
 //! sentences per language (default 0 = all); `--write-sample PATH` writes the
 //! cases with hassil's answers for `tests/differential.rs` (use with `--limit`).
 //! hassil runs in `$EMMA_HOME/cache/bench-venv` (made by `scripts/setup`).
+//! `--ood` instead prints false accepts of Emma and hassil on the large
+//! out-of-domain sets (`core/intent/tests/data/ood/{en,de}-large.txt`) and
+//! false rejects on the HA test sentences, with the HA tree and fixtures.
 //! Throughput is sentences per second recognising the same sampled sentences,
 //! both single-threaded, hassil timed inside its own process.
 
@@ -18,6 +21,7 @@ mod differential;
 use std::time::{Duration, Instant};
 
 use differential::{agreement, emma_answer, engine, languages, package_data, sample};
+use emma_intent::{Context, IntentEngine};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -32,6 +36,7 @@ fn main() {
             "--seed" => seed = val().parse().expect("--seed N"),
             "--lang" => langs.push(val()),
             "--write-sample" => write = Some(val().into()),
+            "--ood" => return ood(),
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -111,4 +116,85 @@ fn main() {
         std::fs::write(&path, serde_json::to_string(&out).unwrap()).unwrap();
         eprintln!("wrote {}", path.display());
     }
+}
+
+/// Out-of-domain figures for Emma and hassil, side by side.
+fn ood() {
+    use emma_intent::harness::{Fixtures, suite_cases};
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest.join("../../../shared/data/ha-intents");
+    let python = differential::venv().join("bin/python");
+    let dir = std::env::temp_dir().join(format!("emma-ood-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("hassil_baseline.py");
+    std::fs::write(&script, include_str!("hassil_baseline.py")).unwrap();
+    println!("| lang | set | sentences | emma accepts | hassil accepts |");
+    println!("|---|---|---:|---:|---:|");
+    for lang in ["en", "de"] {
+        let mut engine = IntentEngine::from_path(&root, lang).unwrap();
+        Fixtures::from_file(&root.join("tests").join(lang).join("_fixtures.yaml"))
+            .unwrap()
+            .apply(&mut engine);
+        let ood: Vec<(String, Context)> =
+            std::fs::read_to_string(manifest.join(format!("tests/data/ood/{lang}-large.txt")))
+                .unwrap()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|l| (l.to_string(), Context::new()))
+                .collect();
+        let domain: Vec<(String, Context)> = suite_cases(&root, lang)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.sentence, c.context))
+            .collect();
+        for (set, cases) in [
+            ("out-of-domain (false accepts)", &ood),
+            ("HA tests (accepted)", &domain),
+        ] {
+            let emma: Vec<bool> = cases
+                .iter()
+                .map(|(t, c)| engine.recognize(t, c).best.is_some())
+                .collect();
+            let json: Vec<serde_json::Value> = cases
+                .iter()
+                .map(|(t, c)| serde_json::json!({"text": t, "context": c.iter().collect::<std::collections::BTreeMap<_, _>>()}))
+                .collect();
+            let path = dir.join(format!("cases-{lang}.json"));
+            std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+            let out = std::process::Command::new(&python)
+                .arg(&script)
+                .arg(&root)
+                .arg(lang)
+                .arg(&path)
+                .output()
+                .expect("running hassil");
+            assert!(
+                out.status.success(),
+                "hassil: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let hassil: Vec<bool> = h["intents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| !v.is_null())
+                .collect();
+            println!(
+                "| {lang} | {set} | {} | {} | {} |",
+                cases.len(),
+                emma.iter().filter(|&&a| a).count(),
+                hassil.iter().filter(|&&a| a).count()
+            );
+            if set.starts_with("out") {
+                for (i, (t, _)) in cases.iter().enumerate() {
+                    if emma[i] || hassil[i] {
+                        println!("    {t:?}: emma {}, hassil {}", emma[i], hassil[i]);
+                    }
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -227,6 +227,7 @@ pub struct IntentEngine {
     pub(crate) literal_users: Vec<Vec<u32>>,
     pub(crate) always: Vec<u32>,
     pub(crate) settings: Settings,
+    pub(crate) lexicon: crate::plausible::Lexicon,
 }
 
 impl std::fmt::Debug for IntentEngine {
@@ -335,6 +336,7 @@ impl IntentEngine {
             literal_users: vec![],
             always: vec![],
             settings: Settings::default(),
+            lexicon: Default::default(),
         };
         let empty = Yaml::Map(vec![]);
         let lists = doc.get("lists").unwrap_or(&empty);
@@ -941,6 +943,25 @@ impl IntentEngine {
         };
         self.literal_users = users;
         self.always = always;
+        let roots: Vec<(&Node, &[Node])> = self
+            .sentences
+            .iter()
+            .map(|s| {
+                let rules = self.rule_tables[self.data[s.data as usize].rules as usize].as_slice();
+                (&s.node, rules)
+            })
+            .collect();
+        let runtime: Vec<u32> = RUNTIME_LISTS
+            .iter()
+            .filter_map(|n| self.list_index.get(*n).copied())
+            .collect();
+        self.lexicon = crate::plausible::Lexicon::build(
+            &roots,
+            &self.globals,
+            &self.locals,
+            &runtime,
+            self.slot_names.len(),
+        );
     }
 
     /// The language code.
@@ -1100,11 +1121,13 @@ impl IntentEngine {
         let mut slots: BTreeMap<String, SlotValue> = BTreeMap::new();
         let mut wildcards = 0;
         let mut wildcard_chars = 0usize;
+        let mut plausibility = 1.0f32;
         for e in &state.entities {
             let text = input.slice(e.start, e.end);
             if e.wildcard {
                 wildcards += 1;
                 wildcard_chars += text.chars().filter(|c| !c.is_whitespace()).count();
+                plausibility = plausibility.min(self.lexicon.score(e.slot, &text));
             }
             let value = match &e.value {
                 EValue::Spoken => Value::Text(text.clone()),
@@ -1149,7 +1172,7 @@ impl IntentEngine {
             }
         }
         let wildcard_share = wildcard_chars as f32 / total_chars;
-        let mut confidence = 1.0 - 0.5 * wildcard_share;
+        let mut confidence = (1.0 - 0.5 * wildcard_share) * plausibility;
         if edits > 0 {
             let words = input.low_str.split_whitespace().count().max(1) as f32;
             confidence *= (1.0 - edits as f32 / words).max(0.0) * 0.9;

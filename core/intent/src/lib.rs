@@ -28,6 +28,7 @@ pub mod import;
 mod lists;
 mod load;
 mod numbers;
+mod plausible;
 mod program;
 pub mod template;
 mod text;

@@ -428,7 +428,7 @@ impl<'a, 's> Matcher<'a, 's> {
             // and languages without spaces do): that continuation is not at a
             // word start, so only literal text can follow, as in hassil.
             let at_gap = end == low.len() || low[end].is_whitespace();
-            if !at_gap && (matches!(low[end], '-' | '_') || low[end - 1].is_whitespace()) {
+            if !at_gap && low[end - 1].is_whitespace() {
                 continue;
             }
             self.state.entities.push(Entity {

@@ -42,6 +42,9 @@ pub struct Answer {
 pub struct SlotAnswer {
     pub value: serde_json::Value,
     pub text: String,
+    /// Emma's wildcard flag (hassil's answers leave it false).
+    #[serde(default, skip_serializing)]
+    pub wildcard: bool,
 }
 
 /// One language's sample.
@@ -197,6 +200,7 @@ pub fn emma_answer(engine: &IntentEngine, case: &Case) -> Option<Answer> {
                     SlotAnswer {
                         value: serde_json::to_value(&v.value).unwrap(),
                         text: v.text,
+                        wildcard: v.wildcard,
                     },
                 )
             })
@@ -238,6 +242,7 @@ pub fn compare(hassil: Option<&Answer>, emma: Option<&Answer>, no_spaces: bool) 
                     let sq = |a: &SlotAnswer| SlotAnswer {
                         value: squeeze(&a.value),
                         text: a.text.split_whitespace().collect(),
+                        wildcard: a.wildcard,
                     };
                     (sq(hs), sq(es))
                 } else {
@@ -293,6 +298,45 @@ pub fn explained(
             .any(|s| s.text.contains(' ') && case.text.trim_end().ends_with(s.text.trim()))
     {
         return Some("multi-word list value at the end of a sentence without spaces");
+    }
+    let (Some(h), Some(e)) = (hassil, emma) else {
+        // hassil looks for digits only after an open wildcard (the first number
+        // in the rest of the sentence), so `{name} {minutes} minutes` fails on
+        // "42 twenty minutes" and on number words; Emma tries every split.
+        if hassil.is_none()
+            && let Some(e) = emma
+            && e.intent == case.intent_expected
+            && e.slots.values().any(|s| s.wildcard)
+            && e.slots
+                .values()
+                .any(|s| s.value.is_number() && !s.text.is_empty())
+        {
+            return Some("open wildcard followed by a number");
+        }
+        return None;
+    };
+    if h.intent != e.intent {
+        return None;
+    }
+    for (name, hs) in &h.slots {
+        let Some(es) = e.slots.get(name) else {
+            continue;
+        };
+        // hassil caches a range's number words by bounds, ignoring `multiplier`,
+        // so a spoken number in a list with `multiplier: -1` gets the sign of
+        // whichever list with the same bounds it met first; Emma applies each
+        // list's own multiplier.
+        if let (Some(a), Some(b)) = (hs.value.as_f64(), es.value.as_f64())
+            && a == -b
+            && a != 0.0
+        {
+            return Some("range multiplier on number words");
+        }
+        // hassil 3.0.1 sometimes repeats wildcard text ("X X forty X X"): its
+        // value is not even in the sentence.
+        if !hs.text.is_empty() && !case.text.contains(hs.text.trim()) {
+            return Some("hassil wildcard text not in the sentence");
+        }
     }
     None
 }
