@@ -16,6 +16,42 @@
 //! Candidates must also satisfy their block's `requires_context` /
 //! `excludes_context` against the caller's [`Context`] merged with the
 //! context of matched list values.
+//!
+//! # Slot values
+//! Slots keep hassil's types ([`Value`]): text, numbers (ranges, numeric
+//! `out`), lists (a block's `slots: {device_class: [blind, shade]}`).
+//!
+//! # Confidence
+//! `1 - 0.5 × (wildcard characters / all characters)`, times the lowest
+//! plausibility of the match's wildcard spans (see `plausible.rs`: spans in
+//! slots that fixed lists otherwise fill must look like those fillers), times
+//! an edit penalty in fuzzy mode. Below [`Settings::threshold`] the match is
+//! only a candidate.
+//!
+//! # Differences from hassil 3.0.1 (deliberate)
+//! Measured by the differential run over every language of the
+//! `home-assistant-intents` package (`tests/differential.rs`,
+//! `benches/differential.rs`, table in `docs/intents.md`). Emma differs where
+//! hassil has a defect:
+//! 1. *Languages without spaces* (`settings.ignore_whitespace`, Chinese):
+//!    hassil deletes every space of the input, so slot texts and wildcard
+//!    values lose theirs ("Guest Room" → "GuestRoom"); Emma keeps them.
+//!    hassil also misses a list value of several words at the very end of
+//!    such a sentence ("Siren开着Living Room"); Emma matches it.
+//! 2. *A number after an open wildcard*: hassil only looks for digits there
+//!    (the first number in the rest of the sentence), so
+//!    `{timer_name:name} {timer_minutes:minutes} perc` fails on "42
+//!    huszonkettő perc" and on spoken numbers; Emma tries every split.
+//! 3. *Range multipliers on number words*: hassil caches a range's number
+//!    words by bounds, ignoring `multiplier`, so "seventy two" in a
+//!    `multiplier: -1` list gets the sign of whichever same-bounds list it
+//!    met first; Emma applies each list's own multiplier (digits agree).
+//! 4. *Repeated wildcard text*: hassil sometimes fills a wildcard with text
+//!    repeated from the sentence ("X X forty X X"); Emma's wildcard is the
+//!    span it covers.
+//! 5. *Out-of-domain questions*: hassil accepts "who is the president of …"
+//!    through `who is [the] {zone:state}`; Emma scores the span as
+//!    implausible and answers "I don't know" (the match stays a candidate).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
