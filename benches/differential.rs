@@ -5,6 +5,8 @@
 //!   cargo bench -p emma-intent --bench differential -- [--cap N] [--lang L]… [--limit N]
 //!       [--seed N] [--write-sample PATH]
 //!
+//! `--from-sample PATH` reuses the cases, hassil answers and hassil timings
+//! recorded in a sample file instead of running hassil.
 //! `--cap` sentences per template (default 1); `--limit` keeps at most that many
 //! sentences per language (default 0 = all); `--write-sample PATH` writes the
 //! cases with hassil's answers for `tests/differential.rs` (use with `--limit`).
@@ -28,6 +30,7 @@ fn main() {
     let (mut cap, mut limit, mut seed) = (1usize, 0usize, 15u64);
     let mut langs: Vec<String> = vec![];
     let mut write: Option<std::path::PathBuf> = None;
+    let mut from: Option<std::path::PathBuf> = None;
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| panic!("{a} needs a value"));
         match a.as_str() {
@@ -37,6 +40,7 @@ fn main() {
             "--lang" => langs.push(val()),
             "--write-sample" => write = Some(val().into()),
             "--ood" => return ood(),
+            "--from-sample" => from = Some(val().into()),
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -48,7 +52,15 @@ fn main() {
         "sampling {} languages with hassil (cap {cap} per template, seed {seed})…",
         langs.len()
     );
-    let samples = sample(&langs, cap, seed, limit);
+    let samples: std::collections::BTreeMap<String, differential::LangSample> = match &from {
+        // hassil's answers and timings as recorded in a sample file.
+        Some(path) => {
+            let doc: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(path).expect("sample file")).unwrap();
+            serde_json::from_value(doc["langs"].clone()).unwrap()
+        }
+        None => sample(&langs, cap, seed, limit),
+    };
     println!(
         "| lang | sentences | agree | explained | agreement | emma sent/s | hassil sent/s | emma/hassil |"
     );
