@@ -920,7 +920,7 @@ impl IntentEngine {
                     .into_iter()
                     .map(|w| (n as f64, w))
                     .collect();
-                if n < stop {
+                {
                     for f in list.fractions.clone() {
                         let number = n as f64 + f;
                         for w in crate::numbers::decimal_words(&words_lang, &format!("{number}")) {

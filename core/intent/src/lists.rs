@@ -151,7 +151,14 @@ pub(crate) struct RangeList {
 impl RangeList {
     /// True if `n` (already parsed from digits) is in the range.
     pub fn contains(&self, n: f64) -> bool {
-        if n < self.start as f64 || n > self.stop as f64 {
+        // As hassil's `get_numbers`: every whole number of the range, each
+        // followed by its fractions, so `to: 100` with halves includes 100.5.
+        let top = if self.fractions.is_empty() {
+            n
+        } else {
+            n.floor()
+        };
+        if n < self.start as f64 || top > self.stop as f64 {
             return false;
         }
         if self.step == 1 && self.fractions.is_empty() {

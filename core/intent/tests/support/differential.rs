@@ -313,6 +313,14 @@ pub fn explained(
         {
             return Some("open wildcard followed by a number");
         }
+        // An empty alternative (`(made|built|)`) makes the group optional;
+        // hassil 3.0.1 then fails to match without it.
+        if hassil.is_none()
+            && emma.is_some_and(|e| e.intent == case.intent_expected)
+            && case.template.contains("|)")
+        {
+            return Some("empty alternative");
+        }
         return None;
     };
     if h.intent != e.intent {
@@ -331,6 +339,16 @@ pub fn explained(
             && a != 0.0
         {
             return Some("range multiplier on number words");
+        }
+        // The digits of a number right after an open wildcard: hassil's
+        // wildcard swallows the leading digits ("jazz 7" + "2" for "jazz 72").
+        if e.slots.values().any(|s| s.wildcard)
+            && hs.value.is_number()
+            && es.text.len() > hs.text.len()
+            && es.text.ends_with(hs.text.trim())
+            && es.text.chars().all(|c| c.is_ascii_digit())
+        {
+            return Some("open wildcard followed by a number");
         }
         // hassil 3.0.1 sometimes repeats wildcard text ("X X forty X X"): its
         // value is not even in the sentence.
