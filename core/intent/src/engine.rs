@@ -41,7 +41,8 @@
 //! 2. *A number after an open wildcard*: hassil only looks for digits there
 //!    (the first number in the rest of the sentence), so
 //!    `{timer_name:name} {timer_minutes:minutes} perc` fails on "42
-//!    huszonkettő perc" and on spoken numbers; Emma tries every split.
+//!    huszonkettő perc" and on spoken numbers, and its wildcard may swallow
+//!    leading digits ("jazz 72 órát" gives hours 2); Emma tries every split.
 //! 3. *Range multipliers on number words*: hassil caches a range's number
 //!    words by bounds, ignoring `multiplier`, so "seventy two" in a
 //!    `multiplier: -1` list gets the sign of whichever same-bounds list it
@@ -49,7 +50,10 @@
 //! 4. *Repeated wildcard text*: hassil sometimes fills a wildcard with text
 //!    repeated from the sentence ("X X forty X X"); Emma's wildcard is the
 //!    span it covers.
-//! 5. *Out-of-domain questions*: hassil accepts "who is the president of …"
+//! 5. *Empty alternatives*: `kdo te je (ustvaril|naredil|)` matches "kdo te
+//!    je" in Emma (the empty choice makes the group optional); hassil 3.0.1
+//!    finds nothing.
+//! 6. *Out-of-domain questions*: hassil accepts "who is the president of …"
 //!    through `who is [the] {zone:state}`; Emma scores the span as
 //!    implausible and answers "I don't know" (the match stays a candidate).
 
