@@ -35,6 +35,10 @@ pub struct TestArgs {
     /// Language code, e.g. `en`.
     #[arg(long)]
     lang: String,
+    /// Judge these intents instead of the tree's `sentences/`: e.g. the
+    /// `home-assistant-intents` package's `<lang>.json` or its directory.
+    #[arg(long)]
+    intents: Option<PathBuf>,
     /// Machine-readable output (one JSON object).
     #[arg(long)]
     json: bool,
@@ -43,7 +47,9 @@ pub struct TestArgs {
 /// Arguments of `emma intents parse`.
 #[derive(Debug, Args)]
 pub struct ParseArgs {
-    /// An HA intents tree, a sentences directory, one template file, a Rhino context or an Alexa model.
+    /// An HA intents tree, a sentences directory, one template file, the
+    /// `home-assistant-intents` package JSON (`<lang>.json` or its directory),
+    /// a Rhino context or an Alexa model.
     path: PathBuf,
     /// The sentence to recognise.
     sentence: String,
@@ -84,7 +90,7 @@ fn round2(c: f32) -> f64 {
 fn slots_text(m: &IntentMatch) -> String {
     m.slots
         .iter()
-        .map(|(k, v)| format!("{k}={:?}", v.value))
+        .map(|(k, v)| format!("{k}={:?}", v.value.to_string()))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -115,7 +121,10 @@ fn test(args: TestArgs) -> anyhow::Result<()> {
     );
     let start = Instant::now();
     let report =
-        harness::run_suite(&args.root, &args.lang, &mut |_| bar.inc(1)).with_context(|| {
+        harness::run_suite_with(&args.root, args.intents.as_deref(), &args.lang, &mut |_| {
+            bar.inc(1)
+        })
+        .with_context(|| {
             format!(
                 "running the {} suite under {}",
                 args.lang,
@@ -205,7 +214,12 @@ fn parse(args: ParseArgs) -> anyhow::Result<()> {
             .map(|m| {
                 m.slots
                     .iter()
-                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.value.clone())))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            serde_json::to_value(&v.value).unwrap_or_default(),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();

@@ -219,12 +219,13 @@ impl HomeControl {
             .slots
             .iter()
             .map(|(k, v)| {
+                let value = v.value.to_string();
                 let spoken = if v.text.is_empty() {
-                    v.value.clone()
+                    value.clone()
                 } else {
                     v.text.clone()
                 };
-                (k.clone(), (v.value.clone(), spoken))
+                (k.clone(), (value, spoken))
             })
             .collect();
         self.plan_slots(registry, &m.intent, &slots)

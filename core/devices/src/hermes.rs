@@ -349,21 +349,21 @@ pub fn intent_message(
             .slots
             .iter()
             .map(|(name, v)| {
-                let value = match v.value.parse::<f64>() {
-                    Ok(n) if n.is_finite() => SlotValueJson {
+                let value = match v.value.as_number() {
+                    Some(n) => SlotValueJson {
                         kind: "Number".into(),
                         value: serde_json::json!(n),
                     },
-                    _ => SlotValueJson {
+                    None => SlotValueJson {
                         kind: "Custom".into(),
-                        value: Value::String(v.value.clone()),
+                        value: Value::String(v.value.to_string()),
                     },
                 };
                 Slot {
                     entity: name.clone(),
                     slot_name: name.clone(),
                     raw_value: if v.text.is_empty() {
-                        v.value.clone()
+                        v.value.to_string()
                     } else {
                         v.text.clone()
                     },

@@ -16,6 +16,46 @@
 //! Candidates must also satisfy their block's `requires_context` /
 //! `excludes_context` against the caller's [`Context`] merged with the
 //! context of matched list values.
+//!
+//! # Slot values
+//! Slots keep hassil's types ([`Value`]): text, numbers (ranges, numeric
+//! `out`), lists (a block's `slots: {device_class: [blind, shade]}`).
+//!
+//! # Confidence
+//! `1 - 0.5 × (wildcard characters / all characters)`, times the lowest
+//! plausibility of the match's wildcard spans (see `plausible.rs`: spans in
+//! slots that fixed lists otherwise fill must look like those fillers), times
+//! an edit penalty in fuzzy mode. Below [`Settings::threshold`] the match is
+//! only a candidate.
+//!
+//! # Differences from hassil 3.0.1 (deliberate)
+//! Measured by the differential run over every language of the
+//! `home-assistant-intents` package (`tests/differential.rs`,
+//! `benches/differential.rs`, table in `docs/intents.md`). Emma differs where
+//! hassil has a defect:
+//! 1. *Languages without spaces* (`settings.ignore_whitespace`, Chinese):
+//!    hassil deletes every space of the input, so slot texts and wildcard
+//!    values lose theirs ("Guest Room" → "GuestRoom"); Emma keeps them.
+//!    hassil also misses a list value of several words at the very end of
+//!    such a sentence ("Siren开着Living Room"); Emma matches it.
+//! 2. *A number after an open wildcard*: hassil only looks for digits there
+//!    (the first number in the rest of the sentence), so
+//!    `{timer_name:name} {timer_minutes:minutes} perc` fails on "42
+//!    huszonkettő perc" and on spoken numbers, and its wildcard may swallow
+//!    leading digits ("jazz 72 órát" gives hours 2); Emma tries every split.
+//! 3. *Range multipliers on number words*: hassil caches a range's number
+//!    words by bounds, ignoring `multiplier`, so "seventy two" in a
+//!    `multiplier: -1` list gets the sign of whichever same-bounds list it
+//!    met first; Emma applies each list's own multiplier (digits agree).
+//! 4. *Repeated wildcard text*: hassil sometimes fills a wildcard with text
+//!    repeated from the sentence ("X X forty X X"); Emma's wildcard is the
+//!    span it covers.
+//! 5. *Empty alternatives*: `kdo te je (ustvaril|naredil|)` matches "kdo te
+//!    je" in Emma (the empty choice makes the group optional); hassil 3.0.1
+//!    finds nothing.
+//! 6. *Out-of-domain questions*: hassil accepts "who is the president of …"
+//!    through `who is [the] {zone:state}`; Emma scores the span as
+//!    implausible and answers "I don't know" (the match stays a candidate).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -27,7 +67,8 @@ use crate::lists::{CharTrie, ListValue, RangeList, SlotList, TextList, TextValue
 use crate::program::{EValue, ListRef, Matcher, Node, State, Tables, required_literals};
 use crate::template::{self, Expr};
 use crate::text::{Input, SkipWords};
-use crate::yaml::{self, Yaml, format_number};
+use crate::value::Value;
+use crate::yaml::{self, Yaml};
 
 /// Caller-supplied context: key → value (e.g. `area=Kitchen`, `domain=light`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,8 +123,9 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Context {
 /// A slot's value.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SlotValue {
-    /// The output value (a list's `out`, a number, or the spoken text).
-    pub value: String,
+    /// The output value, typed: a list's `out`, a number, a fixed slot's
+    /// list, or the spoken text. `value.as_text()` gives it as text.
+    pub value: Value,
     /// The text as spoken (empty for fixed slots and context slots).
     pub text: String,
     /// True for wildcard slots (open text).
@@ -164,7 +206,7 @@ pub(crate) fn check_excluded<'v>(
 #[derive(Debug)]
 pub(crate) struct DataBlock {
     pub intent: u32,
-    pub slots: Vec<(String, String)>,
+    pub slots: Vec<(String, Value)>,
     pub requires: Vec<(String, CtxReq)>,
     pub excludes: Vec<(String, CtxReq)>,
     pub response: Option<String>,
@@ -225,6 +267,7 @@ pub struct IntentEngine {
     pub(crate) literal_users: Vec<Vec<u32>>,
     pub(crate) always: Vec<u32>,
     pub(crate) settings: Settings,
+    pub(crate) lexicon: crate::plausible::Lexicon,
 }
 
 impl std::fmt::Debug for IntentEngine {
@@ -333,6 +376,7 @@ impl IntentEngine {
             literal_users: vec![],
             always: vec![],
             settings: Settings::default(),
+            lexicon: Default::default(),
         };
         let empty = Yaml::Map(vec![]);
         let lists = doc.get("lists").unwrap_or(&empty);
@@ -469,7 +513,7 @@ impl IntentEngine {
             .unwrap_or(&empty)
             .entries()
             .iter()
-            .map(|(k, v)| (k.clone(), yaml_value_text(v)))
+            .map(|(k, v)| (k.clone(), Value::from_yaml(v)))
             .collect();
         let requires = ctx_reqs(data.get("requires_context").unwrap_or(&empty));
         let excludes = ctx_reqs(data.get("excludes_context").unwrap_or(&empty));
@@ -730,7 +774,7 @@ impl IntentEngine {
                                 message: "each value needs an `in` text".into(),
                             });
                         };
-                        let out = v.get("out").map(yaml_value_text);
+                        let out = v.get("out").map(Value::from_yaml);
                         let context: Vec<(String, String)> = v
                             .get("context")
                             .map(|c| {
@@ -747,7 +791,7 @@ impl IntentEngine {
                             if template::is_template(&t) {
                                 (t, None, vec![])
                             } else {
-                                (t.clone(), Some(t), vec![])
+                                (t.clone(), Some(Value::Text(t)), vec![])
                             }
                         }
                         None => {
@@ -880,7 +924,7 @@ impl IntentEngine {
                     .into_iter()
                     .map(|w| (n as f64, w))
                     .collect();
-                if n < stop {
+                {
                     for f in list.fractions.clone() {
                         let number = n as f64 + f;
                         for w in crate::numbers::decimal_words(&words_lang, &format!("{number}")) {
@@ -939,6 +983,25 @@ impl IntentEngine {
         };
         self.literal_users = users;
         self.always = always;
+        let roots: Vec<(&Node, &[Node])> = self
+            .sentences
+            .iter()
+            .map(|s| {
+                let rules = self.rule_tables[self.data[s.data as usize].rules as usize].as_slice();
+                (&s.node, rules)
+            })
+            .collect();
+        let runtime: Vec<u32> = RUNTIME_LISTS
+            .iter()
+            .filter_map(|n| self.list_index.get(*n).copied())
+            .collect();
+        self.lexicon = crate::plausible::Lexicon::build(
+            &roots,
+            &self.globals,
+            &self.locals,
+            &runtime,
+            self.slot_names.len(),
+        );
     }
 
     /// The language code.
@@ -1098,16 +1161,18 @@ impl IntentEngine {
         let mut slots: BTreeMap<String, SlotValue> = BTreeMap::new();
         let mut wildcards = 0;
         let mut wildcard_chars = 0usize;
+        let mut plausibility = 1.0f32;
         for e in &state.entities {
             let text = input.slice(e.start, e.end);
             if e.wildcard {
                 wildcards += 1;
                 wildcard_chars += text.chars().filter(|c| !c.is_whitespace()).count();
+                plausibility = plausibility.min(self.lexicon.score(e.slot, &text));
             }
             let value = match &e.value {
-                EValue::Spoken => text.clone(),
-                EValue::Out(s) => s.to_string(),
-                EValue::Num(n) => format_number(*n),
+                EValue::Spoken => Value::Text(text.clone()),
+                EValue::Out(v) => (*v).clone(),
+                EValue::Num(n) => Value::Number(*n),
             };
             slots.insert(
                 self.slot_names[e.slot as usize].clone(),
@@ -1139,7 +1204,7 @@ impl IntentEngine {
                 slots.insert(
                     slot.clone(),
                     SlotValue {
-                        value: v.clone(),
+                        value: Value::Text(v.clone()),
                         text: String::new(),
                         wildcard: false,
                     },
@@ -1147,7 +1212,7 @@ impl IntentEngine {
             }
         }
         let wildcard_share = wildcard_chars as f32 / total_chars;
-        let mut confidence = 1.0 - 0.5 * wildcard_share;
+        let mut confidence = (1.0 - 0.5 * wildcard_share) * plausibility;
         if edits > 0 {
             let words = input.low_str.split_whitespace().count().max(1) as f32;
             confidence *= (1.0 - edits as f32 / words).max(0.0) * 0.9;

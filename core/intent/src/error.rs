@@ -39,6 +39,14 @@ pub enum IntentError {
         /// What the YAML parser said.
         message: String,
     },
+    /// A JSON intents file (the `home-assistant-intents` package form) is malformed.
+    #[error("{origin}: bad json: {message}")]
+    Json {
+        /// Where.
+        origin: Origin,
+        /// What the JSON parser said.
+        message: String,
+    },
     /// The YAML is well formed but a field has the wrong shape.
     #[error("{origin}: field `{field}`: {message}")]
     Field {

@@ -5,7 +5,18 @@
 //! language, with `_fixtures.yaml` loaded as the `{name}`, `{area}` and
 //! `{floor}` lists (entity names carry their `domain` and `device_class` as
 //! context). A sentence passes when the intent name is the expected one and
-//! the slots equal the expected slots exactly (numbers compared as numbers).
+//! the recognised slots are exactly the expected ones, each value matching by
+//! Home Assistant's rules (its `tests/test_language_sentences.py`):
+//!
+//! | expected          | recognised        | passes when                              |
+//! |-------------------|-------------------|------------------------------------------|
+//! | single value `e`  | single value `a`  | `e == a`                                 |
+//! | single value `e`  | list `A`          | `e` is a member of `A`                   |
+//! | list `E`          | single value `a`  | `a` is a member of `E` (one of several)  |
+//! | list `E`          | list `A`          | every member of `E` is in `A` (subset)   |
+//!
+//! Values compare with [`Value::same`]: numbers as numbers (`5` = `5.0` =
+//! `"5"`), text exactly. A slot given as a map uses its `value`.
 //! Sentences listed in `_test_failures.yaml` are reported apart and not
 //! counted. Per-intent folders (`tests/<lang>/<Intent>/*.yaml`, with their own
 //! inline fixtures) are judged against `sentences/<lang>/<Intent>/` plus
@@ -17,6 +28,7 @@ use std::path::{Path, PathBuf};
 use crate::engine::{Context, IntentEngine, IntentMatch};
 use crate::error::IntentError;
 use crate::lists::ListValue;
+use crate::value::Value;
 use crate::yaml::{self, Yaml};
 
 /// The home a test file assumes: areas, floors, entities.
@@ -163,8 +175,8 @@ pub struct TestCase {
     pub sentence: String,
     /// Expected intent name.
     pub intent: String,
-    /// Expected slots: each slot's acceptable values (as text).
-    pub slots: BTreeMap<String, Vec<String>>,
+    /// Expected slots, typed; a list is judged by [`slot_matches`].
+    pub slots: BTreeMap<String, Value>,
     /// Context the sentence is spoken in.
     pub context: Context,
 }
@@ -216,14 +228,15 @@ impl Report {
     }
 }
 
-/// True if an actual slot value equals the expected one (numbers as numbers).
-pub fn slot_equal(expected: &str, actual: &str) -> bool {
-    if expected == actual {
-        return true;
-    }
-    match (expected.trim().parse::<f64>(), actual.trim().parse::<f64>()) {
-        (Ok(a), Ok(b)) => (a - b).abs() < 1e-9,
-        _ => false,
+/// True if a recognised slot value satisfies the expected one by Home
+/// Assistant's rules (see the table in the module documentation).
+pub fn slot_matches(expected: &Value, actual: &Value) -> bool {
+    let member = |v: &Value, list: &[Value]| list.iter().any(|x| x.same(v));
+    match (expected.as_list(), actual.as_list()) {
+        (Some(e), Some(a)) => e.iter().all(|v| member(v, a)),
+        (Some(e), None) => member(actual, e),
+        (None, Some(a)) => member(expected, a),
+        (None, None) => expected.same(actual),
     }
 }
 
@@ -232,11 +245,10 @@ pub fn judge(case: &TestCase, got: Option<&IntentMatch>) -> bool {
     let Some(got) = got else { return false };
     got.intent == case.intent
         && got.slots.len() == case.slots.len()
-        && case.slots.iter().all(|(k, vs)| {
-            got.slots
-                .get(k)
-                .is_some_and(|a| vs.iter().any(|v| slot_equal(v, &a.value)))
-        })
+        && case
+            .slots
+            .iter()
+            .all(|(k, vs)| got.slots.get(k).is_some_and(|a| slot_matches(vs, &a.value)))
 }
 
 fn read_doc(path: &Path) -> Result<Yaml, IntentError> {
@@ -264,21 +276,17 @@ fn read_cases(path: &Path, default_intent: Option<&str>) -> Result<Vec<TestCase>
         let slots_doc = intent_doc
             .and_then(|i| i.get("slots"))
             .or_else(|| test.get("slots"));
-        let slots: BTreeMap<String, Vec<String>> = slots_doc
+        let slots: BTreeMap<String, Value> = slots_doc
             .map(|s| {
                 s.entries()
                     .iter()
                     .map(|(k, v)| {
                         let v = match v {
-                            Yaml::Map(_) => vec![
-                                v.get("value")
-                                    .map(crate::engine::yaml_value_text)
-                                    .unwrap_or_default(),
-                            ],
-                            Yaml::Seq(items) => {
-                                items.iter().map(crate::engine::yaml_value_text).collect()
-                            }
-                            other => vec![crate::engine::yaml_value_text(other)],
+                            Yaml::Map(_) => v
+                                .get("value")
+                                .map(Value::from_yaml)
+                                .unwrap_or(Value::Text(String::new())),
+                            other => Value::from_yaml(other),
                         };
                         (k.clone(), v)
                     })
@@ -381,6 +389,19 @@ pub fn run_suite(
     lang: &str,
     progress: &mut dyn FnMut(&Outcome),
 ) -> Result<Report, IntentError> {
+    run_suite_with(root, None, lang, progress)
+}
+
+/// Runs the suite of `lang` under `root` against the intents at `intents`
+/// (e.g. the `home-assistant-intents` package's `<lang>.json`) instead of the
+/// tree's own `sentences/`. Per-intent test folders are then judged against
+/// the whole language (the package has no per-intent split).
+pub fn run_suite_with(
+    root: &Path,
+    intents: Option<&Path>,
+    lang: &str,
+    progress: &mut dyn FnMut(&Outcome),
+) -> Result<Report, IntentError> {
     let tests_dir = root.join("tests").join(lang);
     if !tests_dir.is_dir() {
         return Err(IntentError::Io {
@@ -400,7 +421,7 @@ pub fn run_suite(
         }
     };
     let mut report = Report::default();
-    let mut engine = IntentEngine::from_path(root, lang)?;
+    let mut engine = IntentEngine::from_path(intents.unwrap_or(root), lang)?;
     let fixtures_path = tests_dir.join("_fixtures.yaml");
     if fixtures_path.is_file() {
         Fixtures::from_file(&fixtures_path)?.apply(&mut engine);
@@ -450,8 +471,14 @@ pub fn run_suite(
             continue;
         }
         if !engines.contains_key(&intent) {
-            let (doc, sources) = crate::load::load_intent_folder(root, lang, &intent)?;
-            engines.insert(intent.clone(), IntentEngine::from_doc(doc, &sources, lang)?);
+            let folder_engine = match intents {
+                Some(path) => IntentEngine::from_path(path, lang)?,
+                None => {
+                    let (doc, sources) = crate::load::load_intent_folder(root, lang, &intent)?;
+                    IntentEngine::from_doc(doc, &sources, lang)?
+                }
+            };
+            engines.insert(intent.clone(), folder_engine);
         }
         let engine = engines.get_mut(&intent).expect("inserted");
         for file in yaml_files(&dir) {
@@ -463,4 +490,45 @@ pub fn run_suite(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(items: &[&str]) -> Value {
+        Value::List(items.iter().map(|s| Value::from(*s)).collect())
+    }
+
+    #[test]
+    fn single_values_compare_exactly_and_numbers_as_numbers() {
+        assert!(slot_matches(&"blind".into(), &"blind".into()));
+        assert!(!slot_matches(&"blind".into(), &"shade".into()));
+        assert!(slot_matches(&"50".into(), &Value::Number(50.0)));
+        assert!(!slot_matches(&"50".into(), &Value::Number(5.0)));
+    }
+
+    #[test]
+    fn an_expected_single_value_must_be_a_member_of_a_recognised_list() {
+        let got = list(&["blind", "shutter", "shade"]);
+        assert!(slot_matches(&"shade".into(), &got));
+        assert!(!slot_matches(&"curtain".into(), &got));
+    }
+
+    #[test]
+    fn an_expected_list_accepts_any_single_member() {
+        let expected = list(&["blind", "shade"]);
+        assert!(slot_matches(&expected, &"shade".into()));
+        assert!(!slot_matches(&expected, &"shutter".into()));
+        // The old comma-joined text is not a member.
+        assert!(!slot_matches(&expected, &"blind,shade".into()));
+    }
+
+    #[test]
+    fn an_expected_list_must_be_a_subset_of_a_recognised_list() {
+        let got = list(&["blind", "shutter", "shade"]);
+        assert!(slot_matches(&list(&["blind", "shade"]), &got));
+        assert!(slot_matches(&list(&["shade", "blind", "shutter"]), &got));
+        assert!(!slot_matches(&list(&["blind", "curtain"]), &got));
+    }
 }

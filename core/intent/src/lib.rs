@@ -30,12 +30,15 @@ mod lists;
 mod load;
 pub mod merge;
 mod numbers;
+mod plausible;
 mod program;
 pub mod template;
 mod text;
+pub mod value;
 mod yaml;
 
 pub use engine::{Context, IntentEngine, IntentMatch, Recognition, Settings, SlotValue};
 pub use error::{IntentError, Origin};
 pub use lists::ListValue;
 pub use merge::{IntentSource, Owners};
+pub use value::Value;

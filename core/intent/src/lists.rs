@@ -39,7 +39,7 @@ impl ListValue {
 #[derive(Debug, Clone)]
 pub(crate) struct TextValue {
     /// Slot output; `None` means "the text as spoken".
-    pub out: Option<String>,
+    pub out: Option<crate::value::Value>,
     /// Context merged into the match.
     pub context: Vec<(String, String)>,
     /// For template values (`(closed|shut)`): the compiled template.
@@ -151,7 +151,14 @@ pub(crate) struct RangeList {
 impl RangeList {
     /// True if `n` (already parsed from digits) is in the range.
     pub fn contains(&self, n: f64) -> bool {
-        if n < self.start as f64 || n > self.stop as f64 {
+        // As hassil's `get_numbers`: every whole number of the range, each
+        // followed by its fractions, so `to: 100` with halves includes 100.5.
+        let top = if self.fractions.is_empty() {
+            n
+        } else {
+            n.floor()
+        };
+        if n < self.start as f64 || top > self.stop as f64 {
             return false;
         }
         if self.step == 1 && self.fractions.is_empty() {
@@ -195,7 +202,7 @@ impl SlotList {
             list.trie
                 .insert(&crate::text::normalize_whitespace(&v.text_in), i as u32);
             list.values.push(TextValue {
-                out: Some(v.value_out),
+                out: Some(crate::value::Value::Text(v.value_out)),
                 context: v.context.into_iter().collect(),
                 node: None,
                 text_in: v.text_in,

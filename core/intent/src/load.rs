@@ -56,9 +56,53 @@ fn load_file(path: &Path, sources: &mut Sources, lang: &str) -> Result<Yaml, Int
     Ok(doc)
 }
 
-/// Loads and merges everything `path` holds for `lang`.
+/// Reads one merged-language JSON file of the `home-assistant-intents`
+/// package (the dictionary hassil loads with `Intents.from_dict`).
+fn load_json(path: &Path, sources: &mut Sources) -> Result<Yaml, IntentError> {
+    let text = read(path)?;
+    let name = path.display().to_string();
+    let doc = yaml::parse_json(&text, &name)?;
+    if !matches!(doc, Yaml::Map(_)) {
+        return Err(IntentError::Field {
+            origin: crate::error::Origin {
+                file: name,
+                line: None,
+            },
+            field: "(top level)".into(),
+            message: "expected an object with `language` and `intents`".into(),
+        });
+    }
+    sources.files.push((name, text));
+    Ok(doc)
+}
+
+/// The package JSON file for `lang` when `path` is the package's `data`
+/// directory (`<lang>.json`) or the package directory itself (`data/<lang>.json`).
+fn package_json(path: &Path, lang: &str) -> Option<PathBuf> {
+    [
+        path.join(format!("{lang}.json")),
+        path.join("data").join(format!("{lang}.json")),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+/// Loads and merges everything `path` holds for `lang`: a YAML file or tree,
+/// or the `home-assistant-intents` JSON (a `<lang>.json` file, or the
+/// package's directory holding `data/<lang>.json`).
 pub(crate) fn load_path(path: &Path, lang: &str) -> Result<(Yaml, Sources), IntentError> {
     let mut sources = Sources { files: vec![] };
+    if path.is_file() && path.extension().is_some_and(|e| e == "json") {
+        let doc = load_json(path, &mut sources)?;
+        return Ok((doc, sources));
+    }
+    if path.is_dir()
+        && !path.join("sentences").is_dir()
+        && let Some(json) = package_json(path, lang)
+    {
+        let doc = load_json(&json, &mut sources)?;
+        return Ok((doc, sources));
+    }
     if path.is_file() {
         let doc = load_file(path, &mut sources, lang)?;
         return Ok((doc, sources));

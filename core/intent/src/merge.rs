@@ -270,13 +270,13 @@ lists:
             .best
             .unwrap();
         assert_eq!(m.intent, "OrderDrink");
-        assert_eq!(m.slots["size"].value, "large");
+        assert_eq!(m.slots["size"].value.to_string(), "large");
         let m = engine
             .recognize("buy extra large shirt", &Context::new())
             .best
             .unwrap();
         assert_eq!(m.intent, "OrderShirt");
-        assert_eq!(m.slots["size"].value, "extra large");
+        assert_eq!(m.slots["size"].value.to_string(), "extra large");
         // Each source's sizes stay its own.
         assert!(
             engine

@@ -56,7 +56,7 @@ pub(crate) enum EValue<'a> {
     /// The text as spoken.
     Spoken,
     /// A list's out value.
-    Out(&'a str),
+    Out(&'a crate::value::Value),
     /// A number.
     Num(f64),
 }
@@ -193,7 +193,7 @@ impl<'a, 's> Matcher<'a, 's> {
         self.state.entities.push(Entity {
             slot,
             value: match &value.out {
-                Some(out) => EValue::Out(out.as_str()),
+                Some(out) => EValue::Out(out),
                 None => EValue::Spoken,
             },
             start,
@@ -423,7 +423,12 @@ impl<'a, 's> Matcher<'a, 's> {
             start += 1;
         }
         for end in start + 1..=low.len() {
-            if end < low.len() && !low[end].is_whitespace() {
+            // A wildcard ends at a word gap, or inside a word when the template
+            // glues the next text to it (`{name}timer`, as Dutch/German compounds
+            // and languages without spaces do): that continuation is not at a
+            // word start, so only literal text can follow, as in hassil.
+            let at_gap = end == low.len() || low[end].is_whitespace();
+            if !at_gap && low[end - 1].is_whitespace() {
                 continue;
             }
             self.state.entities.push(Entity {
@@ -433,7 +438,7 @@ impl<'a, 's> Matcher<'a, 's> {
                 end,
                 wildcard: true,
             });
-            self.cont(k, end, true);
+            self.cont(k, end, at_gap);
             self.state.entities.pop();
             if self.steps > MAX_STEPS {
                 return;

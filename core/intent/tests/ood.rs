@@ -1,17 +1,21 @@
 //! Out-of-domain rejection on `tests/data/ood/{en,de}.txt` with the HA
 //! intents and fixtures loaded, while the in-domain HA suites keep passing.
 //!
-//! Known limit: the person intent's open `who is {zone}` / `wer ist {zone}`
-//! wildcard accepts "who is the president of the united states"-style
-//! questions, exactly as hassil 3.0.1 does (3 of 108 en, 3 of 96 de). No
-//! confidence rule found so far separates them from in-domain wildcard
-//! sentences ("play The Office", "who is at home"), so the tests pin that
-//! ceiling: any other false accept fails them.
+//! The person intent's open `who is {zone}` / `wer ist {zone}` wildcard
+//! accepts "who is the president of the united states" in hassil 3.0.1 (3 of
+//! the small en set, 3 of the small de set); Emma scores wildcard spans for
+//! plausibility and rejects them. Figures for the large sets, Emma beside
+//! hassil: `cargo bench -p emma-intent --bench differential -- --ood`.
 
 use std::path::PathBuf;
 
 use emma_intent::harness::{Fixtures, run_suite};
 use emma_intent::{Context, IntentEngine};
+
+/// "who is the pope": one unknown word after the article `[the]` consumes
+/// looks like "who is at work"; the span features cannot tell them apart.
+const LARGE_BOUND_EN: usize = 1;
+const LARGE_BOUND_DE: usize = 0;
 
 fn ha_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/ha-intents")
@@ -37,31 +41,27 @@ fn ood(lang: &str) -> Vec<String> {
         .collect()
 }
 
-fn false_accepts(lang: &str) -> Vec<String> {
+fn false_accepts(lang: &str, sentences: &[String]) -> Vec<String> {
     let engine = engine(lang);
-    ood(lang)
-        .into_iter()
+    sentences
+        .iter()
         .filter_map(|s| {
-            let r = engine.recognize(&s, &Context::default());
+            let r = engine.recognize(s, &Context::default());
             r.best
                 .map(|m| format!("{s:?} -> {} {:?} ({:.2})", m.intent, m.slots, m.confidence))
         })
         .collect()
 }
 
-/// At most the three known "who is …" / "wer ist …" sentences (the person
-/// intent's open wildcard, accepted by hassil too) may match; nothing else.
-fn assert_only_known_false_accepts(lang: &str, known_prefix: &str) {
+/// Nothing of the small hand-written sets may match, not even the "who is …"
+/// questions hassil accepts through the person intent's open wildcard (3 en,
+/// 3 de): wildcard spans are scored for plausibility (see `plausible.rs`).
+fn assert_no_false_accepts(lang: &str) {
     let sentences = ood(lang);
     assert!(sentences.len() >= 50);
-    let accepted = false_accepts(lang);
+    let accepted = false_accepts(lang, &sentences);
     assert!(
-        accepted.iter().all(|a| a.starts_with(known_prefix)),
-        "{}",
-        accepted.join("\n")
-    );
-    assert!(
-        accepted.len() <= 3,
+        accepted.is_empty(),
         "{} of {} accepted:\n{}",
         accepted.len(),
         sentences.len(),
@@ -71,12 +71,39 @@ fn assert_only_known_false_accepts(lang: &str, known_prefix: &str) {
 
 #[test]
 fn english_out_of_domain_sentences_are_rejected() {
-    assert_only_known_false_accepts("en", "\"who is ");
+    assert_no_false_accepts("en");
 }
 
 #[test]
 fn german_out_of_domain_sentences_are_rejected() {
-    assert_only_known_false_accepts("de", "\"wer ist ");
+    assert_no_false_accepts("de");
+}
+
+/// The large sets (`{lang}-large.txt`, >= 500 sentences each: questions,
+/// chit-chat, missing devices, near-misses). hassil 3.0.1 accepts the 20 en
+/// "who is …" questions and their de counterparts; Emma must stay at or below
+/// the bound measured when the plausibility score was introduced.
+fn assert_large_set(lang: &str, bound: usize) {
+    let sentences = ood(&format!("{lang}-large"));
+    assert!(sentences.len() >= 500, "{}", sentences.len());
+    let accepted = false_accepts(lang, &sentences);
+    assert!(
+        accepted.len() <= bound,
+        "{} of {} accepted (bound {bound}):\n{}",
+        accepted.len(),
+        sentences.len(),
+        accepted.join("\n")
+    );
+}
+
+#[test]
+fn english_large_out_of_domain_set() {
+    assert_large_set("en", LARGE_BOUND_EN);
+}
+
+#[test]
+fn german_large_out_of_domain_set() {
+    assert_large_set("de", LARGE_BOUND_DE);
 }
 
 #[test]
@@ -90,6 +117,11 @@ fn in_domain_suites_still_pass_with_the_default_threshold() {
             .filter(|o| o.got.as_ref().is_some_and(|g| g.confidence < 0.5))
             .count();
         assert_eq!(report.failed(), 0, "{lang}");
+        eprintln!(
+            "{lang}: {} passed, {} known failures",
+            report.passed(),
+            report.known_failures().count()
+        );
         assert_eq!(
             rejected, 0,
             "{lang}: {rejected} in-domain sentences below the threshold"

@@ -26,7 +26,11 @@ pub(super) fn match_hypotheses(
     let found = |text: &str, m: IntentMatch, conf: f32, via: &str| Understood {
         text: text.to_owned(),
         intent: Some(m.intent),
-        slots: m.slots.into_iter().map(|(k, v)| (k, v.value)).collect(),
+        slots: m
+            .slots
+            .into_iter()
+            .map(|(k, v)| (k, v.value.to_string()))
+            .collect(),
         confidence: conf.clamp(0.0, 1.0),
         via: format!("{prefix}{via}"),
     };
@@ -97,7 +101,10 @@ fn agree(
         if let Some(m) = intents.recognize(&sentence, &ctx).best {
             total += 1;
             by_intent.entry(m.intent).or_default().push((
-                m.slots.into_iter().map(|(k, v)| (k, v.value)).collect(),
+                m.slots
+                    .into_iter()
+                    .map(|(k, v)| (k, v.value.to_string()))
+                    .collect(),
                 added,
             ));
         }

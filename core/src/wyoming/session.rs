@@ -348,7 +348,7 @@ impl Session {
                 .into_iter()
                 .map(|(name, v)| Entity {
                     name,
-                    value: Value::String(v.value),
+                    value: serde_json::to_value(&v.value).unwrap_or(Value::Null),
                 })
                 .collect(),
             text: None,
