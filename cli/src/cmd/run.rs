@@ -150,11 +150,9 @@ impl EventListener for Printer {
     }
 }
 
-/// Text from skills, devices or speech, safe for a terminal.
+/// Text from skills, devices or speech, safe for a terminal (see `emma-untrusted`).
 fn shown(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '�' } else { c })
-        .collect()
+    emma_untrusted::line(text, emma_untrusted::TEXT_CHARS)
 }
 
 /// The assistant configuration the command line describes.

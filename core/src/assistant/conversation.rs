@@ -592,6 +592,14 @@ impl Worker {
             })
             .collect();
         let mut notes = Vec::new();
+        // The host already took out actions the skill may not carry out.
+        for r in &outcome.refused_actions {
+            refused(&self.hub, &r.action.device, &id, &r.reason);
+            notes.push(self.responses.say(
+                "refused_action",
+                &[("skill", &id), ("device", &clean(&r.action.device))],
+            ));
+        }
         for action in &reply.actions {
             let key = (
                 action.device.clone(),
@@ -812,19 +820,10 @@ fn may_control(skill: &SkillInstance, device: &emma_devices::Device) -> bool {
     })
 }
 
-/// Text from a skill, safe to show and speak: control characters and bidi
-/// overrides removed, length capped.
+/// Text from a skill, safe to show and speak (escape sequences, control and
+/// bidi characters removed, length capped: see `emma-untrusted`).
 pub(crate) fn clean(text: &str) -> String {
-    const MAX: usize = 2000;
-    text.chars()
-        .filter(|c| {
-            !c.is_control()
-                && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
-        })
-        .take(MAX)
-        .collect::<String>()
-        .trim()
-        .to_string()
+    emma_untrusted::text(text, emma_untrusted::TEXT_CHARS)
 }
 
 /// The merged engine's intent names by handler, for status output.
@@ -845,9 +844,9 @@ mod tests {
     #[test]
     fn skill_text_is_cleaned_of_escapes_and_bidi_overrides() {
         assert_eq!(
-            clean("\u{1b}[2JTurned \u{202E}off\r the alarm\u{7}"),
-            "[2JTurned off the alarm"
+            clean("\u{1b}[2JTurned \u{202E}off the alarm\u{7}"),
+            "Turned off the alarm"
         );
-        assert_eq!(clean(&"x".repeat(5000)).len(), 2000);
+        assert!(clean(&"x".repeat(5000)).chars().count() <= 2000);
     }
 }
