@@ -29,6 +29,8 @@ struct Cli {
 enum Command {
     /// Run Emma's demo: synthesise a spoken command and transcribe it offline.
     Demo(cmd::demo::DemoArgs),
+    /// The live assistant: microphone (or --wav, --text, --stdin) → intents → skills and devices → reply.
+    Run(cmd::run::RunArgs),
     /// Transcribe speech from WAV files, raw PCM on stdin or a microphone.
     Listen(cmd::speech::ListenArgs),
     /// Understand speech: decode with the grammar of a set of intents and match the intent.
@@ -56,6 +58,7 @@ fn main() -> std::process::ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Run(args) => cmd::run::run(args),
         Command::Listen(args) => cmd::speech::listen(args),
         Command::Understand(args) => cmd::understand::run(args),
         Command::Audio(args) => cmd::speech::audio(args),

@@ -1,11 +1,26 @@
-//! `emma demo`, the README's first command: synthetic speech through
-//! PocketSphinx, the intent engine and the built-in handlers to MQTT commands
-//! on the embedded broker.
+//! `emma demo`, the README's first command: the product tour on the
+//! `Assistant` — synthetic speech through PocketSphinx, the built-in home
+//! intents, the example coffee skill, an order proposal confirmed by voice
+//! and a slot-filling exchange, all on the embedded broker.
 
 use std::process::Command;
 
+use serde_json::Value;
+
+fn events(out: &[u8]) -> Vec<Value> {
+    String::from_utf8(out.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn of<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == kind).collect()
+}
+
 #[test]
-fn demo_turns_speech_into_device_commands_and_honest_replies() {
+fn the_tour_shows_home_control_a_skill_order_a_confirmed_reorder_and_slot_filling() {
     let out = Command::new(env!("CARGO_BIN_EXE_emma"))
         .args(["demo", "--json"])
         .output()
@@ -15,38 +30,49 @@ fn demo_turns_speech_into_device_commands_and_honest_replies() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), 4, "{lines:?}");
+    let ev = events(&out.stdout);
 
-    // Every command is heard exactly as said (grammar-restricted decoding).
-    for l in &lines {
-        assert_eq!(l["heard"], l["said"], "{l}");
-    }
-    assert_eq!(lines[0]["intent"], "HassTurnOn");
-    let topics: Vec<&str> = lines[0]["commands"]
-        .as_array()
-        .unwrap()
+    // Every spoken command is heard exactly (grammar-restricted decoding).
+    let heard: Vec<&str> = of(&ev, "transcript")
         .iter()
-        .map(|c| c["topic"].as_str().unwrap())
+        .map(|e| e["text"].as_str().unwrap())
         .collect();
-    assert_eq!(topics, ["emma/device/kitchen_light/set"]);
-    assert!(
-        lines[0]["commands"][0]["payload"]
-            .as_str()
-            .unwrap()
-            .contains(r#""state":"on""#)
+    assert_eq!(
+        heard,
+        [
+            "turn on the kitchen light",
+            "turn off the lights in the living room",
+            "make me a large latte",
+            "yes",
+            "turn on the lights",
+            "the bedroom"
+        ]
     );
-
-    // An area command reaches every light there and nothing else.
-    assert_eq!(lines[1]["intent"], "HassTurnOff");
-    assert_eq!(lines[1]["commands"].as_array().unwrap().len(), 2);
-
-    // No light in the bedroom: nothing is sent and Emma says so.
-    assert_eq!(lines[3]["intent"], "HassTurnOn");
-    assert!(lines[3]["commands"].as_array().unwrap().is_empty());
-    assert_eq!(lines[3]["reply"], "There is no light in the bedroom");
+    let commands: Vec<(&str, &str)> = of(&ev, "device-command")
+        .iter()
+        .map(|e| (e["device"].as_str().unwrap(), e["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            ("kitchen_light", "built-in"),
+            ("sofa_lamp", "built-in"),
+            ("ceiling_light", "built-in"),
+            ("coffee.machine", "com.example.coffee"),
+            ("bedroom_lamp", "built-in"),
+        ]
+    );
+    // The bean report became a proposal, confirmed by the spoken "yes".
+    let proposal = of(&ev, "proposal");
+    assert_eq!(proposal.len(), 1, "{ev:?}");
+    let decided = of(&ev, "proposal-decided");
+    assert_eq!(decided.len(), 1);
+    assert_eq!(decided[0]["id"], proposal[0]["id"]);
+    assert_eq!(decided[0]["decision"], "confirmed");
+    // "turn on the lights" was answered with a question.
+    assert!(
+        of(&ev, "reply")
+            .iter()
+            .any(|r| r["text"] == "In which room?" && r["expects_answer"] == true)
+    );
 }

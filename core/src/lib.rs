@@ -14,8 +14,10 @@
 //! - [`devices`]: the device registry and MQTT.
 //! - [`understand`]: speech → intent, with grammar decoding and recovery of misheard or cut-off commands.
 //! - [`events`]: device events delivered to subscribed, granted skills.
+//! - [`assistant`]: the assistant — audio or text → intent → skill/device → reply, with dialog.
 #![forbid(unsafe_code)]
 
+pub mod assistant;
 pub mod events;
 
 pub use emma_devices as devices;

@@ -1,55 +1,92 @@
-//! `emma demo`: the README's first command — Emma's whole path, offline, in one run.
+//! `emma demo`: the product tour, offline, on the same
+//! [`Assistant`](emma_core::assistant::Assistant) `emma run` uses.
 //!
-//! 1. a small home is registered (lights, blinds) in an in-memory registry;
-//! 2. Emma's built-in English home-control intents are compiled into a speech
-//!    grammar with the home's device and area names;
-//! 3. spoken commands are synthesised with espeak-ng (this machine has no
-//!    microphone to speak into; `emma listen --mic` is the live path);
-//! 4. PocketSphinx decodes them, restricted to that grammar;
-//! 5. the intent engine understands the text, the built-in handlers resolve the
-//!    devices and send commands over MQTT through the durable outbox to the
-//!    embedded broker, and Emma answers.
+//! 1. A fresh home in a temporary data directory: lights and blinds in three
+//!    rooms and an Example coffee machine; the example coffee skill (built
+//!    from `skills/examples/coffee` on first use, then cached) is installed
+//!    with the customer's grants.
+//! 2. Spoken commands are synthesised with espeak-ng (this machine has no
+//!    microphone; `emma run` is the live path) and streamed into
+//!    `process_audio`: PocketSphinx restricted to the grammar of the built-in
+//!    home intents + the skill's intents + the dialog's answers.
+//! 3. The tour: home commands, a drink ordered through the coffee skill, a
+//!    bean-level report from the machine over MQTT that makes the skill
+//!    propose a reorder, the spoken "yes" that confirms it, and a two-turn
+//!    slot-filling exchange ("turn on the lights" → "In which room?").
 //!
 //! Nothing leaves the machine: the broker listens on 127.0.0.1 only.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
-use emma_core::devices::control::HomeControl;
-use emma_core::devices::{Area, Bus, BusOptions, Device, Domain, EmbeddedBroker, Home, Registry};
-use emma_core::speech::{self, EndpointConfig, Engine, SpeechError};
+use emma_core::assistant::{
+    Assistant, AssistantConfig, AssistantEvent, AudioChunk, SpeechConfig, Turn,
+};
+use emma_core::devices::{Area, Device, Domain, QoS, Registry};
+use emma_core::skills::guest_build::build_bundle;
+use emma_core::skills::{Permission, SkillHome, SkillRuntime};
+use emma_core::speech::{self, SAMPLE_RATE};
 use indicatif::{ProgressBar, ProgressStyle};
+
+use super::run::Printer;
 
 /// Arguments of `emma demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Commands to speak (repeatable). Default: a few home-control commands.
+    /// Commands to speak instead of the tour (repeatable).
     #[arg(long = "say", value_name = "TEXT")]
     say: Vec<String>,
     /// espeak-ng voice for the synthetic speaker.
     #[arg(long, default_value = "en-us")]
     voice: String,
-    /// One JSON object per command.
+    /// Skip the coffee skill (no wasm build).
+    #[arg(long)]
+    no_skill: bool,
+    /// Print every event as a JSON line.
     #[arg(long)]
     json: bool,
 }
 
-const DEFAULT_COMMANDS: [&str; 4] = [
-    "turn on the kitchen light",
-    "turn off the lights in the living room",
-    "what is the state of the kitchen light",
-    "turn on the light in the bedroom",
+/// One step of the tour.
+enum Step {
+    /// The customer says this.
+    Say(&'static str),
+    /// The coffee machine reports its state over MQTT.
+    Report(&'static str),
+}
+
+const TOUR: [(&str, Step); 8] = [
+    ("home control", Step::Say("turn on the kitchen light")),
+    (
+        "home control",
+        Step::Say("turn off the lights in the living room"),
+    ),
+    ("a brand skill", Step::Say("make me a large latte")),
+    (
+        "the machine reports low beans; the skill proposes a reorder",
+        Step::Report(r#"{"state":"idle","bean_level":12}"#),
+    ),
+    ("the customer confirms", Step::Say("yes")),
+    ("slot filling", Step::Say("turn on the lights")),
+    ("slot filling", Step::Say("the bedroom")),
+    (
+        "a question Emma cannot answer",
+        Step::Say("what is the capital of france"),
+    ),
+];
+
+const GRANTS: [&str; 4] = [
+    "device:coffee.*:control",
+    "store",
+    "order:propose",
+    "notify",
 ];
 
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let commands: Vec<String> = if args.say.is_empty() {
-        DEFAULT_COMMANDS.iter().map(|s| s.to_string()).collect()
-    } else {
-        args.say.clone()
-    };
-
     let bar = if args.json {
         ProgressBar::hidden()
     } else {
@@ -57,109 +94,143 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
     bar.enable_steady_tick(Duration::from_millis(100));
+    let started = Instant::now();
 
+    let dir = std::env::temp_dir().join(format!("emma-demo-{}", std::process::id()));
+    let _cleanup = RemoveOnDrop(dir.clone());
     bar.set_message("registering the demo home");
-    let registry = demo_home()?;
-    let mut control = HomeControl::builtin("en")?;
-    control.refresh_lists(&registry);
-
-    bar.set_message("compiling the intents into a speech grammar");
-    let mut grammar = control.intents().export_grammar().grammar;
-    bar.set_message("loading PocketSphinx (en-us)");
-    let model = std::path::Path::new(speech::recognizer::POCKETSPHINX_EN_US);
-    let mut recognizer = speech::open(Engine::PocketSphinx, model)
-        .context("PocketSphinx en-us is needed for the demo; run scripts/setup")?;
-    // Words the acoustic model cannot pronounce are pruned from the grammar.
-    for _ in 0..3 {
-        match recognizer.set_grammar(Some(&grammar)) {
-            Ok(_) => break,
-            Err(SpeechError::UnknownWords { words, .. }) => {
-                grammar = emma_core::understand::walk::prune(&grammar, &words)
-                    .context("no grammar sentence is left after pruning unknown words")?;
-            }
-            Err(e) => return Err(e.into()),
-        }
+    demo_home(&dir.join("devices.sqlite"))?;
+    let with_skill = !args.no_skill && args.say.is_empty();
+    if with_skill {
+        bar.set_message("building the example coffee skill (first run only)");
+        install_coffee(&dir.join("skills"))?;
     }
 
-    bar.set_message("starting the embedded MQTT broker");
-    let dir = std::env::temp_dir().join(format!("emma-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let result = runtime.block_on(async {
-        let broker = EmbeddedBroker::start_default()?; // serves until the process exits
-        let options = BusOptions {
-            outbox_path: dir.join("outbox.sqlite"),
-            ..BusOptions::default()
-        };
-        let (bus, _) = Bus::start(broker.client_config("emma-demo"), options)?;
-        let home = Home::start(bus.clone(), registry).await?;
-        bar.finish_and_clear();
-        if !args.json {
-            println!(
-                "Emma demo — everything below runs offline on this machine (broker {}).\n",
-                broker.addr()
-            );
-        }
-        for text in &commands {
-            let audio = speech::synth::espeak(text, &args.voice, 150)?;
-            let started = Instant::now();
-            let (utterances, back) =
-                speech::transcribe(recognizer, &audio.samples, EndpointConfig::default())?;
-            recognizer = back;
-            let heard: Vec<String> = utterances.iter().map(|u| u.result.text.clone()).collect();
-            let heard = heard.join(" ");
-            let decode_s = started.elapsed().as_secs_f64();
-            let outcome = control.handle(&home, &heard).await?;
-            if args.json {
-                let commands: Vec<_> = outcome
-                    .commands
-                    .iter()
-                    .map(|c| serde_json::json!({"topic": c.topic, "payload": c.payload}))
-                    .collect();
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "said": text,
-                        "heard": heard,
-                        "intent": outcome.intent,
-                        "slots": outcome.slots,
-                        "commands": commands,
-                        "reply": outcome.reply,
-                        "audio_s": audio.duration_s(),
-                        "decode_s": decode_s,
-                    })
-                );
-            } else {
-                println!("  said:   {text}");
-                println!(
-                    "  heard:  {heard}   ({:.1} s of audio, decoded in {:.2} s)",
-                    audio.duration_s(),
-                    decode_s
-                );
-                match &outcome.intent {
-                    Some(intent) => println!("  intent: {intent} {:?}", outcome.slots),
-                    None => println!("  intent: none (Emma does not guess)"),
-                }
-                for c in &outcome.commands {
-                    println!("  mqtt:   {} {}", c.topic, c.payload);
-                }
-                println!("  emma:   {}\n", outcome.reply);
-            }
-        }
-        let flushed = bus.flush(Duration::from_secs(5)).await?;
-        if !flushed {
-            eprintln!("emma: the broker has not acknowledged every command");
-        }
-        bus.shutdown().await?;
-        anyhow::Ok(())
-    });
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    bar.set_message("starting the assistant (PocketSphinx, embedded broker, skills)");
+    let mut config = AssistantConfig::new(&dir, "en");
+    config.speech = Some(SpeechConfig::pocketsphinx_en_us());
+    config.load_skills = with_skill;
+    let assistant = Assistant::new(config)?;
+    assistant
+        .start()
+        .context("starting the assistant; run scripts/setup for PocketSphinx and espeak-ng")?;
+    bar.finish_and_clear();
+    let ready = started.elapsed();
+    assistant.add_listener(Arc::new(Printer { json: args.json }));
+    if !args.json {
+        println!(
+            "Emma demo — everything below runs offline on this machine (broker {}, ready in {:.1} s).\n",
+            assistant
+                .broker_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            ready.as_secs_f64()
+        );
+    }
+    let result = if args.say.is_empty() {
+        tour(&assistant, &args, with_skill)
+    } else {
+        args.say
+            .iter()
+            .try_for_each(|text| say(&assistant, text, &args).map(|_| ()))
+    };
+    let stopped = assistant.stop();
+    result?;
+    stopped?;
+    if !args.json {
+        println!(
+            "Demo finished in {:.1} s. `emma run` is the live assistant.",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
-/// A small home: kitchen, living room and bedroom with a few devices.
-fn demo_home() -> anyhow::Result<Registry> {
-    let mut registry = Registry::in_memory()?;
+fn tour(assistant: &Assistant, args: &DemoArgs, with_skill: bool) -> anyhow::Result<()> {
+    let events = assistant.subscribe();
+    for (title, step) in TOUR {
+        let skill_step = title.contains("skill") || title.contains("confirms");
+        if skill_step && !with_skill {
+            continue;
+        }
+        if !args.json {
+            println!("── {title}");
+        }
+        match step {
+            Step::Say(text) => {
+                say(assistant, text, args)?;
+            }
+            Step::Report(payload) => {
+                if !args.json {
+                    println!("machine: emma/device/coffee.machine/state {payload}");
+                }
+                let home = assistant.home()?;
+                assistant.block_on(home.bus().publish(
+                    "emma/device/coffee.machine/state",
+                    payload,
+                    QoS::AtLeastOnce,
+                    false,
+                ))?;
+                // The skill's question arrives as a reply event.
+                wait_for(&events, Duration::from_secs(10), |e| {
+                    matches!(
+                        e,
+                        AssistantEvent::Reply {
+                            expects_answer: true,
+                            ..
+                        }
+                    )
+                })
+                .context("the coffee skill did not propose a reorder within 10 s")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Speaks `text` into the assistant and waits for the turn.
+fn say(assistant: &Assistant, text: &str, args: &DemoArgs) -> anyhow::Result<Vec<Turn>> {
+    let audio = speech::synth::espeak(text, &args.voice, 150)?;
+    if !args.json {
+        println!("said:    {text}  ({:.1} s of speech)", audio.duration_s());
+    }
+    let silence = vec![0i16; SAMPLE_RATE as usize / 2];
+    for chunk in audio
+        .samples
+        .chunks(SAMPLE_RATE as usize / 10)
+        .chain(std::iter::once(silence.as_slice()))
+    {
+        assistant.process_audio(AudioChunk::I16 {
+            samples: chunk,
+            rate: SAMPLE_RATE,
+        })?;
+    }
+    Ok(assistant.end_audio()?)
+}
+
+fn wait_for(
+    events: &emma_core::assistant::EventReceiver,
+    timeout: Duration,
+    want: impl Fn(&AssistantEvent) -> bool,
+) -> Option<AssistantEvent> {
+    let deadline = Instant::now() + timeout;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match events.recv_timeout(left) {
+            Some(e) if want(&e) => return Some(e),
+            Some(_) => {}
+            None => return None,
+        }
+    }
+    None
+}
+
+/// A small home: kitchen, living room and bedroom, lights, blinds, a coffee machine.
+fn demo_home(path: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let mut registry = Registry::open(path)?;
     for (id, name) in [
         ("kitchen", "kitchen"),
         ("living_room", "living room"),
@@ -176,9 +247,45 @@ fn demo_home() -> anyhow::Result<Registry> {
         Device::new("kitchen_light", "kitchen light", Domain::Light).in_area("kitchen"),
         Device::new("sofa_lamp", "sofa lamp", Domain::Light).in_area("living_room"),
         Device::new("ceiling_light", "ceiling light", Domain::Light).in_area("living_room"),
+        Device::new("bedroom_lamp", "bedroom lamp", Domain::Light).in_area("bedroom"),
         Device::new("bedroom_blinds", "bedroom blinds", Domain::Cover).in_area("bedroom"),
+        Device::new("coffee.machine", "coffee machine", Domain::Custom).in_area("kitchen"),
     ] {
         registry.upsert_device(device)?;
     }
-    Ok(registry)
+    Ok(())
+}
+
+/// Builds the example coffee skill (cached under Emma's data directory) and installs it.
+fn install_coffee(skills: &Path) -> anyhow::Result<()> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills/examples/coffee");
+    anyhow::ensure!(
+        source.join("skill.toml").is_file(),
+        "the example coffee skill is not at {}; run the demo from a checkout, or pass --no-skill",
+        source.display()
+    );
+    let guests = crate::home::emma_home().join("cache/demo-guests");
+    let bundle = build_bundle(&source, &guests).context("building the example coffee skill")?;
+    let home = SkillHome::open(skills)?;
+    let file: PathBuf = skills.join("coffee.emmaskill");
+    std::fs::write(&file, bundle.to_bytes(None))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    let runtime = SkillRuntime::new(home.runtime_config())?;
+    let grants: Vec<Permission> = GRANTS
+        .iter()
+        .map(|g| g.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("demo grant: {e}"))?;
+    emma_core::assistant::check_install(&home, &bundle)?;
+    home.install(&runtime, &file, "default", &grants, true)?;
+    Ok(())
+}
+
+/// Removes the demo's temporary data directory.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod demo;
 pub mod devices;
 pub mod intents;
+pub mod run;
 pub mod skill;
 pub mod speech;
 pub mod understand;

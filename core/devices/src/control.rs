@@ -39,6 +39,33 @@ pub struct Outcome {
     pub reply: String,
 }
 
+/// Loads the registry's `{name}`, `{area}` and `{floor}` lists into any engine
+/// (one built from these templates, or one merged with skills' templates).
+pub fn load_lists(engine: &mut IntentEngine, lists: &IntentLists) {
+    for (name, entries) in [
+        ("name", &lists.name),
+        ("area", &lists.area),
+        ("floor", &lists.floor),
+    ] {
+        let values = entries
+            .iter()
+            .map(|e| {
+                e.context.iter().fold(
+                    ListValue::new(e.text.clone(), e.value.clone()),
+                    |v, (k, c)| v.with_context(k.clone(), c.clone()),
+                )
+            })
+            .collect();
+        engine.set_list(name, values);
+    }
+}
+
+/// The slot a dialog fills with the device ids "it" / "them" refers to (comma-separated).
+pub const DEVICES_SLOT: &str = "devices";
+
+/// Slot values with the words they were said with: slot → (value, spoken text).
+pub type Slots = BTreeMap<String, (String, String)>;
+
 /// A plan for one utterance: device actions plus the reply once they are sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -144,22 +171,7 @@ impl HomeControl {
 
     /// Loads explicit lists.
     pub fn set_lists(&mut self, lists: &IntentLists) {
-        for (name, entries) in [
-            ("name", &lists.name),
-            ("area", &lists.area),
-            ("floor", &lists.floor),
-        ] {
-            let values = entries
-                .iter()
-                .map(|e| {
-                    e.context.iter().fold(
-                        ListValue::new(e.text.clone(), e.value.clone()),
-                        |v, (k, c)| v.with_context(k.clone(), c.clone()),
-                    )
-                })
-                .collect();
-            self.engine.set_list(name, values);
-        }
+        load_lists(&mut self.engine, lists);
     }
 
     /// The best intent for `text`, if any.
@@ -176,43 +188,80 @@ impl HomeControl {
                 intent: None,
                 slots: BTreeMap::new(),
                 commands: Vec::new(),
-                reply: self.say(
-                    "Sorry, I didn't understand that",
-                    "Das habe ich leider nicht verstanden",
-                ),
+                reply: self.not_understood(),
             });
         };
-        let mut slots: BTreeMap<String, String> = m
+        self.plan_match(registry, &m)
+    }
+
+    /// What Emma says when nothing matched.
+    pub fn not_understood(&self) -> String {
+        self.say(
+            "Sorry, I didn't understand that",
+            "Das habe ich leider nicht verstanden",
+        )
+    }
+
+    /// Whether `intent` is one of the built-in home-control intents this handler plans.
+    pub fn handles(&self, intent: &str) -> bool {
+        self.engine.intent_names().iter().any(|i| i == intent)
+    }
+
+    /// Plans what to do for an intent recognised elsewhere (e.g. by an engine
+    /// merged from these templates and skills' templates): which devices, which
+    /// action, what to say. `Err` carries the reply when nothing can be done.
+    pub fn plan_match(
+        &self,
+        registry: &Registry,
+        m: &IntentMatch,
+    ) -> std::result::Result<Plan, Outcome> {
+        let slots: Slots = m
             .slots
             .iter()
-            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .map(|(k, v)| {
+                let spoken = if v.text.is_empty() {
+                    v.value.clone()
+                } else {
+                    v.text.clone()
+                };
+                (k.clone(), (v.value.clone(), spoken))
+            })
+            .collect();
+        self.plan_slots(registry, &m.intent, &slots)
+    }
+
+    /// Plans `intent` with slot values and the words they were said with
+    /// ([`Slots`]), e.g. after a dialog filled in a missing area.
+    pub fn plan_slots(
+        &self,
+        registry: &Registry,
+        intent: &str,
+        given: &Slots,
+    ) -> std::result::Result<Plan, Outcome> {
+        let mut slots: BTreeMap<String, String> = given
+            .iter()
+            .map(|(k, (v, _))| (k.clone(), v.clone()))
             .collect();
         // A name the registry does not know (wildcard templates) is looked up like any name.
         if let Some(unknown) = slots.remove("unknown_name") {
             slots.entry("name".into()).or_insert(unknown);
         }
         let fail = |reply: String| Outcome {
-            intent: Some(m.intent.clone()),
+            intent: Some(intent.to_string()),
             slots: slots.clone(),
             commands: Vec::new(),
             reply,
         };
         let spoken = |key: &str| {
-            let key = if key == "name" && !m.slots.contains_key("name") {
+            let key = if key == "name" && !given.contains_key("name") {
                 "unknown_name"
             } else {
                 key
             };
-            m.slots.get(key).map(|s| {
-                if s.text.is_empty() {
-                    s.value.clone()
-                } else {
-                    s.text.clone()
-                }
-            })
+            given.get(key).map(|(_, text)| text.clone())
         };
         let fixed_domain = slots.get("domain").and_then(|d| Domain::parse(d));
-        let domains = match (m.intent.as_str(), fixed_domain) {
+        let domains = match (intent, fixed_domain) {
             (_, Some(d)) => vec![d],
             ("HassLightSet", _) => vec![Domain::Light],
             ("HassSetPosition", _) => vec![Domain::Cover],
@@ -229,8 +278,26 @@ impl HomeControl {
             floor: slots.get("floor").cloned(),
             domains,
         };
-        let devices: Vec<Device> = match registry.resolve(&target) {
-            Ok(d) => d.into_iter().cloned().collect(),
+        let no_place = !slots.contains_key("area") && !slots.contains_key("floor");
+        if slots.get("place").is_some_and(|p| p == "ask") && no_place {
+            return Err(fail(self.say("In which room?", "In welchem Raum?")));
+        }
+        let referenced: Option<Vec<Device>> = slots.get(DEVICES_SLOT).map(|ids| {
+            ids.split(',')
+                .filter_map(|id| registry.device(id.trim()).cloned())
+                .collect()
+        });
+        if slots.get("reference").is_some() && referenced.as_ref().is_none_or(Vec::is_empty) {
+            return Err(fail(self.say("Which device?", "Welches Gerät?")));
+        }
+        let resolved = match referenced {
+            Some(devices) => Ok(devices),
+            None => registry
+                .resolve(&target)
+                .map(|d| d.into_iter().cloned().collect()),
+        };
+        let devices: Vec<Device> = match resolved {
+            Ok(d) => d,
             Err(_) => {
                 return Err(fail(self.not_found(
                     registry,
@@ -247,7 +314,7 @@ impl HomeControl {
                 .and_then(|v| v.trim_end_matches('%').parse::<f64>().ok())
         };
         let pct = |key: &str| number(key).map(|v| v.round().clamp(0.0, 100.0) as u8);
-        let action = match m.intent.as_str() {
+        let action = match intent {
             "HassTurnOn" => Action::TurnOn,
             "HassTurnOff" => Action::TurnOff,
             "HassLightSet" => match (pct("brightness"), slots.get("color")) {
@@ -288,7 +355,7 @@ impl HomeControl {
             "HassGetState" => {
                 let reply = self.state_reply(&devices, slots.get("state").map(String::as_str));
                 return Ok(Plan {
-                    intent: m.intent.clone(),
+                    intent: intent.to_string(),
                     slots,
                     actions: Vec::new(),
                     reply,
@@ -314,9 +381,9 @@ impl HomeControl {
             )));
         }
         let names = self.join(able.iter().map(|d| d.name.clone()).collect());
-        let reply = self.done_reply(&m.intent, &action, able[0].domain, &names);
+        let reply = self.done_reply(intent, &action, able[0].domain, &names);
         Ok(Plan {
-            intent: m.intent.clone(),
+            intent: intent.to_string(),
             slots,
             actions: able
                 .iter()
@@ -465,6 +532,14 @@ impl HomeControl {
             _ => String::new(),
         };
         match &name {
+            Some(n) if registry.is_empty() => self.say(
+                &format!(
+                    "There is no device named {n}{place_en}: this home has no devices yet. Devices appear when they announce themselves over MQTT discovery, or add one with emma devices add"
+                ),
+                &format!(
+                    "Es gibt kein Gerät namens {n}{place_de}: dieses Zuhause hat noch keine Geräte. Geräte erscheinen, wenn sie sich über MQTT Discovery melden, oder füge eines mit emma devices add hinzu"
+                ),
+            ),
             Some(n) => self.say(
                 &format!("There is no device named {n}{place_en}"),
                 &format!("Es gibt kein Gerät namens {n}{place_de}"),

@@ -119,4 +119,18 @@ pub enum IntentError {
         /// What the importer said.
         message: String,
     },
+    /// Two intent sources define the same intent (a skill would shadow another's).
+    #[error(
+        "{origin}: intent {intent:?} is already defined by {first}; {second} cannot define it too (rename the intent in {second}'s templates)"
+    )]
+    Clash {
+        /// Where the second definition is.
+        origin: Origin,
+        /// The intent.
+        intent: String,
+        /// Who defined it first.
+        first: String,
+        /// Who tried to define it again.
+        second: String,
+    },
 }

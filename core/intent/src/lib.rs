@@ -11,6 +11,7 @@
 //! - [`engine`]: compiling, ranking, confidence, runtime lists.
 //! - [`harness`]: the Home Assistant test-suite runner behind `emma intents test`.
 //! - [`grammar`]: export to a restricted-decoding speech grammar.
+//! - [`merge`]: one engine from several sources (built-in intents, skills), each with its own lists.
 //! - internal: `yaml` (budgeted YAML), `text` (normalisation), `lists`
 //!   (slot lists as tries), `program` (compiled templates and the matcher),
 //!   `load` (finding files), `fuzzy`, `numbers`.
@@ -27,6 +28,7 @@ pub mod harness;
 pub mod import;
 mod lists;
 mod load;
+pub mod merge;
 mod numbers;
 mod program;
 pub mod template;
@@ -36,3 +38,4 @@ mod yaml;
 pub use engine::{Context, IntentEngine, IntentMatch, Recognition, Settings, SlotValue};
 pub use error::{IntentError, Origin};
 pub use lists::ListValue;
+pub use merge::{IntentSource, Owners};

@@ -105,7 +105,66 @@ pub struct Understander {
     free: Option<Box<dyn SpeechRecognizer>>,
     engine: Engine,
     model: PathBuf,
+    decoding: Decoding,
     warnings: Vec<String>,
+}
+
+/// What setting a grammar on a recogniser came to.
+struct GrammarSet {
+    restricted: bool,
+    needs_free: bool,
+}
+
+/// Sets `grammar` on `recognizer` for `decoding`, pruning words the model
+/// cannot pronounce (reported in `warnings`).
+fn set_grammar(
+    recognizer: &mut dyn SpeechRecognizer,
+    grammar: &Grammar,
+    decoding: Decoding,
+    warnings: &mut Vec<String>,
+) -> Result<GrammarSet, UnderstandError> {
+    let mut restricted = false;
+    let mut decode_grammar = grammar.clone();
+    if decoding == Decoding::Grammar {
+        for _ in 0..3 {
+            match recognizer.set_grammar(Some(&decode_grammar)) {
+                Ok(report) => {
+                    if !report.unknown_words.is_empty() {
+                        warnings.push(format!(
+                            "the model does not know these grammar words: {}",
+                            report.unknown_words.join(", ")
+                        ));
+                    }
+                    restricted = true;
+                    break;
+                }
+                Err(SpeechError::UnknownWords { words, .. }) => {
+                    warnings.push(format!(
+                        "the model does not know these grammar words; sentences using them are decoded freely: {}",
+                        words.join(", ")
+                    ));
+                    match walk::prune(&decode_grammar, &words) {
+                        Some(g) => decode_grammar = g,
+                        None => break,
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !restricted {
+            recognizer.set_grammar(None)?;
+        }
+    }
+    // Returned to the caller (who shows them), so only logged at debug level here.
+    for w in warnings.iter() {
+        tracing::debug!("{w}");
+    }
+    let needs_free = decoding == Decoding::Grammar
+        && (!restricted || grammar.has_free() || decode_grammar != *grammar);
+    Ok(GrammarSet {
+        restricted,
+        needs_free,
+    })
 }
 
 impl std::fmt::Debug for Understander {
@@ -135,51 +194,19 @@ impl Understander {
         for w in &export.warnings {
             tracing::warn!("grammar: {w}");
         }
-        let grammar = export.grammar;
         let mut recognizer = emma_speech::open(engine, model)?;
-        let mut restricted = false;
-        let mut decode_grammar = grammar.clone();
-        if decoding == Decoding::Grammar {
-            for _ in 0..3 {
-                match recognizer.set_grammar(Some(&decode_grammar)) {
-                    Ok(report) => {
-                        if !report.unknown_words.is_empty() {
-                            warnings.push(format!(
-                                "the model does not know these grammar words: {}",
-                                report.unknown_words.join(", ")
-                            ));
-                        }
-                        restricted = true;
-                        break;
-                    }
-                    Err(SpeechError::UnknownWords { words, .. }) => {
-                        warnings.push(format!(
-                            "the model does not know these grammar words; sentences using them are decoded freely: {}",
-                            words.join(", ")
-                        ));
-                        match walk::prune(&decode_grammar, &words) {
-                            Some(g) => decode_grammar = g,
-                            None => break,
-                        }
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            if !restricted {
-                recognizer.set_grammar(None)?;
-            }
-        }
-        // Returned to the caller (who shows them), so only logged at debug level here.
-        for w in &warnings {
-            tracing::debug!("{w}");
-        }
-        let needs_free = decoding == Decoding::Grammar
-            && (!restricted || grammar.has_free() || decode_grammar != grammar);
+        let set = set_grammar(
+            recognizer.as_mut(),
+            &export.grammar,
+            decoding,
+            &mut warnings,
+        )?;
         Ok(Understander {
             intents,
-            walker_grammar: grammar,
-            restricted,
-            needs_free,
+            walker_grammar: export.grammar,
+            restricted: set.restricted,
+            needs_free: set.needs_free,
+            decoding,
             recognizer: Some(recognizer),
             free: None,
             engine,
@@ -202,6 +229,31 @@ impl Understander {
     /// The intent engine matching the transcripts.
     pub fn intents(&self) -> &IntentEngine {
         &self.intents
+    }
+
+    /// The intent engine, e.g. to load new runtime lists; call
+    /// [`Understander::reload_grammar`] afterwards so decoding follows.
+    pub fn intents_mut(&mut self) -> &mut IntentEngine {
+        &mut self.intents
+    }
+
+    /// Exports the intents' grammar again and sets it on the recogniser
+    /// (after the lists changed), without reloading the model.
+    pub fn reload_grammar(&mut self) -> Result<(), UnderstandError> {
+        let export = self.intents.export_grammar();
+        let recognizer = self.recognizer.as_mut().ok_or(UnderstandError::Lost)?;
+        let mut warnings = vec![];
+        let set = set_grammar(
+            recognizer.as_mut(),
+            &export.grammar,
+            self.decoding,
+            &mut warnings,
+        )?;
+        self.walker_grammar = export.grammar;
+        self.restricted = set.restricted;
+        self.needs_free = set.needs_free;
+        self.warnings = warnings;
+        Ok(())
     }
 
     /// Understands every utterance of 16 kHz mono `samples` (one recording).

@@ -1,0 +1,295 @@
+//! `emma run`: the live assistant. Everything happens in
+//! [`emma_core::assistant::Assistant`]; this command only picks the input
+//! (microphone, WAV files, text, stdin lines) and prints the events.
+
+use std::io::BufRead as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use emma_core::assistant::{
+    Assistant, AssistantConfig, AssistantEvent, AudioChunk, BrokerChoice, EventListener,
+    SpeechConfig, TtsConfig,
+};
+use emma_core::speech::{self, Engine, SAMPLE_RATE};
+
+use crate::home::emma_home;
+
+/// Arguments of `emma run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Language (en, de).
+    #[arg(long, default_value = "en")]
+    lang: String,
+    /// Understand these WAV files (a directory: every .wav in it, sorted) instead of the microphone.
+    #[arg(long, value_name = "FILE|DIR")]
+    wav: Option<PathBuf>,
+    /// Handle this text as an utterance (repeatable), instead of the microphone.
+    #[arg(long, value_name = "TEXT")]
+    text: Vec<String>,
+    /// Read utterances from standard input, one per line.
+    #[arg(long)]
+    stdin: bool,
+    /// Microphone to use (default: the system's default input).
+    #[arg(long)]
+    device: Option<String>,
+    /// Speech engine for audio.
+    #[arg(long, value_enum, default_value = "pocketsphinx")]
+    engine: EngineArg,
+    /// Model directory for the engine (default: PocketSphinx's US English model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// MQTT broker URL (default: the embedded broker on 127.0.0.1).
+    #[arg(long)]
+    broker: Option<String>,
+    /// The area of this speaker ("turn on the lights" means here).
+    #[arg(long)]
+    area: Option<String>,
+    /// Speak replies with espeak-ng (reported as audio in the events).
+    #[arg(long)]
+    speak: bool,
+    /// Do not load installed skills.
+    #[arg(long)]
+    no_skills: bool,
+    /// Print every event as a JSON line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Speech engines `emma run` can use.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum EngineArg {
+    /// PocketSphinx (English, restricted to the intents' grammar).
+    Pocketsphinx,
+    /// Vosk (needs --model).
+    Vosk,
+}
+
+/// Prints events as they happen (human lines, or JSON lines with `json`).
+pub(crate) struct Printer {
+    /// One JSON object per event.
+    pub json: bool,
+}
+
+impl EventListener for Printer {
+    fn on_event(&self, event: &AssistantEvent) {
+        if self.json {
+            if let Ok(line) = serde_json::to_string(event) {
+                println!("{line}");
+            }
+            return;
+        }
+        let line = match event {
+            AssistantEvent::Wake { phrase, .. } => format!("(wake word: {phrase})"),
+            AssistantEvent::Listening => "(listening)".to_string(),
+            AssistantEvent::Partial { .. } => return,
+            AssistantEvent::Transcript { text } => format!("heard:   {}", shown(text)),
+            AssistantEvent::Intent {
+                name,
+                slots,
+                confidence,
+                handler,
+            } => format!("intent:  {name} {slots:?} ({confidence:.2}, {handler})"),
+            AssistantEvent::NotUnderstood { reason, .. } => {
+                format!("intent:  none ({reason}; Emma does not guess)")
+            }
+            AssistantEvent::SkillReply { .. } => return,
+            AssistantEvent::DeviceCommand {
+                topic, payload, by, ..
+            } => format!("mqtt:    {topic} {} ({by})", shown(payload)),
+            AssistantEvent::CommandRefused { device, by, reason } => {
+                format!("refused: {by} → {device}: {}", shown(reason))
+            }
+            AssistantEvent::DeviceEvent {
+                device,
+                kind,
+                value,
+            } => format!("event:   {device} {kind} = {}", shown(value)),
+            AssistantEvent::Proposal {
+                skill, id, lines, ..
+            } => format!(
+                "order:   {} proposes {} (proposal {id}, waits for the customer)",
+                shown(skill),
+                lines
+                    .iter()
+                    .map(|l| format!("{} × {}", l.quantity, shown(&l.description)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            AssistantEvent::ProposalDecided { id, decision } => {
+                format!("order:   proposal {id} {decision}")
+            }
+            AssistantEvent::Handoff { skill, reason, .. } => format!(
+                "handoff: {} asks for a person: {}",
+                skill.as_deref().unwrap_or("emma"),
+                shown(reason)
+            ),
+            AssistantEvent::Reply {
+                text,
+                audio,
+                expects_answer,
+            } => {
+                let mut l = format!("emma:    {}", shown(text));
+                if let Some(a) = audio {
+                    l.push_str(&format!("  [{:.1} s of speech]", a.duration_s));
+                }
+                if *expects_answer {
+                    l.push_str("  (waiting for an answer)");
+                }
+                l.push('\n');
+                l
+            }
+            AssistantEvent::Error { stage, message } => {
+                format!("error:   {stage}: {}", shown(message))
+            }
+        };
+        println!("{line}");
+    }
+}
+
+/// Text from skills, devices or speech, safe for a terminal.
+fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '�' } else { c })
+        .collect()
+}
+
+/// The assistant configuration the command line describes.
+fn config(args: &RunArgs, audio: bool) -> anyhow::Result<AssistantConfig> {
+    let mut c = AssistantConfig::new(emma_home(), &args.lang);
+    if let Some(url) = &args.broker {
+        c.broker = BrokerChoice::Url(url.clone());
+    }
+    c.area = args.area.clone();
+    c.load_skills = !args.no_skills;
+    if args.speak {
+        c.tts = TtsConfig::Espeak {
+            voice: None,
+            speed: 160,
+        };
+    }
+    if audio {
+        c.speech = Some(match (args.engine, &args.model) {
+            (EngineArg::Pocketsphinx, None) => SpeechConfig::pocketsphinx_en_us(),
+            (EngineArg::Pocketsphinx, Some(m)) => SpeechConfig {
+                model: m.clone(),
+                model_language: None,
+                ..SpeechConfig::pocketsphinx_en_us()
+            },
+            (EngineArg::Vosk, Some(m)) => SpeechConfig {
+                engine: Engine::Vosk,
+                model: m.clone(),
+                model_language: None,
+                ..SpeechConfig::pocketsphinx_en_us()
+            },
+            (EngineArg::Vosk, None) => bail!("--engine vosk needs --model DIR"),
+        });
+    }
+    Ok(c)
+}
+
+/// A flag set when the user presses Ctrl-C (the assistant then stops cleanly).
+fn interrupted() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    let _ = std::thread::Builder::new()
+        .name("emma-ctrl-c".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
+                set.store(true, Ordering::SeqCst);
+                eprintln!("emma: stopping (queued commands are flushed first)");
+            }
+        });
+    flag
+}
+
+/// Runs `emma run`.
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let typed = !args.text.is_empty() || args.stdin;
+    let assistant = Assistant::new(config(&args, !typed)?)?;
+    assistant.add_listener(Arc::new(Printer { json: args.json }));
+    assistant.start().context("starting the assistant")?;
+    let stop = interrupted();
+    let result = drive(&assistant, &args, &stop);
+    let stopped = assistant.stop();
+    result?;
+    stopped?;
+    Ok(())
+}
+
+fn drive(assistant: &Assistant, args: &RunArgs, stop: &AtomicBool) -> anyhow::Result<()> {
+    for text in &args.text {
+        assistant.process_text(text)?;
+    }
+    if args.stdin {
+        for line in std::io::stdin().lock().lines() {
+            let line = line.context("reading standard input")?;
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            if !line.trim().is_empty() {
+                assistant.process_text(&line)?;
+            }
+        }
+    }
+    if !args.text.is_empty() || args.stdin {
+        return Ok(());
+    }
+    if let Some(path) = &args.wav {
+        for file in super::speech::wav_files(path)? {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let audio = speech::audio::read_file(&file)?;
+            for chunk in audio.samples.chunks(SAMPLE_RATE as usize / 10) {
+                assistant.process_audio(AudioChunk::I16 {
+                    samples: chunk,
+                    rate: SAMPLE_RATE,
+                })?;
+            }
+            // Trailing silence closes the last utterance like a pause would.
+            let silence = vec![0i16; SAMPLE_RATE as usize / 2];
+            assistant.process_audio(AudioChunk::I16 {
+                samples: &silence,
+                rate: SAMPLE_RATE,
+            })?;
+            assistant.end_audio()?;
+        }
+        return Ok(());
+    }
+    mic(assistant, args, stop)
+}
+
+#[cfg(feature = "mic")]
+fn mic(assistant: &Assistant, args: &RunArgs, stop: &AtomicBool) -> anyhow::Result<()> {
+    let mut capture = speech::mic::MicCapture::open(args.device.as_deref())?;
+    if !args.json {
+        eprintln!("emma: listening on the microphone; Ctrl-C stops");
+    }
+    while !stop.load(Ordering::SeqCst) {
+        let chunk = capture.next_chunk(Duration::from_secs(5))?;
+        assistant.process_audio(AudioChunk::I16 {
+            samples: &chunk,
+            rate: SAMPLE_RATE,
+        })?;
+    }
+    assistant.end_audio()?;
+    Ok(())
+}
+
+#[cfg(not(feature = "mic"))]
+fn mic(_: &Assistant, _: &RunArgs, _: &AtomicBool) -> anyhow::Result<()> {
+    let _ = Duration::ZERO;
+    bail!(
+        "emma was built without mic; use --wav, --text or --stdin, or rebuild with `--features mic`"
+    )
+}

@@ -1,0 +1,110 @@
+//! `emma run` contract: the event stream as JSON lines, from WAV files and from text.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn espeak(dir: &Path, name: &str, text: &str) {
+    let status = Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "150", "-w"])
+        .arg(dir.join(name))
+        .arg(text)
+        .status()
+        .expect("espeak-ng (scripts/setup installs it)");
+    assert!(status.success());
+}
+
+fn run(home: &Path, args: &[&str]) -> (bool, Vec<Value>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_emma"))
+        .env("EMMA_HOME", home)
+        .arg("run")
+        .args(args)
+        .output()
+        .expect("run the emma binary");
+    let events = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (
+        out.status.success(),
+        events,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn wav_dir_json_streams_one_turn_per_file_in_order() {
+    let home = tempfile::tempdir().unwrap();
+    let wavs = tempfile::tempdir().unwrap();
+    espeak(wavs.path(), "1.wav", "turn on the kitchen light");
+    espeak(wavs.path(), "2.wav", "turn off the kitchen light");
+    let (ok, events, stderr) = run(
+        home.path(),
+        &[
+            "--wav",
+            wavs.path().to_str().unwrap(),
+            "--json",
+            "--no-skills",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let transcripts: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "transcript")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        transcripts,
+        ["turn on the kitchen light", "turn off the kitchen light"]
+    );
+    let intents: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "intent")
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(intents, ["HassTurnOn", "HassTurnOff"]);
+    // A fresh home has no kitchen light: Emma says so instead of acting.
+    let replies: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "reply")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(replies.len(), 2);
+    assert!(
+        replies[0].contains("no device named kitchen light"),
+        "{replies:?}"
+    );
+    assert!(events.iter().all(|e| e["type"] != "device-command"));
+}
+
+#[test]
+fn text_and_bad_input_get_replies_and_errors_exit_1() {
+    let home = tempfile::tempdir().unwrap();
+    let (ok, events, stderr) = run(
+        home.path(),
+        &[
+            "--text",
+            "sing me a song",
+            "--text",
+            "",
+            "--json",
+            "--no-skills",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "not-understood")
+            .count(),
+        2
+    );
+    let (ok, _, stderr) = run(home.path(), &["--wav", "/nonexistent.wav", "--no-skills"]);
+    assert!(!ok);
+    assert!(stderr.contains("/nonexistent.wav"), "{stderr}");
+    let (ok, _, stderr) = run(home.path(), &["--lang", "fr", "--text", "bonjour"]);
+    assert!(!ok);
+    assert!(stderr.contains("language"), "{stderr}");
+}

@@ -1,0 +1,852 @@
+//! The conversation worker: one thread owns the intent engine, the skills,
+//! the dialog session and the built-in handlers; every utterance (typed or
+//! heard), every device event and every refresh reaches it as a
+//! [`Request`] on one channel, so turns never interleave and skills (which
+//! need `&mut`) have exactly one owner.
+//!
+//! Skills and speech are blocking work, so this is a plain thread rather than
+//! a tokio task; the async device layer is driven through the assistant's
+//! runtime handle.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use emma_devices::control::{DEVICES_SLOT, HomeControl, Plan, Slots};
+use emma_devices::{Access, Action, Domain, Home, SentCommand};
+use emma_intent::Context;
+use emma_skill_host::types::Effect;
+use emma_skill_host::{Permission, Request as SkillRequest, SkillHome, SkillInstance};
+use tokio::runtime::Handle;
+
+use super::dialog::{Answer, Pending, Responses, Session, normalize};
+use super::error::AssistantError;
+use super::event::{AssistantEvent, Hub, IntentInfo, Turn, command_event};
+use super::intents::{Handler, Routes};
+use super::services::refused;
+use super::tts::TextToSpeech;
+use crate::events::EventRouter;
+use crate::understand::{Understander, Understood};
+
+/// Longest text the assistant reads (longer input is answered, not matched).
+pub const MAX_TEXT_CHARS: usize = 1000;
+
+/// Where a finished turn goes.
+pub(crate) type TurnReply = Box<dyn FnOnce(Result<Turn, AssistantError>) + Send>;
+
+/// What the worker is asked to do.
+pub(crate) enum Request {
+    /// Typed text.
+    Text { text: String, reply: TurnReply },
+    /// An utterance the speech pipeline understood.
+    Heard {
+        understood: Understood,
+        reply: TurnReply,
+    },
+    /// A device event from the home.
+    DeviceEvent(emma_devices::DeviceEvent),
+    /// Stop after the requests before this one.
+    Stop,
+}
+
+/// One recognised intent with the words its slots were said with.
+struct Recognized {
+    intent: String,
+    slots: Slots,
+    confidence: f32,
+}
+
+/// A loaded skill and where its device commands are logged.
+pub(crate) struct LoadedSkill {
+    pub sent: Arc<Mutex<Vec<SentCommand>>>,
+}
+
+/// The worker's state.
+pub(crate) struct Worker {
+    pub lang: String,
+    pub responses: Responses,
+    pub routes: Routes,
+    pub control: HomeControl,
+    pub router: EventRouter,
+    pub skills: Vec<LoadedSkill>,
+    pub skill_home: Option<SkillHome>,
+    pub home: Home,
+    pub rt: Handle,
+    pub hub: Hub,
+    pub session: Session,
+    pub tts: Option<Arc<dyn TextToSpeech>>,
+    pub area: Option<String>,
+    pub threshold: f32,
+    pub generation: Option<u64>,
+    pub understander: Arc<Mutex<Option<Understander>>>,
+    pub grammar_stale: bool,
+}
+
+/// What a turn produced before it is spoken.
+struct Said {
+    reply: String,
+    intent: Option<IntentInfo>,
+    commands: Vec<SentCommand>,
+    expects_answer: bool,
+    handled_by: Option<String>,
+}
+
+impl Said {
+    fn text(reply: String) -> Said {
+        Said {
+            reply,
+            intent: None,
+            commands: Vec::new(),
+            expects_answer: false,
+            handled_by: None,
+        }
+    }
+
+    fn dialog(reply: String, expects_answer: bool) -> Said {
+        Said {
+            expects_answer,
+            handled_by: Some("dialog".into()),
+            ..Said::text(reply)
+        }
+    }
+}
+
+impl Worker {
+    /// Serves requests until `Stop` or until every sender is gone.
+    pub fn run(mut self, requests: mpsc::Receiver<Request>) {
+        self.refresh_lists();
+        while let Ok(req) = requests.recv() {
+            match req {
+                Request::Stop => break,
+                Request::Text { text, reply } => {
+                    let turn = self.turn(&text, None);
+                    reply(Ok(turn));
+                }
+                Request::Heard { understood, reply } => {
+                    let rec = understood.intent.clone().map(|intent| Recognized {
+                        intent,
+                        slots: understood
+                            .slots
+                            .iter()
+                            .map(|(k, v)| (k.clone(), (v.clone(), v.clone())))
+                            .collect(),
+                        confidence: understood.confidence,
+                    });
+                    let turn = self.turn(&understood.text, Some(rec));
+                    reply(Ok(turn));
+                }
+                Request::DeviceEvent(event) => self.device_event(&event),
+            }
+        }
+        tracing::debug!("conversation worker stopped");
+    }
+
+    /// Reloads the registry's names, areas and floors into the engines when devices changed.
+    fn refresh_lists(&mut self) {
+        let (generation, lists) = {
+            let reg = self.home.registry();
+            (reg.generation(), reg.intent_lists())
+        };
+        if self.generation == Some(generation) && !self.grammar_stale {
+            return;
+        }
+        emma_devices::control::load_lists(&mut self.routes.engine, &lists);
+        self.control.set_lists(&lists);
+        self.generation = Some(generation);
+        // The speech grammar follows (unless an audio session holds the recogniser now).
+        let mut slot = self.understander.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.as_mut() {
+            Some(u) => {
+                emma_devices::control::load_lists(u.intents_mut(), &lists);
+                if let Err(e) = u.reload_grammar() {
+                    self.hub.emit(AssistantEvent::Error {
+                        stage: "speech".into(),
+                        message: format!("could not update the speech grammar: {e}"),
+                    });
+                }
+                self.grammar_stale = false;
+            }
+            None => self.grammar_stale = true,
+        }
+    }
+
+    /// One utterance: dialog, intent, handler, reply.
+    fn turn(&mut self, text: &str, heard: Option<Option<Recognized>>) -> Turn {
+        let now = Instant::now();
+        self.refresh_lists();
+        self.session.expire(now);
+        let text: String = text.chars().filter(|c| !c.is_control()).collect();
+        let text = text.trim();
+        self.hub.emit(AssistantEvent::Transcript {
+            text: text.to_string(),
+        });
+        let said = self.understand_and_act(text, heard);
+        self.session.touch(Instant::now());
+        self.speak(text, said)
+    }
+
+    fn understand_and_act(&mut self, text: &str, heard: Option<Option<Recognized>>) -> Said {
+        if text.is_empty() {
+            return self.not_understood(text, "nothing was said", "empty");
+        }
+        if text.chars().count() > MAX_TEXT_CHARS {
+            return self.not_understood(
+                "",
+                &format!("longer than {MAX_TEXT_CHARS} characters"),
+                "too_long",
+            );
+        }
+        let answer = self.responses.answer(text);
+        if let Some(pending) = self.session.pending.take()
+            && let Some(said) = self.answer_pending(pending, text, answer)
+        {
+            return said;
+        }
+        if answer == Answer::Cancel {
+            return Said::dialog(self.responses.say("nothing_to_cancel", &[]), false);
+        }
+        let rec = match heard {
+            Some(rec) => rec,
+            None => self.recognize(text, None),
+        };
+        let Some(rec) = rec else {
+            return self.not_understood(text, "no intent matched", "not_understood");
+        };
+        if rec.confidence < self.threshold {
+            return self.not_understood(
+                text,
+                &format!(
+                    "confidence {:.2} below {:.2} for {}",
+                    rec.confidence, self.threshold, rec.intent
+                ),
+                "low_confidence",
+            );
+        }
+        self.act(rec, false)
+    }
+
+    /// The best intent for `text`; with `prefer`, that skill's intents win among the candidates.
+    fn recognize(&self, text: &str, prefer: Option<&str>) -> Option<Recognized> {
+        let r = self.routes.engine.recognize(text, &Context::new());
+        let pick = match prefer {
+            Some(skill) => r
+                .candidates
+                .iter()
+                .find(|c| {
+                    matches!(self.routes.handlers.get(&c.intent), Some(Handler::Skill(s)) if s == skill)
+                })
+                .or(r.best.as_ref()),
+            None => r.best.as_ref(),
+        }?;
+        Some(Recognized {
+            intent: pick.intent.clone(),
+            slots: pick
+                .slots
+                .iter()
+                .map(|(k, v)| {
+                    let spoken = if v.text.is_empty() {
+                        v.value.clone()
+                    } else {
+                        v.text.clone()
+                    };
+                    (k.clone(), (v.value.clone(), spoken))
+                })
+                .collect(),
+            confidence: pick.confidence,
+        })
+    }
+
+    fn not_understood(&mut self, text: &str, reason: &str, line: &str) -> Said {
+        self.hub.emit(AssistantEvent::NotUnderstood {
+            text: text.to_string(),
+            reason: reason.to_string(),
+        });
+        Said::text(self.responses.say(line, &[]))
+    }
+
+    /// The answer to a question Emma asked; `None` when it is a new request instead.
+    fn answer_pending(&mut self, pending: Pending, text: &str, answer: Answer) -> Option<Said> {
+        if answer == Answer::Cancel {
+            if let Pending::ConfirmProposal { id, .. } = &pending {
+                tracing::info!(proposal = %id, "proposal left pending: the customer cancelled");
+            }
+            return Some(Said::dialog(self.responses.say("cancelled", &[]), false));
+        }
+        match pending {
+            Pending::Room {
+                intent,
+                mut slots,
+                confidence,
+            } => {
+                let said = self.responses.strip_fillers(text);
+                let area = {
+                    let reg = self.home.registry();
+                    reg.areas()
+                        .find(|a| {
+                            normalize(&a.name) == said
+                                || normalize(&a.id) == said
+                                || a.aliases.iter().any(|x| normalize(x) == said)
+                        })
+                        .map(|a| a.id.clone())
+                };
+                match area {
+                    Some(id) => {
+                        slots.insert("area".into(), (id, said));
+                        Some(self.act(
+                            Recognized {
+                                intent,
+                                slots,
+                                confidence,
+                            },
+                            false,
+                        ))
+                    }
+                    // A new request ("turn on the kettle") replaces the question.
+                    None if self.recognize(text, None).is_some() => None,
+                    None => {
+                        self.session.pending = Some(Pending::Room {
+                            intent,
+                            slots,
+                            confidence,
+                        });
+                        Some(Said::dialog(
+                            self.responses.say("unknown_room", &[("answer", &said)]),
+                            true,
+                        ))
+                    }
+                }
+            }
+            Pending::ConfirmCommand {
+                intent,
+                slots,
+                confidence,
+            } => match answer {
+                Answer::Yes => Some(self.act(
+                    Recognized {
+                        intent,
+                        slots,
+                        confidence,
+                    },
+                    true,
+                )),
+                Answer::No => Some(Said::dialog(self.responses.say("not_done", &[]), false)),
+                _ => None,
+            },
+            Pending::ConfirmProposal { skill, id } => {
+                let decision = match answer {
+                    Answer::Yes => true,
+                    Answer::No => false,
+                    _ if self.recognize(text, None).is_some() => return None,
+                    _ => {
+                        self.session.pending = Some(Pending::ConfirmProposal { skill, id });
+                        return Some(Said::dialog(self.responses.say("yes_or_no", &[]), true));
+                    }
+                };
+                Some(self.decide(&skill, &id, decision))
+            }
+            Pending::FollowUp { skill, topic } => {
+                let rec = self.recognize(text, Some(&skill))?;
+                tracing::debug!(%skill, %topic, intent = %rec.intent, "follow-up answer");
+                Some(self.act(rec, false))
+            }
+        }
+    }
+
+    /// The customer's decision on a skill's order proposal.
+    fn decide(&mut self, skill: &str, id: &str, confirm: bool) -> Said {
+        let Some(home) = &self.skill_home else {
+            return Said::dialog(
+                self.responses
+                    .say("proposal_gone", &[("reason", "no skills are loaded")]),
+                false,
+            );
+        };
+        let result = if confirm {
+            home.confirm(id)
+        } else {
+            home.decline(id)
+        };
+        match result {
+            Ok(p) => {
+                let decision = if confirm { "confirmed" } else { "declined" };
+                tracing::info!(%skill, proposal = %id, %decision, "customer decided on a proposal");
+                self.hub.emit(AssistantEvent::ProposalDecided {
+                    id: p.id.clone(),
+                    decision: decision.into(),
+                });
+                let line = if confirm { "ordered" } else { "not_ordered" };
+                Said {
+                    handled_by: Some(skill.to_string()),
+                    ..Said::dialog(self.responses.say(line, &[]), false)
+                }
+            }
+            Err(e) => Said::dialog(
+                self.responses
+                    .say("proposal_gone", &[("reason", &e.to_string())]),
+                false,
+            ),
+        }
+    }
+
+    /// Acts on a recognised intent; `confirmed` skips the confirmation question.
+    fn act(&mut self, mut rec: Recognized, confirmed: bool) -> Said {
+        let handler = self
+            .routes
+            .handlers
+            .get(&rec.intent)
+            .cloned()
+            .unwrap_or(Handler::Unhandled("unknown".into()));
+        // The dialog fills what the templates leave open.
+        if handler == Handler::Builtin {
+            let no_place = !rec.slots.contains_key("area") && !rec.slots.contains_key("floor");
+            if rec.slots.get("place").is_some_and(|(v, _)| v == "ask") && no_place {
+                match &self.area {
+                    Some(area) => {
+                        rec.slots
+                            .insert("area".into(), (area.clone(), area.clone()));
+                    }
+                    None => {
+                        let q = self.responses.say("which_room", &[]);
+                        self.emit_intent(&rec, &handler);
+                        self.session.pending = Some(Pending::Room {
+                            intent: rec.intent,
+                            slots: rec.slots,
+                            confidence: rec.confidence,
+                        });
+                        return Said::dialog(q, true);
+                    }
+                }
+            }
+            if rec.slots.contains_key("reference") && !self.session.last_devices.is_empty() {
+                let ids = self.session.last_devices.join(",");
+                rec.slots.insert(DEVICES_SLOT.into(), (ids.clone(), ids));
+            }
+        }
+        let info = self.emit_intent(&rec, &handler);
+        let mut said = match &handler {
+            Handler::Builtin => self.builtin(rec, confirmed),
+            Handler::Skill(id) => self.skill(id.clone(), &rec),
+            Handler::Dialog => Said::dialog(self.responses.say("nothing_to_cancel", &[]), false),
+            Handler::Unhandled(_) => {
+                Said::text(self.responses.say("cannot_do", &[("intent", &rec.intent)]))
+            }
+        };
+        said.intent.get_or_insert(info);
+        said.handled_by.get_or_insert(handler.name().to_string());
+        said
+    }
+
+    fn emit_intent(&self, rec: &Recognized, handler: &Handler) -> IntentInfo {
+        let info = IntentInfo {
+            name: rec.intent.clone(),
+            slots: rec
+                .slots
+                .iter()
+                .map(|(k, (v, _))| (k.clone(), v.clone()))
+                .collect(),
+            confidence: rec.confidence,
+            handler: handler.name().to_string(),
+        };
+        self.hub.emit(AssistantEvent::Intent {
+            name: info.name.clone(),
+            slots: info.slots.clone(),
+            confidence: info.confidence,
+            handler: info.handler.clone(),
+        });
+        info
+    }
+
+    /// Emma's own home control.
+    fn builtin(&mut self, rec: Recognized, confirmed: bool) -> Said {
+        let plan = {
+            let reg = self.home.registry();
+            self.control.plan_slots(&reg, &rec.intent, &rec.slots)
+        };
+        let plan: Plan = match plan {
+            Ok(p) => p,
+            Err(outcome) => {
+                let asks = outcome.reply.ends_with('?');
+                return Said {
+                    expects_answer: asks,
+                    ..Said::text(outcome.reply)
+                };
+            }
+        };
+        if !confirmed && self.needs_confirmation(&plan) {
+            let names = self.device_names(&plan);
+            self.session.pending = Some(Pending::ConfirmCommand {
+                intent: rec.intent,
+                slots: rec.slots,
+                confidence: rec.confidence,
+            });
+            return Said::dialog(
+                self.responses.say("confirm_unlock", &[("names", &names)]),
+                true,
+            );
+        }
+        let mut commands = Vec::new();
+        for (device, action) in &plan.actions {
+            match self.rt.block_on(self.home.command(device, action)) {
+                Ok(sent) => {
+                    for c in &sent {
+                        self.hub.emit(command_event(c, super::intents::BUILTIN));
+                    }
+                    commands.extend(sent);
+                }
+                Err(e) => {
+                    self.hub.emit(AssistantEvent::Error {
+                        stage: "device".into(),
+                        message: format!("{device}: {e}"),
+                    });
+                }
+            }
+        }
+        if !plan.actions.is_empty() {
+            self.session.last_devices = plan.actions.iter().map(|(d, _)| d.clone()).collect();
+        }
+        Said {
+            commands,
+            ..Said::text(plan.reply)
+        }
+    }
+
+    /// Unlocking can't be undone by voice from outside: ask first.
+    fn needs_confirmation(&self, plan: &Plan) -> bool {
+        let reg = self.home.registry();
+        plan.actions.iter().any(|(id, action)| {
+            *action == Action::TurnOff && reg.device(id).is_some_and(|d| d.domain == Domain::Lock)
+        })
+    }
+
+    fn device_names(&self, plan: &Plan) -> String {
+        let reg = self.home.registry();
+        plan.actions
+            .iter()
+            .filter_map(|(id, _)| reg.device(id).map(|d| d.name.clone()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn skill_index(&self, id: &str) -> Option<usize> {
+        self.router
+            .skills()
+            .iter()
+            .position(|s| s.manifest().id == id)
+    }
+
+    /// A brand skill's intent.
+    fn skill(&mut self, id: String, rec: &Recognized) -> Said {
+        let Some(index) = self.skill_index(&id) else {
+            return Said::text(self.responses.say("skill_failed", &[("skill", &id)]));
+        };
+        let mut request = SkillRequest::new(rec.intent.clone(), self.lang.clone());
+        for (k, (v, _)) in &rec.slots {
+            request = request.slot(k.clone(), v.clone());
+        }
+        if let Some(area) = &self.area {
+            request.context.push(("area".into(), area.clone()));
+        }
+        let sent_log = self.skills[index].sent.clone();
+        sent_log.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let result = self.router.skills_mut()[index].handle_intent(&request);
+        let outcome = match result {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(skill = %id, error = %e, "skill call failed");
+                self.hub.emit(AssistantEvent::Error {
+                    stage: "skill".into(),
+                    message: format!("{id}: {e}"),
+                });
+                return Said::text(self.responses.say("skill_failed", &[("skill", &id)]));
+            }
+        };
+        let mut commands: Vec<SentCommand> =
+            std::mem::take(&mut *sent_log.lock().unwrap_or_else(|e| e.into_inner()));
+        self.effects(&id, &outcome.effects);
+        for d in &outcome.denials {
+            tracing::info!(skill = %id, permission = %d.permission, reason = %d.reason, "capability denied");
+        }
+        let reply = match outcome.result {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::info!(skill = %id, error = %e, "skill returned an error");
+                self.hub.emit(AssistantEvent::Error {
+                    stage: "skill".into(),
+                    message: format!("{id}: {e}"),
+                });
+                return Said::text(self.responses.say("skill_failed", &[("skill", &id)]));
+            }
+        };
+        let done: Vec<(String, String, Option<String>)> = outcome
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::DeviceControl {
+                    device,
+                    command,
+                    value,
+                } => Some((device.clone(), command.clone(), value.clone())),
+                _ => None,
+            })
+            .collect();
+        let mut notes = Vec::new();
+        for action in &reply.actions {
+            let key = (
+                action.device.clone(),
+                action.command.clone(),
+                action.value.clone(),
+            );
+            if done.contains(&key) {
+                continue; // already carried out through devices.control
+            }
+            match self.skill_action(index, &id, action) {
+                Ok(sent) => commands.extend(sent),
+                Err(reason) => {
+                    refused(&self.hub, &action.device, &id, &reason);
+                    notes.push(self.responses.say(
+                        "refused_action",
+                        &[("skill", &id), ("device", &action.device)],
+                    ));
+                }
+            }
+        }
+        if !commands.is_empty() {
+            self.session.last_devices = commands.iter().map(|c| c.device.clone()).collect();
+            self.session.last_devices.dedup();
+        }
+        let speech = clean(&reply.speech);
+        self.hub.emit(AssistantEvent::SkillReply {
+            skill: id.clone(),
+            speech: speech.clone(),
+        });
+        if let Some(h) = &reply.handoff {
+            self.hub.emit(AssistantEvent::Handoff {
+                skill: Some(id.clone()),
+                reason: clean(&h.reason),
+                summary: clean(&h.summary),
+            });
+        }
+        let expects_answer = reply.follow_up.is_some();
+        if let Some(topic) = &reply.follow_up {
+            self.session.pending = Some(Pending::FollowUp {
+                skill: id.clone(),
+                topic: topic.clone(),
+            });
+        }
+        let mut text = speech;
+        for n in notes {
+            text = format!("{text}. {n}");
+        }
+        Said {
+            reply: text,
+            intent: None,
+            commands,
+            expects_answer,
+            handled_by: Some(id),
+        }
+    }
+
+    /// Carries out one reply action after the same grant check as `devices.control`.
+    fn skill_action(
+        &mut self,
+        index: usize,
+        id: &str,
+        action: &emma_skill_host::types::Action,
+    ) -> Result<Vec<SentCommand>, String> {
+        let device = self
+            .home
+            .registry()
+            .device(&action.device)
+            .cloned()
+            .ok_or_else(|| format!("there is no device {} in this home", action.device))?;
+        if !may_control(&self.router.skills()[index], &device) {
+            return Err(format!("{id} holds no grant to control {}", action.device));
+        }
+        let act = super::services::skill_action(&action.command, action.value.as_deref())?;
+        let sent = self
+            .rt
+            .block_on(self.home.command(&device.id, &act))
+            .map_err(|e| e.to_string())?;
+        for c in &sent {
+            self.hub.emit(command_event(c, id));
+        }
+        Ok(sent)
+    }
+
+    /// Reports what a skill did through its capabilities.
+    fn effects(&mut self, skill: &str, effects: &[Effect]) {
+        for e in effects {
+            match e {
+                Effect::OrderProposal {
+                    id, lines, note, ..
+                } => {
+                    self.hub.emit(AssistantEvent::Proposal {
+                        skill: skill.to_string(),
+                        id: id.clone(),
+                        lines: lines.clone(),
+                        note: clean(note),
+                    });
+                }
+                Effect::Handoff { reason, summary } => {
+                    self.hub.emit(AssistantEvent::Handoff {
+                        skill: Some(skill.to_string()),
+                        reason: clean(reason),
+                        summary: clean(summary),
+                    });
+                }
+                Effect::Notification { title, body } => {
+                    tracing::info!(%skill, title = %clean(title), body = %clean(body), "skill notification");
+                }
+                Effect::DeviceControl { .. } | Effect::Log { .. } => {}
+            }
+        }
+    }
+
+    /// A device event: to subscribed, granted skills; what they say reaches the customer.
+    fn device_event(&mut self, event: &emma_devices::DeviceEvent) {
+        self.refresh_lists();
+        let deliveries = self.router.deliver(event);
+        for d in deliveries {
+            self.hub.emit(AssistantEvent::DeviceEvent {
+                device: d.event.device.clone(),
+                kind: d.event.kind.clone(),
+                value: d.event.value.clone(),
+            });
+            let outcome = match d.result {
+                Ok(o) => o,
+                Err(e) => {
+                    self.hub.emit(AssistantEvent::Error {
+                        stage: "event".into(),
+                        message: format!("{}: {e}", d.skill_id),
+                    });
+                    continue;
+                }
+            };
+            self.effects(&d.skill_id, &outcome.effects);
+            let proposal = outcome.effects.iter().find_map(|e| match e {
+                Effect::OrderProposal { id, .. } => Some(id.clone()),
+                _ => None,
+            });
+            if let Ok(Some(reply)) = outcome.result {
+                let text = clean(&reply.speech);
+                if text.is_empty() {
+                    continue;
+                }
+                self.hub.emit(AssistantEvent::SkillReply {
+                    skill: d.skill_id.clone(),
+                    speech: text.clone(),
+                });
+                let expects_answer = match (proposal, &reply.follow_up) {
+                    (Some(id), _) => {
+                        self.session.pending = Some(Pending::ConfirmProposal {
+                            skill: d.skill_id.clone(),
+                            id,
+                        });
+                        true
+                    }
+                    (None, Some(topic)) => {
+                        self.session.pending = Some(Pending::FollowUp {
+                            skill: d.skill_id.clone(),
+                            topic: topic.clone(),
+                        });
+                        true
+                    }
+                    (None, None) => false,
+                };
+                self.session.touch(Instant::now());
+                self.announce(text, expects_answer);
+            }
+        }
+    }
+
+    /// Speaks a reply that no utterance asked for (a skill's event reply).
+    fn announce(&self, text: String, expects_answer: bool) {
+        let audio = self.synthesize(&text);
+        self.hub.emit(AssistantEvent::Reply {
+            text,
+            audio,
+            expects_answer,
+        });
+    }
+
+    fn synthesize(&self, text: &str) -> Option<super::event::ReplyAudio> {
+        let tts = self.tts.as_ref()?;
+        match tts.synthesize(text, &self.lang) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                self.hub.emit(AssistantEvent::Error {
+                    stage: "tts".into(),
+                    message: e,
+                });
+                None
+            }
+        }
+    }
+
+    /// Emits the reply (with audio) and builds the turn.
+    fn speak(&self, heard: &str, said: Said) -> Turn {
+        let audio = self.synthesize(&said.reply);
+        self.hub.emit(AssistantEvent::Reply {
+            text: said.reply.clone(),
+            audio,
+            expects_answer: said.expects_answer,
+        });
+        Turn {
+            heard: heard.to_string(),
+            intent: said.intent,
+            reply: said.reply,
+            commands: said.commands,
+            expects_answer: said.expects_answer,
+            handled_by: said.handled_by,
+        }
+    }
+}
+
+/// Whether the skill's grants cover controlling `device`.
+fn may_control(skill: &SkillInstance, device: &emma_devices::Device) -> bool {
+    skill.grants().iter().any(|p| {
+        matches!(p, Permission::Device { .. })
+            && emma_devices::allowed(&p.to_string(), device, Access::Control)
+    })
+}
+
+/// Text from a skill, safe to show and speak: control characters and bidi
+/// overrides removed, length capped.
+pub(crate) fn clean(text: &str) -> String {
+    const MAX: usize = 2000;
+    text.chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+        })
+        .take(MAX)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// The merged engine's intent names by handler, for status output.
+pub(crate) fn handled_intents(routes: &Routes) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (intent, h) in &routes.handlers {
+        out.entry(h.name().to_string())
+            .or_default()
+            .push(intent.clone());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skill_text_is_cleaned_of_escapes_and_bidi_overrides() {
+        assert_eq!(
+            clean("\u{1b}[2JTurned \u{202E}off\r the alarm\u{7}"),
+            "[2JTurned off the alarm"
+        );
+        assert_eq!(clean(&"x".repeat(5000)).len(), 2000);
+    }
+}

@@ -1,0 +1,311 @@
+//! The assistant end to end with text: a real mosquitto on a free loopback
+//! port, a device registry on disk, the built-in home intents, the dialog.
+//! Every command is checked twice: as the assistant's event and as a message
+//! a second MQTT client actually received.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use emma_core::assistant::{
+    Assistant, AssistantConfig, AssistantError, AssistantEvent, AudioChunk, BrokerChoice,
+    EventListener, Turn,
+};
+use emma_core::devices::{Area, BrokerConfig, Bus, BusOptions, Device, Domain, Message, Registry};
+use emma_tests::mosquitto::Mosquitto;
+use tokio::sync::mpsc;
+
+/// A home with a running assistant and a watcher client on the broker.
+struct Fixture {
+    assistant: Assistant,
+    watcher: mpsc::Receiver<Message>,
+    _watch_bus: Bus,
+    rt: tokio::runtime::Runtime,
+    _broker: Mosquitto,
+    _dir: tempfile::TempDir,
+}
+
+fn home(registry: &mut Registry) {
+    for (id, name) in [
+        ("kitchen", "kitchen"),
+        ("living_room", "living room"),
+        ("bedroom", "bedroom"),
+        ("hall", "hall"),
+    ] {
+        registry
+            .upsert_area(Area {
+                id: id.into(),
+                name: name.into(),
+                aliases: vec![],
+                floor: None,
+            })
+            .unwrap();
+    }
+    for d in [
+        Device::new("light.kitchen", "kitchen light", Domain::Light).in_area("kitchen"),
+        Device::new("light.sofa", "sofa lamp", Domain::Light).in_area("living_room"),
+        Device::new("light.bedroom", "bedroom lamp", Domain::Light).in_area("bedroom"),
+        Device::new("lock.front_door", "front door", Domain::Lock).in_area("hall"),
+    ] {
+        registry.upsert_device(d).unwrap();
+    }
+}
+
+fn fixture(configure: impl FnOnce(&mut AssistantConfig), devices: bool) -> Fixture {
+    let broker = Mosquitto::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    if devices {
+        let mut registry = Registry::open(dir.path().join("devices.sqlite")).unwrap();
+        home(&mut registry);
+    }
+    let mut config = AssistantConfig::new(dir.path(), "en");
+    config.broker = BrokerChoice::Url(broker.url());
+    config.load_skills = false;
+    configure(&mut config);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (watch_bus, watcher) = rt.block_on(async {
+        let mut cfg = BrokerConfig::from_url(&broker.url()).unwrap();
+        cfg.client_id = "watcher".into();
+        let (bus, _) = Bus::start(cfg, BusOptions::default()).unwrap();
+        bus.wait_connected(Duration::from_secs(5)).await.unwrap();
+        let rx = bus.subscribe("emma/device/+/set").await.unwrap();
+        (bus, rx)
+    });
+    let assistant = Assistant::new(config).unwrap();
+    assistant.start().unwrap();
+    Fixture {
+        assistant,
+        watcher,
+        _watch_bus: watch_bus,
+        rt,
+        _broker: broker,
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    fn say(&self, text: &str) -> Turn {
+        self.assistant.process_text(text).unwrap()
+    }
+
+    /// Device ids of the commands the watcher receives within `wait`.
+    fn published(&mut self, wait: Duration) -> Vec<String> {
+        let mut out = Vec::new();
+        let deadline = Instant::now() + wait;
+        self.rt.block_on(async {
+            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                match tokio::time::timeout(left, self.watcher.recv()).await {
+                    Ok(Some(m)) => out.push(
+                        m.topic
+                            .trim_start_matches("emma/device/")
+                            .trim_end_matches("/set")
+                            .to_string(),
+                    ),
+                    _ => break,
+                }
+            }
+        });
+        out
+    }
+}
+
+fn devices(turn: &Turn) -> Vec<&str> {
+    turn.commands.iter().map(|c| c.device.as_str()).collect()
+}
+
+#[test]
+fn text_commands_reach_the_broker_and_replies_say_what_was_done() {
+    let mut f = fixture(|_| {}, true);
+    let t = f.say("turn on the kitchen light");
+    assert_eq!(t.intent.as_ref().unwrap().name, "HassTurnOn");
+    assert_eq!(devices(&t), ["light.kitchen"]);
+    assert_eq!(t.reply, "Turned on the kitchen light");
+    assert_eq!(t.handled_by.as_deref(), Some("built-in"));
+    assert_eq!(f.published(Duration::from_secs(3)), ["light.kitchen"]);
+}
+
+#[test]
+fn what_is_not_understood_is_answered_never_acted_on() {
+    let mut f = fixture(|_| {}, true);
+    let events = f.assistant.subscribe();
+    for text in [
+        "tell me a joke",
+        "what is the capital of france",
+        "",
+        "   ",
+        "\u{1b}[2J\u{7}",
+    ] {
+        let t = f.say(text);
+        assert!(t.intent.is_none(), "{text:?}: {t:?}");
+        assert!(t.commands.is_empty(), "{text:?}");
+    }
+    let long = "turn on the kitchen light ".repeat(40_000); // 1 MB
+    let t = f.say(&long);
+    assert!(t.commands.is_empty());
+    assert!(t.reply.contains("too long"), "{}", t.reply);
+    assert!(
+        events
+            .drain()
+            .iter()
+            .any(|e| matches!(e, AssistantEvent::NotUnderstood { .. }))
+    );
+    assert!(f.published(Duration::from_millis(800)).is_empty());
+    // The session goes on.
+    assert_eq!(
+        devices(&f.say("turn on the kitchen light")),
+        ["light.kitchen"]
+    );
+}
+
+#[test]
+fn a_fresh_home_says_there_is_no_such_device_and_how_to_add_one() {
+    let f = fixture(|_| {}, false);
+    let t = f.say("turn on the kitchen light");
+    assert!(t.commands.is_empty());
+    assert!(
+        t.reply.contains("no device named kitchen light") && t.reply.contains("emma devices add"),
+        "{}",
+        t.reply
+    );
+}
+
+#[test]
+fn a_missing_room_is_asked_for_and_the_answer_completes_the_command() {
+    let mut f = fixture(|_| {}, true);
+    let t = f.say("turn on the lights");
+    assert!(t.expects_answer, "{t:?}");
+    assert_eq!(t.reply, "In which room?");
+    assert!(t.commands.is_empty());
+    let t = f.say("in the attic");
+    assert!(t.expects_answer);
+    assert!(t.reply.contains("attic"), "{}", t.reply);
+    let t = f.say("the bedroom");
+    assert_eq!(devices(&t), ["light.bedroom"], "{t:?}");
+    assert_eq!(f.published(Duration::from_secs(3)), ["light.bedroom"]);
+}
+
+#[test]
+fn the_speaking_devices_area_is_the_default_place() {
+    let f = fixture(|c| c.area = Some("living_room".into()), true);
+    let t = f.say("turn on the lights");
+    assert!(!t.expects_answer, "{t:?}");
+    assert_eq!(devices(&t), ["light.sofa"]);
+}
+
+#[test]
+fn it_and_them_refer_to_the_last_devices() {
+    let f = fixture(|_| {}, true);
+    let t = f.say("turn it off");
+    assert!(t.commands.is_empty());
+    assert!(t.reply.contains("Which device"), "{}", t.reply);
+    f.say("turn on the sofa lamp");
+    let t = f.say("turn it off");
+    assert_eq!(devices(&t), ["light.sofa"]);
+    assert_eq!(t.intent.unwrap().name, "HassTurnOff");
+    let t = f.say("set it to 30%");
+    assert_eq!(devices(&t), ["light.sofa"]);
+}
+
+#[test]
+fn cancel_forgets_the_question() {
+    let f = fixture(|_| {}, true);
+    assert!(f.say("turn on the lights").expects_answer);
+    let t = f.say("never mind");
+    assert!(!t.expects_answer);
+    assert_eq!(t.reply, "Okay, never mind");
+    // "the bedroom" is no longer an answer.
+    let t = f.say("the bedroom");
+    assert!(t.commands.is_empty(), "{t:?}");
+}
+
+#[test]
+fn unlocking_asks_first_and_no_means_nothing_is_sent() {
+    let mut f = fixture(|_| {}, true);
+    let t = f.say("unlock the front door");
+    assert!(t.expects_answer);
+    assert!(t.reply.contains("unlock the front door"), "{}", t.reply);
+    assert!(t.commands.is_empty());
+    let t = f.say("no");
+    assert!(t.commands.is_empty());
+    assert!(f.published(Duration::from_millis(800)).is_empty());
+    f.say("unlock the front door");
+    let t = f.say("yes");
+    assert_eq!(devices(&t), ["lock.front_door"]);
+    assert_eq!(f.published(Duration::from_secs(3)), ["lock.front_door"]);
+}
+
+#[test]
+fn a_question_times_out_with_the_session() {
+    let f = fixture(|c| c.session_timeout = Duration::from_millis(300), true);
+    assert!(f.say("turn on the lights").expects_answer);
+    std::thread::sleep(Duration::from_millis(500));
+    let t = f.say("the bedroom");
+    assert!(t.commands.is_empty(), "{t:?}");
+}
+
+#[test]
+fn misuse_gets_typed_errors_and_listeners_that_panic_are_survived() {
+    struct Boom;
+    impl EventListener for Boom {
+        fn on_event(&self, _: &AssistantEvent) {
+            panic!("listener bug");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = AssistantConfig::new(dir.path(), "en");
+    config.load_skills = false;
+    let stopped = Assistant::new(config.clone()).unwrap();
+    assert!(matches!(
+        stopped.process_text("hi"),
+        Err(AssistantError::NotRunning)
+    ));
+    assert!(matches!(
+        stopped.end_audio(),
+        Err(AssistantError::NotRunning)
+    ));
+    stopped.stop().unwrap(); // stopping a stopped assistant is a no-op
+    let mut bad = config.clone();
+    bad.language = "xx".into();
+    assert!(matches!(
+        Assistant::new(bad),
+        Err(AssistantError::Config { .. })
+    ));
+
+    let f = fixture(|_| {}, true);
+    f.assistant.add_listener(Arc::new(Boom));
+    assert_eq!(
+        devices(&f.say("turn on the kitchen light")),
+        ["light.kitchen"]
+    );
+    // No speech configured: audio is a clear error.
+    let e = f
+        .assistant
+        .process_audio(AudioChunk::I16 {
+            samples: &[0; 160],
+            rate: 16_000,
+        })
+        .unwrap_err();
+    assert!(matches!(e, AssistantError::NoSpeech), "{e}");
+    // Calls from many threads at once are served one turn at a time.
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                let t = f
+                    .assistant
+                    .process_text("turn off the kitchen light")
+                    .unwrap();
+                assert_eq!(devices(&t), ["light.kitchen"]);
+            });
+        }
+    });
+    f.assistant.stop().unwrap();
+    assert!(matches!(
+        f.assistant.process_text("hi"),
+        Err(AssistantError::NotRunning)
+    ));
+    // And it starts again.
+    f.assistant.start().unwrap();
+    assert_eq!(
+        devices(&f.say("turn on the kitchen light")),
+        ["light.kitchen"]
+    );
+}
