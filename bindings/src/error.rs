@@ -2,6 +2,7 @@
 //! `EmmaError`, Python `EmmaError`. Variants say which layer failed; the message
 //! is the core error's text, which names what went wrong and what to do.
 
+use emma_core::assistant::AssistantError;
 use emma_core::intent::IntentError;
 use emma_core::skills::HostError;
 use emma_core::skills::permission::PermissionParseError;
@@ -34,6 +35,24 @@ pub enum EmmaError {
     /// Something else inside the assistant failed.
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<AssistantError> for EmmaError {
+    fn from(e: AssistantError) -> Self {
+        let msg = e.to_string();
+        match e {
+            AssistantError::Config { .. } => EmmaError::Config(msg),
+            AssistantError::NotRunning | AssistantError::Stopped => EmmaError::NotRunning(msg),
+            AssistantError::NoSpeech
+            | AssistantError::Audio(_)
+            | AssistantError::Speech(_)
+            | AssistantError::Understand(_) => EmmaError::Speech(msg),
+            AssistantError::Intents(_) => EmmaError::Intents(msg),
+            AssistantError::Devices(_) => EmmaError::Devices(msg),
+            AssistantError::Skills(_) => EmmaError::Skills(msg),
+            AssistantError::Io { .. } => EmmaError::Internal(msg),
+        }
+    }
 }
 
 impl From<IntentError> for EmmaError {

@@ -7,12 +7,16 @@
 //! crate (see `bindings/README.md`).
 //!
 //! # Layout
+//! - [`assistant`]: the whole assistant — config, start/stop, text and audio in, events out, plug-in TTS.
+//! - [`devices`]: device records (listing and control go through the assistant).
 //! - [`intents`]: parse a sentence against templates (apps with their own speech).
 //! - [`skills`]: install, list, grant, revoke, uninstall skills; confirm or decline order proposals.
 //! - [`error`]: the one error type foreign code sees.
 //!
 //! uniffi's generated scaffolding is `unsafe` FFI glue; this crate has no hand-written `unsafe`.
 
+pub mod assistant;
+pub mod devices;
 pub mod error;
 pub mod intents;
 pub mod skills;
