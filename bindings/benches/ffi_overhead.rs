@@ -1,0 +1,125 @@
+//! Per-call overhead of the bindings: a trivial call (`is_running`) and
+//! `process_text`, from Rust (the core assistant, the baseline), Kotlin and
+//! Python, measured in one run; prints each cost and the foreign minus Rust
+//! difference (target: at most 20 µs above Rust), plus the peak memory of the
+//! Kotlin and Python processes.
+//!
+//! `cargo bench -p emma-bindings --bench ffi_overhead` (needs `scripts/setup` for kotlinc).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use emma_core::assistant::{Assistant, AssistantConfig};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+use support::*;
+
+const TRIVIAL: u32 = 200_000;
+const TEXTS: u32 = 300;
+const SENTENCE: &str = "turn on the kitchen lamp";
+
+/// `key=value` pairs from a bench program's last line.
+fn parse(out: &[u8]) -> HashMap<String, f64> {
+    let text = String::from_utf8_lossy(out);
+    let line = text.lines().last().unwrap_or_default();
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.parse().unwrap_or_else(|_| panic!("bad number in {line}")),
+            )
+        })
+        .collect()
+}
+
+fn rust(dir: &Path) -> (f64, f64) {
+    let mut config = AssistantConfig::new(dir, "en");
+    config.load_skills = false;
+    let a = Assistant::new(config).expect("assistant");
+    a.start().expect("start");
+    let mut running = 0u32;
+    for _ in 0..TRIVIAL {
+        running += u32::from(std::hint::black_box(&a).is_running());
+    }
+    let t = Instant::now();
+    for _ in 0..TRIVIAL {
+        running += u32::from(std::hint::black_box(&a).is_running());
+    }
+    let trivial = t.elapsed().as_nanos() as f64 / f64::from(TRIVIAL);
+    assert_eq!(running, 2 * TRIVIAL);
+    for _ in 0..TEXTS / 10 + 1 {
+        a.process_text(SENTENCE).expect("process_text");
+    }
+    let t = Instant::now();
+    for _ in 0..TEXTS {
+        a.process_text(SENTENCE).expect("process_text");
+    }
+    let text = t.elapsed().as_nanos() as f64 / f64::from(TEXTS);
+    a.stop().expect("stop");
+    (trivial, text)
+}
+
+fn main() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let args = |sub: &str| {
+        let d = tmp.path().join(sub);
+        vec![
+            d.display().to_string(),
+            TRIVIAL.to_string(),
+            TEXTS.to_string(),
+            SENTENCE.to_string(),
+        ]
+    };
+    let jar = kotlin_jar(
+        "tests",
+        &[
+            crate_dir().join("tests/kotlin"),
+            repo().join("examples/kotlin"),
+        ],
+    );
+
+    let (rust_trivial, rust_text) = rust(&tmp.path().join("rust"));
+    let kotlin = parse(
+        &run_ok(
+            java(&jar, "emma.tests.BenchMain").args(args("kotlin")),
+            "kotlin bench",
+        )
+        .stdout,
+    );
+    let python = parse(
+        &run_ok(
+            support::python(&crate_dir().join("tests/python/bench.py")).args(args("python")),
+            "python bench",
+        )
+        .stdout,
+    );
+
+    println!(
+        "per-call cost, one run ({TRIVIAL} trivial calls, {TEXTS} processText calls of {SENTENCE:?}):"
+    );
+    println!(
+        "{:<22} {:>12} {:>12} {:>12} {:>14} {:>14}",
+        "call", "rust", "kotlin", "python", "kotlin-rust", "python-rust"
+    );
+    for (name, key, base) in [
+        ("isRunning (trivial)", "trivial_ns", rust_trivial),
+        ("processText", "process_text_ns", rust_text),
+    ] {
+        let (k, p) = (kotlin[key], python[key]);
+        println!(
+            "{name:<22} {:>10.2}µs {:>10.2}µs {:>10.2}µs {:>12.2}µs {:>12.2}µs",
+            base / 1e3,
+            k / 1e3,
+            p / 1e3,
+            (k - base) / 1e3,
+            (p - base) / 1e3
+        );
+    }
+    println!(
+        "peak memory: kotlin {:.0} MiB, python {:.0} MiB (whole process, assistant started)",
+        kotlin["peak_rss_kib"] / 1024.0,
+        python["peak_rss_kib"] / 1024.0
+    );
+}

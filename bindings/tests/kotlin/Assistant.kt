@@ -1,0 +1,74 @@
+// The assistant from Kotlin: text → intent → reply with a device command that
+// reaches the embedded broker; a skill's order proposal confirmed by the customer.
+// Arguments: <data dir> <coffee bundle> <publisher public key file>
+@file:JvmName("AssistantTest")
+
+package emma.tests
+
+import emma.Assistant
+import emma.AssistantConfig
+import emma.AssistantEvent
+import emma.DeviceInfo
+import emma.OrderState
+import java.io.File
+import kotlinx.coroutines.runBlocking
+
+fun main(args: Array<String>) = runBlocking {
+    val (dataDir, bundle, keyFile) = args
+    val coffee = "com.example.coffee"
+
+    // Install the coffee skill into the assistant's data dir before it starts.
+    val assistant = Assistant(AssistantConfig(dataDir = dataDir, language = "en"))
+    val skills = assistant.skills()
+    skills.trustPublisher(File(keyFile).readText())
+    skills.install(bundle, listOf("store", "order:propose", "device:coffee.*:control"), false)
+
+    val events = Collector()
+    assistant.addListener(events)
+    assistant.start()
+    check(assistant.isRunning())
+    val broker = assistant.brokerAddress() ?: error("no embedded broker address")
+    check(assistant.intents()[coffee]?.contains("OrderDrink") == true) { "intents: ${assistant.intents()}" }
+
+    assistant.addDevice(DeviceInfo(id = "light.kitchen_lamp", name = "kitchen lamp", domain = "light"))
+    assistant.addDevice(DeviceInfo(id = "coffee.machine", name = "coffee machine", domain = "switch"))
+    check(assistant.devices().map { it.id }.toSet() == setOf("light.kitchen_lamp", "coffee.machine")) {
+        "devices: ${assistant.devices()}"
+    }
+
+    MqttWatch(broker, "emma/device/+/set").use { mqtt ->
+        // Text → intent → built-in handler → device command on the broker → reply.
+        val turn = assistant.processText("turn on the kitchen lamp")
+        check(turn.intent?.name == "HassTurnOn") { "turn: $turn" }
+        check(turn.commands.map { it.device } == listOf("light.kitchen_lamp")) { "commands: ${turn.commands}" }
+        check(turn.reply.isNotBlank()) { "empty reply" }
+        check(mqtt.next("emma/device/light.kitchen_lamp/set").contains("on", ignoreCase = true))
+        events.await("intent event") { (it as? AssistantEvent.Intent)?.intent?.takeIf { i -> i.name == "HassTurnOn" } }
+        events.await("device command event") { (it as? AssistantEvent.DeviceCommand)?.takeIf { c -> c.device == "light.kitchen_lamp" } }
+        events.await("reply event") { (it as? AssistantEvent.Reply)?.takeIf { r -> r.text == turn.reply } }
+
+        // Direct control from the app.
+        val sent = assistant.controlDevice("light.kitchen_lamp", "brightness=40")
+        check(sent.size == 1 && sent[0].device == "light.kitchen_lamp") { "sent: $sent" }
+        check(mqtt.next("emma/device/light.kitchen_lamp/set").contains("40"))
+    }
+
+    // Text → intent → skill → reply.
+    val drink = assistant.processText("make me a latte")
+    check(drink.intent?.name == "OrderDrink" && drink.handledBy == coffee) { "turn: $drink" }
+    check(drink.reply.isNotBlank())
+
+    // The machine reports low beans; the skill proposes an order; the customer confirms it.
+    MqttWatch.publish(broker, "emma/device/coffee.machine/state", """{"state":"idle","bean_level":12}""")
+    val proposal = events.await("order proposal") { it as? AssistantEvent.Proposal }
+    check(proposal.skill == coffee && proposal.lines.isNotEmpty()) { "proposal: $proposal" }
+    check(skills.orders().single { it.id == proposal.id }.state == OrderState.PENDING)
+    val confirmed = skills.confirmOrder(proposal.id)
+    check(confirmed.state == OrderState.CONFIRMED) { "confirmed: $confirmed" }
+    check(skills.orders().single { it.id == proposal.id }.state == OrderState.CONFIRMED)
+
+    assistant.stop()
+    check(!assistant.isRunning())
+    assistant.close()
+    println("kotlin assistant: ok")
+}

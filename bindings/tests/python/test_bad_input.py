@@ -1,0 +1,92 @@
+"""Bad input from Python: every misuse ends in a typed exception or a clean
+no-op, never a crash of the interpreter.
+
+Usage: test_bad_input.py <data dir>
+"""
+import asyncio
+import sys
+import threading
+
+from emma import Assistant, AssistantConfig, AssistantEvent, EmmaError
+from support import Collector, ThrowingListener
+
+data_dir = sys.argv[1]
+
+
+def expect(exc, fn, *args):
+    try:
+        r = fn(*args)
+        if asyncio.iscoroutine(r):
+            asyncio.run(r)
+    except exc as e:
+        return str(e)
+    raise AssertionError(f"{fn.__name__}{args} did not raise {exc.__name__}")
+
+
+msg = expect(EmmaError.Config, Assistant, AssistantConfig(data_dir=data_dir, language="fr"))
+assert "language" in msg, msg
+msg = expect(EmmaError.Config, Assistant, AssistantConfig(data_dir=data_dir, confidence_threshold=1.5))
+assert "confidence_threshold" in msg, msg
+
+assistant = Assistant(AssistantConfig(data_dir=data_dir, load_skills=False))
+msg = expect(EmmaError.NotRunning, assistant.process_text, "turn on the kitchen lamp")
+assert "start" in msg, msg
+expect(EmmaError.NotRunning, assistant.devices)
+expect(EmmaError.NotRunning, assistant.end_audio)
+# Wrong argument types are Python TypeErrors raised before any native call.
+expect(TypeError, assistant.process_audio, "not audio", 16000)
+
+events = Collector()
+assistant.add_listener(ThrowingListener())
+assistant.add_listener(events)
+asyncio.run(assistant.start())
+asyncio.run(assistant.start())  # starting twice is a no-op
+turn = asyncio.run(assistant.process_text("what is the meaning of life"))
+assert turn.intent is None, turn
+events.wait_for("not-understood event", lambda e: e if isinstance(e, AssistantEvent.NOT_UNDERSTOOD) else None)
+
+msg = expect(EmmaError.Speech, assistant.process_audio, [0] * 1600, 16000)
+assert "speech" in msg, msg
+
+# Many threads at once, and a stop in the middle: each call returns a turn or NotRunning.
+results = []
+lock = threading.Lock()
+
+
+def worker(i):
+    try:
+        asyncio.run(assistant.process_text("turn on the kitchen lamp" if i % 2 == 0 else "hello there"))
+        assistant.is_running()
+        r = "ok"
+    except EmmaError.NotRunning:
+        r = "not running"
+    except BaseException as e:  # anything else is a failure, reported below
+        r = repr(e)
+    with lock:
+        results.append(r)
+
+
+threads = [threading.Thread(target=worker, args=(i,)) for i in range(64)]
+for t in threads:
+    t.start()
+stopper = threading.Thread(target=lambda: asyncio.run(assistant.stop()))
+stopper.start()
+for t in threads + [stopper]:
+    t.join()
+bad = [r for r in results if r not in ("ok", "not running")]
+assert len(results) == 64 and not bad, bad
+asyncio.run(assistant.stop())  # stopping twice is a no-op
+expect(EmmaError.NotRunning, assistant.process_text, "turn on the kitchen lamp")
+
+
+# Dropping the object while a call is in flight: the call holds its own reference and finishes.
+async def drop_in_flight():
+    a = Assistant(AssistantConfig(data_dir=data_dir, load_skills=False))
+    await a.start()
+    task = asyncio.ensure_future(a.process_text("turn off the kitchen lamp"))
+    del a
+    await task
+
+
+asyncio.run(drop_in_flight())
+print(f"python bad input: ok ({results.count('ok')} turns, {results.count('not running')} not running)")
