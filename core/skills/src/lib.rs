@@ -20,6 +20,7 @@
 //! - [`runtime`]: engine, compile caps, artifact cache, calls under limits.
 //! - [`home`]: installed skills on disk (trust store, install, remove, erase).
 //! - [`guest_build`]: building a guest crate and turning it into a component.
+//! - [`skill_tests`]: a skill's own `skill-tests.toml` cases, run against its component.
 //! - [`trivial`]: a minimal canonical-ABI skill for benchmarks and self-tests.
 //! - [`bench`]: the `emma bench skills` measurements.
 //! - `wit`: one module per frozen WIT version.
@@ -34,6 +35,7 @@ pub mod orders;
 pub mod permission;
 pub mod runtime;
 pub mod services;
+pub mod skill_tests;
 pub mod storage;
 pub mod trivial;
 pub mod types;
