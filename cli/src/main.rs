@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod home;
+mod input;
 
 /// Emma: a private, offline voice assistant SDK for brands and the homes they ship into.
 #[derive(Debug, Parser)]

@@ -76,6 +76,7 @@ fn download_checksum_unpack_list_remove() {
             &AddOptions {
                 name: None,
                 sha256: Some("ab".repeat(32)),
+                lang: None,
             },
             &mut |_| {},
         )
@@ -93,6 +94,7 @@ fn download_checksum_unpack_list_remove() {
             &AddOptions {
                 name: None,
                 sha256: Some(digest.clone()),
+                lang: None,
             },
             &mut |p| match p {
                 Progress::Download { done, total } => {

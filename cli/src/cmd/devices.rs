@@ -12,11 +12,11 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use emma_core::devices::bench::{self, BenchConfig};
+use emma_core::devices::connect::BrokerSettings;
 use emma_core::devices::control::HomeControl;
 use emma_core::devices::events::StreamItem;
 use emma_core::devices::{
-    Action, BrokerConfig, Bus, BusEvent, BusOptions, Device, Domain, EmbeddedBroker, EventFilter,
-    Home, Registry,
+    Action, Bus, BusEvent, BusOptions, Device, Domain, EmbeddedBroker, EventFilter, Home, Registry,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -131,7 +131,7 @@ pub struct SayTextArgs {
     /// Print JSON: {"intent", "slots", "commands": [{"topic", "payload"}], "reply"}.
     #[arg(long)]
     json: bool,
-    /// What was said.
+    /// What was said; `-` reads it from stdin.
     text: String,
 }
 
@@ -171,35 +171,33 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("cannot start the async runtime")
 }
 
+impl BrokerArgs {
+    fn settings(&self) -> BrokerSettings {
+        BrokerSettings {
+            url: self.broker.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            client_id: Some(self.client_id.clone().unwrap_or_else(|| "emma-cli".into())),
+        }
+    }
+}
+
 /// Connects the bus (starting the embedded broker when no URL is given).
 pub(crate) async fn connect(args: &BrokerArgs) -> anyhow::Result<(Bus, Option<EmbeddedBroker>)> {
-    let (mut config, embedded) = match &args.broker {
-        Some(url) => (BrokerConfig::from_url(url)?, None),
-        None => {
-            let broker = EmbeddedBroker::start_default()?;
-            (broker.client_config("emma-cli"), Some(broker))
-        }
-    };
-    if let Some(u) = &args.username {
-        config.username = Some(u.clone());
-    }
-    if let Some(p) = &args.password {
-        config.password = Some(p.clone());
-    }
-    config.client_id = args.client_id.clone().unwrap_or_else(|| "emma-cli".into());
     let options = BusOptions {
         outbox_path: emma_home().join("outbox.sqlite"),
         ..BusOptions::default()
     };
-    let (bus, expired) = Bus::start(config, options)?;
-    for cmd in expired {
+    let conn =
+        emma_core::devices::connect::connect(&args.settings(), options, Duration::from_secs(5))
+            .await?;
+    for cmd in conn.expired {
         eprintln!(
             "emma: dropped expired command {} to {} (queued at {} ms)",
             cmd.id, cmd.topic, cmd.created_ms
         );
     }
-    bus.wait_connected(Duration::from_secs(5)).await?;
-    Ok((bus, embedded))
+    Ok((conn.bus, conn.embedded))
 }
 
 pub(crate) fn open_registry() -> anyhow::Result<Registry> {
@@ -322,6 +320,7 @@ pub fn broker(args: BrokerServeArgs) -> anyhow::Result<()> {
 
 /// Runs `emma say-text`.
 pub fn say_text(args: SayTextArgs) -> anyhow::Result<()> {
+    let text = crate::input::utterance(&args.text)?;
     let mut control = match &args.intents {
         Some(path) => HomeControl::from_path(path, &args.lang)?,
         None => HomeControl::builtin(&args.lang)?,
@@ -329,7 +328,7 @@ pub fn say_text(args: SayTextArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let (bus, _embedded) = connect(&args.broker).await?;
         let home = Home::start(bus.clone(), open_registry()?).await?;
-        let outcome = control.handle(&home, &args.text).await?;
+        let outcome = control.handle(&home, &text).await?;
         if let Some(intent) = &outcome.intent {
             home.set_last_intent(intent).await?;
         }

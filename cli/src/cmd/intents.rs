@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use emma_intent::harness::{self, Fixtures, Outcome};
+use emma_intent::hassil_baseline;
 use emma_intent::{Context, IntentEngine, IntentMatch};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -51,7 +52,7 @@ pub struct ParseArgs {
     /// `home-assistant-intents` package JSON (`<lang>.json` or its directory),
     /// a Rhino context or an Alexa model.
     path: PathBuf,
-    /// The sentence to recognise.
+    /// The sentence to recognise; `-` reads it from stdin.
     sentence: String,
     /// Language code, e.g. `en`.
     #[arg(long)]
@@ -174,6 +175,7 @@ fn test(args: TestArgs) -> anyhow::Result<()> {
 }
 
 fn parse(args: ParseArgs) -> anyhow::Result<()> {
+    let sentence = crate::input::utterance(&args.sentence)?;
     let mut engine = IntentEngine::from_path(&args.path, &args.lang)
         .with_context(|| format!("loading intents from {}", args.path.display()))?;
     let fixtures = args.fixtures.clone().or_else(|| {
@@ -206,7 +208,7 @@ fn parse(args: ParseArgs) -> anyhow::Result<()> {
         };
         ctx.insert(k.trim(), v.trim());
     }
-    let rec = engine.recognize(&args.sentence, &ctx);
+    let rec = engine.recognize(&sentence, &ctx);
     if args.json {
         let slots: serde_json::Map<String, serde_json::Value> = rec
             .best
@@ -233,7 +235,7 @@ fn parse(args: ParseArgs) -> anyhow::Result<()> {
             "intent": rec.best.as_ref().map(|m| m.intent.clone()),
             "slots": slots,
             "confidence": round2(confidence),
-            "text": args.sentence,
+            "text": sentence,
             "candidates": rec.candidates.iter().map(|c| serde_json::json!({"intent": c.intent, "confidence": round2(c.confidence)})).collect::<Vec<_>>(),
         });
         println!("{out}");
@@ -285,95 +287,8 @@ pub struct BenchIntentsArgs {
     json: bool,
 }
 
-const HASSIL_VERSION: &str = "3.0.1";
-
-/// The hassil side of the benchmark, shared with `cargo bench -p emma-intent --bench intents`.
-const HASSIL_SCRIPT: &str = include_str!("../../../benches/hassil_baseline.py");
-
 fn default_root() -> PathBuf {
     PathBuf::from("../shared/data/ha-intents")
-}
-
-/// Creates (once) a venv with hassil and returns its python.
-fn hassil_python(home: &Path) -> anyhow::Result<PathBuf> {
-    let venv = home.join("cache").join("bench-venv");
-    let python = venv.join("bin").join("python");
-    let ok = python.is_file()
-        && std::process::Command::new(&python)
-            .args(["-c", &format!("import hassil, importlib.metadata as m; assert m.version('hassil') == '{HASSIL_VERSION}'")])
-            .status()
-            .is_ok_and(|s| s.success());
-    if ok {
-        return Ok(python);
-    }
-    let spinner = ProgressBar::new_spinner();
-    spinner.enable_steady_tick(Duration::from_millis(120));
-    spinner.set_message(format!(
-        "creating {} with hassil {HASSIL_VERSION}",
-        venv.display()
-    ));
-    std::fs::create_dir_all(venv.parent().expect("has parent"))
-        .with_context(|| format!("creating {}", venv.display()))?;
-    let status = std::process::Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .context(
-            "running python3 -m venv; install python3 and python3-venv (scripts/setup does)",
-        )?;
-    if !status.success() {
-        bail!(
-            "python3 -m venv {} failed; install python3-venv (scripts/setup does)",
-            venv.display()
-        );
-    }
-    let out = std::process::Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            &format!("hassil=={HASSIL_VERSION}"),
-        ])
-        .output()
-        .context("running pip in the bench venv")?;
-    spinner.finish_and_clear();
-    if !out.status.success() {
-        bail!(
-            "pip install hassil=={HASSIL_VERSION} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(python)
-}
-
-/// Resident memory of this process: (current, peak) in KiB.
-fn rss_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-#[derive(Debug, serde::Serialize)]
-struct LangResult {
-    lang: String,
-    sentences: usize,
-    emma_load_ms: f64,
-    emma_sentences_per_s: f64,
-    emma_memory_kib: u64,
-    emma_peak_rss_kib: u64,
-    hassil_load_ms: f64,
-    hassil_sentences_per_s: f64,
-    hassil_peak_rss_kib: u64,
-    speedup: f64,
-    agreement: f64,
 }
 
 /// Runs `emma bench intents`.
@@ -386,99 +301,37 @@ pub fn bench(args: BenchIntentsArgs, home: &Path) -> anyhow::Result<()> {
         );
     }
     let langs = if args.langs.is_empty() {
-        let mut l: Vec<String> = std::fs::read_dir(root.join("tests"))
-            .with_context(|| format!("listing {}", root.join("tests").display()))?
-            .flatten()
-            .filter(|e| e.path().join("_fixtures.yaml").is_file())
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .collect();
-        l.sort();
-        l
+        hassil_baseline::test_languages(&root)?
     } else {
         args.langs.clone()
     };
-    let python = hassil_python(home)?;
+    let venv = home.join("cache").join("bench-venv");
+    let python = match hassil_baseline::venv_python(&venv) {
+        Some(python) => python,
+        None => {
+            let spinner = ProgressBar::new_spinner();
+            spinner.enable_steady_tick(Duration::from_millis(120));
+            spinner.set_message(format!(
+                "creating {} with hassil {}",
+                venv.display(),
+                hassil_baseline::HASSIL_VERSION
+            ));
+            let python = hassil_baseline::ensure_venv(&venv);
+            spinner.finish_and_clear();
+            python?
+        }
+    };
     let mut results = vec![];
     for lang in &langs {
-        let cases = harness::suite_cases(&root, lang)?;
-        // Emma: load, then single-threaded throughput.
-        let (rss_before, _) = rss_kib();
-        let t0 = Instant::now();
-        let mut engine = IntentEngine::from_path(&root, lang)?;
-        let fixtures = root.join("tests").join(lang).join("_fixtures.yaml");
-        if fixtures.is_file() {
-            Fixtures::from_file(&fixtures)?.apply(&mut engine);
-        }
-        let load = t0.elapsed();
-        let (rss_after, _) = rss_kib();
-        let mut emma_intents = vec![];
-        for c in &cases {
-            let r = engine.recognize(&c.sentence, &c.context);
-            emma_intents.push(r.best.map(|m| m.intent));
-        }
-        let t1 = Instant::now();
-        let mut n = 0usize;
-        while t1.elapsed().as_secs_f64() < args.seconds {
-            for c in &cases {
-                std::hint::black_box(engine.recognize(&c.sentence, &c.context));
-            }
-            n += cases.len();
-        }
-        let emma_rate = n as f64 / t1.elapsed().as_secs_f64();
-        let (_, peak) = rss_kib();
-        // hassil in its own process on the same sentences.
-        let dir = tempfile_dir()?;
-        let cases_path = dir.join(format!("cases-{lang}.json"));
-        let script_path = dir.join("bench_hassil.py");
-        let json_cases: Vec<serde_json::Value> = cases
-            .iter()
-            .map(|c| serde_json::json!({"text": c.sentence, "context": c.context.iter().collect::<std::collections::BTreeMap<_, _>>()}))
-            .collect();
-        std::fs::write(&cases_path, serde_json::to_vec(&json_cases)?)?;
-        std::fs::write(&script_path, HASSIL_SCRIPT)?;
         if !args.json {
-            eprintln!("{lang}: running hassil on {} sentences…", cases.len());
+            eprintln!("{lang}: measuring Emma and hassil…");
         }
-        let out = std::process::Command::new(&python)
-            .arg(&script_path)
-            .arg(&root)
-            .arg(lang)
-            .arg(&cases_path)
-            .output()
-            .context("running hassil")?;
-        let _ = std::fs::remove_dir_all(&dir);
-        if !out.status.success() {
-            bail!(
-                "hassil failed on {lang}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        let h: serde_json::Value =
-            serde_json::from_slice(&out.stdout).context("reading hassil's result")?;
-        let h_elapsed = h["elapsed_s"].as_f64().unwrap_or(f64::NAN);
-        let hassil_rate = cases.len() as f64 / h_elapsed;
-        let h_intents: Vec<Option<String>> = h["intents"]
-            .as_array()
-            .map(|a| a.iter().map(|v| v.as_str().map(String::from)).collect())
-            .unwrap_or_default();
-        let agree = emma_intents
-            .iter()
-            .zip(&h_intents)
-            .filter(|(a, b)| a == b)
-            .count();
-        results.push(LangResult {
-            lang: lang.clone(),
-            sentences: cases.len(),
-            emma_load_ms: load.as_secs_f64() * 1e3,
-            emma_sentences_per_s: emma_rate,
-            emma_memory_kib: rss_after.saturating_sub(rss_before),
-            emma_peak_rss_kib: peak,
-            hassil_load_ms: h["load_s"].as_f64().unwrap_or(f64::NAN) * 1e3,
-            hassil_sentences_per_s: hassil_rate,
-            hassil_peak_rss_kib: h["peak_rss_kb"].as_u64().unwrap_or(0),
-            speedup: emma_rate / hassil_rate,
-            agreement: agree as f64 / cases.len().max(1) as f64,
-        });
+        results.push(hassil_baseline::compare(
+            &python,
+            &root,
+            lang,
+            args.seconds,
+        )?);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
@@ -516,10 +369,4 @@ pub fn bench(args: BenchIntentsArgs, home: &Path) -> anyhow::Result<()> {
         "(single-threaded; emma mem = RSS growth for loading the language; hassil peak = whole Python process)"
     );
     Ok(())
-}
-
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("emma-bench-intents-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
 }

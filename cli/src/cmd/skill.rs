@@ -6,9 +6,9 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use emma_skill_host::bundle::{self, Bundle, Trust};
 use emma_skill_host::guest_build;
+use emma_skill_host::skill_tests::{self, TestFile};
 use emma_skill_host::{
-    DeviceEvent, LocalServices, Outcome, Permission, Reply, Request, SkillDb, SkillHome,
-    SkillRuntime,
+    LocalServices, Outcome, Permission, Reply, Request, SkillHome, SkillRuntime,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -351,17 +351,7 @@ pub fn run(args: SkillArgs) -> anyhow::Result<()> {
                 print_outcome(&skill.handle_intent(&req)?, json)
             } else {
                 let ev = event.expect("clap requires intent or event");
-                let (device, rest) = ev
-                    .split_once(':')
-                    .with_context(|| format!("--event `{ev}`: expected DEVICE:KIND=VALUE"))?;
-                let (kind, value) = rest
-                    .split_once('=')
-                    .with_context(|| format!("--event `{ev}`: expected DEVICE:KIND=VALUE"))?;
-                let ev = DeviceEvent {
-                    device: device.into(),
-                    kind: kind.into(),
-                    value: value.into(),
-                };
+                let ev = skill_tests::parse_event(&ev).map_err(|e| anyhow::anyhow!("--{e}"))?;
                 let outcome = skill
                     .handle_event(&ev)?
                     .map(|r| r.unwrap_or_else(silent_reply));
@@ -700,160 +690,24 @@ fn print_outcome(outcome: &Outcome<Reply>, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One case in `skill-tests.toml`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TestCase {
-    name: String,
-    #[serde(default)]
-    intent: Option<String>,
-    #[serde(default)]
-    event: Option<String>,
-    #[serde(default = "default_lang")]
-    lang: String,
-    #[serde(default)]
-    slots: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
-    grants: Option<Vec<String>>,
-    #[serde(default)]
-    devices: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
-    speech_contains: Vec<String>,
-    #[serde(default)]
-    handoff: Option<bool>,
-    #[serde(default)]
-    effects: Vec<String>,
-    #[serde(default)]
-    denied: Vec<String>,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-fn default_lang() -> String {
-    "en".into()
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TestFile {
-    #[serde(rename = "case")]
-    cases: Vec<TestCase>,
-}
-
 fn test(home_dir: &Path, dir: &Path) -> anyhow::Result<()> {
+    let file = TestFile::read(&dir.join(skill_tests::FILE_NAME))?;
     let b = build(home_dir, dir)?;
-    let tests_path = dir.join("skill-tests.toml");
-    let text = std::fs::read_to_string(&tests_path).with_context(|| {
-        format!(
-            "reading {} (list cases as [[case]] tables)",
-            tests_path.display()
-        )
-    })?;
-    let file: TestFile =
-        toml::from_str(&text).with_context(|| format!("parsing {}", tests_path.display()))?;
     let runtime = SkillRuntime::new(runtime_config(&SkillHome::open(home_dir)?))?;
     let compiled = runtime.compile(&b.component)?;
-    let (mut passed, mut failed) = (0, 0);
-    for case in &file.cases {
-        match run_case(&runtime, &compiled, &b, case) {
-            Ok(()) => {
-                passed += 1;
-                println!("ok   {}", case.name);
-            }
-            Err(e) => {
-                failed += 1;
-                println!("FAIL {}: {e:#}", case.name);
-            }
-        }
-    }
-    println!("{passed} passed, {failed} failed");
-    if failed > 0 {
-        bail!("{failed} skill test case(s) failed");
-    }
-    Ok(())
-}
-
-fn run_case(
-    runtime: &SkillRuntime,
-    compiled: &emma_skill_host::CompiledSkill,
-    b: &Bundle,
-    case: &TestCase,
-) -> anyhow::Result<()> {
-    let grants = match &case.grants {
-        Some(g) => parse_grants(g)?,
-        None => b.manifest.permissions.iter().cloned().collect(),
-    };
-    let mut services = LocalServices::new();
-    for (id, state) in &case.devices {
-        services = services.with_device(id, state);
-    }
-    let mut skill = runtime.load(
-        compiled,
-        &b.manifest,
-        emma_skill_host::PermissionSet::new(grants),
-        SkillDb::in_memory()?,
-        Arc::new(services),
-    )?;
-    let outcome = match (&case.intent, &case.event) {
-        (Some(intent), None) => {
-            let mut req = Request::new(intent.clone(), case.lang.clone());
-            for (k, v) in &case.slots {
-                req = req.slot(k.clone(), v.clone());
-            }
-            skill.handle_intent(&req)?
-        }
-        (None, Some(ev)) => {
-            let (device, rest) = ev
-                .split_once(':')
-                .context("event: expected DEVICE:KIND=VALUE")?;
-            let (kind, value) = rest
-                .split_once('=')
-                .context("event: expected DEVICE:KIND=VALUE")?;
-            skill
-                .handle_event(&DeviceEvent {
-                    device: device.into(),
-                    kind: kind.into(),
-                    value: value.into(),
-                })?
-                .map(|r| r.unwrap_or_else(silent_reply))
-        }
-        _ => bail!("give exactly one of intent or event"),
-    };
-    match (&outcome.result, &case.error) {
-        (Err(e), Some(want)) if e.to_string().contains(want.as_str()) => return Ok(()),
-        (Err(e), _) => bail!("skill error: {e}"),
-        (Ok(_), Some(want)) => bail!("expected an error containing `{want}`"),
-        (Ok(_), None) => {}
-    }
-    let reply = outcome.result.as_ref().expect("checked above");
-    for want in &case.speech_contains {
-        if !reply.speech.to_lowercase().contains(&want.to_lowercase()) {
-            bail!("speech `{}` does not contain `{want}`", reply.speech);
-        }
-    }
-    if let Some(h) = case.handoff
-        && h != reply.handoff.is_some()
-    {
-        bail!("handoff expected {h}, got {:?}", reply.handoff);
-    }
-    for want in &case.effects {
-        let found = outcome.effects.iter().any(|e| {
-            serde_json::to_value(e)
-                .ok()
-                .and_then(|v| v["type"].as_str().map(|t| t == want))
-                .unwrap_or(false)
-        });
-        if !found {
-            bail!("expected a `{want}` effect, got {:?}", outcome.effects);
-        }
-    }
-    for want in &case.denied {
-        if !outcome.denials.iter().any(|d| &d.permission == want) {
-            bail!(
-                "expected `{want}` to be denied, denials: {:?}",
-                outcome.denials
-            );
-        }
+    let report = skill_tests::run(
+        &runtime,
+        &compiled,
+        &b,
+        &file,
+        &mut |case| match &case.failure {
+            None => println!("ok   {}", case.name),
+            Some(why) => println!("FAIL {}: {why}", case.name),
+        },
+    );
+    println!("{} passed, {} failed", report.passed(), report.failed());
+    if report.failed() > 0 {
+        bail!("{} skill test case(s) failed", report.failed());
     }
     Ok(())
 }

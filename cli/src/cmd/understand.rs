@@ -8,17 +8,16 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use emma_core::intent::IntentEngine;
 use emma_core::intent::harness::Fixtures;
-use emma_core::understand::{UnderstandError, Understander, Understood};
-use emma_speech::{EndpointConfig, Engine, ModelRegistry, POCKETSPHINX_EN_US, audio};
+#[cfg(feature = "mic")]
+use emma_core::understand::UnderstandError;
+use emma_core::understand::{Understander, Understood};
+use emma_speech::{EndpointConfig, audio};
 use indicatif::{ProgressBar, ProgressStyle};
-
-use crate::home::emma_home;
 
 /// Arguments of `emma understand`.
 #[derive(Debug, Args)]
@@ -79,6 +78,13 @@ impl From<Decoding> for emma_core::understand::Decoding {
 
 /// Runs `emma understand`.
 pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
+    // Before loading anything heavy: a model of the wrong language is refused
+    // with the command that installs a fitting one.
+    let choice = super::speech::choose_model(
+        Some(&args.lang),
+        args.engine.as_deref(),
+        args.model.as_deref(),
+    )?;
     let mut engine = IntentEngine::from_path(&args.path, &args.lang)
         .with_context(|| format!("cannot load intents from {}", args.path.display()))?;
     let fixtures = args.fixtures.clone().or_else(|| {
@@ -94,13 +100,8 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot read fixtures {}", f.display()))?
             .apply(&mut engine);
     }
-    let speech_engine: Engine = match &args.engine {
-        Some(e) => e.parse()?,
-        None if args.lang == "en" || args.lang.starts_with("en-") => Engine::PocketSphinx,
-        None => Engine::Vosk,
-    };
-    let model = model_dir(speech_engine, args.model.as_deref())?;
-    let mut understander = Understander::new(engine, speech_engine, &model, args.decoding.into())?;
+    let mut understander =
+        Understander::new(engine, choice.engine, &choice.dir, args.decoding.into())?;
     for w in understander.warnings() {
         eprintln!("emma: warning: {w}");
     }
@@ -151,7 +152,8 @@ fn listen_mic(
 ) -> anyhow::Result<()> {
     let mut capture = emma_speech::mic::MicCapture::open(None)?;
     eprintln!("emma: listening on {} (Ctrl-C to stop)", capture.name);
-    let chunks = std::iter::from_fn(move || Some(capture.next_chunk(Duration::from_millis(200))));
+    let chunks =
+        std::iter::from_fn(move || Some(capture.next_chunk(std::time::Duration::from_millis(200))));
     understander.understand_stream(endpoint, chunks, &mut |u| {
         printer
             .print("<mic>", u)
@@ -162,18 +164,7 @@ fn listen_mic(
 
 #[cfg(not(feature = "mic"))]
 fn listen_mic(_: &mut Understander, _: EndpointConfig, _: &Printer) -> anyhow::Result<()> {
-    bail!("emma was built without mic; rebuild with `--features mic`")
-}
-
-fn model_dir(engine: Engine, model: Option<&str>) -> anyhow::Result<PathBuf> {
-    let registry = ModelRegistry::new(emma_home().join("models"));
-    Ok(match (engine, model) {
-        (_, Some(m)) => registry.resolve(m)?,
-        (Engine::Vosk, None) => registry
-            .default_vosk()
-            .context("no Vosk model found; run scripts/setup or `emma model add`")?,
-        (Engine::PocketSphinx, None) => PathBuf::from(POCKETSPHINX_EN_US),
-    })
+    anyhow::bail!("emma was built without mic; rebuild with `--features mic`")
 }
 
 struct Printer {

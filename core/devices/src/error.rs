@@ -44,6 +44,9 @@ pub enum DevicesError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Broker settings contradict each other (credentials without a URL, a password without a user).
+    #[error("broker settings: {0}")]
+    BrokerSettings(String),
     /// The embedded broker could not start.
     #[error("embedded broker on {addr}: {reason}")]
     EmbeddedBroker {

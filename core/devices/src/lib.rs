@@ -9,6 +9,7 @@
 //! - [`bus`]: the one task that owns the MQTT connection; [`Bus`] handles for everyone else.
 //! - [`embedded`]: the zero-config `rumqttd` broker on localhost.
 //! - [`config`]: broker URLs (`mqtt://user:pass@host:port`, `mqtts://…`).
+//! - [`connect`]: embedded or external broker, credentials, and the connected bus.
 //! - [`events`]: device events for skills; [`grant`]: which devices a skill may read or control.
 //! - [`discovery`]: Home Assistant MQTT discovery configs → devices; Emma's own entities.
 //! - [`wire`]: commands encoded per payload schema, state messages decoded.
@@ -28,6 +29,7 @@
 pub mod bench;
 pub mod bus;
 pub mod config;
+pub mod connect;
 #[cfg(feature = "intents")]
 pub mod control;
 pub mod device;

@@ -50,8 +50,10 @@ pub enum Expr {
 
 mod jsgf;
 mod render;
+mod source;
 
 pub use render::GrammarError;
+pub use source::GrammarFormat;
 
 impl Grammar {
     /// A grammar accepting exactly the given phrases (each split on whitespace

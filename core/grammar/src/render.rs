@@ -48,6 +48,14 @@ pub enum GrammarError {
         "rule `{0}` refers to itself (directly or through other rules); recursive grammars are not supported"
     )]
     Recursive(String),
+    /// A JSON grammar source is neither a phrase list nor the structured form.
+    #[error(
+        "neither a JSON list of phrases nor an emma grammar ({{\"root\": …, \"rules\": […]}}): {0}"
+    )]
+    Json(String),
+    /// A phrase list has no phrases.
+    #[error("the phrase list is empty")]
+    EmptyPhraseList,
 }
 
 impl Grammar {

@@ -12,11 +12,13 @@
 //! - [`harness`]: the Home Assistant test-suite runner behind `emma intents test`.
 //! - [`grammar`]: export to a restricted-decoding speech grammar.
 //! - [`merge`]: one engine from several sources (built-in intents, skills), each with its own lists.
+//! - `hassil_baseline` (feature `bench`): Python hassil measured against Emma for the benchmarks.
 //! - internal: `yaml` (budgeted YAML), `text` (normalisation), `lists`
 //!   (slot lists as tries), `program` (compiled templates and the matcher),
 //!   `load` (finding files), `fuzzy`, `numbers`.
 //!
-//! This crate does no I/O except reading the intent files it is pointed at.
+//! This crate does no I/O except reading the intent files it is pointed at
+//! (and, with the `bench` feature only, running the hassil baseline).
 #![forbid(unsafe_code)]
 
 pub mod engine;
@@ -25,6 +27,8 @@ mod foreign;
 mod fuzzy;
 pub mod grammar;
 pub mod harness;
+#[cfg(feature = "bench")]
+pub mod hassil_baseline;
 pub mod import;
 mod lists;
 mod load;

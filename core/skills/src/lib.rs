@@ -24,6 +24,7 @@
 //! - [`lookalike`]: skills whose sentences sound like an installed skill's are refused at install.
 //! - [`home`]: installed skills on disk (trust store, install, remove, erase).
 //! - [`guest_build`]: building a guest crate and turning it into a component.
+//! - [`skill_tests`]: a skill's own `skill-tests.toml` cases, run against its component.
 //! - [`trivial`]: a minimal canonical-ABI skill for benchmarks and self-tests.
 //! - [`bench`]: the `emma bench skills` measurements.
 //! - `wit`: one module per frozen WIT version.
@@ -42,6 +43,7 @@ pub mod permission;
 pub mod runtime;
 pub mod scaffold;
 pub mod services;
+pub mod skill_tests;
 pub mod storage;
 pub mod trivial;
 pub mod types;

