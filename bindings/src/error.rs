@@ -50,7 +50,7 @@ impl From<AssistantError> for EmmaError {
             AssistantError::Intents(_) => EmmaError::Intents(msg),
             AssistantError::Devices(_) => EmmaError::Devices(msg),
             AssistantError::Skills(_) => EmmaError::Skills(msg),
-            AssistantError::Io { .. } => EmmaError::Internal(msg),
+            AssistantError::Io { .. } | AssistantError::Privacy(_) => EmmaError::Internal(msg),
         }
     }
 }

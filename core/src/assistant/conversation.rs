@@ -59,6 +59,8 @@ struct Recognized {
 
 /// A loaded skill and where its device commands are logged.
 pub(crate) struct LoadedSkill {
+    /// The skill's services (consent-filtered), to tell them why the skill is called.
+    pub services: Arc<crate::consent::ConsentServices>,
     pub sent: Arc<Mutex<Vec<SentCommand>>>,
 }
 
@@ -81,6 +83,7 @@ pub(crate) struct Worker {
     pub generation: Option<u64>,
     pub understander: Arc<Mutex<Option<Understander>>>,
     pub grammar_stale: bool,
+    pub privacy: Arc<emma_privacy::Privacy>,
 }
 
 /// What a turn produced before it is spoken.
@@ -182,6 +185,15 @@ impl Worker {
             text: text.to_string(),
         });
         let said = self.understand_and_act(text, heard);
+        if !text.is_empty() && text.chars().count() <= MAX_TEXT_CHARS {
+            let intent = said.intent.as_ref().map(|i| i.name.as_str());
+            if let Err(e) =
+                self.privacy
+                    .record_transcript(text, intent, emma_privacy::now_ms())
+            {
+                tracing::warn!(error = %e, "transcript not recorded");
+            }
+        }
         self.session.touch(Instant::now());
         self.speak(text, said)
     }
@@ -547,6 +559,19 @@ impl Worker {
         }
         if let Some(area) = &self.area {
             request.context.push(("area".into(), area.clone()));
+        }
+        // Only what the customer consented to share reaches the skill; each share is in the ledger.
+        let reason = emma_privacy::Reason::intent(&rec.intent);
+        self.skills[index].services.set_reason(reason.clone());
+        let withheld = crate::consent::filter_context(
+            &self.privacy,
+            &id,
+            &mut request.context,
+            &reason,
+            emma_privacy::now_ms(),
+        );
+        if !withheld.is_empty() {
+            tracing::debug!(skill = %id, ?withheld, "context withheld without consent");
         }
         let sent_log = self.skills[index].sent.clone();
         sent_log.lock().unwrap_or_else(|e| e.into_inner()).clear();

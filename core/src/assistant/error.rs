@@ -35,6 +35,9 @@ pub enum AssistantError {
     /// The skill host failed (loading an installed skill).
     #[error(transparent)]
     Skills(#[from] emma_skill_host::HostError),
+    /// The customer-control stores (consent, ledger) failed.
+    #[error(transparent)]
+    Privacy(#[from] emma_privacy::PrivacyError),
     /// An I/O error on the assistant's own files.
     #[error("{path}: {source}")]
     Io {

@@ -325,6 +325,8 @@ impl Shared {
             ..BusOptions::default()
         };
         let registry = Registry::open(c.data_dir.join("devices.sqlite"))?;
+        // Consent, the ledger and retention (opening runs expiry).
+        let privacy = Arc::new(emma_privacy::Privacy::open_dir(&c.data_dir)?);
         let (bus, home) = self.runtime.block_on(async {
             let (bus, replayed) = Bus::start(broker, options)?;
             if !replayed.is_empty() {
@@ -364,11 +366,17 @@ impl Shared {
                 }
                 let services = HomeServices::new(home.clone(), rt.clone(), &id, self.hub.clone());
                 let sent = services.sent_log();
-                match skill_home.load(&runtime, &id, &c.customer, Arc::new(services)) {
+                // What the skill sees of the customer is filtered by consent, every share logged.
+                let services = Arc::new(crate::consent::ConsentServices::new(
+                    &id,
+                    Arc::new(services),
+                    privacy.clone(),
+                ));
+                match skill_home.load(&runtime, &id, &c.customer, services.clone()) {
                     Ok(instance) => {
                         sources = trial;
                         instances.push(instance);
-                        loaded.push(LoadedSkill { sent });
+                        loaded.push(LoadedSkill { sent, services });
                         skill_ids.push(id);
                     }
                     Err(e) => self.skip_skill(&id, &e.to_string()),
@@ -417,6 +425,7 @@ impl Shared {
             generation: None,
             understander: understander.clone(),
             grammar_stale: false,
+            privacy,
         };
         let (tx, rx) = mpsc::channel();
         let worker = std::thread::Builder::new()
