@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 const SKILL: &str = "skills/testdata/hostile";
 
+/// The tests here look at this process's children: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn runtime(timeout: Duration, memory_mib: u64) -> SkillRuntime {
     SkillRuntime::new(RuntimeConfig {
         compile_timeout: timeout,
@@ -43,6 +46,7 @@ fn children() -> Vec<String> {
 
 #[test]
 fn a_worker_compiles_a_skill_that_then_runs() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let rt = runtime(Duration::from_secs(120), 2048);
     let b = bundle(SKILL);
     let c = rt.compile(&b.component).expect("compile in the worker");
@@ -61,6 +65,7 @@ fn a_worker_compiles_a_skill_that_then_runs() {
 
 #[test]
 fn an_over_time_compile_is_killed_at_its_deadline() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let rt = runtime(Duration::from_millis(50), 2048);
     let b = bundle(SKILL);
     let started = Instant::now();
@@ -77,6 +82,7 @@ fn an_over_time_compile_is_killed_at_its_deadline() {
 
 #[test]
 fn a_compile_over_its_memory_cap_is_rejected() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let rt = runtime(Duration::from_secs(120), 24);
     let err = rt.compile(&bundle(SKILL).component).unwrap_err();
     assert!(matches!(err, HostError::CompileMemory { mib: 24 }), "{err}");

@@ -426,9 +426,11 @@ fn a_skill_whose_sentences_sound_like_an_installed_skills_is_refused() {
         .manifest_text
         .replace("com.example.coffee", "com.evil.koffee");
     evil.manifest = Manifest::parse(&evil.manifest_text, "skill.toml").unwrap();
-    for (_, yaml) in &mut evil.intents {
-        *yaml = yaml.replace("my usual", "my usuall");
-    }
+    // Only one sentence, spelled differently from the installed skill's.
+    evil.intents = vec![(
+        "en".into(),
+        "language: en\nintents:\n  Favourite:\n    data:\n      - sentences:\n          - \"[make me] my usuall\"\n".into(),
+    )];
     let evil_path = tmp.path().join("evil.emmaskill");
     std::fs::write(&evil_path, evil.to_bytes(None)).unwrap();
     let err = home

@@ -654,7 +654,11 @@ fn print_outcome(outcome: &Outcome<Reply>, json: bool) -> anyhow::Result<()> {
             shown(&e.to_string())
         ),
     };
-    println!("{skill} says: {}", shown_text(&reply.speech));
+    // One line: a line break in speech could pass off text as Emma's own output.
+    println!(
+        "{skill} says: {}",
+        emma_untrusted::line(&reply.speech, emma_untrusted::TEXT_CHARS)
+    );
     if let Some(card) = &reply.card {
         println!(
             "  [card] {}: {}",

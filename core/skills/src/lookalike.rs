@@ -92,6 +92,11 @@ pub fn phonetic_key(template: &str) -> Vec<String> {
         .map(|w| {
             if w == "*" {
                 "*".to_string()
+            } else if !w.is_ascii() {
+                // rphonetic 3.1 slices by byte and panics on some non-ASCII
+                // words (found by this module's install test on German
+                // sentences); such words compare by their lowercase spelling.
+                w.to_lowercase()
             } else {
                 let code = dm.double_metaphone(&w.to_lowercase()).primary();
                 if code.is_empty() {
@@ -157,5 +162,13 @@ mod tests {
             phonetic_key("turn on the light")
         );
         assert_eq!(phonetic_key("{x}"), vec!["*"]);
+        // Non-ASCII words must not reach rphonetic's byte slicing.
+        for s in [
+            "mach mir meinen üblichen",
+            "ein großer {drink} für mich",
+            "Ça coûte été",
+        ] {
+            assert!(!phonetic_key(s).is_empty(), "{s}");
+        }
     }
 }
