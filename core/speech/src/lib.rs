@@ -19,6 +19,9 @@
 //! - [`model`]: the model registry under `<emma home>/models`.
 //! - [`synth`]: synthetic speech with espeak-ng (demo, benchmarks, tests).
 //! - [`bench`]: the measurements behind `emma bench asr`.
+//! - [`wake`]: wake-word detection ([`WakeWordDetector`], [`open_wake`]) with
+//!   livekit-wakeword (feature `livekit`) and PocketSphinx keyphrase spotting,
+//!   and the measurements behind `emma bench wake`.
 //!
 //! Nothing here reads environment variables; callers pass paths in.
 
@@ -36,6 +39,7 @@ pub mod stream;
 pub mod synth;
 #[cfg(feature = "vosk")]
 pub mod vosk_backend;
+pub mod wake;
 
 pub use audio::{Audio, SAMPLE_RATE};
 pub use emma_grammar::Grammar;
@@ -47,3 +51,4 @@ pub use recognizer::{
     SpeechRecognizer, WordTiming, open, pocketsphinx_model_files,
 };
 pub use stream::{ListenEvent, Listener, Utterance, transcribe};
+pub use wake::{Detection, WakeEngine, WakeOptions, WakeWordDetector, open_wake};
