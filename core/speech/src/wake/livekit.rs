@@ -43,6 +43,10 @@ pub(crate) struct LiveKitDetector {
     pending: usize,
     /// Samples fed since creation or reset.
     samples: u64,
+    /// Real samples in the window (the rest are zeros after a reset or a
+    /// detection); the classifier only runs on a full window, as digital
+    /// silence at its start makes the networks fire.
+    filled: usize,
 }
 
 impl LiveKitDetector {
@@ -102,6 +106,7 @@ impl LiveKitDetector {
             hop,
             pending: 0,
             samples: 0,
+            filled: 0,
         })
     }
 
@@ -115,7 +120,8 @@ impl LiveKitDetector {
             self.window.copy_within(chunk.len().., 0);
             self.window[WINDOW - chunk.len()..].copy_from_slice(chunk);
             self.samples += chunk.len() as u64;
-            if chunk.len() == self.hop {
+            self.filled = (self.filled + chunk.len()).min(WINDOW);
+            if chunk.len() == self.hop && self.filled == WINDOW {
                 let t = std::time::Instant::now();
                 let score = self.score()?;
                 out.push((self.samples, score, t.elapsed().as_secs_f64()));
@@ -157,12 +163,13 @@ impl WakeWordDetector for LiveKitDetector {
             rest = &rest[take..];
             self.pending += take;
             self.samples += take as u64;
+            self.filled = (self.filled + take).min(WINDOW);
             if self.pending < self.hop {
                 continue;
             }
             self.pending = 0;
             // One detection per call; the rest of the chunk only fills the window.
-            if found.is_some() {
+            if found.is_some() || self.filled < WINDOW {
                 continue;
             }
             let score = self.score()?;
@@ -174,6 +181,7 @@ impl WakeWordDetector for LiveKitDetector {
                 });
                 // Forget the phrase so the next hops do not report it again.
                 self.window.fill(0);
+                self.filled = 0;
             }
         }
         Ok(found)
@@ -181,6 +189,7 @@ impl WakeWordDetector for LiveKitDetector {
 
     fn reset(&mut self) -> Result<()> {
         self.window.fill(0);
+        self.filled = 0;
         self.pending = 0;
         self.samples = 0;
         Ok(())

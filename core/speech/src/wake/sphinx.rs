@@ -10,8 +10,6 @@ use crate::pocketsphinx::ffi::Decoder;
 use crate::recognizer::pocketsphinx_model_files;
 use crate::wake::{Detection, WakeWordDetector};
 
-/// Samples per PocketSphinx frame (10 ms at 16 kHz).
-const FRAME_SAMPLES: u64 = 160;
 /// The search's name inside the decoder.
 const SEARCH: &str = "emma_wake";
 /// After this much audio in one utterance, the next quiet chunk restarts it
@@ -125,17 +123,16 @@ impl WakeWordDetector for SphinxDetector {
         self.samples += pcm.len() as u64;
         let detected = self.decoder.hyp().is_some_and(|(h, _)| !h.is_empty());
         if detected {
-            // The earliest detection of this utterance; frames count from its start.
-            let segments = self.decoder.segments();
-            let first = segments.iter().min_by_key(|s| s.end_frame);
-            let (end_sample, score) = first.map_or((self.samples, 0.0), |s| {
-                let end =
-                    self.utt_start + (u64::try_from(s.end_frame).unwrap_or(0) + 1) * FRAME_SAMPLES;
-                (
-                    end.min(self.samples),
-                    (f64::from(s.log_prob) * LOG10_BASE) as f32,
-                )
-            });
+            // The decoder's keyphrase segments do not carry usable phrase-end
+            // frames across utterance restarts, so the detection is placed at
+            // the end of the chunk that produced it (feed short chunks).
+            let score = self
+                .decoder
+                .segments()
+                .iter()
+                .map(|s| (f64::from(s.log_prob) * LOG10_BASE) as f32)
+                .fold(f32::NEG_INFINITY, f32::max);
+            let end_sample = self.samples;
             self.end_utt()?;
             return Ok(Some(Detection {
                 phrase: self.phrase.clone(),
@@ -153,6 +150,9 @@ impl WakeWordDetector for SphinxDetector {
 
     fn reset(&mut self) -> Result<()> {
         self.end_utt()?;
+        if !self.decoder.start_stream() {
+            return Err(engine_err("ps_start_stream failed"));
+        }
         self.samples = 0;
         self.utt_start = 0;
         Ok(())
