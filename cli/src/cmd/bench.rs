@@ -1,6 +1,13 @@
 //! `emma bench …`: benchmarks that print ratios against a baseline measured in the same run.
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Args, Subcommand};
+use emma_speech::WakeEngine;
+use emma_speech::wake::bench::{EngineSweep, WakeBenchConfig};
+use emma_speech::wake::{LIVEKIT_BUNDLED_PHRASE, WakeOptions};
+use indicatif::ProgressBar;
 
 /// Arguments of `emma bench`.
 #[derive(Debug, Args)]
@@ -21,6 +28,96 @@ enum BenchCommand {
     Intents(super::intents::BenchIntentsArgs),
     /// Privacy: ledger append p95, export and erase of 10,000 ledger entries and 1,000 orders.
     Privacy(super::privacy::BenchPrivacyArgs),
+    /// Wake word: recall on people's recordings and synthesised phrases, clean and in noise,
+    /// false wakes per hour, wake-word → detection latency, memory; swept over thresholds.
+    Wake(BenchWakeArgs),
+}
+
+/// Arguments of `emma bench wake`.
+#[derive(Debug, Args)]
+pub struct BenchWakeArgs {
+    /// Shared data directory holding `wake-words/` and `ha-intents/`.
+    #[arg(long, default_value = "../shared/data")]
+    data: PathBuf,
+    /// Recorded word (a folder of `wake-words/`) used as the phrase.
+    #[arg(long, default_value = "computer")]
+    phrase: String,
+    /// Phrase synthesised with espeak-ng for PocketSphinx's synthetic recall.
+    #[arg(long, default_value = "hey emma")]
+    synth_phrase: String,
+    /// Recorded words that must not wake.
+    #[arg(long, value_delimiter = ',', default_value = "jarvis,alexa")]
+    other_words: Vec<String>,
+    /// At most this many recordings per word (default: all).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Minutes of synthesised speech without the phrase (false wakes per hour).
+    #[arg(long, default_value_t = 30.0)]
+    speech_minutes: f64,
+    /// Engines to measure.
+    #[arg(long, value_delimiter = ',', default_value = "pocketsphinx,livekit")]
+    engine: Vec<WakeEngine>,
+    /// PocketSphinx thresholds to sweep (log10 of `-kws_threshold`).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_negative_numbers = true,
+        default_value = "-10,-20,-30,-40"
+    )]
+    sphinx_thresholds: Vec<f32>,
+    /// LiveKit thresholds to sweep (classifier probability).
+    #[arg(long, value_delimiter = ',', default_value = "0.3,0.5,0.7")]
+    livekit_thresholds: Vec<f32>,
+    /// Chunk size fed to the detectors, ms.
+    #[arg(long, default_value_t = 80)]
+    chunk_ms: u32,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn bench_wake(args: BenchWakeArgs) -> anyhow::Result<()> {
+    let sweeps = args
+        .engine
+        .iter()
+        .map(|&engine| EngineSweep {
+            engine,
+            synth_phrase: match engine {
+                WakeEngine::PocketSphinx => args.synth_phrase.clone(),
+                WakeEngine::LiveKit => LIVEKIT_BUNDLED_PHRASE.to_owned(),
+            },
+            thresholds: match engine {
+                WakeEngine::PocketSphinx => args.sphinx_thresholds.clone(),
+                WakeEngine::LiveKit => args.livekit_thresholds.clone(),
+            },
+        })
+        .collect();
+    let config = WakeBenchConfig {
+        wake_words_dir: args.data.join("wake-words"),
+        sentences_dir: args.data.join("ha-intents/tests/en"),
+        real_phrase: args.phrase,
+        other_words: args.other_words,
+        limit: args.limit,
+        speech_s: args.speech_minutes * 60.0,
+        sweeps,
+        chunk_ms: args.chunk_ms,
+        options: WakeOptions::default(),
+    };
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let report = emma_speech::wake::bench::run(&config, &mut |msg| bar.set_message(msg.to_owned()))
+        .with_context(|| format!("wake-word benchmark on {}", args.data.display()))?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
 }
 
 /// Runs `emma bench`.
@@ -31,5 +128,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Skills(args) => super::skill::bench(args),
         BenchCommand::Intents(args) => super::intents::bench(args, &crate::home::emma_home()),
         BenchCommand::Privacy(args) => super::privacy::bench(args),
+        BenchCommand::Wake(args) => bench_wake(args),
     }
 }

@@ -145,6 +145,20 @@ pub enum SpeechError {
         /// The actual digest (hex).
         actual: String,
     },
+    /// The wake-engine name is not one this crate knows.
+    #[error("unknown wake engine `{0}`; use `livekit` or `pocketsphinx`")]
+    UnknownWakeEngine(String),
+    /// A wake phrase cannot be listened for.
+    #[error("wake phrase {phrase:?}: {reason}")]
+    BadWakePhrase {
+        /// The phrase as given (at most 80 characters of it).
+        phrase: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// A wake-word option is out of range.
+    #[error("wake word: {0}")]
+    BadWakeOption(String),
     /// A zip archive is corrupt or unsafe.
     #[error("{}: {reason}", path.display())]
     Archive {

@@ -20,6 +20,9 @@
 //! - [`select`]: which engine and model to open for a language ([`ModelRegistry::choose`]).
 //! - [`synth`]: synthetic speech with espeak-ng (demo, benchmarks, tests).
 //! - [`bench`]: the measurements behind `emma bench asr`.
+//! - [`wake`]: wake-word detection ([`WakeWordDetector`], [`open_wake`]) with
+//!   livekit-wakeword (feature `livekit`) and PocketSphinx keyphrase spotting,
+//!   and the measurements behind `emma bench wake`.
 //!
 //! Nothing here reads environment variables; callers pass paths in.
 
@@ -38,6 +41,7 @@ pub mod stream;
 pub mod synth;
 #[cfg(feature = "vosk")]
 pub mod vosk_backend;
+pub mod wake;
 
 pub use audio::{Audio, SAMPLE_RATE};
 pub use emma_grammar::Grammar;
@@ -50,3 +54,4 @@ pub use recognizer::{
 };
 pub use select::{ModelChoice, ModelRequest};
 pub use stream::{ListenEvent, Listener, Utterance, transcribe};
+pub use wake::{Detection, WakeEngine, WakeOptions, WakeWordDetector, open_wake};

@@ -231,16 +231,23 @@ impl SpeechRecognizer for PocketSphinx {
     }
 }
 
-/// One word segment of a hypothesis.
-struct Segment {
-    word: String,
-    start_frame: i32,
-    end_frame: i32,
-    posterior: f64,
+/// One word segment of a hypothesis (for keyphrase search: one detection).
+pub(crate) struct Segment {
+    /// The word (the keyphrase, for keyphrase search).
+    pub(crate) word: String,
+    /// First frame (10 ms) of the segment.
+    pub(crate) start_frame: i32,
+    /// Last frame of the segment.
+    pub(crate) end_frame: i32,
+    /// The segment's probability (for keyphrase search, the likelihood ratio of
+    /// the phrase against the phone loop) as a linear value.
+    pub(crate) posterior: f64,
+    /// The same probability as the decoder's integer log (base 1.0001) value.
+    pub(crate) log_prob: i32,
 }
 
 #[allow(unsafe_code)]
-mod ffi {
+pub(crate) mod ffi {
     //! The only unsafe code of the PocketSphinx backend. [`Decoder`] owns a
     //! `ps_decoder_t*`; every method passes it to libpocketsphinx while
     //! holding `&self`/`&mut self`, so it is never used after `ps_free`.
@@ -323,6 +330,11 @@ mod ffi {
             jsgf: *const c_char,
         ) -> c_int;
         fn ps_set_search(ps: *mut PsDecoder, name: *const c_char) -> c_int;
+        fn ps_set_keyphrase(
+            ps: *mut PsDecoder,
+            name: *const c_char,
+            keyphrase: *const c_char,
+        ) -> c_int;
         fn ps_get_search(ps: *mut PsDecoder) -> *const c_char;
         fn ps_unset_search(ps: *mut PsDecoder, name: *const c_char) -> c_int;
         fn ps_lookup_word(ps: *mut PsDecoder, word: *const c_char) -> *mut c_char;
@@ -330,7 +342,7 @@ mod ffi {
     }
 
     /// An owned `ps_decoder_t`.
-    pub(super) struct Decoder(NonNull<PsDecoder>);
+    pub(crate) struct Decoder(NonNull<PsDecoder>);
 
     // SAFETY: a decoder is a plain heap object with no thread affinity; it is
     // only used through `&mut self`/`&self` of its single owner, never shared.
@@ -353,7 +365,7 @@ mod ffi {
 
     impl Decoder {
         /// Parses command-line style arguments and initialises a decoder.
-        pub(super) fn new(args: &[String]) -> Option<Decoder> {
+        pub(crate) fn new(args: &[String]) -> Option<Decoder> {
             let cargs: Vec<CString> = std::iter::once("emma".to_owned())
                 .chain(args.iter().cloned())
                 .map(|a| CString::new(a).ok())
@@ -380,29 +392,29 @@ mod ffi {
             self.0.as_ptr()
         }
 
-        pub(super) fn start_stream(&mut self) -> bool {
+        pub(crate) fn start_stream(&mut self) -> bool {
             // SAFETY: the decoder pointer is valid for the lifetime of `self`;
             // called between utterances only.
             unsafe { ps_start_stream(self.ptr()) >= 0 }
         }
 
-        pub(super) fn start_utt(&mut self) -> bool {
+        pub(crate) fn start_utt(&mut self) -> bool {
             // SAFETY: the decoder pointer is valid for the lifetime of `self`.
             unsafe { ps_start_utt(self.ptr()) >= 0 }
         }
 
-        pub(super) fn process_raw(&mut self, pcm: &[i16]) -> bool {
+        pub(crate) fn process_raw(&mut self, pcm: &[i16]) -> bool {
             // SAFETY: `pcm` is a valid slice of `pcm.len()` samples; the
             // decoder copies what it needs before returning.
             unsafe { ps_process_raw(self.ptr(), pcm.as_ptr(), pcm.len(), 0, 0) >= 0 }
         }
 
-        pub(super) fn end_utt(&mut self) -> bool {
+        pub(crate) fn end_utt(&mut self) -> bool {
             // SAFETY: valid decoder pointer.
             unsafe { ps_end_utt(self.ptr()) >= 0 }
         }
 
-        pub(super) fn hyp(&mut self) -> Option<(String, i32)> {
+        pub(crate) fn hyp(&mut self) -> Option<(String, i32)> {
             let mut score = 0;
             // SAFETY: valid decoder pointer and a valid out-pointer; the
             // returned string is copied by `owned` before any other call.
@@ -410,7 +422,7 @@ mod ffi {
             Some((text, score))
         }
 
-        pub(super) fn segments(&mut self) -> Vec<Segment> {
+        pub(crate) fn segments(&mut self) -> Vec<Segment> {
             let mut out = Vec::new();
             // SAFETY: `seg` comes from `ps_seg_iter` and is advanced with
             // `ps_seg_next`, which frees it and returns NULL at the end; we
@@ -435,6 +447,7 @@ mod ffi {
                         start_frame: sf,
                         end_frame: ef,
                         posterior,
+                        log_prob: prob,
                     });
                     seg = ps_seg_next(seg);
                 }
@@ -445,7 +458,7 @@ mod ffi {
             out
         }
 
-        pub(super) fn nbest(&mut self, max: usize) -> Vec<(String, i32)> {
+        pub(crate) fn nbest(&mut self, max: usize) -> Vec<(String, i32)> {
             let mut out = Vec::new();
             // SAFETY: same iterator protocol as `segments`: `ps_nbest_next`
             // frees the iterator when it returns NULL; an unfinished iterator
@@ -466,12 +479,12 @@ mod ffi {
             out
         }
 
-        pub(super) fn search(&self) -> Option<String> {
+        pub(crate) fn search(&self) -> Option<String> {
             // SAFETY: valid decoder pointer; string copied immediately.
             owned(unsafe { ps_get_search(self.ptr()) })
         }
 
-        pub(super) fn set_jsgf(&mut self, name: &str, jsgf: &str) -> bool {
+        pub(crate) fn set_jsgf(&mut self, name: &str, jsgf: &str) -> bool {
             let (Ok(name), Ok(jsgf)) = (CString::new(name), CString::new(jsgf)) else {
                 return false;
             };
@@ -480,7 +493,18 @@ mod ffi {
             unsafe { ps_set_jsgf_string(self.ptr(), name.as_ptr(), jsgf.as_ptr()) >= 0 }
         }
 
-        pub(super) fn set_search(&mut self, name: &str) -> bool {
+        /// Adds a keyphrase-spotting search named `name` for `phrase`, with the
+        /// `-kws_threshold` the decoder was configured with.
+        pub(crate) fn set_keyphrase(&mut self, name: &str, phrase: &str) -> bool {
+            let (Ok(name), Ok(phrase)) = (CString::new(name), CString::new(phrase)) else {
+                return false;
+            };
+            // SAFETY: valid decoder pointer and NUL-terminated strings that
+            // outlive the call; the decoder copies the phrase into its search.
+            unsafe { ps_set_keyphrase(self.ptr(), name.as_ptr(), phrase.as_ptr()) >= 0 }
+        }
+
+        pub(crate) fn set_search(&mut self, name: &str) -> bool {
             let Ok(name) = CString::new(name) else {
                 return false;
             };
@@ -488,7 +512,7 @@ mod ffi {
             unsafe { ps_set_search(self.ptr(), name.as_ptr()) >= 0 }
         }
 
-        pub(super) fn unset_search(&mut self, name: &str) -> bool {
+        pub(crate) fn unset_search(&mut self, name: &str) -> bool {
             let Ok(name) = CString::new(name) else {
                 return false;
             };
@@ -497,7 +521,7 @@ mod ffi {
             unsafe { ps_unset_search(self.ptr(), name.as_ptr()) >= 0 }
         }
 
-        pub(super) fn knows_word(&mut self, word: &str) -> bool {
+        pub(crate) fn knows_word(&mut self, word: &str) -> bool {
             let Ok(w) = CString::new(word) else {
                 return false;
             };
