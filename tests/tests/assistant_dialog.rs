@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use emma_core::assistant::{
     Assistant, AssistantConfig, AssistantError, AssistantEvent, AudioChunk, BrokerChoice,
-    EventListener, Turn,
+    EventListener, SpeechConfig, Turn, WakeConfig,
 };
+use emma_core::speech::{SAMPLE_RATE, synth};
 use emma_core::devices::{Area, BrokerConfig, Bus, BusOptions, Device, Domain, Message, Registry};
 use emma_tests::mosquitto::Mosquitto;
 use tokio::sync::mpsc;
@@ -308,4 +309,59 @@ fn misuse_gets_typed_errors_and_listeners_that_panic_are_survived() {
         devices(&f.say("turn on the kitchen light")),
         ["light.kitchen"]
     );
+}
+
+/// Speaks `parts` with pauses between them into `process_audio`, then ends the stream.
+fn speak(assistant: &Assistant, parts: &[&str]) -> Vec<Turn> {
+    let pause = vec![0i16; SAMPLE_RATE as usize * 7 / 10];
+    let mut samples = Vec::new();
+    for p in parts {
+        samples.extend(synth::espeak(p, "en-us", 150).unwrap().samples);
+        samples.extend_from_slice(&pause);
+    }
+    for chunk in samples.chunks(1600) {
+        assistant
+            .process_audio(AudioChunk::I16 {
+                samples: chunk,
+                rate: SAMPLE_RATE,
+            })
+            .unwrap();
+    }
+    assistant.end_audio().unwrap()
+}
+
+#[test]
+fn with_a_wake_word_only_the_command_after_it_is_acted_on() {
+    let mut f = fixture(
+        |c| {
+            c.speech = Some(SpeechConfig::pocketsphinx_en_us());
+            c.wake = Some(WakeConfig::pocketsphinx("computer"));
+        },
+        true,
+    );
+    let events = f.assistant.subscribe();
+    // No wake word: Emma is not being spoken to.
+    let turns = speak(&f.assistant, &["turn on the kitchen light"]);
+    assert!(turns.is_empty(), "{turns:?}");
+    assert!(f.published(Duration::from_millis(800)).is_empty());
+    assert!(
+        !events
+            .drain()
+            .iter()
+            .any(|e| matches!(e, AssistantEvent::Wake { .. }))
+    );
+    // The wake word, a pause, the command.
+    let turns = speak(&f.assistant, &["computer", "turn on the kitchen light"]);
+    assert_eq!(turns.len(), 1, "{turns:?}");
+    let seen = events.drain();
+    let wake = seen
+        .iter()
+        .position(|e| matches!(e, AssistantEvent::Wake { phrase, .. } if phrase == "computer"))
+        .expect("a wake event");
+    let listening = seen
+        .iter()
+        .position(|e| matches!(e, AssistantEvent::Listening))
+        .expect("listening after the wake word");
+    assert!(wake < listening);
+    assert_eq!(f.published(Duration::from_secs(3)), ["light.kitchen"]);
 }

@@ -10,10 +10,13 @@
 //! waits for that turn before reading on, so turns stay in order and audio
 //! queues in the channel meanwhile.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use emma_speech::wake::WakeWordDetector;
 use emma_speech::{EndpointConfig, SAMPLE_RATE};
 
 use super::conversation::Request;
@@ -83,6 +86,9 @@ fn resample(samples: &[f32], rate: u32) -> Result<Vec<i16>, AssistantError> {
     Ok(emma_speech::audio::to_i16(&out))
 }
 
+/// The wake-word detector, shared by audio sessions (`None` inside: no wake word).
+pub(crate) type WakeSlot = Arc<Mutex<Option<Box<dyn WakeWordDetector>>>>;
+
 /// A running audio session.
 pub(crate) struct AudioSession {
     tx: mpsc::Sender<Vec<i16>>,
@@ -93,6 +99,7 @@ impl AudioSession {
     /// Starts a session: takes the understander from `slot` (given back at the end).
     pub fn start(
         slot: Arc<Mutex<Option<Understander>>>,
+        wake: WakeSlot,
         endpoint: EndpointConfig,
         worker: mpsc::Sender<Request>,
         hub: Hub,
@@ -105,7 +112,7 @@ impl AudioSession {
         let (tx, rx) = mpsc::channel::<Vec<i16>>();
         let thread = std::thread::Builder::new()
             .name("emma-audio".into())
-            .spawn(move || run(understander, slot, endpoint, rx, worker, hub))
+            .spawn(move || run(understander, slot, wake, endpoint, rx, worker, hub))
             .map_err(|e| AssistantError::Audio(format!("cannot start the audio thread: {e}")))?;
         Ok(AudioSession { tx, thread })
     }
@@ -130,14 +137,47 @@ impl AudioSession {
 fn run(
     mut understander: Understander,
     slot: Arc<Mutex<Option<Understander>>>,
+    wake: WakeSlot,
     endpoint: EndpointConfig,
     rx: mpsc::Receiver<Vec<i16>>,
     worker: mpsc::Sender<Request>,
     hub: Hub,
 ) -> Result<Vec<Turn>, AssistantError> {
-    hub.emit(AssistantEvent::Listening);
+    let mut detector = wake.lock().unwrap_or_else(|e| e.into_inner()).take();
+    // Without a wake word every utterance is for Emma.
+    let awake = Rc::new(Cell::new(detector.is_none()));
+    if awake.get() {
+        hub.emit(AssistantEvent::Listening);
+    }
     let mut turns = Vec::new();
-    let result = understander.understand_stream(endpoint, rx.into_iter().map(Ok), &mut |u| {
+    let gate_awake = awake.clone();
+    let gate_hub = hub.clone();
+    let detector_ref = &mut detector;
+    // Audio reaches the recogniser only after the wake word (then until the utterance ends).
+    let chunks = rx.into_iter().filter_map(move |pcm| {
+        if gate_awake.get() {
+            return Some(Ok(pcm));
+        }
+        let d = detector_ref.as_mut()?;
+        match d.push(&pcm) {
+            Ok(Some(detection)) => {
+                gate_hub.emit(AssistantEvent::Wake {
+                    phrase: detection.phrase,
+                    score: detection.score,
+                });
+                gate_hub.emit(AssistantEvent::Listening);
+                gate_awake.set(true);
+                None
+            }
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    });
+    let sleep_after = !awake.get();
+    let result = understander.understand_stream(endpoint, chunks, &mut |u| {
+        if sleep_after {
+            awake.set(false);
+        }
         if u.text.trim().is_empty() && u.intent.is_none() {
             return Ok(()); // noise, not an utterance
         }
@@ -160,6 +200,10 @@ fn run(
         }
     });
     *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(understander);
+    if let Some(mut d) = detector {
+        let _ = d.reset();
+        *wake.lock().unwrap_or_else(|e| e.into_inner()) = Some(d);
+    }
     match result {
         Ok(_) => Ok(turns),
         Err(e) => {

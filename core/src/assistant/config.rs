@@ -115,6 +115,17 @@ impl AssistantConfig {
                 reason: e.to_string(),
             })?;
         }
+        if let Some(wake) = &self.wake {
+            if self.speech.is_none() {
+                return bad("wake", "a wake word needs `speech` configured".into());
+            }
+            if !wake.engine.is_enabled() {
+                return bad(
+                    "wake.engine",
+                    format!("this build of emma has no {} wake-word support", wake.engine),
+                );
+            }
+        }
         if let Some(speech) = &self.speech {
             if !speech.engine.is_enabled() {
                 return bad(
@@ -193,11 +204,27 @@ impl SpeechConfig {
     }
 }
 
-/// Wake-word settings.
+/// Wake-word settings: with a wake word, audio is ignored until the phrase
+/// is heard; then one command is understood and the assistant sleeps again.
 #[derive(Debug, Clone)]
 pub struct WakeConfig {
     /// The phrase, e.g. `hey emma` or `computer`.
     pub phrase: String,
+    /// The detector (PocketSphinx keyphrase spotting works for any phrase in its dictionary).
+    pub engine: emma_speech::wake::WakeEngine,
+    /// Detector options (threshold; `None` fields use the measured defaults).
+    pub options: emma_speech::wake::WakeOptions,
+}
+
+impl WakeConfig {
+    /// PocketSphinx keyphrase spotting for `phrase` with the default threshold.
+    pub fn pocketsphinx(phrase: &str) -> WakeConfig {
+        WakeConfig {
+            phrase: phrase.to_string(),
+            engine: emma_speech::wake::WakeEngine::PocketSphinx,
+            options: emma_speech::wake::WakeOptions::default(),
+        }
+    }
 }
 
 /// Speech out.

@@ -100,6 +100,7 @@ struct Running {
     home: Home,
     events: tokio::task::JoinHandle<()>,
     understander: Arc<Mutex<Option<Understander>>>,
+    wake: audio::WakeSlot,
     audio: Option<AudioSession>,
     broker_addr: Option<SocketAddr>,
     intents: BTreeMap<String, Vec<String>>,
@@ -204,6 +205,7 @@ impl Assistant {
         if running.audio.is_none() {
             running.audio = Some(AudioSession::start(
                 running.understander.clone(),
+                running.wake.clone(),
                 speech.endpoint,
                 running.requests.clone(),
                 self.shared.hub.clone(),
@@ -400,6 +402,11 @@ impl Shared {
             None => None,
         };
         let understander = Arc::new(Mutex::new(understander));
+        let wake = match &c.wake {
+            Some(w) => Some(emma_speech::wake::open_wake(w.engine, &w.phrase, &w.options)?),
+            None => None,
+        };
+        let wake: audio::WakeSlot = Arc::new(Mutex::new(wake));
         let worker = Worker {
             lang: c.language.clone(),
             responses: Responses::builtin(&c.language)?,
@@ -464,6 +471,7 @@ impl Shared {
             home,
             events,
             understander,
+            wake,
             audio: None,
             broker_addr,
             intents: listing,
