@@ -69,11 +69,8 @@ pub fn phonetic_key(template: &str) -> Vec<String> {
                 }
             }
             '(' | '[' => stack.push(false),
-            ')' | ']' => {
-                if stack.pop() == Some(true) {
-                    depth_skip -= 1;
-                }
-            }
+            ')' | ']' if stack.pop() == Some(true) => depth_skip -= 1,
+            ')' | ']' => {}
             '|' => {
                 if let Some(past) = stack.last_mut()
                     && !*past

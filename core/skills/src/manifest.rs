@@ -383,9 +383,8 @@ impl Manifest {
                         return Err(fail(
                             value.span(),
                             &format!("limits.{other}"),
-                            format!(
-                                "unknown limit; known: memory_mib, timeout_ms, store_kib, reply_kib, order_max_quantity, and {{notify,orders,handoffs,log,store_writes,device_controls}}_per_{{call,hour}}"
-                            ),
+                            "unknown limit; known: memory_mib, timeout_ms, store_kib, reply_kib, order_max_quantity, and {notify,orders,handoffs,log,store_writes,device_controls}_per_{call,hour}"
+                                .to_string(),
                         ));
                     }
                 };
