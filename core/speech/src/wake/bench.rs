@@ -378,7 +378,7 @@ enum Runner {
     /// thresholds replayed on them (its networks cost ~100x PocketSphinx's search).
     #[cfg(feature = "livekit")]
     Replay {
-        scorer: super::livekit::LiveKitDetector,
+        scorer: Box<super::livekit::LiveKitDetector>,
         threshold: f32,
         /// Hop scores per clip, keyed by the clip's address (clips live for the whole run).
         cache: std::collections::HashMap<usize, Vec<(u64, f32, f64)>>,
@@ -397,7 +397,7 @@ impl Runner {
         if engine == WakeEngine::LiveKit {
             drop(detector);
             return Ok(Some(Runner::Replay {
-                scorer: super::open_livekit_scorer(phrase, options)?,
+                scorer: Box::new(super::open_livekit_scorer(phrase, options)?),
                 threshold: engine.default_threshold(),
                 cache: std::collections::HashMap::new(),
             }));
@@ -445,10 +445,12 @@ impl Runner {
                 cache,
             } => {
                 let key = pcm.as_ptr() as usize;
-                if !cache.contains_key(&key) {
-                    cache.insert(key, scorer.hop_scores(pcm)?);
-                }
-                let scores = &cache[&key];
+                let scores = match cache.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(scorer.hop_scores(pcm)?)
+                    }
+                };
                 let busy = scores.iter().map(|s| s.2).sum();
                 let hits = super::livekit::LiveKitDetector::replay(scores, *threshold);
                 let latencies = match speech_end {
