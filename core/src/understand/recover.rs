@@ -29,6 +29,9 @@ pub(super) fn match_hypotheses(
         slots: m.slots.into_iter().map(|(k, v)| (k, v.value)).collect(),
         confidence: conf.clamp(0.0, 1.0),
         via: format!("{prefix}{via}"),
+        fit: None,
+        verification: None,
+        rejected: None,
     };
     // 1. Exact matches.
     for (text, weight, via) in hyps {
@@ -60,6 +63,9 @@ pub(super) fn match_hypotheses(
                     slots,
                     confidence: conf,
                     via: format!("{prefix}completion"),
+                    fit: None,
+                    verification: None,
+                    rejected: None,
                 });
             }
         }
