@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod mosquitto;
+pub mod ood_corpus;
 pub mod speech;
 pub mod speech_corpus;
 use std::path::PathBuf;

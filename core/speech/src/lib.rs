@@ -50,7 +50,7 @@ pub use error::{Result, SpeechError};
 pub use model::{ModelEntry, ModelRegistry, check_vosk_model};
 pub use recognizer::{
     Alternative, Engine, Event, FinalResult, GrammarReport, POCKETSPHINX_EN_US, PocketSphinxModel,
-    SpeechRecognizer, WordTiming, open, pocketsphinx_model_files,
+    SpeechRecognizer, Verification, WordTiming, open, pocketsphinx_model_files,
 };
 pub use select::{ModelChoice, ModelRequest};
 pub use stream::{ListenEvent, Listener, Utterance, transcribe};

@@ -14,12 +14,17 @@ use emma_grammar::Grammar;
 use crate::audio::SAMPLE_RATE;
 use crate::error::{Result, SpeechError};
 use crate::recognizer::{
-    Alternative, Engine, Event, FinalResult, GrammarReport, SpeechRecognizer, WordTiming,
-    pocketsphinx_model_files,
+    Alternative, Engine, Event, FinalResult, GrammarReport, SpeechRecognizer, Verification,
+    WordTiming, pocketsphinx_model_files,
 };
 
 /// How many n-best alternatives to collect at most.
 const N_BEST: usize = 5;
+/// The longest utterance kept for acoustic verification (30 s of audio);
+/// longer ones are returned without a [`Verification`].
+const MAX_VERIFY_SAMPLES: usize = 30 * SAMPLE_RATE as usize;
+/// The name of the phone-loop search used for verification.
+const PHONE_LOOP: &str = "emma_phone_loop";
 /// PocketSphinx's frame rate (frames per second, `-frate` default).
 const FRAME_RATE: f64 = 100.0;
 
@@ -32,6 +37,16 @@ pub struct PocketSphinx {
     samples: u64,
     utt_start: u64,
     last_partial: String,
+    /// The active search is a grammar (utterances are verified).
+    grammar_active: bool,
+    /// Whether the phone-loop search exists: `None` until first needed.
+    phone_loop: Option<bool>,
+    /// The current utterance's audio while a grammar is active (for the phone-loop pass).
+    utt_audio: Vec<i16>,
+    /// The utterance outgrew [`MAX_VERIFY_SAMPLES`]: it is not verified.
+    utt_too_long: bool,
+    /// Frames the phone-loop passes added to the stream's frame counter.
+    frame_shift: i32,
 }
 
 fn engine_err(reason: impl Into<String>) -> SpeechError {
@@ -57,6 +72,10 @@ impl PocketSphinx {
             "/dev/null".to_owned(),
             "-samprate".to_owned(),
             SAMPLE_RATE.to_string(),
+            // The verification phone loop uses context-independent phones:
+            // several times faster than triphones, and the grammar search is unaffected.
+            "-allphone_ci".to_owned(),
+            "yes".to_owned(),
         ];
         let decoder = ffi::Decoder::new(&args).ok_or_else(|| SpeechError::ModelLoad {
             engine: "pocketsphinx",
@@ -73,7 +92,93 @@ impl PocketSphinx {
             samples: 0,
             utt_start: 0,
             last_partial: String::new(),
+            grammar_active: false,
+            phone_loop: None,
+            utt_audio: Vec::new(),
+            utt_too_long: false,
+            frame_shift: 0,
         })
+    }
+
+    fn grammar_search(&self) -> String {
+        format!("emma_grammar_{}", self.grammar_serial)
+    }
+
+    /// Scores the utterance just decoded with the grammar against a phone
+    /// loop over the same audio: the classic utterance-verification ratio.
+    /// `grammar_segments` is the grammar path (all segments, fillers and
+    /// silences included). `None` when there is nothing to verify or the
+    /// phone loop cannot be set up.
+    fn verify(
+        &mut self,
+        grammar_segments: &[Segment],
+        posterior: f64,
+        complete: bool,
+    ) -> Result<Option<Verification>> {
+        let audio = std::mem::take(&mut self.utt_audio);
+        let too_long = std::mem::take(&mut self.utt_too_long);
+        let (Some(first), Some(last)) = (grammar_segments.first(), grammar_segments.last()) else {
+            return Ok(None);
+        };
+        if audio.is_empty() || too_long {
+            return Ok(None);
+        }
+        if self.phone_loop.is_none() {
+            // A uniform loop of context-independent phones: with the model's
+            // phone trigram (or triphones) one 2 s utterance took over a minute here.
+            // Without it utterances are simply not verified (no `Verification`).
+            let ok = self.decoder.set_allphone(PHONE_LOOP, None);
+            self.phone_loop = Some(ok);
+        }
+        if self.phone_loop != Some(true) {
+            return Ok(None);
+        }
+        let grammar = self.grammar_search();
+        if !self.decoder.set_search(PHONE_LOOP) {
+            return Err(engine_err("cannot activate the phone-loop search"));
+        }
+        let pass = (|| {
+            if !self.decoder.start_utt() {
+                return Err(engine_err("ps_start_utt failed (phone loop)"));
+            }
+            let ok = self.decoder.process_raw(&audio);
+            let ended = self.decoder.end_utt();
+            if !ok || !ended {
+                return Err(engine_err("ps_process_raw failed (phone loop)"));
+            }
+            Ok(self.decoder.segments())
+        })();
+        if !self.decoder.set_search(&grammar) {
+            return Err(engine_err(format!(
+                "cannot switch back to search `{grammar}`"
+            )));
+        }
+        let phones = pass?;
+        // The pass advanced the stream's frame counter by its audio (one
+        // frame per 10 ms): later word times are corrected.
+        self.frame_shift += i32::try_from(audio.len() / (SAMPLE_RATE as usize / 100)).unwrap_or(0);
+        let (Some(pf), Some(pl)) = (phones.first(), phones.last()) else {
+            return Ok(None);
+        };
+        // Scores are in the decoder's log base, scaled down by 2^SENSCR_SHIFT
+        // (10) as PocketSphinx stores senone scores: back to natural logs.
+        let to_ln = |score: i64| self.decoder.log_to_ln(score) * 1024.0;
+        let path_frames = (last.end_frame - first.start_frame + 1).max(1) as u32;
+        let loop_frames = (pl.end_frame - pf.start_frame + 1).max(1) as u32;
+        Ok(Some(Verification {
+            path_score: to_ln(grammar_segments.iter().map(|s| i64::from(s.ascr)).sum()),
+            path_frames,
+            loop_score: to_ln(phones.iter().map(|s| i64::from(s.ascr)).sum()),
+            loop_frames,
+            posterior,
+            complete,
+            words: grammar_segments
+                .iter()
+                .filter(|s| !is_filler(&s.word))
+                .count()
+                .try_into()
+                .unwrap_or(u32::MAX),
+        }))
     }
 
     fn end_utt(&mut self) -> Result<()> {
@@ -116,6 +221,14 @@ impl SpeechRecognizer for PocketSphinx {
             return Err(engine_err("ps_process_raw failed"));
         }
         self.samples += pcm.len() as u64;
+        if self.grammar_active && !self.utt_too_long {
+            if self.utt_audio.len() + pcm.len() <= MAX_VERIFY_SAMPLES {
+                self.utt_audio.extend_from_slice(pcm);
+            } else {
+                self.utt_too_long = true;
+                self.utt_audio = Vec::new();
+            }
+        }
         let partial = self.decoder.hyp().map(|(h, _)| h).unwrap_or_default();
         if partial != self.last_partial {
             self.last_partial = partial.clone();
@@ -129,16 +242,35 @@ impl SpeechRecognizer for PocketSphinx {
         if !self.in_utt {
             return Ok(FinalResult::default());
         }
+        // The best path so far, in case the grammar search ends without
+        // reaching a final state (then there is no hypothesis after the end).
+        let unfinished = if self.grammar_active {
+            self.decoder.segments()
+        } else {
+            vec![]
+        };
         self.end_utt()?;
         let Some((text, best_score)) = self.decoder.hyp() else {
-            return Ok(FinalResult::default());
+            // No full grammar path: verify the best partial one, so speech
+            // the grammar cannot hold is still recognised as such.
+            let verification = if self.grammar_active {
+                self.verify(&unfinished, 0.0, false)?
+            } else {
+                None
+            };
+            self.utt_audio.clear();
+            self.utt_too_long = false;
+            return Ok(FinalResult {
+                verification,
+                ..FinalResult::default()
+            });
         };
-        // Segment frames count from the start of the stream (`ps_start_stream`).
-        let offset = 0.0;
-        let words = self
-            .decoder
-            .segments()
-            .into_iter()
+        let segments = self.decoder.segments();
+        // Segment frames count from the start of the stream
+        // (`ps_start_stream`), phone-loop passes included.
+        let offset = -f64::from(self.frame_shift) / FRAME_RATE;
+        let words = segments
+            .iter()
             .filter(|s| !is_filler(&s.word))
             .map(|s| WordTiming {
                 word: base_word(&s.word).to_owned(),
@@ -170,16 +302,26 @@ impl SpeechRecognizer for PocketSphinx {
                 break;
             }
         }
+        let verification = if self.grammar_active {
+            let posterior = self.decoder.prob();
+            self.verify(&segments, posterior, true)?
+        } else {
+            None
+        };
         Ok(FinalResult {
             text,
             words,
             alternatives,
+            verification,
         })
     }
 
     fn reset(&mut self) -> Result<()> {
         self.end_utt()?;
         self.last_partial.clear();
+        self.utt_audio.clear();
+        self.utt_too_long = false;
+        self.frame_shift = 0;
         self.samples = 0;
         self.utt_start = 0;
         if !self.decoder.start_stream() {
@@ -191,7 +333,10 @@ impl SpeechRecognizer for PocketSphinx {
     fn set_grammar(&mut self, grammar: Option<&Grammar>) -> Result<GrammarReport> {
         self.end_utt()?;
         self.last_partial.clear();
+        self.utt_audio.clear();
+        self.utt_too_long = false;
         let Some(grammar) = grammar else {
+            self.grammar_active = false;
             if !self.decoder.set_search(&self.free_search) {
                 return Err(engine_err(format!(
                     "cannot switch back to search `{}`",
@@ -222,6 +367,7 @@ impl SpeechRecognizer for PocketSphinx {
                 "cannot activate grammar search `{name}`"
             )));
         }
+        self.grammar_active = true;
         // Drop the previous grammar's search so switching often does not grow memory.
         if self.grammar_serial > 1 {
             self.decoder
@@ -244,6 +390,8 @@ pub(crate) struct Segment {
     pub(crate) posterior: f64,
     /// The same probability as the decoder's integer log (base 1.0001) value.
     pub(crate) log_prob: i32,
+    /// Acoustic score (log base of the decoder's logmath).
+    pub(crate) ascr: i32,
 }
 
 #[allow(unsafe_code)]
@@ -324,6 +472,13 @@ pub(crate) mod ffi {
         fn ps_nbest_free(nbest: *mut NBest);
         fn ps_get_logmath(ps: *mut PsDecoder) -> *mut LogMath;
         fn logmath_exp(lmath: *mut LogMath, logb_p: c_int) -> c_double;
+        fn logmath_get_base(lmath: *mut LogMath) -> c_double;
+        fn ps_get_prob(ps: *mut PsDecoder) -> i32;
+        fn ps_set_allphone_file(
+            ps: *mut PsDecoder,
+            name: *const c_char,
+            path: *const c_char,
+        ) -> c_int;
         fn ps_set_jsgf_string(
             ps: *mut PsDecoder,
             name: *const c_char,
@@ -448,6 +603,7 @@ pub(crate) mod ffi {
                         end_frame: ef,
                         posterior,
                         log_prob: prob,
+                        ascr,
                     });
                     seg = ps_seg_next(seg);
                 }
@@ -477,6 +633,54 @@ pub(crate) mod ffi {
                 }
             }
             out
+        }
+
+        /// The natural log of the current utterance's posterior probability
+        /// (`ps_get_prob`: the best path's share of the lattice).
+        pub(super) fn prob(&mut self) -> f64 {
+            // SAFETY: valid decoder pointer, between utterances (after
+            // `ps_end_utt`); the logmath belongs to the decoder.
+            unsafe {
+                let p = ps_get_prob(self.ptr());
+                let lmath = ps_get_logmath(self.ptr());
+                if lmath.is_null() {
+                    return 0.0;
+                }
+                f64::from(p) * logmath_get_base(lmath).ln()
+            }
+        }
+
+        /// Converts a score summed in the decoder's log base to a natural log.
+        pub(super) fn log_to_ln(&self, score: i64) -> f64 {
+            // SAFETY: valid decoder pointer; the logmath belongs to the
+            // decoder and is only read.
+            let base = unsafe {
+                let lmath = ps_get_logmath(self.ptr());
+                if lmath.is_null() {
+                    return 0.0;
+                }
+                logmath_get_base(lmath)
+            };
+            score as f64 * base.ln()
+        }
+
+        /// Adds a phone-loop search `name` (phone n-gram `lm`, or a uniform
+        /// loop when `None`).
+        pub(super) fn set_allphone(&mut self, name: &str, lm: Option<&std::path::Path>) -> bool {
+            let Ok(name) = CString::new(name) else {
+                return false;
+            };
+            let lm = match lm.map(|p| CString::new(p.to_string_lossy().into_owned())) {
+                Some(Ok(p)) => Some(p),
+                Some(Err(_)) => return false,
+                None => None,
+            };
+            let lm_ptr = lm.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
+            // SAFETY: valid decoder pointer; `name` and `lm_ptr` (or NULL,
+            // which the library accepts as "no language model") are
+            // NUL-terminated strings that outlive the call; the decoder
+            // copies the name and reads the file during the call.
+            unsafe { ps_set_allphone_file(self.ptr(), name.as_ptr(), lm_ptr) >= 0 }
         }
 
         pub(crate) fn search(&self) -> Option<String> {

@@ -40,6 +40,47 @@ pub struct FinalResult {
     /// N-best alternatives, best first, where the engine provides them
     /// (PocketSphinx does; Vosk in word-confidence mode does not).
     pub alternatives: Vec<Alternative>,
+    /// How well `text` explains the audio compared with an unconstrained
+    /// alternative, when decoding was restricted to a grammar and the engine
+    /// can tell (PocketSphinx: a phone-loop pass over the same audio).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+}
+
+/// Acoustic evidence that a grammar-restricted transcript is what was said:
+/// the grammar path's acoustic log-likelihood against that of an
+/// unconstrained phone loop over the same audio (the classic
+/// utterance-verification ratio). Speech the grammar cannot express scores
+/// far below the phone loop per frame; a command the grammar holds scores
+/// close to it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    /// Acoustic log-likelihood (natural log) of the grammar path, silences included.
+    pub path_score: f64,
+    /// Frames (10 ms) the grammar path covers.
+    pub path_frames: u32,
+    /// Acoustic log-likelihood (natural log) of the best phone-loop path.
+    pub loop_score: f64,
+    /// Frames the phone-loop path covers.
+    pub loop_frames: u32,
+    /// Natural log of the transcript's posterior among the grammar's paths
+    /// (the decoder's lattice); 0 when the grammar left no alternative.
+    pub posterior: f64,
+    /// The grammar path reached the end of a sentence. `false`: the search
+    /// ended without a full path and the best partial one was scored.
+    pub complete: bool,
+    /// Words (fillers and silences left out) on the scored path. An
+    /// incomplete path without words means nothing of the grammar fits.
+    pub words: u32,
+}
+
+impl Verification {
+    /// The per-frame log-likelihood ratio of the grammar path against the
+    /// phone loop (≤ 0 in practice; nearer 0 is a better fit).
+    pub fn ratio_per_frame(&self) -> f64 {
+        self.path_score / f64::from(self.path_frames.max(1))
+            - self.loop_score / f64::from(self.loop_frames.max(1))
+    }
 }
 
 /// What feeding audio produced.

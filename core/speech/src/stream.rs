@@ -47,6 +47,7 @@ pub struct Listener {
     utt_start: u64,
     decode: Duration,
     had_speech: bool,
+    report_unfinished: bool,
 }
 
 impl Listener {
@@ -60,6 +61,7 @@ impl Listener {
             utt_start: 0,
             decode: Duration::ZERO,
             had_speech: false,
+            report_unfinished: false,
         })
     }
 
@@ -85,7 +87,7 @@ impl Listener {
             match event {
                 Some(Event::Partial(p)) if !p.is_empty() => out.push(ListenEvent::Partial(p)),
                 Some(Event::Final(result)) => {
-                    if !result.text.is_empty() {
+                    if self.keeps(&result) {
                         out.push(ListenEvent::Final(self.utterance(result, Duration::ZERO)));
                     }
                     self.utt_start = self.samples;
@@ -120,12 +122,24 @@ impl Listener {
         let result = self.recognizer.finish()?;
         let finish = t.elapsed();
         self.decode += finish;
-        let keep = !result.text.is_empty();
+        let keep = self.keeps(&result);
         let u = self.utterance(result, finish);
         self.utt_start = self.samples;
         self.decode = Duration::ZERO;
         self.had_speech = false;
         Ok(keep.then_some(u))
+    }
+
+    /// Also reports finals without a transcript that the engine verified
+    /// (a grammar search that ended without a full path, see
+    /// [`FinalResult::verification`]): callers that reject speech the grammar
+    /// cannot hold need its score. Off by default.
+    pub fn report_unfinished(&mut self, report: bool) {
+        self.report_unfinished = report;
+    }
+
+    fn keeps(&self, result: &FinalResult) -> bool {
+        !result.text.is_empty() || (self.report_unfinished && result.verification.is_some())
     }
 
     fn utterance(&self, result: FinalResult, finish: Duration) -> Utterance {

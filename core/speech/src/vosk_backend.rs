@@ -146,6 +146,7 @@ impl VoskRecognizer {
                     })
                     .collect(),
                 alternatives: Vec::new(),
+                verification: None,
             },
             vosk::CompleteResult::Multiple(multi) => FinalResult {
                 text: multi
@@ -162,6 +163,7 @@ impl VoskRecognizer {
                         score: f64::from(a.confidence),
                     })
                     .collect(),
+                verification: None,
             },
         }
     }

@@ -33,6 +33,9 @@ pub(super) fn match_hypotheses(
             .collect(),
         confidence: conf.clamp(0.0, 1.0),
         via: format!("{prefix}{via}"),
+        fit: None,
+        verification: None,
+        rejected: None,
     };
     // 1. Exact matches.
     for (text, weight, via) in hyps {
@@ -64,6 +67,9 @@ pub(super) fn match_hypotheses(
                     slots,
                     confidence: conf,
                     via: format!("{prefix}completion"),
+                    fit: None,
+                    verification: None,
+                    rejected: None,
                 });
             }
         }

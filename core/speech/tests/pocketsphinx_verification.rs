@@ -1,0 +1,122 @@
+//! PocketSphinx's acoustic verification of grammar hypotheses: a phone-loop
+//! pass over the same audio scores what the grammar forced the audio into.
+//! Spoken commands the grammar holds fit nearly as well as the phone loop;
+//! unrelated speech, forced into the same grammar, fits far worse.
+#![cfg(feature = "pocketsphinx")]
+
+use std::path::Path;
+
+use emma_speech::{Engine, Grammar, POCKETSPHINX_EN_US, synth};
+
+fn decode(rec: &mut dyn emma_speech::SpeechRecognizer, pcm: &[i16]) -> emma_speech::FinalResult {
+    rec.reset().unwrap();
+    let padded = synth::join(&[&synth::silence(300), pcm, &synth::silence(300)], 0);
+    for chunk in padded.chunks(1600) {
+        rec.accept(chunk).unwrap();
+    }
+    rec.finish().unwrap()
+}
+
+#[test]
+fn commands_fit_the_grammar_and_other_speech_does_not() {
+    let mut rec = emma_speech::open(Engine::PocketSphinx, Path::new(POCKETSPHINX_EN_US)).unwrap();
+    let commands = [
+        "turn on the kitchen light",
+        "turn off the bedroom light",
+        "give me a large latte",
+        "cancel my order",
+    ];
+    rec.set_grammar(Some(&Grammar::from_phrases(&commands)))
+        .unwrap();
+    let mut fits = vec![];
+    for text in commands.iter().chain(&[
+        "tell me a joke",
+        "what is the weather like tomorrow",
+        "the cat is sleeping on the sofa",
+        "how far is the moon from the earth",
+    ]) {
+        let speech = synth::espeak(text, "en-us", 175).unwrap();
+        let r = decode(rec.as_mut(), &speech.samples);
+        let v = r
+            .verification
+            .unwrap_or_else(|| panic!("{text}: no verification: {r:?}"));
+        eprintln!(
+            "{text:?} → {:?}: ratio {:.3} {v:?}",
+            r.text,
+            v.ratio_per_frame()
+        );
+        assert!(v.path_frames > 50 && v.loop_frames > 50, "{v:?}");
+        assert!(v.path_score < 0.0 && v.loop_score < 0.0, "{v:?}");
+        fits.push(v);
+    }
+    // Commands: full paths scoring near the phone loop. Other speech: either
+    // no grammar word fits at all, or a full path scoring far worse.
+    let worst_command = fits[..4]
+        .iter()
+        .map(|v| {
+            assert!(v.complete && v.words >= 3, "{v:?}");
+            v.ratio_per_frame()
+        })
+        .fold(f64::INFINITY, f64::min);
+    for v in &fits[4..] {
+        assert!(
+            (!v.complete && v.words == 0) || v.ratio_per_frame() < worst_command - 0.3,
+            "{v:?} against commands scoring ≥ {worst_command}"
+        );
+    }
+}
+
+#[test]
+fn free_decoding_is_not_verified_and_word_times_survive_the_extra_pass() {
+    let mut rec = emma_speech::open(Engine::PocketSphinx, Path::new(POCKETSPHINX_EN_US)).unwrap();
+    let speech = synth::espeak("cancel my order", "en-us", 175).unwrap();
+    let free = decode(rec.as_mut(), &speech.samples);
+    assert_eq!(free.verification, None);
+    rec.set_grammar(Some(&Grammar::from_phrases(&[
+        "cancel my order",
+        "give me a latte",
+    ])))
+    .unwrap();
+    // Two utterances of one stream: the phone-loop pass after the first must
+    // not shift the second's word times.
+    rec.reset().unwrap();
+    let padded = synth::join(
+        &[&synth::silence(300), &speech.samples, &synth::silence(300)],
+        0,
+    );
+    let mut finals = vec![];
+    for _ in 0..2 {
+        for chunk in padded.chunks(1600) {
+            rec.accept(chunk).unwrap();
+        }
+        finals.push(rec.finish().unwrap());
+    }
+    eprintln!("{:?}\n{:?}", finals[0].words, finals[1].words);
+    assert_eq!(finals[0].text, "cancel my order");
+    assert_eq!(finals[1].text, "cancel my order");
+    assert!(finals[0].verification.is_some() && finals[1].verification.is_some());
+    let len_s = padded.len() as f64 / 16_000.0;
+    for (a, b) in finals[0].words.iter().zip(&finals[1].words) {
+        assert!(
+            (b.start - a.start - len_s).abs() < 0.05,
+            "{a:?} then {b:?}: the second utterance starts {len_s} s later"
+        );
+    }
+}
+
+#[test]
+fn speech_without_a_full_grammar_path_is_still_verified() {
+    let mut rec = emma_speech::open(Engine::PocketSphinx, Path::new(POCKETSPHINX_EN_US)).unwrap();
+    rec.set_grammar(Some(&Grammar::from_phrases(&[
+        "give me a large latte please",
+    ])))
+    .unwrap();
+    let speech = synth::espeak("tell me a joke", "en-us", 175).unwrap();
+    let r = decode(rec.as_mut(), &speech.samples);
+    eprintln!("{r:?}");
+    let v = r
+        .verification
+        .expect("an unfinished grammar path is verified too");
+    assert!(!v.complete && v.words == 0, "{v:?}");
+    assert!(v.path_frames > 100, "{v:?}");
+}
