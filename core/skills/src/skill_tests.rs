@@ -296,12 +296,10 @@ pub fn run_case(
     let outcome: Outcome<Reply> = match case.trigger()? {
         Trigger::Intent(req) => skill.handle_intent(&req).map_err(|e| e.to_string())?,
         Trigger::Event(ev) => {
-            let o = skill.handle_event(&ev).map_err(|e| e.to_string())?;
-            Outcome {
-                result: o.result.map(|r| r.unwrap_or_else(silent_reply)),
-                effects: o.effects,
-                denials: o.denials,
-            }
+            skill
+                .handle_event(&ev)
+                .map_err(|e| e.to_string())?
+                .map(|r| r.unwrap_or_else(silent_reply))
         }
     };
     check(case, &outcome)
@@ -459,6 +457,8 @@ mod tests {
             "[[case]]\nname = \"c\"\nintent = \"A\"\nspeech_contains = [\"LARGE latte\"]\neffects = [\"device-control\"]\n",
         );
         let mut outcome = Outcome {
+            skill: "test".into(),
+            refused_actions: vec![],
             result: Ok(reply("A large latte is coming")),
             effects: vec![Effect::DeviceControl {
                 device: "coffee.machine".into(),
@@ -481,6 +481,8 @@ mod tests {
             "[[case]]\nname = \"d\"\nintent = \"A\"\nerror = \"denied\"\ndenied = [\"order:propose\"]\n",
         );
         let mut outcome = Outcome {
+            skill: "test".into(),
+            refused_actions: vec![],
             result: Err(GuestError::Denied("order:propose".into())),
             effects: vec![],
             denials: vec![Denial {
