@@ -40,15 +40,18 @@ fn the_tour_shows_home_control_a_skill_order_a_confirmed_reorder_and_slot_fillin
         .collect();
     assert_eq!(
         intents,
-        ["HassTurnOn", "HassTurnOff", "OrderDrink", "HassTurnOn", "HassTurnOn"],
+        [
+            "HassTurnOn",
+            "HassTurnOff",
+            "OrderDrink",
+            "HassTurnOn",
+            "HassTurnOn"
+        ],
         "{ev:?}"
     );
     // The question Emma cannot answer is not turned into a command.
     let last = of(&ev, "transcript").last().copied().unwrap().clone();
-    assert!(
-        last["text"].as_str().unwrap().starts_with("what"),
-        "{last}"
-    );
+    assert!(last["text"].as_str().unwrap().starts_with("what"), "{last}");
     assert_eq!(ev.last().unwrap()["type"], "reply", "{ev:?}");
     assert!(!of(&ev, "not-understood").is_empty(), "{ev:?}");
     let commands: Vec<(&str, &str)> = of(&ev, "device-command")

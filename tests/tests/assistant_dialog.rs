@@ -10,8 +10,8 @@ use emma_core::assistant::{
     Assistant, AssistantConfig, AssistantError, AssistantEvent, AudioChunk, BrokerChoice,
     EventListener, SpeechConfig, Turn, WakeConfig,
 };
-use emma_core::speech::{SAMPLE_RATE, synth};
 use emma_core::devices::{Area, BrokerConfig, Bus, BusOptions, Device, Domain, Message, Registry};
+use emma_core::speech::{SAMPLE_RATE, synth};
 use emma_tests::mosquitto::Mosquitto;
 use tokio::sync::mpsc;
 

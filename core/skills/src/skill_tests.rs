@@ -295,12 +295,10 @@ pub fn run_case(
         .map_err(|e| format!("loading the skill: {e}"))?;
     let outcome: Outcome<Reply> = match case.trigger()? {
         Trigger::Intent(req) => skill.handle_intent(&req).map_err(|e| e.to_string())?,
-        Trigger::Event(ev) => {
-            skill
-                .handle_event(&ev)
-                .map_err(|e| e.to_string())?
-                .map(|r| r.unwrap_or_else(silent_reply))
-        }
+        Trigger::Event(ev) => skill
+            .handle_event(&ev)
+            .map_err(|e| e.to_string())?
+            .map(|r| r.unwrap_or_else(silent_reply)),
     };
     check(case, &outcome)
 }

@@ -122,7 +122,10 @@ impl AssistantConfig {
             if !wake.engine.is_enabled() {
                 return bad(
                     "wake.engine",
-                    format!("this build of emma has no {} wake-word support", wake.engine),
+                    format!(
+                        "this build of emma has no {} wake-word support",
+                        wake.engine
+                    ),
                 );
             }
         }

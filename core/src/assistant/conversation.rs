@@ -187,9 +187,9 @@ impl Worker {
         let said = self.understand_and_act(text, heard);
         if !text.is_empty() && text.chars().count() <= MAX_TEXT_CHARS {
             let intent = said.intent.as_ref().map(|i| i.name.as_str());
-            if let Err(e) =
-                self.privacy
-                    .record_transcript(text, intent, emma_privacy::now_ms())
+            if let Err(e) = self
+                .privacy
+                .record_transcript(text, intent, emma_privacy::now_ms())
             {
                 tracing::warn!(error = %e, "transcript not recorded");
             }

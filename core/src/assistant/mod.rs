@@ -403,7 +403,9 @@ impl Shared {
         };
         let understander = Arc::new(Mutex::new(understander));
         let wake = match &c.wake {
-            Some(w) => Some(emma_speech::wake::open_wake(w.engine, &w.phrase, &w.options)?),
+            Some(w) => Some(emma_speech::wake::open_wake(
+                w.engine, &w.phrase, &w.options,
+            )?),
             None => None,
         };
         let wake: audio::WakeSlot = Arc::new(Mutex::new(wake));
