@@ -33,7 +33,7 @@ impl From<&IntentMatch> for ParsedIntent {
             slots: m
                 .slots
                 .iter()
-                .map(|(k, v)| (k.clone(), v.value.clone()))
+                .map(|(k, v)| (k.clone(), v.value.to_string()))
                 .collect(),
             confidence: m.confidence,
             template: m.template.clone(),
