@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use emma_core::devices::control::{self, HomeControl};
 use emma_core::devices::{Home, IntentLists};
 use emma_core::intent::harness::Fixtures;
-use emma_core::intent::{IntentEngine, ListValue};
+use emma_core::intent::IntentEngine;
 use emma_core::understand::Decoding as CoreDecoding;
 use emma_core::wyoming::asr::IntentLoader;
 use emma_core::wyoming::{AsrConfig, EmmaFactory, Espeak, HomeHandler, Services, SpeechPool};
@@ -264,22 +264,7 @@ fn intent_loader(args: &ServeArgs, lists: IntentLists) -> IntentLoader {
             let mut engine =
                 IntentEngine::from_yaml_str(yaml, &format!("built-in {lang}.yaml"), &lang)
                     .map_err(|e| e.to_string())?;
-            for (name, entries) in [
-                ("name", &lists.name),
-                ("area", &lists.area),
-                ("floor", &lists.floor),
-            ] {
-                let values = entries
-                    .iter()
-                    .map(|e| {
-                        e.context.iter().fold(
-                            ListValue::new(e.text.clone(), e.value.clone()),
-                            |v, (k, c)| v.with_context(k.clone(), c.clone()),
-                        )
-                    })
-                    .collect();
-                engine.set_list(name, values);
-            }
+            control::load_lists(&mut engine, &lists);
             Ok(engine)
         }),
     }
