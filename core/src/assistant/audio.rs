@@ -178,7 +178,7 @@ fn run(
         if sleep_after {
             awake.set(false);
         }
-        if u.text.trim().is_empty() && u.intent.is_none() {
+        if u.text.trim().is_empty() && u.intent.is_none() && u.rejected.is_none() {
             return Ok(()); // noise, not an utterance
         }
         let (tx, back) = mpsc::channel();

@@ -74,7 +74,10 @@ impl AssistantConfig {
             load_skills: true,
             session_timeout: Duration::from_secs(8),
             area: None,
-            confidence_threshold: 0.5,
+            // Provisional until speech confidence is calibrated (issue 10): spoken
+            // confidence is the intent's times the acoustic fit, measured down
+            // to 0.35 for correctly heard commands.
+            confidence_threshold: 0.3,
             flush_timeout: Duration::from_secs(5),
         }
     }

@@ -127,6 +127,19 @@ impl Worker {
                     reply(Ok(turn));
                 }
                 Request::Heard { understood, reply } => {
+                    if understood.rejected == Some(crate::understand::Rejected::NotACommand) {
+                        // The audio fits no command: report it, never act on it.
+                        self.hub.emit(AssistantEvent::Transcript {
+                            text: understood.text.clone(),
+                        });
+                        let said = self.not_understood(
+                            &understood.text,
+                            "not a command (the speech fits no sentence of the grammar)",
+                            "not_understood",
+                        );
+                        reply(Ok(self.speak(&understood.text, said)));
+                        continue;
+                    }
                     let rec = understood.intent.clone().map(|intent| Recognized {
                         intent,
                         slots: understood
