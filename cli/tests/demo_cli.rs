@@ -68,8 +68,8 @@ fn the_tour_shows_home_control_a_skill_order_a_confirmed_reorder_and_slot_fillin
         commands,
         [
             ("kitchen_light", "built-in"),
-            ("sofa_lamp", "built-in"),
             ("ceiling_light", "built-in"),
+            ("sofa_lamp", "built-in"),
             ("coffee.machine", "com.example.coffee"),
             ("bedroom_lamp", "built-in"),
         ]

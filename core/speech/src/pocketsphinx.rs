@@ -41,6 +41,8 @@ pub struct PocketSphinx {
     grammar_active: bool,
     /// Whether the phone-loop search exists: `None` until first needed.
     phone_loop: Option<bool>,
+    /// Grammar results are verified against the phone loop (off by default).
+    verification: bool,
     /// The current utterance's audio while a grammar is active (for the phone-loop pass).
     utt_audio: Vec<i16>,
     /// The utterance outgrew [`MAX_VERIFY_SAMPLES`]: it is not verified.
@@ -94,6 +96,7 @@ impl PocketSphinx {
             last_partial: String::new(),
             grammar_active: false,
             phone_loop: None,
+            verification: false,
             utt_audio: Vec::new(),
             utt_too_long: false,
             frame_shift: 0,
@@ -117,6 +120,9 @@ impl PocketSphinx {
     ) -> Result<Option<Verification>> {
         let audio = std::mem::take(&mut self.utt_audio);
         let too_long = std::mem::take(&mut self.utt_too_long);
+        if !self.verification {
+            return Ok(None);
+        }
         let (Some(first), Some(last)) = (grammar_segments.first(), grammar_segments.last()) else {
             return Ok(None);
         };
@@ -207,6 +213,10 @@ fn is_filler(word: &str) -> bool {
 impl SpeechRecognizer for PocketSphinx {
     fn engine(&self) -> Engine {
         Engine::PocketSphinx
+    }
+
+    fn set_verification(&mut self, on: bool) {
+        self.verification = on;
     }
 
     fn accept(&mut self, pcm: &[i16]) -> Result<Option<Event>> {

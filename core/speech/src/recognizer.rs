@@ -121,6 +121,12 @@ pub trait SpeechRecognizer: Send {
     /// The model and grammar stay.
     fn reset(&mut self) -> Result<()>;
 
+    /// Turns acoustic verification of grammar results (see
+    /// `FinalResult::verification`) on or off; engines without it ignore this.
+    /// Off by default: the extra pass costs time and, in PocketSphinx, moves
+    /// the live cepstral mean that later utterances are decoded with.
+    fn set_verification(&mut self, _on: bool) {}
+
     /// Restricts decoding to `grammar` (`None`: free decoding) from the next
     /// utterance on, without reloading the model. Ends the current utterance,
     /// discarding its audio.
