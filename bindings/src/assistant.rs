@@ -458,7 +458,9 @@ impl From<AssistantConfig> for core::AssistantConfig {
         let mut out = core::AssistantConfig::new(PathBuf::from(c.data_dir), &c.language);
         out.customer = c.customer;
         out.speech = c.speech.map(Into::into);
-        out.wake = c.wake_phrase.map(|phrase| core::WakeConfig::pocketsphinx(&phrase));
+        out.wake = c
+            .wake_phrase
+            .map(|phrase| core::WakeConfig::pocketsphinx(&phrase));
         out.tts = match c.tts {
             None => core::TtsConfig::None,
             Some(SpeechOut::Espeak { voice, speed }) => core::TtsConfig::Espeak { voice, speed },
