@@ -24,6 +24,8 @@ enum BenchCommand {
     Devices(super::devices::BenchDevicesArgs),
     /// Skills: warm call latency, cold start from cache, first compile, memory per skill.
     Skills(super::skill::BenchSkillsArgs),
+    /// The assistant: end of speech → device command (p50/p95), process_text throughput, peak memory.
+    Assistant(super::run::BenchAssistantArgs),
     /// Intent recognition: sentences/s against Python hassil on the HA test sentences, load time, memory.
     Intents(super::intents::BenchIntentsArgs),
     /// Privacy: ledger append p95, export and erase of 10,000 ledger entries and 1,000 orders.
@@ -126,6 +128,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Asr(args) => super::speech::bench_asr(args),
         BenchCommand::Devices(args) => super::devices::bench(args),
         BenchCommand::Skills(args) => super::skill::bench(args),
+        BenchCommand::Assistant(args) => super::run::bench(args),
         BenchCommand::Intents(args) => super::intents::bench(args, &crate::home::emma_home()),
         BenchCommand::Privacy(args) => super::privacy::bench(args),
         BenchCommand::Wake(args) => bench_wake(args),

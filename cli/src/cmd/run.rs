@@ -291,3 +291,70 @@ fn mic(_: &Assistant, _: &RunArgs, _: &AtomicBool) -> anyhow::Result<()> {
         "emma was built without mic; use --wav, --text or --stdin, or rebuild with `--features mic`"
     )
 }
+
+/// Arguments of `emma bench assistant`.
+#[derive(Debug, Args)]
+pub struct BenchAssistantArgs {
+    /// Spoken utterances, streamed in real time (about 2.5 s each).
+    #[arg(long, default_value_t = 50)]
+    utterances: usize,
+    /// Typed turns for the throughput run.
+    #[arg(long, default_value_t = 2000)]
+    turns: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `emma bench assistant`.
+pub fn bench(args: BenchAssistantArgs) -> anyhow::Result<()> {
+    use emma_core::assistant::bench;
+    let dir = std::env::temp_dir().join(format!("emma-bench-assistant-{}", std::process::id()));
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    bar.enable_steady_tick(Duration::from_millis(100));
+    let report = bench::run(
+        &bench::BenchConfig {
+            dir: dir.clone(),
+            utterances: args.utterances,
+            turns: args.turns,
+        },
+        |phase| bar.set_message(phase.to_string()),
+    );
+    bar.finish_and_clear();
+    let _ = std::fs::remove_dir_all(&dir);
+    let r = report?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!("emma bench assistant (baselines measured in the same run)");
+    println!(
+        "  end of speech → device command  p50 {:.1} ms  p95 {:.1} ms  ({} utterances, {} missed; target p95 ≤ 150 ms)",
+        r.latency_p50_ms, r.latency_p95_ms, r.utterances, r.missed
+    );
+    println!(
+        "    baseline: recogniser finish  p50 {:.1} ms  p95 {:.1} ms  → the rest of the pipeline adds {:.1} ms at p50",
+        r.decode_p50_ms,
+        r.decode_p95_ms,
+        r.latency_p50_ms - r.decode_p50_ms
+    );
+    println!(
+        "    (plus the endpointer's {} ms trailing-silence window before the utterance can end)",
+        r.silence_window_ms
+    );
+    println!(
+        "  process_text                    {:.0} turns/s  vs HomeControl::plan {:.0}/s  (ratio {:.3})",
+        r.text_turns_per_s,
+        r.plan_per_s,
+        r.text_turns_per_s / r.plan_per_s
+    );
+    println!(
+        "  peak RSS                        {:.0} MiB",
+        r.peak_rss_mib
+    );
+    Ok(())
+}

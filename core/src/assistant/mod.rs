@@ -32,6 +32,7 @@
 //! - Text from skills is cleaned of control characters before it is shown or spoken.
 
 mod audio;
+pub mod bench;
 mod config;
 mod conversation;
 pub mod dialog;
