@@ -20,6 +20,7 @@ fn decode(rec: &mut dyn emma_speech::SpeechRecognizer, pcm: &[i16]) -> emma_spee
 #[test]
 fn commands_fit_the_grammar_and_other_speech_does_not() {
     let mut rec = emma_speech::open(Engine::PocketSphinx, Path::new(POCKETSPHINX_EN_US)).unwrap();
+    rec.set_verification(true);
     let commands = [
         "turn on the kitchen light",
         "turn off the bedroom light",
@@ -69,6 +70,7 @@ fn commands_fit_the_grammar_and_other_speech_does_not() {
 #[test]
 fn free_decoding_is_not_verified_and_word_times_survive_the_extra_pass() {
     let mut rec = emma_speech::open(Engine::PocketSphinx, Path::new(POCKETSPHINX_EN_US)).unwrap();
+    rec.set_verification(true);
     let speech = synth::espeak("cancel my order", "en-us", 175).unwrap();
     let free = decode(rec.as_mut(), &speech.samples);
     assert_eq!(free.verification, None);
@@ -107,6 +109,7 @@ fn free_decoding_is_not_verified_and_word_times_survive_the_extra_pass() {
 #[test]
 fn speech_without_a_full_grammar_path_is_still_verified() {
     let mut rec = emma_speech::open(Engine::PocketSphinx, Path::new(POCKETSPHINX_EN_US)).unwrap();
+    rec.set_verification(true);
     rec.set_grammar(Some(&Grammar::from_phrases(&[
         "give me a large latte please",
     ])))
