@@ -174,12 +174,24 @@ pub fn run(
     control.refresh_lists(&registry);
     let mut decode_ms = Vec::new();
     {
-        let grammar = control.intents().export_grammar().grammar;
+        let mut grammar = control.intents().export_grammar().grammar;
         let mut rec = emma_speech::open(
             emma_speech::Engine::PocketSphinx,
             Path::new(emma_speech::POCKETSPHINX_EN_US),
         )?;
-        rec.set_grammar(Some(&grammar))?;
+        // Words the model cannot pronounce are pruned, as the Understander does.
+        for _ in 0..3 {
+            match rec.set_grammar(Some(&grammar)) {
+                Ok(_) => break,
+                Err(emma_speech::SpeechError::UnknownWords { words, .. }) => {
+                    match crate::understand::walk::prune(&grammar, &words) {
+                        Some(g) => grammar = g,
+                        None => break,
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         for i in 0..cfg.utterances {
             let (_, samples, _) = &audio[i % audio.len()];
             rec.reset()?;
