@@ -60,6 +60,23 @@ pub fn load_lists(engine: &mut IntentEngine, lists: &IntentLists) {
     }
 }
 
+/// A match's slots as [`Slots`]: the value as text, and the words said (the
+/// value itself for fixed slots, which have no spoken text).
+pub fn slots_of(m: &IntentMatch) -> Slots {
+    m.slots
+        .iter()
+        .map(|(k, v)| {
+            let value = v.value.to_string();
+            let spoken = if v.text.is_empty() {
+                value.clone()
+            } else {
+                v.text.clone()
+            };
+            (k.clone(), (value, spoken))
+        })
+        .collect()
+}
+
 /// The slot a dialog fills with the device ids "it" / "them" refers to (comma-separated).
 pub const DEVICES_SLOT: &str = "devices";
 
@@ -215,20 +232,7 @@ impl HomeControl {
         registry: &Registry,
         m: &IntentMatch,
     ) -> std::result::Result<Plan, Outcome> {
-        let slots: Slots = m
-            .slots
-            .iter()
-            .map(|(k, v)| {
-                let value = v.value.to_string();
-                let spoken = if v.text.is_empty() {
-                    value.clone()
-                } else {
-                    v.text.clone()
-                };
-                (k.clone(), (value, spoken))
-            })
-            .collect();
-        self.plan_slots(registry, &m.intent, &slots)
+        self.plan_slots(registry, &m.intent, &slots_of(m))
     }
 
     /// Plans `intent` with slot values and the words they were said with

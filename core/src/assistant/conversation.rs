@@ -266,19 +266,7 @@ impl Worker {
         }?;
         Some(Recognized {
             intent: pick.intent.clone(),
-            slots: pick
-                .slots
-                .iter()
-                .map(|(k, v)| {
-                    let value = v.value.to_string();
-                    let spoken = if v.text.is_empty() {
-                        value.clone()
-                    } else {
-                        v.text.clone()
-                    };
-                    (k.clone(), (value, spoken))
-                })
-                .collect(),
+            slots: emma_devices::control::slots_of(pick),
             confidence: pick.confidence,
         })
     }
