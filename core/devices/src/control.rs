@@ -6,6 +6,8 @@
 //! `{area}` and `{floor}` lists come from the registry. Planning (which devices,
 //! which action, what to say) is a pure function of the match and the registry;
 //! [`HomeControl::handle`] then sends the commands through the [`Home`]'s outbox.
+//! What it says comes from per-language response files ([`crate::responses`]),
+//! not from code.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,7 @@ use crate::device::{Device, Domain};
 use crate::error::{DevicesError, Result};
 use crate::home::{Home, SentCommand};
 use crate::registry::{IntentLists, Registry, Target};
+use crate::responses::ControlResponses;
 use crate::wire::{Action, color_rgb};
 
 /// Emma's English home-control templates.
@@ -99,22 +102,16 @@ pub struct Plan {
 /// The intent engine loaded with home-control templates and the registry's lists.
 pub struct HomeControl {
     engine: IntentEngine,
-    lang: Lang,
+    responses: ControlResponses,
     generation: Option<u64>,
 }
 
 impl std::fmt::Debug for HomeControl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HomeControl")
-            .field("lang", &self.lang)
+            .field("language", &self.responses.language())
             .finish()
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lang {
-    En,
-    De,
 }
 
 impl HomeControl {
@@ -135,21 +132,17 @@ impl HomeControl {
         HomeControl::from_yaml(yaml, &format!("built-in {lang}.yaml"), lang)
     }
 
-    /// Templates from YAML (hassil format); replies are in `lang` (German for `de`, else English).
+    /// Templates from YAML (hassil format); replies are the built-in responses for
+    /// `lang`, or English when it has none (replace them with [`HomeControl::with_responses`]).
     pub fn from_yaml(yaml: &str, origin: &str, lang: &str) -> Result<HomeControl> {
         let engine =
             IntentEngine::from_yaml_str(yaml, origin, lang).map_err(|e| DevicesError::Intents {
                 origin: origin.to_string(),
                 reason: e.to_string(),
             })?;
-        let lang = if lang.starts_with("de") {
-            Lang::De
-        } else {
-            Lang::En
-        };
         Ok(HomeControl {
             engine,
-            lang,
+            responses: ControlResponses::builtin_or_english(lang),
             generation: None,
         })
     }
@@ -160,16 +153,22 @@ impl HomeControl {
             origin: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        let lang = if lang.starts_with("de") {
-            Lang::De
-        } else {
-            Lang::En
-        };
         Ok(HomeControl {
             engine,
-            lang,
+            responses: ControlResponses::builtin_or_english(lang),
             generation: None,
         })
+    }
+
+    /// Speaks with `responses` (e.g. a language without built-in responses).
+    pub fn with_responses(mut self, responses: ControlResponses) -> HomeControl {
+        self.responses = responses;
+        self
+    }
+
+    /// What this handler says.
+    pub fn responses(&self) -> &ControlResponses {
+        &self.responses
     }
 
     /// The compiled intents (with the lists last loaded), e.g. to export a speech grammar.
@@ -213,10 +212,7 @@ impl HomeControl {
 
     /// What Emma says when nothing matched.
     pub fn not_understood(&self) -> String {
-        self.say(
-            "Sorry, I didn't understand that",
-            "Das habe ich leider nicht verstanden",
-        )
+        self.responses.error("not_understood", &[])
     }
 
     /// Whether `intent` is one of the built-in home-control intents this handler plans.
@@ -285,7 +281,7 @@ impl HomeControl {
         };
         let no_place = !slots.contains_key("area") && !slots.contains_key("floor");
         if slots.get("place").is_some_and(|p| p == "ask") && no_place {
-            return Err(fail(self.say("In which room?", "In welchem Raum?")));
+            return Err(fail(self.responses.error("which_room", &[])));
         }
         let referenced: Option<Vec<Device>> = slots.get(DEVICES_SLOT).map(|ids| {
             ids.split(',')
@@ -293,7 +289,7 @@ impl HomeControl {
                 .collect()
         });
         if slots.contains_key("reference") && referenced.as_ref().is_none_or(Vec::is_empty) {
-            return Err(fail(self.say("Which device?", "Welches Gerät?")));
+            return Err(fail(self.responses.error("which_device", &[])));
         }
         let resolved = match referenced {
             Some(devices) => Ok(devices),
@@ -327,35 +323,28 @@ impl HomeControl {
                 (None, Some(c)) => match color_rgb(c) {
                     Some(rgb) => Action::Color(rgb),
                     None => {
-                        return Err(fail(self.say(
-                            &format!("I don't know the colour {c}"),
-                            &format!("Die Farbe {c} kenne ich nicht"),
-                        )));
+                        return Err(fail(self.responses.error("unknown_color", &[("color", c)])));
                     }
                 },
                 (None, None) => {
-                    return Err(fail(
-                        self.say("Set it to what?", "Worauf soll ich es stellen?"),
-                    ));
+                    return Err(fail(self.responses.error("set_to_what", &[])));
                 }
             },
             "HassSetPosition" => match pct("position") {
                 Some(p) => Action::Position(p),
-                None => return Err(fail(self.say("To which position?", "Auf welche Position?"))),
+                None => return Err(fail(self.responses.error("which_position", &[]))),
             },
             "HassClimateSetTemperature" => match number("temperature") {
                 Some(t) => Action::Temperature(t),
                 None => {
-                    return Err(fail(
-                        self.say("To which temperature?", "Auf welche Temperatur?"),
-                    ));
+                    return Err(fail(self.responses.error("which_temperature", &[])));
                 }
             },
             "HassMediaPause" => Action::Pause,
             "HassMediaUnpause" => Action::Play,
             "HassSetVolume" => match pct("volume_level") {
                 Some(v) => Action::Volume(v),
-                None => return Err(fail(self.say("To which volume?", "Auf welche Lautstärke?"))),
+                None => return Err(fail(self.responses.error("which_volume", &[]))),
             },
             "HassGetState" => {
                 let reply = self.state_reply(&devices, slots.get("state").map(String::as_str));
@@ -367,10 +356,9 @@ impl HomeControl {
                 });
             }
             other => {
-                return Err(fail(self.say(
-                    &format!("I understood {other}, but I cannot do that yet"),
-                    &format!("Ich habe {other} verstanden, kann das aber noch nicht"),
-                )));
+                return Err(fail(
+                    self.responses.error("not_supported", &[("intent", other)]),
+                ));
             }
         };
         // Keep the devices that can do it; say so when none can.
@@ -380,13 +368,16 @@ impl HomeControl {
             .collect();
         if able.is_empty() {
             let d = &devices[0];
-            return Err(fail(self.say(
-                &format!("The {} cannot {}", d.name, crate::wire::describe(&action)),
-                &format!("{} kann das nicht", d.name),
-            )));
+            let what = self.responses.action(&action);
+            return Err(fail(
+                self.responses
+                    .error("cannot", &[("name", &d.name), ("action", &what)]),
+            ));
         }
-        let names = self.join(able.iter().map(|d| d.name.clone()).collect());
-        let reply = self.done_reply(intent, &action, able[0].domain, &names);
+        let names = self
+            .responses
+            .join(able.iter().map(|d| d.name.clone()).collect());
+        let reply = self.responses.done(intent, &action, able[0].domain, &names);
         Ok(Plan {
             intent: intent.to_string(),
             slots,
@@ -420,89 +411,18 @@ impl HomeControl {
         })
     }
 
-    fn say(&self, en: &str, de: &str) -> String {
-        match self.lang {
-            Lang::En => en.to_string(),
-            Lang::De => de.to_string(),
-        }
-    }
-
-    fn join(&self, mut names: Vec<String>) -> String {
-        let and = self.say("and", "und");
-        match names.len() {
-            0 => String::new(),
-            1 => names.remove(0),
-            _ => {
-                let last = names.pop().expect("two or more");
-                format!("{} {and} {last}", names.join(", "))
-            }
-        }
-    }
-
-    fn done_reply(&self, intent: &str, action: &Action, domain: Domain, names: &str) -> String {
-        match (self.lang, action) {
-            (Lang::En, Action::TurnOn) => match domain {
-                Domain::Cover => format!("Opened the {names}"),
-                Domain::Lock => format!("Locked the {names}"),
-                _ => format!("Turned on the {names}"),
-            },
-            (Lang::En, Action::TurnOff) => match domain {
-                Domain::Cover => format!("Closed the {names}"),
-                Domain::Lock => format!("Unlocked the {names}"),
-                _ => format!("Turned off the {names}"),
-            },
-            (Lang::En, Action::Brightness(b)) => format!("Set the {names} to {b}%"),
-            (Lang::En, Action::Color(_)) => format!("Changed the colour of the {names}"),
-            (Lang::En, Action::Position(p)) => format!("Set the {names} to {p}%"),
-            (Lang::En, Action::Temperature(t)) => format!("Set the {names} to {t} degrees"),
-            (Lang::En, Action::Volume(v)) => format!("Set the volume of the {names} to {v}%"),
-            (Lang::En, Action::Percentage(p)) => format!("Set the {names} to {p}%"),
-            (Lang::En, Action::Pause) => format!("Paused the {names}"),
-            (Lang::En, Action::Play) => format!("Resumed the {names}"),
-            (Lang::De, Action::TurnOn) => match domain {
-                Domain::Cover => format!("{names} geöffnet"),
-                Domain::Lock => format!("{names} abgeschlossen"),
-                _ => format!("{names} eingeschaltet"),
-            },
-            (Lang::De, Action::TurnOff) => match domain {
-                Domain::Cover => format!("{names} geschlossen"),
-                Domain::Lock => format!("{names} aufgeschlossen"),
-                _ => format!("{names} ausgeschaltet"),
-            },
-            (Lang::De, Action::Brightness(b)) => format!("{names} auf {b} % gestellt"),
-            (Lang::De, Action::Color(_)) => format!("Farbe von {names} geändert"),
-            (Lang::De, Action::Position(p)) => format!("{names} auf {p} % gestellt"),
-            (Lang::De, Action::Temperature(t)) => format!("{names} auf {t} Grad gestellt"),
-            (Lang::De, Action::Volume(v)) => format!("Lautstärke von {names} auf {v} % gestellt"),
-            (Lang::De, Action::Percentage(p)) => format!("{names} auf {p} % gestellt"),
-            (Lang::De, Action::Pause) => format!("{names} pausiert"),
-            (Lang::De, Action::Play) => format!("{names} fortgesetzt"),
-            (_, Action::Set(..)) => format!("{intent}: {names}"),
-        }
-    }
-
     fn state_reply(&self, devices: &[Device], asked: Option<&str>) -> String {
         let d = &devices[0];
         match (&d.state, asked) {
-            (None, _) => self.say(
-                &format!("I don't know the state of the {} yet", d.name),
-                &format!("Den Zustand von {} kenne ich noch nicht", d.name),
-            ),
+            (None, _) => self.responses.state("unknown", &d.name, ""),
             (Some(state), Some(asked)) => {
                 let yes = state.eq_ignore_ascii_case(asked)
                     || (asked == "closed" && state == "off")
                     || (asked == "open" && state == "on");
-                match (self.lang, yes) {
-                    (Lang::En, true) => format!("Yes, the {} is {state}", d.name),
-                    (Lang::En, false) => format!("No, the {} is {state}", d.name),
-                    (Lang::De, true) => format!("Ja, {} ist {}", d.name, german_state(state)),
-                    (Lang::De, false) => format!("Nein, {} ist {}", d.name, german_state(state)),
-                }
+                self.responses
+                    .state(if yes { "yes" } else { "no" }, &d.name, state)
             }
-            (Some(state), None) => self.say(
-                &format!("The {} is {state}", d.name),
-                &format!("{} ist {}", d.name, german_state(state)),
-            ),
+            (Some(state), None) => self.responses.state("state", &d.name, state),
         }
     }
 
@@ -521,58 +441,22 @@ impl HomeControl {
                 .any(|x| crate::registry::normalize(&x.name) == crate::registry::normalize(a))
         {
             let a = area.unwrap_or_else(|| a.clone());
-            return self.say(
-                &format!("There is no area named {a}"),
-                &format!("Es gibt keinen Bereich namens {a}"),
-            );
+            return self.responses.error("no_area", &[("area", &a)]);
         }
-        let place_en = match (&area, &floor) {
-            (Some(a), _) => format!(" in the {a}"),
-            (None, Some(f)) => format!(" on the {f}"),
-            _ => String::new(),
-        };
-        let place_de = match (&area, &floor) {
-            (Some(a), _) => format!(" im Bereich {a}"),
-            (None, Some(f)) => format!(" im {f}"),
-            _ => String::new(),
-        };
+        let place = self.responses.place(area.as_deref(), floor.as_deref());
         match &name {
-            Some(n) if registry.is_empty() => self.say(
-                &format!(
-                    "There is no device named {n}{place_en}: this home has no devices yet. Devices appear when they announce themselves over MQTT discovery, or add one with emma devices add"
-                ),
-                &format!(
-                    "Es gibt kein Gerät namens {n}{place_de}: dieses Zuhause hat noch keine Geräte. Geräte erscheinen, wenn sie sich über MQTT Discovery melden, oder füge eines mit emma devices add hinzu"
-                ),
-            ),
-            Some(n) => self.say(
-                &format!("There is no device named {n}{place_en}"),
-                &format!("Es gibt kein Gerät namens {n}{place_de}"),
-            ),
+            Some(n) if registry.is_empty() => self
+                .responses
+                .error("no_devices_yet", &[("name", n), ("place", &place)]),
+            Some(n) => self
+                .responses
+                .error("no_device_named", &[("name", n), ("place", &place)]),
             None => {
-                let what = target
-                    .domains
-                    .first()
-                    .map(|d| d.as_str().replace('_', " "))
-                    .unwrap_or_else(|| "device".into());
-                self.say(
-                    &format!("There is no {what}{place_en}"),
-                    &format!("Es gibt kein passendes Gerät{place_de}"),
-                )
+                let kind = self.responses.kind(target.domains.first().copied());
+                self.responses
+                    .error("no_device_of_kind", &[("kind", &kind), ("place", &place)])
             }
         }
-    }
-}
-
-fn german_state(state: &str) -> &str {
-    match state {
-        "on" => "an",
-        "off" => "aus",
-        "open" => "offen",
-        "closed" => "geschlossen",
-        "locked" => "abgeschlossen",
-        "unlocked" => "aufgeschlossen",
-        other => other,
     }
 }
 

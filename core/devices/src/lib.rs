@@ -42,6 +42,8 @@ pub mod hermes;
 pub mod home;
 pub mod outbox;
 pub mod registry;
+#[cfg(feature = "intents")]
+pub mod responses;
 pub mod topic;
 pub mod wire;
 
