@@ -4,46 +4,27 @@
 //! the outbox, a reply action without a grant never published, a device
 //! event that makes a skill propose an order the customer confirms by voice.
 
-mod skill_support;
+mod assistant_support;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
+use assistant_support::skill_support::bundle;
+use assistant_support::{Watcher, install, speak};
 use emma_core::assistant::{
-    Assistant, AssistantConfig, AssistantEvent, AudioChunk, BrokerChoice, SpeechConfig, Turn,
-    check_install,
+    Assistant, AssistantConfig, AssistantEvent, BrokerChoice, SpeechConfig, Turn, check_install,
 };
-use emma_core::devices::{
-    Area, BrokerConfig, Bus, BusOptions, Device, Domain, Message, QoS, Registry,
-};
-use emma_core::skills::{Permission, ProposalState, SkillHome, SkillRuntime};
-use emma_core::speech::{SAMPLE_RATE, synth};
+use emma_core::devices::{Area, Device, Domain, Registry};
+use emma_core::skills::{ProposalState, SkillHome};
 use emma_tests::mosquitto::Mosquitto;
-use skill_support::bundle;
-use tokio::sync::mpsc;
 
 const COFFEE: &str = "skills/examples/coffee";
 const OVERREACH: &str = "skills/testdata/overreach";
 
 struct Fixture {
     assistant: Assistant,
-    watcher: mpsc::Receiver<Message>,
-    watch_bus: Bus,
-    rt: tokio::runtime::Runtime,
+    watcher: Watcher,
     dir: tempfile::TempDir,
     _broker: Mosquitto,
-}
-
-fn install(skills: &Path, rel: &str, grants: &[&str]) {
-    let b = bundle(rel);
-    let home = SkillHome::open(skills).unwrap();
-    check_install(&home, &b).unwrap();
-    let file = skills.join(format!("{}.emmaskill", b.manifest.id));
-    std::fs::write(&file, b.to_bytes(None)).unwrap();
-    let runtime = SkillRuntime::new(home.runtime_config()).unwrap();
-    let grants: Vec<Permission> = grants.iter().map(|g| g.parse().unwrap()).collect();
-    home.install(&runtime, &file, "default", &grants, true)
-        .unwrap();
 }
 
 fn fixture(speech: bool) -> Fixture {
@@ -84,22 +65,12 @@ fn fixture(speech: bool) -> Fixture {
     if speech {
         config.speech = Some(SpeechConfig::pocketsphinx_en_us());
     }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (watch_bus, watcher) = rt.block_on(async {
-        let mut cfg = BrokerConfig::from_url(&broker.url()).unwrap();
-        cfg.client_id = "watcher".into();
-        let (bus, _) = Bus::start(cfg, BusOptions::default()).unwrap();
-        bus.wait_connected(Duration::from_secs(5)).await.unwrap();
-        let rx = bus.subscribe("emma/device/+/set").await.unwrap();
-        (bus, rx)
-    });
+    let watcher = Watcher::start(&broker.url());
     let assistant = Assistant::new(config).unwrap();
     assistant.start().unwrap();
     Fixture {
         assistant,
         watcher,
-        watch_bus,
-        rt,
         dir,
         _broker: broker,
     }
@@ -107,42 +78,11 @@ fn fixture(speech: bool) -> Fixture {
 
 impl Fixture {
     fn published(&mut self, wait: Duration) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let deadline = Instant::now() + wait;
-        self.rt.block_on(async {
-            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-                match tokio::time::timeout(left, self.watcher.recv()).await {
-                    Ok(Some(m)) => out.push((
-                        m.topic
-                            .trim_start_matches("emma/device/")
-                            .trim_end_matches("/set")
-                            .to_string(),
-                        String::from_utf8_lossy(&m.payload).into_owned(),
-                    )),
-                    _ => break,
-                }
-            }
-        });
-        out
+        self.watcher.published(wait)
     }
 
-    /// Speaks `text` (espeak-ng) into `process_audio` in 100 ms chunks.
     fn speak(&self, text: &str) -> Vec<Turn> {
-        let audio = synth::espeak(text, "en-us", 150).unwrap();
-        let silence = vec![0i16; SAMPLE_RATE as usize / 2];
-        for chunk in audio
-            .samples
-            .chunks(1600)
-            .chain(std::iter::once(silence.as_slice()))
-        {
-            self.assistant
-                .process_audio(AudioChunk::I16 {
-                    samples: chunk,
-                    rate: SAMPLE_RATE,
-                })
-                .unwrap();
-        }
-        self.assistant.end_audio().unwrap()
+        speak(&self.assistant, &[text])
     }
 }
 
@@ -251,13 +191,10 @@ fn a_bean_report_leads_to_a_proposal_the_customer_confirms_by_voice() {
     );
 
     // The machine reports low beans; the skill proposes; Emma asks.
-    f.rt.block_on(f.watch_bus.publish(
+    f.watcher.publish(
         "emma/device/coffee.machine/state",
         r#"{"state":"idle","bean_level":12}"#,
-        QoS::AtLeastOnce,
-        false,
-    ))
-    .unwrap();
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut proposal = None;
     let mut asked = false;

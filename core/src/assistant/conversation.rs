@@ -650,7 +650,7 @@ impl Worker {
             self.session.last_devices = commands.iter().map(|c| c.device.clone()).collect();
             self.session.last_devices.dedup();
         }
-        let speech = clean(&reply.speech);
+        let speech = spoken(&reply.speech);
         self.hub.emit(AssistantEvent::SkillReply {
             skill: id.clone(),
             speech: speech.clone(),
@@ -764,7 +764,7 @@ impl Worker {
                 _ => None,
             });
             if let Ok(Some(reply)) = outcome.result {
-                let text = clean(&reply.speech);
+                let text = spoken(&reply.speech);
                 if text.is_empty() {
                     continue;
                 }
@@ -850,6 +850,12 @@ fn may_control(skill: &SkillInstance, device: &emma_devices::Device) -> bool {
 /// bidi characters removed, length capped: see `emma-untrusted`).
 pub(crate) fn clean(text: &str) -> String {
     emma_untrusted::text(text, emma_untrusted::TEXT_CHARS)
+}
+
+/// A skill's words as one spoken line: what a skill says is heard, so line
+/// breaks become spaces and no second line can pass for Emma's own output.
+pub(crate) fn spoken(text: &str) -> String {
+    emma_untrusted::line(text, emma_untrusted::TEXT_CHARS)
 }
 
 /// The merged engine's intent names by handler, for status output.
