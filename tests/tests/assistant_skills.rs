@@ -178,6 +178,17 @@ fn a_bean_report_leads_to_a_proposal_the_customer_confirms_by_voice() {
     let turns = f.speak("turn on the kitchen light");
     assert_eq!(turns.len(), 1, "{turns:?}");
     assert_eq!(turns[0].intent.as_ref().unwrap().name, "HassTurnOn");
+    // Partial transcripts while the customer speaks, then the final one.
+    let seen = events.drain();
+    let partial = seen
+        .iter()
+        .position(|e| matches!(e, AssistantEvent::Partial { text } if !text.is_empty()))
+        .unwrap_or_else(|| panic!("no partial transcript: {seen:?}"));
+    let transcript = seen
+        .iter()
+        .position(|e| matches!(e, AssistantEvent::Transcript { .. }))
+        .expect("a transcript");
+    assert!(partial < transcript, "{seen:?}");
     let got = f.published(Duration::from_secs(3));
     assert_eq!(
         got.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(),
@@ -229,4 +240,36 @@ fn a_bean_report_leads_to_a_proposal_the_customer_confirms_by_voice() {
         .find(|p| p.id == id)
         .unwrap();
     assert_eq!(p.state, ProposalState::Confirmed);
+}
+
+#[test]
+fn a_skills_question_sends_the_next_answer_back_to_that_skill() {
+    let mut f = fixture(false);
+    // The coffee skill asks what to make when there is no usual yet.
+    let t = f.assistant.process_text("the usual").unwrap();
+    assert_eq!(t.handled_by.as_deref(), Some("com.example.coffee"));
+    assert!(t.expects_answer, "{t:?}");
+    assert!(t.commands.is_empty());
+    // "Never mind" ends the skill's question like Emma's own.
+    let t = f.assistant.process_text("never mind").unwrap();
+    assert_eq!(t.handled_by.as_deref(), Some("dialog"), "{t:?}");
+    assert!(!t.expects_answer);
+    // Asked again, the answer goes back to the skill and is carried out.
+    let t = f.assistant.process_text("the usual").unwrap();
+    assert!(t.expects_answer, "{t:?}");
+    let t = f.assistant.process_text("a large latte").unwrap();
+    assert_eq!(t.handled_by.as_deref(), Some("com.example.coffee"), "{t:?}");
+    assert_eq!(t.intent.as_ref().unwrap().name, "OrderDrink");
+    assert!(!t.expects_answer);
+    // The skill remembered it: now "the usual" brews at once.
+    let t = f.assistant.process_text("the usual").unwrap();
+    assert!(t.reply.contains("usual"), "{t:?}");
+    assert!(!t.expects_answer);
+    let got = f.published(Duration::from_secs(3));
+    assert_eq!(
+        got.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(),
+        ["coffee.machine", "coffee.machine"],
+        "{got:?}"
+    );
+    assert!(got.iter().all(|(_, p)| p.contains("large")), "{got:?}");
 }

@@ -174,31 +174,38 @@ fn run(
         }
     });
     let sleep_after = !awake.get();
-    let result = understander.understand_stream(endpoint, chunks, &mut |u| {
-        if sleep_after {
-            awake.set(false);
-        }
-        if u.text.trim().is_empty() && u.intent.is_none() && u.rejected.is_none() {
-            return Ok(()); // noise, not an utterance
-        }
-        let (tx, back) = mpsc::channel();
-        worker
-            .send(Request::Heard {
-                understood: u.clone(),
-                reply: Box::new(move |t| {
-                    let _ = tx.send(t);
-                }),
-            })
-            .map_err(|_| UnderstandError::Handler(Box::new(AssistantError::Stopped)))?;
-        match back.recv() {
-            Ok(Ok(turn)) => {
-                turns.push(turn);
-                Ok(())
+    let partial_hub = hub.clone();
+    let mut on_partial = move |text: &str| {
+        partial_hub.emit(AssistantEvent::Partial {
+            text: text.to_string(),
+        });
+    };
+    let result =
+        understander.understand_stream_with_partials(endpoint, chunks, &mut on_partial, &mut |u| {
+            if sleep_after {
+                awake.set(false);
             }
-            Ok(Err(e)) => Err(UnderstandError::Handler(Box::new(e))),
-            Err(_) => Err(UnderstandError::Handler(Box::new(AssistantError::Stopped))),
-        }
-    });
+            if u.text.trim().is_empty() && u.intent.is_none() && u.rejected.is_none() {
+                return Ok(()); // noise, not an utterance
+            }
+            let (tx, back) = mpsc::channel();
+            worker
+                .send(Request::Heard {
+                    understood: u.clone(),
+                    reply: Box::new(move |t| {
+                        let _ = tx.send(t);
+                    }),
+                })
+                .map_err(|_| UnderstandError::Handler(Box::new(AssistantError::Stopped)))?;
+            match back.recv() {
+                Ok(Ok(turn)) => {
+                    turns.push(turn);
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(UnderstandError::Handler(Box::new(e))),
+                Err(_) => Err(UnderstandError::Handler(Box::new(AssistantError::Stopped))),
+            }
+        });
     *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(understander);
     if let Some(mut d) = detector {
         let _ = d.reset();

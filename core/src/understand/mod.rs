@@ -390,6 +390,23 @@ impl Understander {
     where
         I: IntoIterator<Item = Result<Vec<i16>, SpeechError>>,
     {
+        self.understand_stream_with_partials(endpoint, chunks, &mut |_| {}, on_result)
+    }
+
+    /// Like [`understand_stream`](Self::understand_stream), and calls
+    /// `on_partial` with the decoder's partial hypothesis each time it
+    /// changes while an utterance is being spoken (for live captions; a
+    /// partial is words the grammar allows so far, not an understood intent).
+    pub fn understand_stream_with_partials<I>(
+        &mut self,
+        endpoint: EndpointConfig,
+        chunks: I,
+        on_partial: &mut dyn FnMut(&str),
+        on_result: &mut dyn FnMut(&Understood) -> Result<(), UnderstandError>,
+    ) -> Result<Vec<Understood>, UnderstandError>
+    where
+        I: IntoIterator<Item = Result<Vec<i16>, SpeechError>>,
+    {
         let recognizer = self.recognizer.take().ok_or(UnderstandError::Lost)?;
         // A failed reset drops the recogniser: later streams report `Lost`.
         let mut listener = Listener::new(recognizer, endpoint)?;
@@ -406,7 +423,12 @@ impl Understander {
                 buffer.extend_from_slice(&chunk);
                 for event in listener.push(&chunk)? {
                     match event {
-                        ListenEvent::Partial(p) => last_partial = p,
+                        ListenEvent::Partial(p) => {
+                            if p != last_partial && !p.trim().is_empty() {
+                                on_partial(&p);
+                            }
+                            last_partial = p;
+                        }
                         ListenEvent::Final(u) => {
                             let end = ((u.end_s * f64::from(SAMPLE_RATE)) as u64)
                                 .saturating_sub(buffer_start)
