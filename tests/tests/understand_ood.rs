@@ -128,8 +128,12 @@ fn real_wake_word_recordings_stay_within_the_measured_bound() {
     let dir = tempfile::tempdir().unwrap();
     let tree = ha_light_tree(dir.path()).unwrap();
     // Measured with the default rejection (no-fit rule only): coffee 8 of
-    // 11, HA lights 1 of 11 — far from the target; this bounds regressions.
-    for (name, mut u, bound) in [("coffee", coffee(), 9), ("ha-lights", ha_lights(&tree), 2)] {
+    // 11, HA lights 3 of 11 — far from the target; this bounds regressions.
+    // (HA lights was 1 of 11 before the first utterance of a recogniser was
+    // decoded again with the updated cepstral mean, which made 4 of 5 first
+    // home commands right that were wrong: real non-commands now fit the
+    // grammar better too. Rejection, not a cold decoder, must keep them out.)
+    for (name, mut u, bound) in [("coffee", coffee(), 9), ("ha-lights", ha_lights(&tree), 3)] {
         let wrong = accepted(&mut u, &files);
         eprintln!("{name}: {} of {} accepted", wrong.len(), files.len());
         for w in &wrong {

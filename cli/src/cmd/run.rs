@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use emma_core::assistant::{
     Assistant, AssistantConfig, AssistantEvent, AudioChunk, BrokerChoice, EventListener,
-    SpeechConfig, TtsConfig,
+    SpeechConfig, TtsConfig, WakeConfig,
 };
 use emma_core::speech::{self, Engine, SAMPLE_RATE};
 
@@ -48,6 +48,20 @@ pub struct RunArgs {
     /// The area of this speaker ("turn on the lights" means here).
     #[arg(long)]
     area: Option<String>,
+    /// Listen for this wake word first (e.g. "computer", "hey emma"); after it, one command
+    /// is understood and Emma waits for the wake word again. Without it every utterance is a command.
+    #[arg(long, value_name = "PHRASE")]
+    wake: Option<String>,
+    /// Wake-word engine: pocketsphinx (any phrase in its dictionary) or livekit (its bundled
+    /// "hey livekit" model, or --wake-model).
+    #[arg(long, value_enum, default_value = "pocketsphinx", requires = "wake")]
+    wake_engine: WakeEngineArg,
+    /// LiveKit: a classifier .onnx trained for the phrase.
+    #[arg(long, value_name = "FILE", requires = "wake")]
+    wake_model: Option<PathBuf>,
+    /// Wake-word threshold on the engine's scale (default: the measured default).
+    #[arg(long, requires = "wake")]
+    wake_threshold: Option<f32>,
     /// Speak replies with espeak-ng (reported as audio in the events).
     #[arg(long)]
     speak: bool,
@@ -66,6 +80,15 @@ pub enum EngineArg {
     Pocketsphinx,
     /// Vosk (needs --model).
     Vosk,
+}
+
+/// Wake-word engines `emma run` can use.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum WakeEngineArg {
+    /// PocketSphinx keyphrase spotting.
+    Pocketsphinx,
+    /// livekit-wakeword (neural, pure Rust).
+    Livekit,
 }
 
 /// Prints events as they happen (human lines, or JSON lines with `json`).
@@ -168,6 +191,19 @@ fn config(args: &RunArgs, audio: bool) -> anyhow::Result<AssistantConfig> {
             voice: None,
             speed: 160,
         };
+    }
+    if let Some(phrase) = &args.wake {
+        anyhow::ensure!(
+            audio,
+            "--wake listens to audio: use it with the microphone or --wav, not --text/--stdin"
+        );
+        let mut wake = WakeConfig::pocketsphinx(phrase);
+        if let WakeEngineArg::Livekit = args.wake_engine {
+            wake.engine = emma_core::speech::wake::WakeEngine::LiveKit;
+        }
+        wake.options.livekit_model = args.wake_model.clone();
+        wake.options.threshold = args.wake_threshold;
+        c.wake = Some(wake);
     }
     if audio {
         c.speech = Some(match (args.engine, &args.model) {
@@ -301,9 +337,47 @@ pub struct BenchAssistantArgs {
     /// Typed turns for the throughput run.
     #[arg(long, default_value_t = 2000)]
     turns: usize,
+    /// Load the three example skills (built from this checkout) for the memory figure, and
+    /// measure a good skill's latency next to a hostile one.
+    #[arg(long)]
+    skills: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// The example skills and the grants the bench gives them.
+fn bench_skills() -> anyhow::Result<emma_core::assistant::bench::BenchSkills> {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    anyhow::ensure!(
+        repo.join("skills/examples/coffee/skill.toml").is_file(),
+        "--skills builds the example skills from a checkout; none at {}",
+        repo.display()
+    );
+    let grants = |g: &[&str]| g.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    Ok(emma_core::assistant::bench::BenchSkills {
+        examples: vec![
+            (
+                repo.join("skills/examples/coffee"),
+                grants(&[
+                    "device:coffee.*:control",
+                    "store",
+                    "order:propose",
+                    "notify",
+                ]),
+            ),
+            (
+                repo.join("skills/examples/lights"),
+                grants(&["device:light.*:control"]),
+            ),
+            (
+                repo.join("skills/examples/parcel"),
+                grants(&["handoff", "store"]),
+            ),
+        ],
+        hostile: repo.join("skills/testdata/hostile"),
+        guest_target: crate::home::emma_home().join("cache/demo-guests"),
+    })
 }
 
 /// Runs `emma bench assistant`.
@@ -321,6 +395,11 @@ pub fn bench(args: BenchAssistantArgs) -> anyhow::Result<()> {
             dir: dir.clone(),
             utterances: args.utterances,
             turns: args.turns,
+            skills: if args.skills {
+                Some(bench_skills()?)
+            } else {
+                None
+            },
         },
         |phase| bar.set_message(phase.to_string()),
     );
@@ -353,8 +432,26 @@ pub fn bench(args: BenchAssistantArgs) -> anyhow::Result<()> {
         r.text_turns_per_s / r.plan_per_s
     );
     println!(
-        "  peak RSS                        {:.0} MiB",
-        r.peak_rss_mib
+        "  peak RSS                        {:.0} MiB{}",
+        r.peak_rss_mib,
+        if args.skills {
+            "  (English model + the three example skills; target ≤ 350 MB)"
+        } else {
+            "  (English model, no skills: --skills loads the examples)"
+        }
     );
+    if let Some(s) = &r.skill_latency {
+        println!(
+            "  a good skill's turn             p50 {:.1} ms  p99 {:.1} ms  alone ({} turns)",
+            s.alone_p50_ms, s.alone_p99_ms, s.turns
+        );
+        println!(
+            "    next to a hostile skill       p50 {:.1} ms  p99 {:.1} ms  (ratio p99 {:.2}; the hostile turns took p50 {:.0} ms)",
+            s.hostile_p50_ms,
+            s.hostile_p99_ms,
+            s.hostile_p99_ms / s.alone_p99_ms,
+            s.hostile_turn_p50_ms
+        );
+    }
     Ok(())
 }

@@ -12,7 +12,12 @@
 //! - **Text throughput**: `process_text` turns per second against
 //!   [`HomeControl::plan`](emma_devices::control::HomeControl::plan) (the
 //!   built-in handler without the assistant around it) on the same sentences.
-//! - **Memory**: peak RSS of this process after everything is loaded.
+//! - **Memory**: peak RSS of this process after everything is loaded (with
+//!   the example skills when [`BenchConfig::skills`] is given).
+//! - **A hostile skill next to a good one** (with [`BenchConfig::skills`]):
+//!   p50/p99 of a well-behaved skill's turn (`process_text` → the coffee
+//!   skill → device command queued) without, then with a hostile skill
+//!   installed whose every other turn loops until its time limit.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,6 +41,38 @@ pub struct BenchConfig {
     /// Spoken utterances for the latency run.
     pub utterances: usize,
     /// Typed turns for the throughput run.
+    pub turns: usize,
+    /// The example skills to load, and the hostile one to add.
+    pub skills: Option<BenchSkills>,
+}
+
+/// Skills for the memory and hostile-skill measurements, built from source.
+#[derive(Debug, Clone)]
+pub struct BenchSkills {
+    /// Example skill crates (the coffee skill must be among them), with the grants each gets.
+    pub examples: Vec<(PathBuf, Vec<String>)>,
+    /// A skill whose `Loop` intent never returns (`skills/testdata/hostile`).
+    pub hostile: PathBuf,
+    /// Cargo target directory for the wasm guests (kept between runs).
+    pub guest_target: PathBuf,
+}
+
+/// The well-behaved skill's turn, without and with a hostile skill loaded.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkillLatency {
+    /// Skills loaded.
+    pub skills: Vec<String>,
+    /// Baseline: p50 of the coffee skill's turn with only the example skills, ms.
+    pub alone_p50_ms: f64,
+    /// Baseline p99, ms.
+    pub alone_p99_ms: f64,
+    /// p50 with the hostile skill loaded and looping every other turn, ms.
+    pub hostile_p50_ms: f64,
+    /// p99 with the hostile skill, ms.
+    pub hostile_p99_ms: f64,
+    /// How long the hostile turns took (its time limit plus recovery), p50 ms.
+    pub hostile_turn_p50_ms: f64,
+    /// Turns measured in each phase.
     pub turns: usize,
 }
 
@@ -62,6 +99,74 @@ pub struct BenchReport {
     pub plan_per_s: f64,
     /// Peak resident memory of the process, MiB.
     pub peak_rss_mib: f64,
+    /// The well-behaved skill's latency with and without a hostile one, when skills were loaded.
+    pub skill_latency: Option<SkillLatency>,
+}
+
+/// The coffee skill's sentence for the hostile-skill phase.
+const GOOD_TURN: &str = "make me a small espresso";
+/// The hostile skill's sentence: it loops until its time limit.
+const HOSTILE_TURN: &str = "hostile loop";
+
+/// Builds `dir`'s skill and installs it into `skills` for the default customer.
+fn install_skill(
+    skills: &Path,
+    dir: &Path,
+    grants: &[String],
+    target: &Path,
+) -> Result<String, AssistantError> {
+    let failed = |reason: String| AssistantError::Config {
+        field: format!("bench skill {}", dir.display()),
+        reason,
+    };
+    let bundle = emma_skill_host::guest_build::build_bundle(dir, target)
+        .map_err(|e| failed(e.to_string()))?;
+    let home = emma_skill_host::SkillHome::open(skills).map_err(|e| failed(e.to_string()))?;
+    super::check_install(&home, &bundle)?;
+    let file = skills.join(format!("{}.emmaskill", bundle.manifest.id));
+    std::fs::write(&file, bundle.to_bytes(None)).map_err(|e| AssistantError::Io {
+        path: file.display().to_string(),
+        source: e,
+    })?;
+    let runtime = emma_skill_host::SkillRuntime::new(home.runtime_config())
+        .map_err(|e| failed(e.to_string()))?;
+    let grants = grants
+        .iter()
+        .map(|g| g.parse())
+        .collect::<Result<Vec<emma_skill_host::Permission>, _>>()
+        .map_err(|e| failed(e.to_string()))?;
+    home.install(&runtime, &file, "default", &grants, true)
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(bundle.manifest.id)
+}
+
+/// Times `turns` of the good skill's sentence; with `hostile`, a hostile turn before each.
+fn skill_turns(
+    assistant: &Assistant,
+    turns: usize,
+    hostile: bool,
+) -> Result<(Vec<f64>, Vec<f64>), AssistantError> {
+    let mut good = Vec::with_capacity(turns);
+    let mut bad = Vec::new();
+    for _ in 0..turns {
+        if hostile {
+            let t = Instant::now();
+            assistant.process_text(HOSTILE_TURN)?;
+            bad.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let t = Instant::now();
+        let turn = assistant.process_text(GOOD_TURN)?;
+        good.push(t.elapsed().as_secs_f64() * 1e3);
+        if turn.commands.is_empty() {
+            return Err(AssistantError::Config {
+                field: "bench skills".into(),
+                reason: format!("{GOOD_TURN:?} sent no command: {}", turn.reply),
+            });
+        }
+    }
+    good.sort_by(f64::total_cmp);
+    bad.sort_by(f64::total_cmp);
+    Ok((good, bad))
 }
 
 const COMMANDS: [(&str, &str); 5] = [
@@ -86,6 +191,10 @@ fn home(registry: &mut Registry) -> Result<(), AssistantError> {
     )?;
     registry.upsert_device(
         Device::new("light.sofa", "sofa lamp", Domain::Light).in_area("living_room"),
+    )?;
+    // For the example coffee skill (`--skills`).
+    registry.upsert_device(
+        Device::new("coffee.machine", "coffee machine", Domain::Custom).in_area("kitchen"),
     )?;
     Ok(())
 }
@@ -149,9 +258,22 @@ pub fn run(
     })?;
     let registry_path = cfg.dir.join("devices.sqlite");
     home(&mut Registry::open(&registry_path)?)?;
+    let skills_dir = cfg.dir.join("skills");
+    let mut loaded = Vec::new();
+    if let Some(skills) = &cfg.skills {
+        for (dir, grants) in &skills.examples {
+            progress(&format!("building skill {}", dir.display()));
+            loaded.push(install_skill(
+                &skills_dir,
+                dir,
+                grants,
+                &skills.guest_target,
+            )?);
+        }
+    }
     let endpoint = EndpointConfig::default();
     let mut config = AssistantConfig::new(&cfg.dir, "en");
-    config.load_skills = false;
+    config.load_skills = cfg.skills.is_some();
     config.speech = Some(SpeechConfig::pocketsphinx_en_us());
     let assistant = Assistant::new(config)?;
     progress("starting the assistant");
@@ -247,6 +369,36 @@ pub fn run(
         let _ = control.plan(&registry, texts[i % texts.len()]);
     }
     let plan_per_s = cfg.turns as f64 / t.elapsed().as_secs_f64();
+    let peak_rss_mib = peak_rss_mib();
+
+    let skill_latency = match &cfg.skills {
+        None => None,
+        Some(skills) => {
+            let n = cfg.turns.clamp(10, 200);
+            progress("a good skill's turns, alone");
+            let (alone, _) = skill_turns(&assistant, n, false)?;
+            progress("building the hostile skill");
+            assistant.stop()?;
+            loaded.push(install_skill(
+                &skills_dir,
+                &skills.hostile,
+                &[],
+                &skills.guest_target,
+            )?);
+            assistant.start()?;
+            progress("a good skill's turns, next to a hostile one");
+            let (next_to_hostile, hostile_turns) = skill_turns(&assistant, n, true)?;
+            Some(SkillLatency {
+                skills: loaded,
+                alone_p50_ms: percentile(&alone, 0.5),
+                alone_p99_ms: percentile(&alone, 0.99),
+                hostile_p50_ms: percentile(&next_to_hostile, 0.5),
+                hostile_p99_ms: percentile(&next_to_hostile, 0.99),
+                hostile_turn_p50_ms: percentile(&hostile_turns, 0.5),
+                turns: n,
+            })
+        }
+    };
     assistant.stop()?;
 
     latencies.sort_by(f64::total_cmp);
@@ -261,7 +413,8 @@ pub fn run(
         decode_p95_ms: percentile(&decode_ms, 0.95),
         text_turns_per_s,
         plan_per_s,
-        peak_rss_mib: peak_rss_mib(),
+        peak_rss_mib,
+        skill_latency,
     })
 }
 
