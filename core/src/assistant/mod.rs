@@ -38,8 +38,10 @@ mod conversation;
 pub mod dialog;
 mod error;
 mod event;
+pub mod handoff;
 pub mod intents;
 mod services;
+pub mod touchpoints;
 mod tts;
 
 use std::collections::BTreeMap;
@@ -59,6 +61,7 @@ pub use config::{AssistantConfig, BrokerChoice, SpeechConfig, TtsConfig, WakeCon
 pub use conversation::MAX_TEXT_CHARS;
 pub use error::AssistantError;
 pub use event::{AssistantEvent, EventListener, EventReceiver, IntentInfo, ReplyAudio, Turn};
+pub use handoff::HandoffConfig;
 pub use tts::{Espeak, TextToSpeech};
 
 use audio::AudioSession;
@@ -105,6 +108,15 @@ struct Running {
     audio: Option<AudioSession>,
     broker_addr: Option<SocketAddr>,
     intents: BTreeMap<String, Vec<String>>,
+    handoff: HandoffRunning,
+}
+
+/// What handoffs and touchpoint reports need outside the worker.
+struct HandoffRunning {
+    home: String,
+    touchpoints: Arc<touchpoints::TouchpointStore>,
+    privacy: Arc<emma_privacy::Privacy>,
+    reporter: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Assistant {
@@ -271,6 +283,43 @@ impl Assistant {
             .clone())
     }
 
+    /// This home's id: agent replies arrive on `emma/home/{id}/handoff/reply`
+    /// (see [`HandoffConfig::home`]).
+    pub fn home_id(&self) -> Result<String, AssistantError> {
+        let state = self.state();
+        Ok(state
+            .as_ref()
+            .ok_or(AssistantError::NotRunning)?
+            .handoff
+            .home
+            .clone())
+    }
+
+    /// Reports every brand's touchpoint aggregates since its last report, through the outbox to
+    /// `emma/desk/{brand}/touchpoints` — only what the customer consented to (`touchpoints`
+    /// consent of the skill, or of `emma` for Emma's own intents); returns the reports queued.
+    /// Also runs every [`HandoffConfig::report_every`].
+    pub fn report_touchpoints(
+        &self,
+    ) -> Result<Vec<emma_handoff::TouchpointReport>, AssistantError> {
+        let (bus, h) = {
+            let state = self.state();
+            let r = state.as_ref().ok_or(AssistantError::NotRunning)?;
+            (
+                r.bus.clone(),
+                (
+                    r.handoff.touchpoints.clone(),
+                    r.handoff.privacy.clone(),
+                    r.handoff.home.clone(),
+                ),
+            )
+        };
+        let ttl = self.shared.config.handoff.ttl;
+        self.shared
+            .runtime
+            .block_on(touchpoints::publish_reports(&bus, &h.0, &h.1, &h.2, ttl))
+    }
+
     /// Runs `f` inside the assistant's runtime (for async device-layer calls from sync code).
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.shared.runtime.block_on(f)
@@ -347,7 +396,14 @@ impl Shared {
         let mut sources = vec![
             intents::builtin_source(&c.language)?,
             intents::dialog_source(&c.language)?,
+            handoff::intent_source(&c.language)?,
         ];
+        let home_id = handoff::home_id(&c.data_dir, c.handoff.home.as_deref())?;
+        let handoff_store = Arc::new(handoff::HandoffStore::open(&handoff::store_path(
+            &c.data_dir,
+        ))?);
+        let touch_store = Arc::new(touchpoints::TouchpointStore::open(&c.data_dir)?);
+        let mut brands = BTreeMap::new();
         for path in &c.extra_intents {
             sources.extend(intents::extra_sources(path)?);
         }
@@ -377,6 +433,10 @@ impl Shared {
                 ));
                 match skill_home.load(&runtime, &id, &c.customer, services.clone()) {
                     Ok(instance) => {
+                        let publisher = &installed.bundle.manifest.publisher;
+                        let brand =
+                            handoff::brand_id(publisher).unwrap_or_else(|| c.handoff.brand.clone());
+                        brands.insert(id.clone(), brand);
                         sources = trial;
                         instances.push(instance);
                         loaded.push(LoadedSkill { sent, services });
@@ -410,6 +470,19 @@ impl Shared {
             None => None,
         };
         let wake: audio::WakeSlot = Arc::new(Mutex::new(wake));
+        let watch = Arc::new(touchpoints::TurnWatch::default());
+        self.hub.add_listener(watch.clone());
+        let handoffs = handoff::Handoffs::new(
+            c.handoff.clone(),
+            home_id.clone(),
+            &c.language,
+            brands,
+            bus.clone(),
+            rt.clone(),
+            privacy.clone(),
+            handoff_store,
+            c.session_timeout,
+        )?;
         let worker = Worker {
             lang: c.language.clone(),
             responses: Responses::builtin(&c.language)?,
@@ -435,7 +508,9 @@ impl Shared {
             generation: None,
             understander: understander.clone(),
             grammar_stale: false,
-            privacy,
+            privacy: privacy.clone(),
+            handoffs,
+            touch: touchpoints::Recorder::new(touch_store.clone(), watch),
         };
         let (tx, rx) = mpsc::channel();
         let worker = std::thread::Builder::new()
@@ -462,9 +537,34 @@ impl Shared {
                 }
             }
         });
+        // Agents' replies reach the worker; touchpoint aggregates go out on schedule.
+        if c.handoff.enabled {
+            self.runtime
+                .block_on(handoff::listen(bus.clone(), home_id.clone(), tx.clone()))?;
+        }
+        let reporter = c.handoff.report_every.map(|every| {
+            let (bus, store, privacy, home) = (
+                bus.clone(),
+                touch_store.clone(),
+                privacy.clone(),
+                home_id.clone(),
+            );
+            let ttl = c.handoff.ttl;
+            self.runtime.spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    if let Err(e) =
+                        touchpoints::publish_reports(&bus, &store, &privacy, &home, ttl).await
+                    {
+                        tracing::warn!(error = %e, "touchpoint report failed; retrying next period");
+                    }
+                }
+            })
+        });
         tracing::info!(
             language = %c.language,
             skills = listing.len().saturating_sub(1),
+            home = %home_id,
             "assistant started"
         );
         Ok(Running {
@@ -478,6 +578,12 @@ impl Shared {
             audio: None,
             broker_addr,
             intents: listing,
+            handoff: HandoffRunning {
+                home: home_id,
+                touchpoints: touch_store,
+                privacy,
+                reporter,
+            },
         })
     }
 
@@ -494,6 +600,9 @@ impl Shared {
             let _ = audio.finish();
         }
         r.events.abort();
+        if let Some(t) = r.handoff.reporter.take() {
+            t.abort();
+        }
         let _ = r.requests.send(Request::Stop);
         if let Some(w) = r.worker.take() {
             let _ = w.join();
