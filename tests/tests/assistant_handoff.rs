@@ -617,6 +617,8 @@ fn touchpoints_are_measured_and_reported_only_with_consent() {
     f.say("sing me a song");
     f.say("sing me a song");
     f.say("I want to talk to a person");
+    // The app asked "did that help?" and the customer said yes.
+    assert!(f.assistant.rate_latest_interaction(true).unwrap());
     f.say("turn on the kitchen light"); // home control: no brand's business
     let sent = f.assistant.report_touchpoints().unwrap();
     assert_eq!(sent.len(), 1);
@@ -634,6 +636,11 @@ fn touchpoints_are_measured_and_reported_only_with_consent() {
     assert_eq!(
         stats,
         [(NOT_UNDERSTOOD, 2, 2, 1), ("EmmaTalkToPerson", 1, 0, 1)]
+    );
+    let asked = &r.stats[1];
+    assert_eq!(
+        (asked.satisfaction_asked, asked.satisfaction_positive),
+        (1, 1)
     );
     let text =
         String::from_utf8(emma_core::handoff::encode(&r, &Limits::default()).unwrap()).unwrap();

@@ -1,6 +1,8 @@
 //! `emma insights`: this home's touchpoints — top intents, failure and handoff rates, latency
 //! percentiles and the daily trend. The library does the work (`emma_core::assistant::touchpoints`).
 
+use std::io::Write as _;
+
 use clap::Args;
 use emma_core::assistant::touchpoints::Insights;
 
@@ -23,10 +25,14 @@ pub struct InsightsArgs {
 /// Runs `emma insights`.
 pub fn run(args: InsightsArgs) -> anyhow::Result<()> {
     let insights = Insights::load(&emma_home(), args.days, emma_core::privacy::now_ms())?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&insights)?);
+    let text = if args.json {
+        format!("{}\n", serde_json::to_string_pretty(&insights)?)
     } else {
-        print!("{}", insights.render(args.top));
+        insights.render(args.top)
+    };
+    // A reader that stops early (`| head`) is not an error.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
-    Ok(())
 }

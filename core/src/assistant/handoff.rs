@@ -683,7 +683,9 @@ impl Worker {
         });
         if !self.handoffs.config.enabled {
             self.handoffs.trigger = None;
-            return None;
+            // A customer who asked hears that nobody will come; a skill's reply stands as it is.
+            return (trigger.reason == HandoffReason::Asked)
+                .then(|| self.responses.say("handoff_unavailable", &[]));
         }
         let candidates = self.handoff_candidates();
         self.handoffs.trigger = None;

@@ -320,6 +320,17 @@ impl Assistant {
             .block_on(touchpoints::publish_reports(&bus, &h.0, &h.1, &h.2, ttl))
     }
 
+    /// Records the customer's answer to "did that help?" (asked by the app or a skill) on the
+    /// latest interaction's touchpoint; `false` when nothing was recorded yet.
+    pub fn rate_latest_interaction(&self, positive: bool) -> Result<bool, AssistantError> {
+        let store = {
+            let state = self.state();
+            let r = state.as_ref().ok_or(AssistantError::NotRunning)?;
+            r.handoff.touchpoints.clone()
+        };
+        store.rate_latest(positive)
+    }
+
     /// Runs `f` inside the assistant's runtime (for async device-layer calls from sync code).
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.shared.runtime.block_on(f)

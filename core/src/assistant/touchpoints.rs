@@ -175,6 +175,17 @@ impl TouchpointStore {
             .map_err(|e| db(&self.path, e))
     }
 
+    /// The customer's answer to "did that help?" for the latest interaction; `false` when there is none.
+    pub fn rate_latest(&self, positive: bool) -> Result<bool, AssistantError> {
+        self.lock()
+            .execute(
+                "UPDATE touchpoints SET satisfied = ?1 WHERE rowid = (SELECT max(rowid) FROM touchpoints)",
+                params![positive],
+            )
+            .map(|n| n == 1)
+            .map_err(|e| db(&self.path, e))
+    }
+
     /// Interactions from `start_ms` (inclusive) to `end_ms` (exclusive), oldest first.
     pub fn between(&self, start_ms: u64, end_ms: u64) -> Result<Vec<Touchpoint>, AssistantError> {
         let conn = self.lock();
@@ -768,6 +779,12 @@ mod tests {
         t.at_ms = now;
         store.record(&t).unwrap();
         assert_eq!(store.between(now, now + 1).unwrap(), [t.clone()]);
+        assert!(store.rate_latest(true).unwrap());
+        let rated = store.between(now, now + 1).unwrap();
+        assert_eq!(rated[0].satisfied, Some(true));
+        let s = &aggregate(&rated)[0];
+        assert_eq!((s.satisfaction_asked, s.satisfaction_positive), (1, 1));
+        t.satisfied = Some(true);
         let privacy = Privacy::open_dir(dir.path()).unwrap();
         let rows = store.between(0, now + 1).unwrap();
         assert!(
