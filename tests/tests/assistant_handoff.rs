@@ -650,6 +650,10 @@ fn touchpoints_are_measured_and_reported_only_with_consent() {
     );
     // Reported once: the next report has nothing new.
     assert!(f.assistant.report_touchpoints().unwrap().is_empty());
+    // The customer erases their data: the interaction log goes with it.
+    f.assistant.stop().unwrap();
+    f.privacy().erase(now_ms()).unwrap();
+    assert_eq!(Insights::load(f.dir.path(), 1, now_ms()).unwrap().total, 0);
 }
 
 #[test]

@@ -19,6 +19,11 @@
 //! - for audio, a session thread per stream (`audio`) running the
 //!   [`Understander`](crate::understand::Understander).
 //!
+//! - handoffs to people at the brand ([`handoff`]: asked for, not understood
+//!   twice, or a skill's request; replies spoken or notified) and one
+//!   touchpoint per turn ([`touchpoints`], reported to brands with consent);
+//!   see `docs/handoff.md`.
+//!
 //! Every step is reported as an [`AssistantEvent`] to every subscriber
 //! ([`Assistant::subscribe`], [`Assistant::add_listener`]).
 //!
