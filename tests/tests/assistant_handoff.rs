@@ -430,6 +430,41 @@ fn a_skills_handoff_goes_to_its_brand_with_its_reply_as_the_first_suggestion() {
 }
 
 #[test]
+fn without_the_handoff_grant_a_skill_cannot_hand_off() {
+    let mut f = fixture(|c, dir| {
+        c.load_skills = true;
+        install(&dir.join("skills"), PARCEL, &["store"]);
+    });
+    let t = f.say("where is my parcel XY999");
+    assert!(!t.reply.contains("person"), "{}", t.reply);
+    assert!(f.handoff(Duration::from_millis(1500)).is_none());
+}
+
+#[test]
+fn a_german_customer_asking_for_a_person_is_handed_off_in_german() {
+    let mut f = fixture(|c, _| c.language = "de".into());
+    let t = f.say("ich möchte mit einem Menschen sprechen");
+    assert_eq!(t.reply, "Ich frage einen Menschen, der dir hilft");
+    let (_, req) = f.handoff(Duration::from_secs(5)).expect("a handoff");
+    assert_eq!(
+        (req.language.as_str(), req.reason),
+        ("de", HandoffReason::Asked)
+    );
+    assert!(
+        req.suggestions.iter().any(|s| s.starts_with("Hallo")),
+        "{:?}",
+        req.suggestions
+    );
+    let events = f.assistant.subscribe();
+    f.reply(&req.id, "Bo", "Hallo, wie kann ich helfen?");
+    let e = wait_for(&events, Duration::from_secs(5), is_reply).expect("the reply");
+    assert!(
+        matches!(&e, AssistantEvent::Reply { text, .. } if text == "Bo sagt: Hallo, wie kann ich helfen?"),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn a_reply_after_the_session_ended_is_a_notification() {
     let mut f = fixture(|c, _| {
         c.session_timeout = Duration::from_millis(300);

@@ -693,8 +693,20 @@ impl Worker {
             speech: speech.clone(),
         });
         if let Some(h) = &reply.handoff {
-            self.handoffs
-                .skill_asked(&id, &clean(&h.reason), &clean(&h.summary), Some(&speech));
+            // A handoff shares the conversation with the brand: only with the skill's grant.
+            if self.router.skills()[index]
+                .grants()
+                .allows(&Permission::Handoff)
+            {
+                self.handoffs.skill_asked(
+                    &id,
+                    &clean(&h.reason),
+                    &clean(&h.summary),
+                    Some(&speech),
+                );
+            } else {
+                tracing::info!(skill = %id, "reply asks for a person without the handoff grant; ignored");
+            }
         }
         let expects_answer = reply.follow_up.is_some();
         if let Some(topic) = &reply.follow_up {
