@@ -237,12 +237,14 @@ fn asking_for_a_person_hands_off_with_transcript_candidates_and_consented_contex
         "no handoff for a handled request"
     );
 
+    let asked = Instant::now();
     let t = f.say("I want to talk to a person");
     assert_eq!(t.intent.as_ref().unwrap().name, "EmmaTalkToPerson");
     assert_eq!(t.reply, "I'll ask a person to help with that");
     let (topic, req) = f
         .handoff(Duration::from_secs(5))
         .expect("a handoff on the desk");
+    eprintln!("handoff: typed request to desk in {:?}", asked.elapsed());
     assert_eq!(topic, "emma/desk/emma/handoff");
     assert_eq!((req.home.as_str(), req.brand.as_str()), (HOME, "emma"));
     assert_eq!(req.reason, HandoffReason::Asked);
@@ -289,12 +291,17 @@ fn asking_for_a_person_hands_off_with_transcript_candidates_and_consented_contex
 
     // The agent answers: spoken in the same session, the agent named, escape sequences removed.
     events.drain();
+    let answered = Instant::now();
     f.reply(
         &req.id,
         "Bo",
         "Hello Ada, \u{1b}[2JI can help with the light.",
     );
     let e = wait_for(&events, Duration::from_secs(5), is_reply).expect("the agent's reply");
+    eprintln!(
+        "handoff: agent reply to spoken reply in {:?}",
+        answered.elapsed()
+    );
     match e {
         AssistantEvent::Reply { text, .. } => {
             assert_eq!(text, "Bo says: Hello Ada, I can help with the light.")

@@ -532,7 +532,7 @@ impl Handoffs {
     /// shares and the handoff in the ledger.
     fn build(&self, t: &Trigger, candidates: Vec<Candidate>, area: Option<&str>) -> HandoffRequest {
         let now = emma_privacy::now_ms();
-        let id = emma_devices::outbox::new_command_id().replace(['.'], "-");
+        let id = emma_devices::outbox::new_command_id();
         let brand = self.brand_for(t.skill.as_deref());
         let party = t.skill.as_deref().unwrap_or(EMMA);
         let why = Reason::other(format!("handoff:{id}"));
@@ -626,13 +626,7 @@ impl Handoffs {
                 &format!("handoff:{}", req.brand),
                 &Category::Transcripts,
                 Some(&req.id),
-                Reason::other(format!(
-                    "handoff:{}",
-                    serde_json::to_value(req.reason)
-                        .ok()
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default()
-                )),
+                Reason::other(format!("handoff:{}", reason_name(req.reason))),
                 req.created_ms,
             )
             .map_err(|e| format!("ledger: {e}"))?;
@@ -653,6 +647,15 @@ impl Handoffs {
         self.handed_off = Some(Instant::now());
         tracing::info!(handoff = %req.id, brand = %req.brand, reason = ?req.reason, "handed off to a person");
         Ok(req)
+    }
+}
+
+/// The wire name of a reason (`asked`, `not-understood`, `skill`).
+fn reason_name(reason: HandoffReason) -> &'static str {
+    match reason {
+        HandoffReason::Asked => "asked",
+        HandoffReason::NotUnderstood => "not-understood",
+        HandoffReason::Skill => "skill",
     }
 }
 
