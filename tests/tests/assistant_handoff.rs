@@ -506,6 +506,8 @@ fn a_handoff_made_while_the_broker_is_down_arrives_after_it_is_back_even_across_
     f.assistant.stop().unwrap();
     f.broker.restart().unwrap();
     let url = f.broker.url();
+    // A new desk connection (the old one, same client id, would fight it for the session).
+    f.rt.block_on(f.desk.bus.shutdown()).unwrap();
     f.desk = desk(&f.rt, &url);
     let again = Assistant::new(f.config.clone()).unwrap();
     again.start().unwrap();
@@ -516,13 +518,20 @@ fn a_handoff_made_while_the_broker_is_down_arrives_after_it_is_back_even_across_
     assert_eq!(req.reason, HandoffReason::Asked);
     assert!(f.handoff(Duration::from_millis(500)).is_none(), "sent once");
     // The new run still knows the handoff: the answer arrives, as a notification (new session).
+    // The home is away when the agent answers: the broker keeps the reply for the home's
+    // session (a stable client id), and the next run delivers it, as a notification.
+    again.stop().unwrap();
+    drop(events);
     f.reply(&req.id, "Bo", "Back online");
+    let third = Assistant::new(f.config.clone()).unwrap();
+    let events = third.subscribe();
+    third.start().unwrap();
     let e = wait_for(&events, Duration::from_secs(5), is_reply).expect("the reply");
     assert!(
         matches!(&e, AssistantEvent::Notification { text, .. } if text == "Back online"),
         "{e:?}"
     );
-    again.stop().unwrap();
+    third.stop().unwrap();
 }
 
 /// A TCP relay between the home and the broker: `down` cuts the home off (the desk, connected

@@ -780,32 +780,25 @@ impl Worker {
     }
 }
 
-/// Listens on the home's reply topic: decodes and bounds every message, refuses what is not an
-/// agent reply (logged), and hands the rest to the worker, which delivers each handoff's reply once.
-pub(crate) async fn listen(
-    bus: Bus,
-    home: String,
+/// Hands what arrives on the home's reply topic to the worker: decodes and bounds every
+/// message and refuses (with a log line) what is not a valid agent reply; the worker delivers
+/// each handoff's reply once. `replies` is the subscription to `emma/home/{home}/handoff/reply`,
+/// made right after the bus starts so nothing the broker kept for this home is missed.
+pub(crate) async fn forward(
+    mut replies: tokio::sync::mpsc::Receiver<emma_devices::Message>,
     worker: std::sync::mpsc::Sender<Request>,
-) -> Result<(), AssistantError> {
-    let reply_topic = topic::reply(&home);
-    let mut rx = bus.subscribe(reply_topic.clone()).await?;
-    tokio::spawn(async move {
-        let limits = Limits::default();
-        while let Some(m) = rx.recv().await {
-            match emma_handoff::decode::<AgentReply>(&m.payload, &limits) {
-                Ok(reply) => {
-                    if worker.send(Request::AgentReply(reply)).is_err() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(topic = %m.topic, error = %e, "agent reply refused");
+) {
+    let limits = Limits::default();
+    while let Some(m) = replies.recv().await {
+        match emma_handoff::decode::<AgentReply>(&m.payload, &limits) {
+            Ok(reply) => {
+                if worker.send(Request::AgentReply(reply)).is_err() {
+                    break;
                 }
             }
+            Err(e) => tracing::warn!(topic = %m.topic, error = %e, "agent reply refused"),
         }
-    });
-    tracing::debug!(topic = %reply_topic, "listening for agent replies");
-    Ok(())
+    }
 }
 
 /// The path of the handoff store in `data_dir`.

@@ -99,6 +99,8 @@ struct Shared {
     runtime: tokio::runtime::Runtime,
     broker: Mutex<Option<EmbeddedBroker>>,
     state: Mutex<Option<Running>>,
+    /// Notices failures within a turn, for its touchpoint (one listener for the assistant's life).
+    turn_watch: Arc<touchpoints::TurnWatch>,
 }
 
 /// Everything that exists only while the assistant runs.
@@ -122,6 +124,7 @@ struct HandoffRunning {
     touchpoints: Arc<touchpoints::TouchpointStore>,
     privacy: Arc<emma_privacy::Privacy>,
     reporter: Option<tokio::task::JoinHandle<()>>,
+    replies: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Assistant {
@@ -137,10 +140,14 @@ impl Assistant {
                 path: "<tokio runtime>".into(),
                 source: e,
             })?;
+        let hub = Hub::default();
+        let turn_watch = Arc::new(touchpoints::TurnWatch::default());
+        hub.add_listener(turn_watch.clone());
         Ok(Assistant {
             shared: Arc::new(Shared {
                 config,
-                hub: Hub::default(),
+                hub,
+                turn_watch,
                 runtime,
                 broker: Mutex::new(None),
                 state: Mutex::new(None),
@@ -356,8 +363,13 @@ impl Assistant {
 }
 
 impl Shared {
-    fn broker_config(&self) -> Result<(BrokerConfig, Option<SocketAddr>), AssistantError> {
-        let client_id = format!("emma-assistant-{}", std::process::id());
+    /// The broker and this home's MQTT client id: `emma-{home id}`, stable across restarts, so the
+    /// broker keeps the session (and agents' replies sent meanwhile) while the home is away.
+    fn broker_config(
+        &self,
+        home: &str,
+    ) -> Result<(BrokerConfig, Option<SocketAddr>), AssistantError> {
+        let client_id = format!("emma-{home}");
         match &self.config.broker {
             BrokerChoice::Url(url) => {
                 let mut c = BrokerConfig::from_url(url)?;
@@ -387,11 +399,20 @@ impl Shared {
             path: c.data_dir.display().to_string(),
             source: e,
         })?;
-        let (broker, broker_addr) = self.broker_config()?;
-        let options = BusOptions {
+        let home_id = handoff::home_id(&c.data_dir, c.handoff.home.as_deref())?;
+        let (broker, broker_addr) = self.broker_config(&home_id)?;
+        // Agents' replies: subscribed before the bus connects, so none the broker kept for this
+        // home's session while it was away is missed.
+        let (reply_sink, replies) = tokio::sync::mpsc::channel(256);
+        let mut options = BusOptions {
             outbox_path: c.data_dir.join("outbox.sqlite"),
             ..BusOptions::default()
         };
+        if c.handoff.enabled {
+            options
+                .subscriptions
+                .push((emma_handoff::topic::reply(&home_id), reply_sink));
+        }
         let registry = Registry::open(c.data_dir.join("devices.sqlite"))?;
         // Consent, the ledger and retention (opening runs expiry).
         let privacy = Arc::new(emma_privacy::Privacy::open_dir(&c.data_dir)?);
@@ -414,7 +435,6 @@ impl Shared {
             intents::dialog_source(&c.language)?,
             handoff::intent_source(&c.language)?,
         ];
-        let home_id = handoff::home_id(&c.data_dir, c.handoff.home.as_deref())?;
         let handoff_store = Arc::new(handoff::HandoffStore::open(&handoff::store_path(
             &c.data_dir,
         ))?);
@@ -486,8 +506,6 @@ impl Shared {
             None => None,
         };
         let wake: audio::WakeSlot = Arc::new(Mutex::new(wake));
-        let watch = Arc::new(touchpoints::TurnWatch::default());
-        self.hub.add_listener(watch.clone());
         let handoffs = handoff::Handoffs::new(
             c.handoff.clone(),
             home_id.clone(),
@@ -526,7 +544,7 @@ impl Shared {
             grammar_stale: false,
             privacy: privacy.clone(),
             handoffs,
-            touch: touchpoints::Recorder::new(touch_store.clone(), watch),
+            touch: touchpoints::Recorder::new(touch_store.clone(), self.turn_watch.clone()),
         };
         let (tx, rx) = mpsc::channel();
         let worker = std::thread::Builder::new()
@@ -554,10 +572,10 @@ impl Shared {
             }
         });
         // Agents' replies reach the worker; touchpoint aggregates go out on schedule.
-        if c.handoff.enabled {
-            self.runtime
-                .block_on(handoff::listen(bus.clone(), home_id.clone(), tx.clone()))?;
-        }
+        let replies = c
+            .handoff
+            .enabled
+            .then(|| self.runtime.spawn(handoff::forward(replies, tx.clone())));
         let reporter = c.handoff.report_every.map(|every| {
             let (bus, store, privacy, home) = (
                 bus.clone(),
@@ -599,6 +617,7 @@ impl Shared {
                 touchpoints: touch_store,
                 privacy,
                 reporter,
+                replies,
             },
         })
     }
@@ -616,7 +635,10 @@ impl Shared {
             let _ = audio.finish();
         }
         r.events.abort();
-        if let Some(t) = r.handoff.reporter.take() {
+        for t in [r.handoff.reporter.take(), r.handoff.replies.take()]
+            .into_iter()
+            .flatten()
+        {
             t.abort();
         }
         let _ = r.requests.send(Request::Stop);
