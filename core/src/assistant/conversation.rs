@@ -835,10 +835,10 @@ impl Worker {
                 self.session.touch(Instant::now());
                 self.announce(text, expects_answer);
             }
-            // A skill that asked for a person while handling the event.
-            if let Some(line) = self.handoff_after("") {
-                self.announce(line, false);
-            }
+        }
+        // A skill that asked for a person while handling the event.
+        if let Some(line) = self.handoff_after("") {
+            self.announce(line, false);
         }
     }
 
