@@ -448,6 +448,20 @@ fn without_the_handoff_grant_a_skill_cannot_hand_off() {
 }
 
 #[test]
+fn with_handoffs_off_nothing_leaves_the_home_and_the_customer_is_told() {
+    let mut f = fixture(|c, _| c.handoff.enabled = false);
+    let t = f.say("I want to talk to a person");
+    assert_eq!(
+        t.reply,
+        "Sorry, I couldn't reach a person right now; please try again later"
+    );
+    f.say("tell me a joke");
+    let t = f.say("sing me a song");
+    assert_eq!(t.reply, "Sorry, I didn't understand that");
+    assert!(f.handoff(Duration::from_millis(1500)).is_none());
+}
+
+#[test]
 fn a_german_customer_asking_for_a_person_is_handed_off_in_german() {
     let mut f = fixture(|c, _| c.language = "de".into());
     let t = f.say("ich möchte mit einem Menschen sprechen");
