@@ -255,6 +255,15 @@ pub enum AssistantEvent {
         /// What the human needs to know.
         summary: String,
     },
+    /// A person's answer to a handoff that arrived after its session ended.
+    Notification {
+        /// Who sends it (the agent's name).
+        from: String,
+        /// The message.
+        text: String,
+        /// The handoff it answers, if any.
+        handoff: Option<String>,
+    },
     /// What Emma says.
     Reply {
         /// The text.
@@ -598,6 +607,15 @@ impl From<core::AssistantEvent> for AssistantEvent {
                 skill,
                 reason,
                 summary,
+            },
+            E::Notification {
+                from,
+                text,
+                handoff,
+            } => Self::Notification {
+                from,
+                text,
+                handoff,
             },
             E::Reply {
                 text,

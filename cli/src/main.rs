@@ -52,6 +52,8 @@ enum Command {
     SayText(cmd::devices::SayTextArgs),
     /// Customer control: consents, the ledger of what was stored and shared, export, erase.
     Privacy(cmd::privacy::PrivacyArgs),
+    /// This home's touchpoints: top intents, failure and handoff rates, latency, trend.
+    Insights(cmd::insights::InsightsArgs),
     /// Benchmarks that print ratios against a baseline measured in the same run.
     Bench(cmd::bench::BenchArgs),
     /// Serve Emma to Home Assistant / Rhasspy voice pipelines over the Wyoming protocol.
@@ -74,6 +76,7 @@ fn main() -> std::process::ExitCode {
         Command::Broker(args) => cmd::devices::broker(args),
         Command::SayText(args) => cmd::devices::say_text(args),
         Command::Privacy(args) => cmd::privacy::run(args),
+        Command::Insights(args) => cmd::insights::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Wyoming(args) => cmd::wyoming::run(args),
     };

@@ -26,6 +26,7 @@ pub mod events;
 
 pub use emma_devices as devices;
 pub use emma_grammar as grammar;
+pub use emma_handoff as handoff;
 pub use emma_intent as intent;
 pub use emma_privacy as privacy;
 pub use emma_skill_host as skills;

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod demo;
 pub mod devices;
+pub mod insights;
 pub mod intents;
 pub mod privacy;
 pub mod run;

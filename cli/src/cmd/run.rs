@@ -150,6 +150,9 @@ impl EventListener for Printer {
                 skill.as_deref().unwrap_or("emma"),
                 shown(reason)
             ),
+            AssistantEvent::Notification { from, text, .. } => {
+                format!("message: from {}: {}", shown(from), shown(text))
+            }
             AssistantEvent::Reply {
                 text,
                 audio,

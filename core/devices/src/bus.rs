@@ -47,6 +47,10 @@ pub struct BusOptions {
     pub confirm_topic: String,
     /// How long a broker-acknowledged command waits for its device confirmation before it is sent again.
     pub confirm_timeout: Duration,
+    /// Subscriptions (filter, sink) in place before the bus connects. Messages the broker kept for
+    /// this client's session while it was away arrive right after the connection — before a
+    /// later [`Bus::subscribe`] may have registered its sink — so subscribe to those here.
+    pub subscriptions: Vec<(String, mpsc::Sender<Message>)>,
 }
 
 impl Default for BusOptions {
@@ -60,6 +64,7 @@ impl Default for BusOptions {
             expiry_check: Duration::from_millis(500),
             confirm_topic: DEFAULT_CONFIRM_TOPIC.into(),
             confirm_timeout: Duration::from_secs(3),
+            subscriptions: Vec::new(),
         }
     }
 }
@@ -153,7 +158,7 @@ impl Bus {
     /// expired meanwhile are dropped and reported as [`BusEvent::Expired`] — call
     /// [`Bus::events`] on the returned bus before awaiting anything to see them,
     /// or read them from the second value returned.
-    pub fn start(config: BrokerConfig, opts: BusOptions) -> Result<(Bus, Vec<OutboxCommand>)> {
+    pub fn start(config: BrokerConfig, mut opts: BusOptions) -> Result<(Bus, Vec<OutboxCommand>)> {
         let mut outbox = Outbox::open(&opts.outbox_path, opts.outbox_limit)?;
         let expired = outbox.take_expired(now_ms())?;
         for cmd in &expired {
@@ -179,7 +184,7 @@ impl Bus {
             pkids: HashMap::new(),
             on_wire: HashMap::new(),
             unconfirmed: HashMap::new(),
-            subs: Vec::new(),
+            subs: std::mem::take(&mut opts.subscriptions),
             announcements: Vec::new(),
             connected: false,
             connected_tx,

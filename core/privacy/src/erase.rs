@@ -55,6 +55,9 @@ impl EraseReport {
 const SKILL_TABLES: [&str; 2] = ["kv", "proposals"];
 const DEVICE_TABLES: [&str; 3] = ["devices", "areas", "floors"];
 const OUTBOX_TABLES: [&str; 1] = ["outbox"];
+/// The assistant's interaction log and its handoffs.
+const TOUCHPOINT_TABLES: [&str; 1] = ["touchpoints"];
+const HANDOFF_TABLES: [&str; 1] = ["handoffs"];
 
 fn size(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
@@ -112,6 +115,8 @@ impl Privacy {
                 .map(|p| (p.clone(), &DEVICE_TABLES[..])),
         );
         foreign.push((layout.outbox.clone(), &OUTBOX_TABLES));
+        foreign.push((layout.touchpoints.clone(), &TOUCHPOINT_TABLES));
+        foreign.push((layout.handoffs.clone(), &HANDOFF_TABLES));
         for (path, tables) in foreign {
             let Some(mut conn) = open_foreign(&path)? else {
                 continue;

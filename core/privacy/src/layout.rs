@@ -26,6 +26,10 @@ pub struct Layout {
     pub device_dbs: Vec<PathBuf>,
     /// The durable command outbox (emma-devices').
     pub outbox: PathBuf,
+    /// The assistant's interaction log: intent, outcome, latency per turn, no text (emma-core's).
+    pub touchpoints: PathBuf,
+    /// The handoffs to people the assistant made, to recognise the replies (emma-core's).
+    pub handoffs: PathBuf,
     /// Caches that must never hold customer data (compiled skills, speech models); erase proofs scan them.
     pub caches: Vec<PathBuf>,
 }
@@ -33,7 +37,7 @@ pub struct Layout {
 impl Layout {
     /// The standard layout under `root`: `customer.sqlite`, `ledger.sqlite`,
     /// `skills/skills.db`, `skills/installed/`, `devices.sqlite` or
-    /// `registry.sqlite`, `outbox.sqlite`, caches `skills/cache/` and `models/`.
+    /// `registry.sqlite`, `outbox.sqlite`, `touchpoints.sqlite`, `handoffs.sqlite`, caches `skills/cache/` and `models/`.
     pub fn in_dir(root: impl Into<PathBuf>) -> Layout {
         let root = root.into();
         Layout {
@@ -43,6 +47,8 @@ impl Layout {
             skills_installed: root.join("skills").join("installed"),
             device_dbs: vec![root.join("devices.sqlite"), root.join("registry.sqlite")],
             outbox: root.join("outbox.sqlite"),
+            touchpoints: root.join("touchpoints.sqlite"),
+            handoffs: root.join("handoffs.sqlite"),
             caches: vec![root.join("skills").join("cache"), root.join("models")],
             root,
         }
@@ -53,6 +59,8 @@ impl Layout {
         let mut v = vec![self.customer.clone(), self.skills_db.clone()];
         v.extend(self.device_dbs.iter().cloned());
         v.push(self.outbox.clone());
+        v.push(self.touchpoints.clone());
+        v.push(self.handoffs.clone());
         v.push(self.ledger.clone());
         v
     }

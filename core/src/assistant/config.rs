@@ -8,6 +8,7 @@ use std::time::Duration;
 use emma_speech::{EndpointConfig, Engine};
 
 use super::error::AssistantError;
+use super::handoff::HandoffConfig;
 use super::tts::TextToSpeech;
 use crate::understand::Decoding;
 
@@ -42,6 +43,8 @@ pub struct AssistantConfig {
     pub confidence_threshold: f32,
     /// How long `stop` waits for the broker to acknowledge queued commands.
     pub flush_timeout: Duration,
+    /// Handing conversations to people at the brand, and touchpoint reports (see `handoff`).
+    pub handoff: HandoffConfig,
 }
 
 impl std::fmt::Debug for AssistantConfig {
@@ -79,6 +82,7 @@ impl AssistantConfig {
             // to 0.35 for correctly heard commands.
             confidence_threshold: 0.3,
             flush_timeout: Duration::from_secs(5),
+            handoff: HandoffConfig::default(),
         }
     }
 
@@ -112,6 +116,7 @@ impl AssistantConfig {
         if self.session_timeout.is_zero() {
             return bad("session_timeout", "must be longer than zero".into());
         }
+        self.handoff.validate()?;
         if let BrokerChoice::Url(url) = &self.broker {
             emma_devices::BrokerConfig::from_url(url).map_err(|e| AssistantError::Config {
                 field: "broker".into(),

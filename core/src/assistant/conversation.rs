@@ -46,6 +46,8 @@ pub(crate) enum Request {
     },
     /// A device event from the home.
     DeviceEvent(emma_devices::DeviceEvent),
+    /// A person's answer to a handoff (decoded and bounded; see `handoff`).
+    AgentReply(emma_handoff::AgentReply),
     /// Stop after the requests before this one.
     Stop,
 }
@@ -84,6 +86,8 @@ pub(crate) struct Worker {
     pub understander: Arc<Mutex<Option<Understander>>>,
     pub grammar_stale: bool,
     pub privacy: Arc<emma_privacy::Privacy>,
+    pub handoffs: super::handoff::Handoffs,
+    pub touch: super::touchpoints::Recorder,
 }
 
 /// What a turn produced before it is spoken.
@@ -132,12 +136,20 @@ impl Worker {
                         self.hub.emit(AssistantEvent::Transcript {
                             text: understood.text.clone(),
                         });
-                        let said = self.not_understood(
+                        let now = Instant::now();
+                        self.touch.begin(now);
+                        self.handoffs.begin_turn(now, &understood.text);
+                        let mut said = self.not_understood(
                             &understood.text,
                             "not a command (the speech fits no sentence of the grammar)",
                             "not_understood",
                         );
-                        reply(Ok(self.speak(&understood.text, said)));
+                        if let Some(line) = self.handoff_after(&said.reply) {
+                            said.reply = format!("{}. {line}", said.reply);
+                        }
+                        let turn = self.speak(&understood.text, said);
+                        self.record_touchpoint(&turn, true);
+                        reply(Ok(turn));
                         continue;
                     }
                     let rec = understood.intent.clone().map(|intent| Recognized {
@@ -153,6 +165,7 @@ impl Worker {
                     reply(Ok(turn));
                 }
                 Request::DeviceEvent(event) => self.device_event(&event),
+                Request::AgentReply(reply) => self.agent_reply(reply),
             }
         }
         tracing::debug!("conversation worker stopped");
@@ -194,10 +207,27 @@ impl Worker {
         self.session.expire(now);
         let text: String = text.chars().filter(|c| !c.is_control()).collect();
         let text = text.trim();
+        self.touch.begin(now);
+        self.handoffs.begin_turn(
+            now,
+            if text.chars().count() <= MAX_TEXT_CHARS {
+                text
+            } else {
+                ""
+            },
+        );
         self.hub.emit(AssistantEvent::Transcript {
             text: text.to_string(),
         });
-        let said = self.understand_and_act(text, heard);
+        let voice = heard.is_some();
+        let mut said = self.understand_and_act(text, heard);
+        if let Some(line) = self.handoff_after(&said.reply) {
+            said.reply = if said.reply.trim().is_empty() {
+                line
+            } else {
+                format!("{}. {line}", said.reply.trim_end_matches(['.', ' ']))
+            };
+        }
         if !text.is_empty() && text.chars().count() <= MAX_TEXT_CHARS {
             let intent = said.intent.as_ref().map(|i| i.name.as_str());
             if let Err(e) = self
@@ -208,7 +238,9 @@ impl Worker {
             }
         }
         self.session.touch(Instant::now());
-        self.speak(text, said)
+        let turn = self.speak(text, said);
+        self.record_touchpoint(&turn, voice);
+        turn
     }
 
     fn understand_and_act(&mut self, text: &str, heard: Option<Option<Recognized>>) -> Said {
@@ -272,6 +304,7 @@ impl Worker {
     }
 
     fn not_understood(&mut self, text: &str, reason: &str, line: &str) -> Said {
+        self.handoffs.not_understood(text, line);
         self.hub.emit(AssistantEvent::NotUnderstood {
             text: text.to_string(),
             reason: reason.to_string(),
@@ -442,6 +475,10 @@ impl Worker {
             Handler::Builtin => self.builtin(rec, confirmed),
             Handler::Skill(id) => self.skill(id.clone(), &rec),
             Handler::Dialog => Said::dialog(self.responses.say("nothing_to_cancel", &[]), false),
+            Handler::Handoff => {
+                self.handoffs.asked();
+                Said::text(String::new())
+            }
             Handler::Unhandled(_) => {
                 Said::text(self.responses.say("cannot_do", &[("intent", &rec.intent)]))
             }
@@ -656,11 +693,20 @@ impl Worker {
             speech: speech.clone(),
         });
         if let Some(h) = &reply.handoff {
-            self.hub.emit(AssistantEvent::Handoff {
-                skill: Some(id.clone()),
-                reason: clean(&h.reason),
-                summary: clean(&h.summary),
-            });
+            // A handoff shares the conversation with the brand: only with the skill's grant.
+            if self.router.skills()[index]
+                .grants()
+                .allows(&Permission::Handoff)
+            {
+                self.handoffs.skill_asked(
+                    &id,
+                    &clean(&h.reason),
+                    &clean(&h.summary),
+                    Some(&speech),
+                );
+            } else {
+                tracing::info!(skill = %id, "reply asks for a person without the handoff grant; ignored");
+            }
         }
         let expects_answer = reply.follow_up.is_some();
         if let Some(topic) = &reply.follow_up {
@@ -724,11 +770,8 @@ impl Worker {
                     });
                 }
                 Effect::Handoff { reason, summary } => {
-                    self.hub.emit(AssistantEvent::Handoff {
-                        skill: Some(skill.to_string()),
-                        reason: clean(reason),
-                        summary: clean(summary),
-                    });
+                    self.handoffs
+                        .skill_asked(skill, &clean(reason), &clean(summary), None);
                 }
                 Effect::Notification { title, body } => {
                     tracing::info!(%skill, title = %clean(title), body = %clean(body), "skill notification");
@@ -793,10 +836,14 @@ impl Worker {
                 self.announce(text, expects_answer);
             }
         }
+        // A skill that asked for a person while handling the event.
+        if let Some(line) = self.handoff_after("") {
+            self.announce(line, false);
+        }
     }
 
     /// Speaks a reply that no utterance asked for (a skill's event reply).
-    fn announce(&self, text: String, expects_answer: bool) {
+    pub(crate) fn announce(&self, text: String, expects_answer: bool) {
         let audio = self.synthesize(&text);
         self.hub.emit(AssistantEvent::Reply {
             text,

@@ -118,6 +118,16 @@ pub enum AssistantEvent {
         /// What the human needs to know.
         summary: String,
     },
+    /// Something for the customer outside a conversation: a person's answer to a handoff that
+    /// arrived after its session ended (show it, or speak it when the customer is back).
+    Notification {
+        /// Who sends it (the agent's name, sanitised).
+        from: String,
+        /// The message (sanitised).
+        text: String,
+        /// The handoff it answers, if any.
+        handoff: Option<String>,
+    },
     /// What Emma says.
     Reply {
         /// The text.

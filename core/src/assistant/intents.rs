@@ -29,6 +29,8 @@ pub enum Handler {
     Unhandled(String),
     /// The dialog's own answers (yes, no, cancel, a room) said with no question pending.
     Dialog,
+    /// The customer asks for a person: a handoff to the brand's desk.
+    Handoff,
 }
 
 impl Handler {
@@ -37,6 +39,7 @@ impl Handler {
         match self {
             Handler::Builtin => BUILTIN,
             Handler::Dialog => super::dialog::DIALOG,
+            Handler::Handoff => super::handoff::OWNER,
             Handler::Skill(id) | Handler::Unhandled(id) => id,
         }
     }
@@ -136,6 +139,8 @@ pub fn build(
                 Handler::Builtin
             } else if owner == super::dialog::DIALOG {
                 Handler::Dialog
+            } else if owner == super::handoff::OWNER {
+                Handler::Handoff
             } else if skills.contains(&owner) {
                 Handler::Skill(owner)
             } else {
@@ -155,7 +160,11 @@ pub fn check_new_skill(home: &SkillHome, bundle: &Bundle) -> Result<(), Assistan
         let Some(new) = skill_source(bundle, lang) else {
             continue;
         };
-        let mut sources = vec![builtin_source(lang)?, dialog_source(lang)?];
+        let mut sources = vec![
+            builtin_source(lang)?,
+            dialog_source(lang)?,
+            super::handoff::intent_source(lang)?,
+        ];
         for skill in &installed {
             if skill.bundle.manifest.id == bundle.manifest.id {
                 continue; // a new version replaces the old one

@@ -19,6 +19,11 @@
 //! - for audio, a session thread per stream (`audio`) running the
 //!   [`Understander`](crate::understand::Understander).
 //!
+//! - handoffs to people at the brand ([`handoff`]: asked for, not understood
+//!   twice, or a skill's request; replies spoken or notified) and one
+//!   touchpoint per turn ([`touchpoints`], reported to brands with consent);
+//!   see `docs/handoff.md`.
+//!
 //! Every step is reported as an [`AssistantEvent`] to every subscriber
 //! ([`Assistant::subscribe`], [`Assistant::add_listener`]).
 //!
@@ -38,8 +43,10 @@ mod conversation;
 pub mod dialog;
 mod error;
 mod event;
+pub mod handoff;
 pub mod intents;
 mod services;
+pub mod touchpoints;
 mod tts;
 
 use std::collections::BTreeMap;
@@ -59,6 +66,7 @@ pub use config::{AssistantConfig, BrokerChoice, SpeechConfig, TtsConfig, WakeCon
 pub use conversation::MAX_TEXT_CHARS;
 pub use error::AssistantError;
 pub use event::{AssistantEvent, EventListener, EventReceiver, IntentInfo, ReplyAudio, Turn};
+pub use handoff::HandoffConfig;
 pub use tts::{Espeak, TextToSpeech};
 
 use audio::AudioSession;
@@ -91,6 +99,8 @@ struct Shared {
     runtime: tokio::runtime::Runtime,
     broker: Mutex<Option<EmbeddedBroker>>,
     state: Mutex<Option<Running>>,
+    /// Notices failures within a turn, for its touchpoint (one listener for the assistant's life).
+    turn_watch: Arc<touchpoints::TurnWatch>,
 }
 
 /// Everything that exists only while the assistant runs.
@@ -105,6 +115,16 @@ struct Running {
     audio: Option<AudioSession>,
     broker_addr: Option<SocketAddr>,
     intents: BTreeMap<String, Vec<String>>,
+    handoff: HandoffRunning,
+}
+
+/// What handoffs and touchpoint reports need outside the worker.
+struct HandoffRunning {
+    home: String,
+    touchpoints: Arc<touchpoints::TouchpointStore>,
+    privacy: Arc<emma_privacy::Privacy>,
+    reporter: Option<tokio::task::JoinHandle<()>>,
+    replies: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Assistant {
@@ -120,10 +140,14 @@ impl Assistant {
                 path: "<tokio runtime>".into(),
                 source: e,
             })?;
+        let hub = Hub::default();
+        let turn_watch = Arc::new(touchpoints::TurnWatch::default());
+        hub.add_listener(turn_watch.clone());
         Ok(Assistant {
             shared: Arc::new(Shared {
                 config,
-                hub: Hub::default(),
+                hub,
+                turn_watch,
                 runtime,
                 broker: Mutex::new(None),
                 state: Mutex::new(None),
@@ -271,6 +295,54 @@ impl Assistant {
             .clone())
     }
 
+    /// This home's id: agent replies arrive on `emma/home/{id}/handoff/reply`
+    /// (see [`HandoffConfig::home`]).
+    pub fn home_id(&self) -> Result<String, AssistantError> {
+        let state = self.state();
+        Ok(state
+            .as_ref()
+            .ok_or(AssistantError::NotRunning)?
+            .handoff
+            .home
+            .clone())
+    }
+
+    /// Reports every brand's touchpoint aggregates since its last report, through the outbox to
+    /// `emma/desk/{brand}/touchpoints` — only what the customer consented to (`touchpoints`
+    /// consent of the skill, or of `emma` for Emma's own intents); returns the reports queued.
+    /// Also runs every [`HandoffConfig::report_every`].
+    pub fn report_touchpoints(
+        &self,
+    ) -> Result<Vec<emma_handoff::TouchpointReport>, AssistantError> {
+        let (bus, h) = {
+            let state = self.state();
+            let r = state.as_ref().ok_or(AssistantError::NotRunning)?;
+            (
+                r.bus.clone(),
+                (
+                    r.handoff.touchpoints.clone(),
+                    r.handoff.privacy.clone(),
+                    r.handoff.home.clone(),
+                ),
+            )
+        };
+        let ttl = self.shared.config.handoff.ttl;
+        self.shared
+            .runtime
+            .block_on(touchpoints::publish_reports(&bus, &h.0, &h.1, &h.2, ttl))
+    }
+
+    /// Records the customer's answer to "did that help?" (asked by the app or a skill) on the
+    /// latest interaction's touchpoint; `false` when nothing was recorded yet.
+    pub fn rate_latest_interaction(&self, positive: bool) -> Result<bool, AssistantError> {
+        let store = {
+            let state = self.state();
+            let r = state.as_ref().ok_or(AssistantError::NotRunning)?;
+            r.handoff.touchpoints.clone()
+        };
+        store.rate_latest(positive)
+    }
+
     /// Runs `f` inside the assistant's runtime (for async device-layer calls from sync code).
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.shared.runtime.block_on(f)
@@ -291,8 +363,13 @@ impl Assistant {
 }
 
 impl Shared {
-    fn broker_config(&self) -> Result<(BrokerConfig, Option<SocketAddr>), AssistantError> {
-        let client_id = format!("emma-assistant-{}", std::process::id());
+    /// The broker and this home's MQTT client id: `emma-{home id}`, stable across restarts, so the
+    /// broker keeps the session (and agents' replies sent meanwhile) while the home is away.
+    fn broker_config(
+        &self,
+        home: &str,
+    ) -> Result<(BrokerConfig, Option<SocketAddr>), AssistantError> {
+        let client_id = format!("emma-{home}");
         match &self.config.broker {
             BrokerChoice::Url(url) => {
                 let mut c = BrokerConfig::from_url(url)?;
@@ -322,11 +399,20 @@ impl Shared {
             path: c.data_dir.display().to_string(),
             source: e,
         })?;
-        let (broker, broker_addr) = self.broker_config()?;
-        let options = BusOptions {
+        let home_id = handoff::home_id(&c.data_dir, c.handoff.home.as_deref())?;
+        let (broker, broker_addr) = self.broker_config(&home_id)?;
+        // Agents' replies: subscribed before the bus connects, so none the broker kept for this
+        // home's session while it was away is missed.
+        let (reply_sink, replies) = tokio::sync::mpsc::channel(256);
+        let mut options = BusOptions {
             outbox_path: c.data_dir.join("outbox.sqlite"),
             ..BusOptions::default()
         };
+        if c.handoff.enabled {
+            options
+                .subscriptions
+                .push((emma_handoff::topic::reply(&home_id), reply_sink));
+        }
         let registry = Registry::open(c.data_dir.join("devices.sqlite"))?;
         // Consent, the ledger and retention (opening runs expiry).
         let privacy = Arc::new(emma_privacy::Privacy::open_dir(&c.data_dir)?);
@@ -347,7 +433,13 @@ impl Shared {
         let mut sources = vec![
             intents::builtin_source(&c.language)?,
             intents::dialog_source(&c.language)?,
+            handoff::intent_source(&c.language)?,
         ];
+        let handoff_store = Arc::new(handoff::HandoffStore::open(&handoff::store_path(
+            &c.data_dir,
+        ))?);
+        let touch_store = Arc::new(touchpoints::TouchpointStore::open(&c.data_dir)?);
+        let mut brands = BTreeMap::new();
         for path in &c.extra_intents {
             sources.extend(intents::extra_sources(path)?);
         }
@@ -377,6 +469,10 @@ impl Shared {
                 ));
                 match skill_home.load(&runtime, &id, &c.customer, services.clone()) {
                     Ok(instance) => {
+                        let publisher = &installed.bundle.manifest.publisher;
+                        let brand =
+                            handoff::brand_id(publisher).unwrap_or_else(|| c.handoff.brand.clone());
+                        brands.insert(id.clone(), brand);
                         sources = trial;
                         instances.push(instance);
                         loaded.push(LoadedSkill { sent, services });
@@ -410,6 +506,17 @@ impl Shared {
             None => None,
         };
         let wake: audio::WakeSlot = Arc::new(Mutex::new(wake));
+        let handoffs = handoff::Handoffs::new(
+            c.handoff.clone(),
+            home_id.clone(),
+            &c.language,
+            brands,
+            bus.clone(),
+            rt.clone(),
+            privacy.clone(),
+            handoff_store,
+            c.session_timeout,
+        )?;
         let worker = Worker {
             lang: c.language.clone(),
             responses: Responses::builtin(&c.language)?,
@@ -435,7 +542,9 @@ impl Shared {
             generation: None,
             understander: understander.clone(),
             grammar_stale: false,
-            privacy,
+            privacy: privacy.clone(),
+            handoffs,
+            touch: touchpoints::Recorder::new(touch_store.clone(), self.turn_watch.clone()),
         };
         let (tx, rx) = mpsc::channel();
         let worker = std::thread::Builder::new()
@@ -462,9 +571,34 @@ impl Shared {
                 }
             }
         });
+        // Agents' replies reach the worker; touchpoint aggregates go out on schedule.
+        let replies = c
+            .handoff
+            .enabled
+            .then(|| self.runtime.spawn(handoff::forward(replies, tx.clone())));
+        let reporter = c.handoff.report_every.map(|every| {
+            let (bus, store, privacy, home) = (
+                bus.clone(),
+                touch_store.clone(),
+                privacy.clone(),
+                home_id.clone(),
+            );
+            let ttl = c.handoff.ttl;
+            self.runtime.spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    if let Err(e) =
+                        touchpoints::publish_reports(&bus, &store, &privacy, &home, ttl).await
+                    {
+                        tracing::warn!(error = %e, "touchpoint report failed; retrying next period");
+                    }
+                }
+            })
+        });
         tracing::info!(
             language = %c.language,
             skills = listing.len().saturating_sub(1),
+            home = %home_id,
             "assistant started"
         );
         Ok(Running {
@@ -478,6 +612,13 @@ impl Shared {
             audio: None,
             broker_addr,
             intents: listing,
+            handoff: HandoffRunning {
+                home: home_id,
+                touchpoints: touch_store,
+                privacy,
+                reporter,
+                replies,
+            },
         })
     }
 
@@ -494,6 +635,12 @@ impl Shared {
             let _ = audio.finish();
         }
         r.events.abort();
+        for t in [r.handoff.reporter.take(), r.handoff.replies.take()]
+            .into_iter()
+            .flatten()
+        {
+            t.abort();
+        }
         let _ = r.requests.send(Request::Stop);
         if let Some(w) = r.worker.take() {
             let _ = w.join();
