@@ -270,6 +270,16 @@ fn misuse_gets_typed_errors_and_listeners_that_panic_are_survived() {
         Assistant::new(bad),
         Err(AssistantError::Config { .. })
     ));
+    // One running assistant per data directory: a second is refused with what to do,
+    // and may start once the first has stopped.
+    let first = Assistant::new(config.clone()).unwrap();
+    first.start().unwrap();
+    let second = Assistant::new(config.clone()).unwrap();
+    let e = second.start().unwrap_err().to_string();
+    assert!(e.contains("another Emma assistant is running"), "{e}");
+    first.stop().unwrap();
+    second.start().unwrap();
+    second.stop().unwrap();
 
     let f = fixture(|_| {}, true);
     f.assistant.add_listener(Arc::new(Boom));

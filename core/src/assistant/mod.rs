@@ -116,6 +116,43 @@ struct Running {
     broker_addr: Option<SocketAddr>,
     intents: BTreeMap<String, Vec<String>>,
     handoff: HandoffRunning,
+    /// The data directory's lock, held while running (see [`lock_data_dir`]).
+    _lock: std::fs::File,
+}
+
+/// Locks `dir` for one running assistant.
+///
+/// Two assistants on one data directory would share its outbox, ledger and
+/// stores, and over an external broker fight over the home's MQTT session
+/// (one client id per home): each would disconnect the other in turn. The
+/// second one is refused instead, with what to do. The lock is an OS file
+/// lock, released when the assistant stops or its process dies.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, AssistantError> {
+    let path = dir.join("assistant.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| AssistantError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(AssistantError::Config {
+            field: "data_dir".into(),
+            reason: format!(
+                "another Emma assistant is running on {} (it holds {}); stop it, or give this one its own data directory",
+                dir.display(),
+                path.display()
+            ),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(AssistantError::Io {
+            path: path.display().to_string(),
+            source: e,
+        }),
+    }
 }
 
 /// What handoffs and touchpoint reports need outside the worker.
@@ -399,6 +436,7 @@ impl Shared {
             path: c.data_dir.display().to_string(),
             source: e,
         })?;
+        let lock = lock_data_dir(&c.data_dir)?;
         let home_id = handoff::home_id(&c.data_dir, c.handoff.home.as_deref())?;
         let (broker, broker_addr) = self.broker_config(&home_id)?;
         // Agents' replies: subscribed before the bus connects, so none the broker kept for this
@@ -619,6 +657,7 @@ impl Shared {
                 reporter,
                 replies,
             },
+            _lock: lock,
         })
     }
 
