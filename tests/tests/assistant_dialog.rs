@@ -407,3 +407,97 @@ fn with_a_wake_word_only_the_command_after_it_is_acted_on() {
         "{published:?}"
     );
 }
+
+#[test]
+fn minutes_of_silence_clipped_speech_and_odd_rates_end_in_answers_not_failures() {
+    let mut f = fixture(
+        |c| c.speech = Some(SpeechConfig::pocketsphinx_en_us()),
+        true,
+    );
+    // Three minutes of a quiet room (a little noise, as a microphone gives): no turn, no command.
+    let mut seed = 7u32;
+    let quiet: Vec<i16> = (0..SAMPLE_RATE as usize * 180)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((seed >> 16) % 41) as i16 - 20
+        })
+        .collect();
+    let start = Instant::now();
+    for chunk in quiet.chunks(1600) {
+        f.assistant
+            .process_audio(AudioChunk::I16 {
+                samples: chunk,
+                rate: SAMPLE_RATE,
+            })
+            .unwrap();
+    }
+    let turns = f.assistant.end_audio().unwrap();
+    assert!(turns.is_empty(), "{turns:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(120),
+        "three minutes of silence took {:?}",
+        start.elapsed()
+    );
+
+    // Speech clipped hard (×8, saturating): a turn or an honest "not understood", never an error.
+    let speech = synth::espeak("turn on the kitchen light", "en-us", 150)
+        .unwrap()
+        .samples;
+    let mut clipped: Vec<i16> = speech.iter().map(|s| s.saturating_mul(8)).collect();
+    clipped.extend(synth::silence(700));
+    for chunk in clipped.chunks(1600) {
+        f.assistant
+            .process_audio(AudioChunk::I16 {
+                samples: chunk,
+                rate: SAMPLE_RATE,
+            })
+            .unwrap();
+    }
+    for t in f.assistant.end_audio().unwrap() {
+        assert!(!t.reply.is_empty(), "{t:?}");
+    }
+
+    // The same command as 44.1 kHz floats and as 8 kHz telephone audio: resampled and understood.
+    let to_rate = |rate: u32| -> Vec<f32> {
+        let n = speech.len() * rate as usize / SAMPLE_RATE as usize;
+        (0..n)
+            .map(|i| f32::from(speech[i * SAMPLE_RATE as usize / rate as usize]) / 32768.0)
+            .chain(std::iter::repeat_n(0.0, rate as usize * 7 / 10))
+            .collect()
+    };
+    let f44 = to_rate(44_100);
+    for chunk in f44.chunks(4410) {
+        f.assistant
+            .process_audio(AudioChunk::F32 {
+                samples: chunk,
+                rate: 44_100,
+            })
+            .unwrap();
+    }
+    let turns = f.assistant.end_audio().unwrap();
+    assert_eq!(turns.len(), 1, "{turns:?}");
+    assert_eq!(
+        turns[0].intent.as_ref().map(|i| i.name.as_str()),
+        Some("HassTurnOn")
+    );
+    let i8k: Vec<i16> = to_rate(8_000)
+        .iter()
+        .map(|s| (s * 32767.0) as i16)
+        .collect();
+    for chunk in i8k.chunks(800) {
+        f.assistant
+            .process_audio(AudioChunk::I16 {
+                samples: chunk,
+                rate: 8_000,
+            })
+            .unwrap();
+    }
+    let turns = f.assistant.end_audio().unwrap();
+    assert_eq!(turns.len(), 1, "{turns:?}");
+    // The session went on throughout: the commands that were understood were sent.
+    let sent = f.published(Duration::from_secs(2));
+    assert!(
+        !sent.is_empty() && sent.iter().all(|d| d == "light.kitchen"),
+        "{sent:?}"
+    );
+}
