@@ -49,8 +49,10 @@ fn the_tour_shows_home_control_a_skill_order_a_confirmed_reorder_and_slot_fillin
         ],
         "{ev:?}"
     );
-    // The question Emma cannot answer is not turned into a command: after
-    // the bedroom lamp, only a not-understood answer follows.
+    // The wake word was heard before each spoken command (not before answers).
+    assert_eq!(of(&ev, "wake").len(), 4, "{ev:?}");
+    // The typed question Emma cannot answer is not turned into a command:
+    // after the bedroom lamp, only a not-understood answer follows.
     let bedroom = ev
         .iter()
         .rposition(|e| e["type"] == "device-command")

@@ -9,19 +9,25 @@
 //! endpointer closes goes to the conversation worker as a turn; the session
 //! waits for that turn before reading on, so turns stay in order and audio
 //! queues in the channel meanwhile.
+//!
+//! With a wake word, audio reaches the recogniser only after the phrase, for
+//! one utterance; but when Emma has just asked something ("In which room?",
+//! a skill's "Shall I reorder?"), the answer is heard without the wake word,
+//! as a person would expect ([`QuestionWatch`]).
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use emma_speech::wake::WakeWordDetector;
 use emma_speech::{EndpointConfig, SAMPLE_RATE};
 
 use super::conversation::Request;
 use super::error::AssistantError;
-use super::event::{AssistantEvent, Hub, Turn};
+use super::event::{AssistantEvent, EventListener, Hub, Turn};
 use crate::understand::{UnderstandError, Understander};
 
 /// Most samples one chunk may carry (10 s at 48 kHz).
@@ -86,6 +92,31 @@ fn resample(samples: &[f32], rate: u32) -> Result<Vec<i16>, AssistantError> {
     Ok(emma_speech::audio::to_i16(&out))
 }
 
+/// Remembers when Emma last asked a question (a reply that expects an answer).
+#[derive(Debug, Default)]
+pub(crate) struct QuestionWatch {
+    asked: Mutex<Option<Instant>>,
+}
+
+impl QuestionWatch {
+    /// Whether a question was asked within `within` and not answered since.
+    pub fn pending(&self, within: Duration) -> bool {
+        self.asked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| t.elapsed() < within)
+    }
+}
+
+impl EventListener for QuestionWatch {
+    fn on_event(&self, event: &AssistantEvent) {
+        if let AssistantEvent::Reply { expects_answer, .. } = event {
+            *self.asked.lock().unwrap_or_else(|e| e.into_inner()) =
+                expects_answer.then(Instant::now);
+        }
+    }
+}
+
 /// The wake-word detector, shared by audio sessions (`None` inside: no wake word).
 pub(crate) type WakeSlot = Arc<Mutex<Option<Box<dyn WakeWordDetector>>>>;
 
@@ -97,9 +128,11 @@ pub(crate) struct AudioSession {
 
 impl AudioSession {
     /// Starts a session: takes the understander from `slot` (given back at the end).
+    /// `answering`: Emma just asked something, so the first utterance needs no wake word.
     pub fn start(
         slot: Arc<Mutex<Option<Understander>>>,
         wake: WakeSlot,
+        answering: bool,
         endpoint: EndpointConfig,
         worker: mpsc::Sender<Request>,
         hub: Hub,
@@ -112,7 +145,18 @@ impl AudioSession {
         let (tx, rx) = mpsc::channel::<Vec<i16>>();
         let thread = std::thread::Builder::new()
             .name("emma-audio".into())
-            .spawn(move || run(understander, slot, wake, endpoint, rx, worker, hub))
+            .spawn(move || {
+                run(
+                    understander,
+                    slot,
+                    wake,
+                    answering,
+                    endpoint,
+                    rx,
+                    worker,
+                    hub,
+                )
+            })
             .map_err(|e| AssistantError::Audio(format!("cannot start the audio thread: {e}")))?;
         Ok(AudioSession { tx, thread })
     }
@@ -134,18 +178,21 @@ impl AudioSession {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     mut understander: Understander,
     slot: Arc<Mutex<Option<Understander>>>,
     wake: WakeSlot,
+    answering: bool,
     endpoint: EndpointConfig,
     rx: mpsc::Receiver<Vec<i16>>,
     worker: mpsc::Sender<Request>,
     hub: Hub,
 ) -> Result<Vec<Turn>, AssistantError> {
     let mut detector = wake.lock().unwrap_or_else(|e| e.into_inner()).take();
-    // Without a wake word every utterance is for Emma.
-    let awake = Rc::new(Cell::new(detector.is_none()));
+    let detector_present = detector.is_some();
+    // Without a wake word every utterance is for Emma; with one, so is the answer to a question.
+    let awake = Rc::new(Cell::new(detector.is_none() || answering));
     if awake.get() {
         hub.emit(AssistantEvent::Listening);
     }
@@ -173,8 +220,9 @@ fn run(
             Err(e) => Some(Err(e)),
         }
     });
-    let sleep_after = !awake.get();
+    let sleep_after = detector_present;
     let partial_hub = hub.clone();
+    let answer_hub = hub.clone();
     let mut on_partial = move |text: &str| {
         partial_hub.emit(AssistantEvent::Partial {
             text: text.to_string(),
@@ -199,6 +247,11 @@ fn run(
                 .map_err(|_| UnderstandError::Handler(Box::new(AssistantError::Stopped)))?;
             match back.recv() {
                 Ok(Ok(turn)) => {
+                    if sleep_after && turn.expects_answer {
+                        // Emma asked something: the answer needs no wake word.
+                        awake.set(true);
+                        answer_hub.emit(AssistantEvent::Listening);
+                    }
                     turns.push(turn);
                     Ok(())
                 }

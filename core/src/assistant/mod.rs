@@ -101,6 +101,8 @@ struct Shared {
     state: Mutex<Option<Running>>,
     /// Notices failures within a turn, for its touchpoint (one listener for the assistant's life).
     turn_watch: Arc<touchpoints::TurnWatch>,
+    /// When Emma last asked something: the answer needs no wake word.
+    question: Arc<audio::QuestionWatch>,
 }
 
 /// Everything that exists only while the assistant runs.
@@ -180,11 +182,14 @@ impl Assistant {
         let hub = Hub::default();
         let turn_watch = Arc::new(touchpoints::TurnWatch::default());
         hub.add_listener(turn_watch.clone());
+        let question = Arc::new(audio::QuestionWatch::default());
+        hub.add_listener(question.clone());
         Ok(Assistant {
             shared: Arc::new(Shared {
                 config,
                 hub,
                 turn_watch,
+                question,
                 runtime,
                 broker: Mutex::new(None),
                 state: Mutex::new(None),
@@ -265,9 +270,14 @@ impl Assistant {
             .as_ref()
             .ok_or(AssistantError::NoSpeech)?;
         if running.audio.is_none() {
+            let answering = self
+                .shared
+                .question
+                .pending(self.shared.config.session_timeout);
             running.audio = Some(AudioSession::start(
                 running.understander.clone(),
                 running.wake.clone(),
+                answering,
                 speech.endpoint,
                 running.requests.clone(),
                 self.shared.hub.clone(),
