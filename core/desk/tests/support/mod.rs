@@ -345,3 +345,113 @@ impl Drop for ChromeDriver {
         let _ = self.child.wait();
     }
 }
+
+/// A home's MQTT client for tests: publishes like a home, collects what arrives on its subscriptions.
+pub struct Home {
+    /// The client.
+    pub client: rumqttc::AsyncClient,
+    /// Publishes received (topic, payload).
+    pub received: tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Home {
+    /// Connects as `id` and subscribes (QoS 1) to `topics`; returns once subscribed.
+    pub async fn connect(port: u16, id: &str, topics: &[String]) -> anyhow::Result<Home> {
+        use rumqttc::{Event, Packet, QoS};
+        let mut o = rumqttc::MqttOptions::new(id, "127.0.0.1", port);
+        o.set_max_packet_size(16 << 20, 16 << 20);
+        o.set_keep_alive(Duration::from_secs(30));
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(o, 100_000);
+        let (tx, received) = tokio::sync::mpsc::unbounded_channel();
+        let (ready_tx, ready) = tokio::sync::oneshot::channel();
+        let mut ready_tx = Some(ready_tx);
+        let want = topics.len();
+        let mut acked = 0;
+        for t in topics {
+            client.subscribe(t.clone(), QoS::AtLeastOnce).await?;
+        }
+        if want == 0 {
+            let _ = ready_tx.take().map(|t| t.send(()));
+        }
+        let task = tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        acked += 1;
+                        if acked >= want {
+                            let _ = ready_tx.take().map(|t| t.send(()));
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::ConnAck(_))) if want == 0 => {
+                        let _ = ready_tx.take().map(|t| t.send(()));
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), ready)
+            .await
+            .context("home did not connect within 10 s")??;
+        Ok(Home {
+            client,
+            received,
+            task,
+        })
+    }
+
+    /// Publishes QoS 1.
+    pub async fn publish(&self, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
+        self.client
+            .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+            .await?;
+        Ok(())
+    }
+
+    /// The next message received, within `within`.
+    pub async fn next(&mut self, within: Duration) -> anyhow::Result<(String, Vec<u8>)> {
+        tokio::time::timeout(within, self.received.recv())
+            .await
+            .context("nothing received in time")?
+            .context("home client stopped")
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            bail!("{what}: not within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Logs of the code under test to the test's output (`RUST_LOG` filters).
+pub fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "emma_desk=info".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
