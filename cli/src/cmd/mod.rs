@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod desk;
 pub mod devices;
 pub mod intents;
 pub mod privacy;

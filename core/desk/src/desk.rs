@@ -136,18 +136,9 @@ impl Desk {
         &self.config
     }
 
-    /// Registers (or updates) an agent, hashing the password.
+    /// Registers (or updates) an agent, hashing the password; see [`register_agent`].
     pub async fn add_agent(&self, new: NewAgent) -> Result<Agent> {
-        let agent = validate_agent(&new)?;
-        let password = new.password;
-        let hash = tokio::task::spawn_blocking(move || crate::web::hash_password(&password))
-            .await
-            .map_err(|e| DeskError::Invalid {
-                field: "password",
-                message: format!("hashing failed: {e}"),
-            })??;
-        self.store.upsert_agent(&agent, &hash, now_ms()).await?;
-        Ok(agent)
+        register_agent(&self.store, new).await
     }
 
     /// An agent answers a handoff: recorded, then published QoS 1 to the home. A refused reply (not theirs,
@@ -252,6 +243,20 @@ impl Desk {
         }
         Ok(())
     }
+}
+
+/// Registers (or updates) an agent in `store`, checking every field and hashing the password with argon2id.
+pub async fn register_agent(store: &Store, new: NewAgent) -> Result<Agent> {
+    let agent = validate_agent(&new)?;
+    let password = new.password;
+    let hash = tokio::task::spawn_blocking(move || crate::web::hash_password(&password))
+        .await
+        .map_err(|e| DeskError::Invalid {
+            field: "password",
+            message: format!("hashing failed: {e}"),
+        })??;
+    store.upsert_agent(&agent, &hash, now_ms()).await?;
+    Ok(agent)
 }
 
 fn validate_agent(new: &NewAgent) -> Result<Agent> {

@@ -28,6 +28,6 @@ pub mod store;
 pub mod suggest;
 pub mod web;
 
-pub use desk::{Desk, DeskConfig, NewAgent};
+pub use desk::{Desk, DeskConfig, NewAgent, register_agent};
 pub use error::{DeskError, Result};
 pub use store::Store;
