@@ -178,7 +178,7 @@ pub fn aggregate(rows: &[TouchRow], reports: u64) -> Insights {
             totals: acc.finish(),
         })
         .collect();
-    intents.sort_by(|a, b| b.totals.count.cmp(&a.totals.count));
+    intents.sort_by_key(|l| std::cmp::Reverse(l.totals.count));
     Insights {
         reports,
         overall: overall.finish(),

@@ -26,7 +26,7 @@ pub fn rank(suggestions: &[String], chosen: &HashMap<String, u64>) -> Vec<Ranked
         });
     }
     // Stable: equal counts keep the home's order.
-    out.sort_by(|a, b| b.chosen.cmp(&a.chosen));
+    out.sort_by_key(|r| std::cmp::Reverse(r.chosen));
     out
 }
 
