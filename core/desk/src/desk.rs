@@ -111,7 +111,11 @@ impl Desk {
             config,
             inflight: Mutex::new(InFlight::default()),
         });
-        let (tx, rx) = mpsc::channel(1024);
+        // Unbounded on purpose: `poll` must never wait for `consume`, or the event loop stops draining the
+        // client's requests and `consume` waits for ever to acknowledge (a deadlock under load). What
+        // waits here is bounded by the broker's in-flight window for this client (mosquitto
+        // `max_inflight_messages`, EMQX `max_inflight`).
+        let (tx, rx) = mpsc::unbounded_channel();
         let tasks = vec![
             tokio::spawn(poll(desk.clone(), eventloop, tx)),
             tokio::spawn(consume(desk.clone(), rx)),
@@ -311,7 +315,7 @@ fn validate_agent(new: &NewAgent) -> Result<Agent> {
 
 /// Drives the MQTT connection: (re)subscribes on every connection, hands publishes to [`consume`] in order,
 /// and matches PUBACKs to replies.
-async fn poll(desk: Arc<Desk>, mut eventloop: EventLoop, tx: mpsc::Sender<Publish>) {
+async fn poll(desk: Arc<Desk>, mut eventloop: EventLoop, tx: mpsc::UnboundedSender<Publish>) {
     let mut failures = 0u32;
     loop {
         match eventloop.poll().await {
@@ -328,7 +332,7 @@ async fn poll(desk: Arc<Desk>, mut eventloop: EventLoop, tx: mpsc::Sender<Publis
                 }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                if tx.send(p).await.is_err() {
+                if tx.send(p).is_err() {
                     return;
                 }
             }
@@ -351,7 +355,7 @@ async fn poll(desk: Arc<Desk>, mut eventloop: EventLoop, tx: mpsc::Sender<Publis
 }
 
 /// Stores each message, then acknowledges it.
-async fn consume(desk: Arc<Desk>, mut rx: mpsc::Receiver<Publish>) {
+async fn consume(desk: Arc<Desk>, mut rx: mpsc::UnboundedReceiver<Publish>) {
     while let Some(p) = rx.recv().await {
         let mut attempt = 0u32;
         loop {

@@ -13,6 +13,17 @@ use fantoccini::Locator;
 use support::fixtures::handoff;
 use support::{ChromeDriver, Home, Mosquitto, free_port};
 
+/// The element, once the page that has it is loaded (a click that submits a form returns before the
+/// next page is there).
+async fn wait_for(browser: &fantoccini::Client, css: &str) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css} within 10 s: {e}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_answers_a_home_in_the_browser() {
     support::logs();
@@ -75,13 +86,7 @@ async fn agent_answers_a_home_in_the_browser() {
         .click()
         .await
         .unwrap();
-    let who = browser
-        .find(Locator::Css("#who"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let who = wait_for(&browser, "#who").await.text().await.unwrap();
     assert_eq!(who, "Ann · acme");
 
     // A home asks for a person, the way the Assistant publishes it (QoS 1 on emma/desk/acme/handoff).
@@ -117,10 +122,8 @@ async fn agent_answers_a_home_in_the_browser() {
     link.click().await.unwrap();
 
     // The conversation is shown as text (the markup the customer said is not interpreted).
-    let transcript = browser
-        .find(Locator::Css("#transcript"))
+    let transcript = wait_for(&browser, "#transcript")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -156,13 +159,7 @@ async fn agent_answers_a_home_in_the_browser() {
         .click()
         .await
         .unwrap();
-    let sent = browser
-        .find(Locator::Css("#sent"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let sent = wait_for(&browser, "#sent").await.text().await.unwrap();
     assert!(sent.contains("h-web"), "{sent}");
 
     // The home receives the agent's reply.

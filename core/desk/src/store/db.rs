@@ -182,8 +182,19 @@ impl Db {
         self.kind
     }
 
-    /// Begins a transaction (waiting for other workers' transactions on PostgreSQL).
+    /// Begins a transaction that routes (reads loads, assigns): on PostgreSQL it waits for the other
+    /// workers' routing transactions.
     pub(crate) async fn tx(&self) -> Result<Tx<'_>> {
+        self.begin(true).await
+    }
+
+    /// Begins a transaction that does not route (reads, idempotent inserts, single-row updates): no
+    /// advisory lock, so it runs beside other workers' transactions.
+    pub(crate) async fn unlocked(&self) -> Result<Tx<'_>> {
+        self.begin(false).await
+    }
+
+    async fn begin(&self, routing: bool) -> Result<Tx<'_>> {
         let mut inner = self.inner.lock().await;
         if inner.open {
             rollback(&mut inner).await?;
@@ -191,12 +202,16 @@ impl Db {
         // Marked open first: if BEGIN or the lock fails half-way, the next transaction rolls back.
         inner.open = true;
         match &mut inner.backend {
-            Backend::Sqlite(c) => c.execute_batch("BEGIN IMMEDIATE").map_err(sqlite_err)?,
+            Backend::Sqlite(c) => c
+                .execute_batch(if routing { "BEGIN IMMEDIATE" } else { "BEGIN" })
+                .map_err(sqlite_err)?,
             Backend::Postgres(c) => {
                 c.batch_execute("BEGIN").await.map_err(pg_err)?;
-                c.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_LOCK])
-                    .await
-                    .map_err(pg_err)?;
+                if routing {
+                    c.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_LOCK])
+                        .await
+                        .map_err(pg_err)?;
+                }
             }
         }
         Ok(Tx {

@@ -272,7 +272,7 @@ impl Store {
     /// Registers an agent or updates one (the password hash is an argon2 PHC string, see
     /// [`crate::web::hash_password`]).
     pub async fn upsert_agent(&self, agent: &Agent, password_hash: &str, now: u64) -> Result<()> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         tx.exec(
             "INSERT INTO agents (id, brand, name, languages, skills, capacity, available, password, last_seen_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 0) \
@@ -296,7 +296,7 @@ impl Store {
 
     /// An agent by id.
     pub async fn agent(&self, id: &str) -> Result<Option<Agent>> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let rows = tx
             .rows(
                 &format!("SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = $1"),
@@ -309,7 +309,7 @@ impl Store {
 
     /// The agents of a brand (all brands when `brand` is `None`), by id.
     pub async fn agents(&self, brand: Option<&str>) -> Result<Vec<Agent>> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let rows = match brand {
             Some(b) => {
                 tx.rows(
@@ -334,7 +334,7 @@ impl Store {
 
     /// The stored password hash of an agent.
     pub async fn password_hash(&self, id: &str) -> Result<Option<String>> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let rows = tx
             .rows("SELECT password FROM agents WHERE id = $1", &[id.into()])
             .await?;
@@ -398,7 +398,7 @@ impl Store {
         report: &TouchpointReport,
         now: u64,
     ) -> Result<Received> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let known = tx
             .rows(
                 "SELECT COUNT(*) FROM agents WHERE brand = $1",
@@ -445,7 +445,7 @@ impl Store {
 
     /// Every touchpoint row received for a brand.
     pub async fn touch_rows(&self, brand: &str) -> Result<Vec<TouchRow>> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let rows = tx
             .rows(
                 "SELECT period_start_ms, body FROM report_rows WHERE brand = $1 ORDER BY period_start_ms, report, n",
@@ -466,7 +466,7 @@ impl Store {
 
     /// How many touchpoint reports a brand has.
     pub async fn report_count(&self, brand: &str) -> Result<u64> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let rows = tx
             .rows(
                 "SELECT COUNT(*) FROM reports WHERE brand = $1",
@@ -529,7 +529,7 @@ impl Store {
 
     /// Notes that an agent's page is open (the page refreshes); see [`Store::expire_idle`].
     pub async fn seen(&self, agent: &str, now: u64) -> Result<()> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         tx.exec(
             "UPDATE agents SET last_seen_ms = $2 WHERE id = $1",
             &[agent.into(), now.into()],
@@ -541,7 +541,7 @@ impl Store {
     /// Agents marked available whose page has not been seen for `idle_ms` go away (their handoffs return
     /// to the queue). Returns who went away.
     pub async fn expire_idle(&self, now: u64, idle_ms: u64) -> Result<Vec<String>> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let idle = tx
             .rows(
                 "SELECT id FROM agents WHERE available = 1 AND last_seen_ms < $1 ORDER BY id",
@@ -561,7 +561,7 @@ impl Store {
 
     /// The brand's open handoffs (queued and assigned), oldest first.
     pub async fn queue(&self, brand: &str) -> Result<Vec<QueueItem>> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let rows = tx
             .rows(
                 "SELECT id, home, language, skill, body, received_ms, status, agent FROM handoffs \
@@ -590,7 +590,7 @@ impl Store {
 
     /// How many handoffs are in each state (all brands): (queued, assigned, answered).
     pub async fn counts(&self) -> Result<(u64, u64, u64)> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let rows = tx
             .rows("SELECT status, COUNT(*) FROM handoffs GROUP BY status", &[])
             .await?;
@@ -608,7 +608,7 @@ impl Store {
 
     /// A handoff of `brand` (another brand's handoff is not found).
     pub async fn handoff(&self, brand: &str, id: &str) -> Result<Option<Handoff>> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let rows = tx
             .rows(
                 "SELECT body, received_ms, status, agent, reply FROM handoffs WHERE id = $1 AND brand = $2",
@@ -634,7 +634,7 @@ impl Store {
         brand: &str,
         intent: &str,
     ) -> Result<HashMap<String, u64>> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let rows = tx
             .rows(
                 "SELECT text, chosen FROM suggestions WHERE brand = $1 AND intent = $2",
@@ -753,7 +753,7 @@ impl Store {
 
     /// Replies recorded but not yet handed to the broker (after a restart, or a failed publish), oldest first.
     pub async fn unpublished(&self) -> Result<Vec<Outgoing>> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let rows = tx
             .rows(
                 "SELECT h.id, h.home, h.reply, h.answered_ms, COALESCE(a.name, h.agent) FROM handoffs h \
@@ -780,7 +780,7 @@ impl Store {
 
     /// Marks a reply as handed to the broker.
     pub async fn mark_published(&self, handoff: &str) -> Result<()> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         tx.exec(
             "UPDATE handoffs SET published = 1 WHERE id = $1",
             &[handoff.into()],
@@ -798,14 +798,14 @@ impl Store {
         handoff: &str,
         detail: &str,
     ) -> Result<()> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         audit(&mut tx, now, actor, action, handoff, detail).await?;
         tx.commit().await
     }
 
     /// The audit log of an agent's brand (all agents when `brand` is `None`), newest first, at most `limit`.
     pub async fn audit_log(&self, brand: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let rows = match brand {
             Some(b) => {
                 tx.rows(
@@ -846,7 +846,7 @@ impl Store {
         csrf: &str,
         expires_ms: u64,
     ) -> Result<()> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         tx.exec(
             "INSERT INTO sessions (token, agent, csrf, expires_ms) VALUES ($1, $2, $3, $4)",
             &[token.into(), agent.into(), csrf.into(), expires_ms.into()],
@@ -857,7 +857,7 @@ impl Store {
 
     /// The session for a cookie token, if it exists and has not expired.
     pub async fn session(&self, token: &str, now: u64) -> Result<Option<Session>> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         let rows = tx
             .rows(
                 &format!(
@@ -876,7 +876,7 @@ impl Store {
 
     /// Ends a session.
     pub async fn delete_session(&self, token: &str) -> Result<()> {
-        let mut tx = self.db.tx().await?;
+        let mut tx = self.db.unlocked().await?;
         tx.exec("DELETE FROM sessions WHERE token = $1", &[token.into()])
             .await?;
         tx.commit().await
