@@ -384,7 +384,7 @@ async fn consume(desk: Arc<Desk>, mut rx: mpsc::UnboundedReceiver<Publish>) {
 }
 
 /// Every second: publishes replies recorded but not yet acknowledged by the broker (after a restart or a
-/// lost connection), and sends away agents whose page is gone.
+/// lost connection), deletes expired sessions, and sends away agents whose page is gone.
 async fn housekeeping(desk: Arc<Desk>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -403,6 +403,9 @@ async fn housekeeping(desk: Arc<Desk>) {
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot read unpublished replies"),
+        }
+        if let Err(e) = desk.store.purge_sessions(now).await {
+            tracing::error!(error = %e, "cannot delete expired sessions");
         }
         let idle = u64::try_from(desk.config.agent_idle.as_millis()).unwrap_or(u64::MAX);
         if let Err(e) = desk.store.expire_idle(now, idle).await {

@@ -213,3 +213,39 @@ async fn postgres() {
     let pg = support::Postgres::start().unwrap();
     scenario(&pg.url()).await;
 }
+
+/// The PostgreSQL server restarts under a running desk: the store reconnects and nothing is lost.
+#[tokio::test]
+async fn postgres_restart() {
+    let mut pg = support::Postgres::start().unwrap();
+    let store = Store::open(&pg.url()).await.unwrap();
+    store
+        .upsert_agent(&agent("ann", &["en"], &[], 1), HASH, 1)
+        .await
+        .unwrap();
+    store
+        .receive_handoff(&handoff("h1", "home-1", "en", None), 10)
+        .await
+        .unwrap();
+    pg.restart().unwrap();
+    // The first statement may still see the old connection fail; the next one reconnects.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let queue = loop {
+        match store.queue("acme").await {
+            Ok(q) => break q,
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("while PostgreSQL restarts: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("no reconnect: {e}"),
+        }
+    };
+    assert_eq!(queue.len(), 1);
+    assert_eq!(
+        store
+            .receive_handoff(&handoff("h1", "home-1", "en", None), 20)
+            .await
+            .unwrap(),
+        Received::Duplicate
+    );
+}

@@ -105,6 +105,8 @@ struct Inner {
 pub(crate) struct Db {
     inner: Mutex<Inner>,
     kind: &'static str,
+    /// The PostgreSQL URL, to reconnect.
+    url: Option<String>,
 }
 
 /// A transaction; dropped without [`Tx::commit`] it is rolled back.
@@ -151,29 +153,20 @@ impl Db {
                 open: false,
             }),
             kind: "sqlite",
+            url: None,
         })
     }
 
     /// Connects to a PostgreSQL server (`postgres://user@host:port/db`); TLS is not supported (use a local
     /// socket, a loopback address or a tunnel).
     pub(crate) async fn connect_postgres(url: &str) -> Result<Db> {
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .map_err(|e| DeskError::Database {
-                url: redact(url),
-                message: pg_err(e).to_string(),
-            })?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::error!(error = %e, "PostgreSQL connection closed");
-            }
-        });
         Ok(Db {
             inner: Mutex::new(Inner {
-                backend: Backend::Postgres(client),
+                backend: connect_pg(url).await?,
                 open: false,
             }),
             kind: "postgres",
+            url: Some(url.to_owned()),
         })
     }
 
@@ -196,6 +189,14 @@ impl Db {
 
     async fn begin(&self, routing: bool) -> Result<Tx<'_>> {
         let mut inner = self.inner.lock().await;
+        // A PostgreSQL server restart or a network cut closes the connection: open a new one.
+        if let (Backend::Postgres(c), Some(url)) = (&inner.backend, &self.url)
+            && c.is_closed()
+        {
+            tracing::warn!(database = %redact(url), "PostgreSQL connection closed; reconnecting");
+            inner.backend = connect_pg(url).await?;
+            inner.open = false;
+        }
         if inner.open {
             rollback(&mut inner).await?;
         }
@@ -351,6 +352,21 @@ impl Drop for Tx<'_> {
             self.inner.open = false;
         }
     }
+}
+
+async fn connect_pg(url: &str) -> Result<Backend> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| DeskError::Database {
+            url: redact(url),
+            message: pg_err(e).to_string(),
+        })?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::error!(error = %e, "PostgreSQL connection closed");
+        }
+    });
+    Ok(Backend::Postgres(client))
 }
 
 fn sqlite_val(v: &Val) -> rusqlite::types::Value {

@@ -874,6 +874,16 @@ impl Store {
         }))
     }
 
+    /// Deletes expired sessions; returns how many.
+    pub async fn purge_sessions(&self, now: u64) -> Result<u64> {
+        let mut tx = self.db.unlocked().await?;
+        let n = tx
+            .exec("DELETE FROM sessions WHERE expires_ms <= $1", &[now.into()])
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// Ends a session.
     pub async fn delete_session(&self, token: &str) -> Result<()> {
         let mut tx = self.db.unlocked().await?;

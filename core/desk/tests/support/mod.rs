@@ -178,13 +178,53 @@ impl Postgres {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         let port = free_port();
+        let child = spawn_postgres(&bin, &data, dir.path(), port, root)?;
+        Ok(Postgres { child, port, dir })
+    }
+
+    /// Stops the server at once (SIGQUIT: no clean shutdown, crash recovery at the next start) and starts it
+    /// again on the same port and data.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        let bin = postgres_bin()?;
+        let data = self.dir.path().join("data");
+        self.child = spawn_postgres(&bin, &data, self.dir.path(), self.port, rustix_is_root())?;
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        // SIGQUIT: immediate shutdown of the postmaster and its children.
+        let _ = Command::new("kill")
+            .arg("-QUIT")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_postgres(
+    bin: &Path,
+    data: &Path,
+    sockets: &Path,
+    port: u16,
+    root: bool,
+) -> anyhow::Result<Child> {
+    {
         let mut child = as_db_user(&bin.join("postgres"), root)
             .arg("-D")
-            .arg(&data)
+            .arg(data)
             .arg("-p")
             .arg(port.to_string())
             .arg("-k")
-            .arg(dir.path())
+            .arg(sockets)
             .args([
                 "-c",
                 "listen_addresses=127.0.0.1",
@@ -221,9 +261,11 @@ impl Postgres {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Ok(Postgres { child, port, dir })
+        Ok(child)
     }
+}
 
+impl Postgres {
     /// `postgres://desk@127.0.0.1:PORT/postgres`.
     pub fn url(&self) -> String {
         format!("postgres://desk@127.0.0.1:{}/postgres", self.port)
@@ -260,21 +302,7 @@ fn rustix_is_root() -> bool {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        // SIGQUIT: immediate shutdown of the postmaster and its children.
-        let _ = Command::new("kill")
-            .arg("-QUIT")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = &self.dir;
+        self.stop();
     }
 }
 
