@@ -43,7 +43,7 @@ async fn scenario(url: &str) {
             .unwrap(),
         Received::Duplicate
     );
-    let q = store.queue("acme").await.unwrap();
+    let q = store.queue("acme", 100).await.unwrap().items;
     assert_eq!(q.len(), 1);
     assert_eq!((q[0].status, q[0].received_ms), (Status::Queued, 10));
 
@@ -149,6 +149,13 @@ async fn scenario(url: &str) {
     let h2 = store.handoff("acme", "h2").await.unwrap().unwrap();
     assert_eq!((h2.status, h2.agent), (Status::Queued, None));
 
+    // The queue page lists every assigned handoff and at most N waiting ones, with the full count.
+    let q = store.queue("acme", 0).await.unwrap();
+    assert_eq!(q.waiting, 1);
+    assert_eq!(q.items.len(), 3, "{:?}", q.items);
+    assert!(q.items.iter().all(|i| i.status == Status::Assigned));
+    assert_eq!(store.queue("acme", 10).await.unwrap().items.len(), 4);
+
     // The reply waits to be published until marked.
     let pending = store.unpublished().await.unwrap();
     assert_eq!(pending.len(), 1);
@@ -188,6 +195,19 @@ async fn scenario(url: &str) {
             "no `{action}` in the log"
         );
     }
+
+    // Agents whose page is gone go away; their handoffs wait again.
+    let gone = store.expire_idle(1_000_000, 1_000).await.unwrap();
+    assert_eq!(gone, ["ann", "cem"]);
+    assert_eq!(store.counts().await.unwrap(), (4, 0, 1));
+    store
+        .set_available("ann", true, 1_000_001, "test")
+        .await
+        .unwrap();
+    store
+        .set_available("cem", true, 1_000_001, "test")
+        .await
+        .unwrap();
 
     // Reopen (a desk restart): everything is still there.
     drop(store);
@@ -231,7 +251,7 @@ async fn postgres_restart() {
     // The first statement may still see the old connection fail; the next one reconnects.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let queue = loop {
-        match store.queue("acme").await {
+        match store.queue("acme", 100).await.map(|q| q.items) {
             Ok(q) => break q,
             Err(e) if std::time::Instant::now() < deadline => {
                 eprintln!("while PostgreSQL restarts: {e}");

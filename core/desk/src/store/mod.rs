@@ -94,6 +94,15 @@ pub struct QueueItem {
     pub agent: Option<String>,
 }
 
+/// A brand's open handoffs, as the queue page shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queue {
+    /// Every assigned handoff and the oldest queued ones, oldest first.
+    pub items: Vec<QueueItem>,
+    /// How many are queued in all (more than `items` holds when the queue is long).
+    pub waiting: u64,
+}
+
 /// An agent as registered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Agent {
@@ -559,18 +568,38 @@ impl Store {
         Ok(gone)
     }
 
-    /// The brand's open handoffs (queued and assigned), oldest first.
-    pub async fn queue(&self, brand: &str) -> Result<Vec<QueueItem>> {
+    /// The brand's open handoffs: every assigned one and the oldest `max_waiting` queued ones, oldest first,
+    /// with the number of queued ones.
+    pub async fn queue(&self, brand: &str, max_waiting: u32) -> Result<Queue> {
+        const COLUMNS: &str =
+            "SELECT id, home, language, skill, body, received_ms, status, agent FROM handoffs";
         let mut tx = self.db.unlocked().await?;
-        let rows = tx
+        let mut rows = tx
             .rows(
-                "SELECT id, home, language, skill, body, received_ms, status, agent FROM handoffs \
-                 WHERE brand = $1 AND status <> 'answered' ORDER BY received_ms, id",
+                &format!(
+                    "{COLUMNS} WHERE brand = $1 AND status = 'assigned' ORDER BY received_ms, id"
+                ),
                 &[brand.into()],
             )
             .await?;
+        rows.extend(
+            tx.rows(
+                &format!("{COLUMNS} WHERE brand = $1 AND status = 'queued' ORDER BY received_ms, id LIMIT $2"),
+                &[brand.into(), max_waiting.into()],
+            )
+            .await?,
+        );
+        let waiting = tx
+            .rows(
+                "SELECT COUNT(*) FROM handoffs WHERE brand = $1 AND status = 'queued'",
+                &[brand.into()],
+            )
+            .await?
+            .first()
+            .map_or(0, |r| r.u(0));
         tx.commit().await?;
-        rows.iter()
+        let mut items = rows
+            .iter()
             .map(|r| {
                 let req: HandoffRequest =
                     serde_json::from_str(&r.t(4)).map_err(|e| json_err("handoff", e))?;
@@ -585,7 +614,9 @@ impl Store {
                     agent: Some(r.t(7)).filter(|s| !s.is_empty()),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        items.sort_by(|a, b| (a.received_ms, &a.id).cmp(&(b.received_ms, &b.id)));
+        Ok(Queue { items, waiting })
     }
 
     /// How many handoffs are in each state (all brands): (queued, assigned, answered).

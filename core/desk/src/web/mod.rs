@@ -26,6 +26,9 @@ use crate::desk::{Desk, now_ms};
 use crate::error::{DeskError, Result};
 use crate::store::Session;
 
+/// Most queued handoffs listed on the queue page (the count shows them all).
+const WAITING_SHOWN: u32 = 200;
+
 /// How long a session lasts.
 const SESSION_MS: u64 = 12 * 3_600 * 1_000;
 
@@ -344,7 +347,7 @@ async fn queue(
     if let Err(e) = store.seen(&session.agent.id, now).await {
         return failure(&e);
     }
-    let items = match store.queue(&session.agent.brand).await {
+    let queue = match store.queue(&session.agent.brand, WAITING_SHOWN).await {
         Ok(i) => i,
         Err(e) => return failure(&e),
     };
@@ -356,7 +359,7 @@ async fn queue(
     };
     html(
         StatusCode::OK,
-        pages::queue(&agent, &session.csrf, &items, now, q.sent.as_deref()),
+        pages::queue(&agent, &session.csrf, &queue, now, q.sent.as_deref()),
     )
 }
 

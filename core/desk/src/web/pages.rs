@@ -4,7 +4,7 @@
 use maud::{DOCTYPE, Markup, html};
 
 use crate::insights::{Insights, trend_chart};
-use crate::store::{Agent, AuditEntry, Handoff, QueueItem, Status};
+use crate::store::{Agent, AuditEntry, Handoff, Queue, QueueItem, Status};
 use crate::suggest::Ranked;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#202124}\
@@ -116,13 +116,8 @@ fn item_row(i: &QueueItem, now: u64) -> Markup {
 }
 
 /// The queue: the agent's handoffs, the waiting queue (with age) and the colleagues' open handoffs.
-pub fn queue(
-    agent: &Agent,
-    csrf: &str,
-    items: &[QueueItem],
-    now: u64,
-    sent: Option<&str>,
-) -> Markup {
+pub fn queue(agent: &Agent, csrf: &str, queue: &Queue, now: u64, sent: Option<&str>) -> Markup {
+    let items = &queue.items;
     let mine: Vec<_> = items
         .iter()
         .filter(|i| i.agent.as_deref() == Some(agent.id.as_str()))
@@ -161,7 +156,10 @@ pub fn queue(
                 }
             }
             h2 { "Yours" } (table(&mine, "mine"))
-            h2 { "Waiting (" (waiting.len()) ")" } (table(&waiting, "waiting"))
+            h2 { "Waiting (" (queue.waiting) ")" } (table(&waiting, "waiting"))
+            @if queue.waiting > waiting.len() as u64 {
+                p.muted { "… and " (queue.waiting - waiting.len() as u64) " more, oldest shown first." }
+            }
             h2 { "With colleagues" } (table(&others, "others"))
         },
     )
