@@ -144,6 +144,7 @@ async fn desk() -> (Arc<Desk>, Router, support::Mosquitto, tempfile::TempDir) {
     for a in [
         agent("ann", "acme"),
         agent("bob", "acme"),
+        agent("eve", "acme"),
         agent("gil", "globex"),
     ] {
         desk.add_agent(a).await.unwrap();
@@ -198,6 +199,53 @@ async fn sign_in_csrf_isolation_escaping_and_replies() {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{who}");
         assert!(r.body.contains("Wrong agent or password"));
     }
+
+    // Guessing: after 5 refused sign-ins the id is locked, even with the right password.
+    for _ in 0..4 {
+        let r = send(
+            &app,
+            post(
+                "/login",
+                &login_cookie,
+                &[
+                    ("agent", "eve"),
+                    ("password", "guess-guess"),
+                    ("csrf", &csrf),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = send(
+        &app,
+        post(
+            "/login",
+            &login_cookie,
+            &[
+                ("agent", "eve"),
+                ("password", "guess-guess"),
+                ("csrf", &csrf),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = send(
+        &app,
+        post(
+            "/login",
+            &login_cookie,
+            &[
+                ("agent", "eve"),
+                ("password", "eve-password"),
+                ("csrf", &csrf),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.body.contains("Too many failed sign-ins"));
 
     let (ann, ann_csrf) = sign_in(&app, "ann", "ann-password").await;
     let (gil, _) = sign_in(&app, "gil", "gil-password").await;

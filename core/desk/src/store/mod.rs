@@ -869,6 +869,19 @@ impl Store {
             .collect())
     }
 
+    /// How many times `actor` did `action` since `since_ms` (e.g. refused sign-ins, to slow down guessing).
+    pub async fn recent(&self, actor: &str, action: &str, since_ms: u64) -> Result<u64> {
+        let mut tx = self.db.unlocked().await?;
+        let rows = tx
+            .rows(
+                "SELECT COUNT(*) FROM audit WHERE actor = $1 AND action = $2 AND at_ms > $3",
+                &[actor.into(), action.into(), since_ms.into()],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(rows.first().map_or(0, |r| r.u(0)))
+    }
+
     /// Starts a session for a signed-in agent.
     pub async fn create_session(
         &self,

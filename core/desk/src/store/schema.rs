@@ -78,6 +78,7 @@ CREATE TABLE IF NOT EXISTS audit (
     handoff TEXT NOT NULL,
     detail TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor, action, at_ms);
 "
     )
 }

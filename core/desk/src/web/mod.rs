@@ -29,6 +29,11 @@ use crate::store::Session;
 /// Most queued handoffs listed on the queue page (the count shows them all).
 const WAITING_SHOWN: u32 = 200;
 
+/// Refused sign-ins of one agent id within [`FAILURE_WINDOW_MS`] before it is locked for the window.
+const MAX_FAILURES: u64 = 5;
+/// The window for [`MAX_FAILURES`].
+const FAILURE_WINDOW_MS: u64 = 15 * 60 * 1000;
+
 /// How long a session lasts.
 const SESSION_MS: u64 = 12 * 3_600 * 1_000;
 
@@ -199,6 +204,35 @@ async fn login(
             Some("The sign-in form expired. Please try again."),
             StatusCode::FORBIDDEN,
         );
+    }
+    // Guessing is slowed down: after MAX_FAILURES refused sign-ins in a window, the agent id is locked
+    // for the rest of the window (counted in the shared audit log, so across all workers).
+    match store
+        .recent(
+            &agent_id,
+            "sign-in-refused",
+            now.saturating_sub(FAILURE_WINDOW_MS),
+        )
+        .await
+    {
+        Ok(n) if n >= MAX_FAILURES => {
+            let _ = store
+                .log(
+                    now,
+                    &agent_id,
+                    "sign-in-locked",
+                    "",
+                    "too many refused sign-ins",
+                )
+                .await;
+            return login_page(
+                &s,
+                Some("Too many failed sign-ins. Try again in 15 minutes."),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return failure(&e),
     }
     let hash = match store.password_hash(&agent_id).await {
         Ok(h) => h,
