@@ -155,7 +155,7 @@ async fn desk() -> (Arc<Desk>, Router, support::Mosquitto, tempfile::TempDir) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_csrf_isolation_escaping_and_replies() {
-    let (desk, app, _broker, _dir) = desk().await;
+    let (desk, app, _broker, dir) = desk().await;
     let now = emma_desk::desk::now_ms();
 
     // Not signed in: sent to the sign-in page.
@@ -249,6 +249,20 @@ async fn sign_in_csrf_isolation_escaping_and_replies() {
 
     let (ann, ann_csrf) = sign_in(&app, "ann", "ann-password").await;
     let (gil, _) = sign_in(&app, "gil", "gil-password").await;
+    // The database keeps only hashes of session tokens.
+    let db = rusqlite::Connection::open(dir.path().join("desk.db")).unwrap();
+    let raw = ann.trim_start_matches("emma_desk=");
+    let stored: i64 = db
+        .query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    let leaked: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM sessions WHERE token = ?1",
+            [raw],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!((stored, leaked), (2, 0));
 
     // A hostile handoff: markup in every text field.
     let mut h = handoff("h1", "home-1", "en", None);

@@ -192,6 +192,15 @@ pub struct Store {
     limits: Limits,
 }
 
+/// What the sessions table keeps of a session token: its BLAKE2b-256 hash, hex.
+fn token_key(token: &str) -> String {
+    use blake2::Digest;
+    blake2::Blake2b::<blake2::digest::consts::U32>::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn split_list(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
@@ -882,7 +891,8 @@ impl Store {
         Ok(rows.first().map_or(0, |r| r.u(0)))
     }
 
-    /// Starts a session for a signed-in agent.
+    /// Starts a session for a signed-in agent. Only a hash of the token is stored, so the database alone
+    /// does not let anyone into a session.
     pub async fn create_session(
         &self,
         token: &str,
@@ -893,7 +903,12 @@ impl Store {
         let mut tx = self.db.unlocked().await?;
         tx.exec(
             "INSERT INTO sessions (token, agent, csrf, expires_ms) VALUES ($1, $2, $3, $4)",
-            &[token.into(), agent.into(), csrf.into(), expires_ms.into()],
+            &[
+                token_key(token).into(),
+                agent.into(),
+                csrf.into(),
+                expires_ms.into(),
+            ],
         )
         .await?;
         tx.commit().await
@@ -908,7 +923,7 @@ impl Store {
                     "SELECT {AGENT_COLUMNS}, s.csrf FROM sessions s JOIN agents a ON a.id = s.agent \
                      WHERE s.token = $1 AND s.expires_ms > $2"
                 ),
-                &[token.into(), now.into()],
+                &[token_key(token).into(), now.into()],
             )
             .await?;
         tx.commit().await?;
@@ -931,8 +946,11 @@ impl Store {
     /// Ends a session.
     pub async fn delete_session(&self, token: &str) -> Result<()> {
         let mut tx = self.db.unlocked().await?;
-        tx.exec("DELETE FROM sessions WHERE token = $1", &[token.into()])
-            .await?;
+        tx.exec(
+            "DELETE FROM sessions WHERE token = $1",
+            &[token_key(token).into()],
+        )
+        .await?;
         tx.commit().await
     }
 }
