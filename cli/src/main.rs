@@ -58,6 +58,8 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
     /// Serve Emma to Home Assistant / Rhasspy voice pipelines over the Wyoming protocol.
     Wyoming(cmd::wyoming::WyomingArgs),
+    /// The brand's agent desk: handoffs from homes, agents' web page, touchpoint insights.
+    Desk(cmd::desk::DeskArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -79,6 +81,7 @@ fn main() -> std::process::ExitCode {
         Command::Insights(args) => cmd::insights::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Wyoming(args) => cmd::wyoming::run(args),
+        Command::Desk(args) => cmd::desk::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

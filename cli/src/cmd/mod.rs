@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod desk;
 pub mod devices;
 pub mod insights;
 pub mod intents;
