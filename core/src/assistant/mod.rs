@@ -100,6 +100,7 @@ struct Running {
     bus: Bus,
     home: Home,
     events: tokio::task::JoinHandle<()>,
+    expiry: tokio::task::JoinHandle<()>,
     understander: Arc<Mutex<Option<Understander>>>,
     wake: audio::WakeSlot,
     audio: Option<AudioSession>,
@@ -410,12 +411,21 @@ impl Shared {
             None => None,
         };
         let wake: audio::WakeSlot = Arc::new(Mutex::new(wake));
+        // Retention: expiry ran on opening; it runs periodically from now on.
+        let expiry =
+            crate::consent::spawn_expiry(&rt, privacy.clone(), crate::consent::EXPIRY_EVERY);
         let worker = Worker {
             lang: c.language.clone(),
             responses: Responses::builtin(&c.language)?,
             routes,
             control: HomeControl::builtin(&c.language)?,
-            router: EventRouter::new(instances),
+            // Device events reach a skill only with the customer's consent, asked on every event.
+            router: EventRouter::new(instances).with_gate(Arc::new(
+                crate::consent::EventConsent::new(
+                    privacy.clone(),
+                    loaded.iter().map(|l| l.services.clone()).collect(),
+                ),
+            )),
             skills: loaded,
             skill_home,
             home: home.clone(),
@@ -473,6 +483,7 @@ impl Shared {
             bus,
             home,
             events,
+            expiry,
             understander,
             wake,
             audio: None,
@@ -494,6 +505,7 @@ impl Shared {
             let _ = audio.finish();
         }
         r.events.abort();
+        r.expiry.abort();
         let _ = r.requests.send(Request::Stop);
         if let Some(w) = r.worker.take() {
             let _ = w.join();
