@@ -43,13 +43,21 @@ pub fn profile_dir() -> PathBuf {
     dir.to_path_buf()
 }
 
-/// The cdylib foreign code loads.
+/// The cdylib foreign code loads: the one cargo built beside this test binary
+/// (`deps/`; `cargo test` does not always refresh the copy in `target/<profile>`).
 pub fn cdylib() -> PathBuf {
-    let lib = profile_dir().join(format!(
+    let name = format!(
         "{}emma_bindings{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
-    ));
+    );
+    let exe = std::env::current_exe().expect("current exe");
+    let beside = exe.parent().expect("exe dir").join(&name);
+    let lib = if beside.exists() {
+        beside
+    } else {
+        profile_dir().join(name)
+    };
     assert!(
         lib.exists(),
         "{} is missing: cargo builds it with the emma-bindings lib",
@@ -216,7 +224,10 @@ pub fn java(jar: &Path, main_class: &str) -> Command {
     let mut cmd = Command::new("java");
     cmd.arg("-cp")
         .arg(kotlin_classpath(jar))
-        .arg(format!("-Djna.library.path={}", profile_dir().display()))
+        .arg(format!(
+            "-Djna.library.path={}",
+            cdylib().parent().expect("library dir").display()
+        ))
         .arg(main_class);
     cmd
 }

@@ -41,6 +41,7 @@ mod event;
 pub mod intents;
 mod services;
 mod tts;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -60,6 +61,7 @@ pub use conversation::MAX_TEXT_CHARS;
 pub use error::AssistantError;
 pub use event::{AssistantEvent, EventListener, EventReceiver, IntentInfo, ReplyAudio, Turn};
 pub use tts::{Espeak, TextToSpeech};
+pub use watch::{DeviceListener, DeviceWatch};
 
 use audio::AudioSession;
 use conversation::{LoadedSkill, Request, Worker};
