@@ -221,8 +221,14 @@ pub fn kotlin_jar(name: &str, dirs: &[PathBuf]) -> PathBuf {
 
 /// A `java` command running `main_class` from `jar` with the bindings' library path set.
 pub fn java(jar: &Path, main_class: &str) -> Command {
+    java_with(jar, main_class, &[])
+}
+
+/// [`java`] with extra JVM options (`-Xmn16m`…) before the main class.
+pub fn java_with(jar: &Path, main_class: &str, jvm_options: &[&str]) -> Command {
     let mut cmd = Command::new("java");
-    cmd.arg("-cp")
+    cmd.args(jvm_options)
+        .arg("-cp")
         .arg(kotlin_classpath(jar))
         .arg(format!(
             "-Djna.library.path={}",
