@@ -237,8 +237,19 @@ fn a_session_is_in_the_ledger_and_proactive_features_are_opt_in() {
     //    command published, the favourite written to the skill's store.
     let t = s.assistant.process_text("make me a large latte").unwrap();
     assert_eq!(t.handled_by.as_deref(), Some(COFFEE_ID), "{t:?}");
-    let published = s.published(Duration::from_secs(3));
+    let mut published = s.published(Duration::from_secs(3));
     assert_eq!(published.len(), 2, "{published:?}");
+    // Without the device-names consent the room is withheld from the skill's context.
+    s.privacy
+        .revoke(COFFEE_ID, Some(&Category::DeviceNames), now_ms())
+        .unwrap();
+    let t = s
+        .assistant
+        .process_text("make me a small espresso")
+        .unwrap();
+    assert_eq!(t.handled_by.as_deref(), Some(COFFEE_ID), "{t:?}");
+    published.extend(s.published(Duration::from_secs(3)));
+    assert_eq!(published.len(), 3, "{published:?}");
 
     // 3. Low beans, but the skill is not opted in: not called, nothing proposed.
     assert_eq!(
@@ -279,79 +290,76 @@ fn a_session_is_in_the_ledger_and_proactive_features_are_opt_in() {
     let published_after = s.published(Duration::from_millis(500));
     assert!(published_after.is_empty(), "{published_after:?}");
 
-    // Every store and share that happened is in the ledger.
+    // Every store and share that happened is in the ledger, as often as it happened.
     let l = s.ledger();
-    let one =
-        |action: &str, category: &str, party: &str, field: Option<&str>, reason: Option<&str>| {
-            let got = find(&l, action, category, party, field, reason);
-            assert_eq!(
-                got.len(),
-                1,
-                "one {action} {category} {party} {field:?} {reason:?} in {l:#?}"
-            );
-        };
-    one(
+    let times = |n: usize,
+                 action: &str,
+                 category: &str,
+                 party: &str,
+                 field: Option<&str>,
+                 reason: Option<&str>| {
+        let got = find(&l, action, category, party, field, reason);
+        assert_eq!(
+            got.len(),
+            n,
+            "{n} × {action} {category} {party} {field:?} {reason:?} in {l:#?}"
+        );
+    };
+    let drink = Some("intent:OrderDrink");
+    times(
+        1,
         "store",
         "transcripts",
         "emma",
         None,
         Some("intent:HassTurnOn"),
     );
-    one(
-        "store",
-        "transcripts",
-        "emma",
-        None,
-        Some("intent:OrderDrink"),
-    );
-    one(
+    times(2, "store", "transcripts", "emma", None, drink);
+    let light = Some("light.kitchen");
+    times(
+        1,
         "store",
         "device-usage",
         "emma",
-        Some("light.kitchen"),
+        light,
         Some("intent:HassTurnOn"),
     );
-    one(
+    times(
+        2,
         "store",
         "device-usage",
         "emma",
         Some("coffee.machine"),
-        Some("intent:OrderDrink"),
+        drink,
     );
-    one(
-        "share",
-        "device-names",
-        COFFEE_ID,
-        Some("area"),
-        Some("intent:OrderDrink"),
-    );
-    one(
+    // The room went to the skill once: the second drink came after the revoke.
+    times(1, "share", "device-names", COFFEE_ID, Some("area"), drink);
+    times(
+        2,
         "store",
         "skill-store",
         COFFEE_ID,
         Some("favourite"),
-        Some("intent:OrderDrink"),
+        drink,
     );
-    one(
+    let order = Some(id.as_str());
+    times(
+        1,
         "store",
         "orders",
         COFFEE_ID,
-        Some(&id),
+        order,
         Some("event:bean-level"),
     );
-    one("store", "orders", COFFEE_ID, Some(&id), Some("customer"));
+    times(1, "store", "orders", COFFEE_ID, order, Some("customer"));
     // Each publish on the broker is one share with its topic.
     for (topic, _) in &published {
         let device = topic
             .trim_start_matches("emma/device/")
             .trim_end_matches("/set");
-        one(
-            "share",
-            "device-usage",
-            &format!("mqtt:{topic}"),
-            Some(device),
-            None,
-        );
+        let sent = published.iter().filter(|(t, _)| t == topic).count();
+        let party = format!("mqtt:{topic}");
+        times(sent, "share", "device-usage", &party, Some(device), None);
     }
     assert_eq!(
         l.iter().filter(|e| e.party.starts_with("mqtt:")).count(),
@@ -361,11 +369,16 @@ fn a_session_is_in_the_ledger_and_proactive_features_are_opt_in() {
     let area = find(&l, "share", "device-names", COFFEE_ID, Some("area"), None);
     assert!(area[0].consent.is_some());
     assert!(find(&l, "share", "profile", COFFEE_ID, None, None).is_empty());
-    assert!(
-        l.iter()
-            .all(|e| !e.field.as_deref().unwrap_or("").contains("latte")),
-        "values never enter the ledger"
-    );
+    // Values never enter the ledger (file bytes included).
+    let mut ledger_bytes = Vec::new();
+    for f in ["ledger.sqlite", "ledger.sqlite-wal"] {
+        ledger_bytes.extend(std::fs::read(s.dir.path().join(f)).unwrap_or_default());
+    }
+    let holds = |v: &str| ledger_bytes.windows(v.len()).any(|w| w == v.as_bytes());
+    assert!(holds("favourite"), "the ledger files hold the entries");
+    for value in ["latte", "espresso", "CNRYprofile", "kitchen light"] {
+        assert!(!holds(value), "{value} is in ledger.sqlite");
+    }
     assert!(matches!(
         s.privacy.ledger().verify().unwrap(),
         Verification::Intact { .. }
@@ -383,13 +396,18 @@ fn a_session_is_in_the_ledger_and_proactive_features_are_opt_in() {
         .iter()
         .map(|t| t["text"].as_str().unwrap())
         .collect();
-    for text in ["turn on the kitchen light", "make me a large latte", "yes"] {
+    for text in [
+        "turn on the kitchen light",
+        "make me a large latte",
+        "make me a small espresso",
+        "yes",
+    ] {
         assert!(said.contains(&text), "{text} missing from {said:?}");
     }
     let favourite = doc["skill_stores"][COFFEE_ID]["favourite"]["text"]
         .as_str()
         .unwrap_or_else(|| panic!("{}", doc["skill_stores"]));
-    assert!(favourite.contains("latte"), "{favourite}");
+    assert!(favourite.contains("espresso"), "{favourite}");
     let order = doc["orders"]
         .as_array()
         .unwrap()

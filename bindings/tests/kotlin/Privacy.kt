@@ -52,6 +52,10 @@ fun main(args: Array<String>) = runBlocking {
     val seen = DeviceEvents()
     val watch = assistant.watchDevices("coffee.*", seen)
     check(watch.isActive())
+    // A listener that throws is logged; its watch and the others go on.
+    val throwing = assistant.watchDevices("*", object : DeviceListener {
+        override fun onDeviceEvent(event: DeviceEventInfo) = throw IllegalStateException("listener bug")
+    })
     MqttWatch.publish(broker, "emma/device/light.hall/state", """{"state":"on"}""")
     MqttWatch.publish(broker, "emma/device/coffee.machine/state", """{"state":"idle","bean_level":12}""")
     val report = seen.next()
@@ -109,8 +113,16 @@ fun main(args: Array<String>) = runBlocking {
         check(!nowhere.exists())
     }
 
+    check(throwing.isActive())
     watch.cancel()
+    throwing.cancel()
     assistant.stop()
+    try {
+        assistant.watchDevices("*", seen)
+        error("a watch on a stopped assistant was accepted")
+    } catch (e: EmmaException.NotRunning) {
+        check(e.message!!.contains("start")) { "message: ${e.message}" }
+    }
 
     // Export holds the customer's data; erase removes it and the ledger says so.
     val out = File(scratch, "export.json")

@@ -58,6 +58,13 @@ async def main(data_dir, bundle, key_file, scratch):
     seen = DeviceEvents()
     watch = assistant.watch_devices("coffee.*", seen)
     assert watch.is_active()
+
+    # A listener that raises is logged; its watch and the others go on.
+    class Raising(DeviceListener):
+        def on_device_event(self, event):
+            raise RuntimeError("listener bug")
+
+    raising = assistant.watch_devices("*", Raising())
     publish(broker, "emma/device/light.hall/state", '{"state":"on"}')
     publish(broker, "emma/device/coffee.machine/state", '{"state":"idle","bean_level":12}')
     report = seen.next()
@@ -103,8 +110,15 @@ async def main(data_dir, bundle, key_file, scratch):
     expect_invalid(control.export, nowhere)
     assert not os.path.exists(nowhere)
 
+    assert raising.is_active()
     watch.cancel()
+    raising.cancel()
     await assistant.stop()
+    try:
+        assistant.watch_devices("*", seen)
+        raise AssertionError("a watch on a stopped assistant was accepted")
+    except EmmaError.NotRunning as e:
+        assert "start" in str(e), e
 
     # Export holds the customer's data; erase removes it and the ledger says so.
     out = os.path.join(scratch, "export.json")
