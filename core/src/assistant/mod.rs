@@ -30,6 +30,10 @@
 //! - What is not understood, or understood below the confidence threshold,
 //!   is answered, never acted on.
 //! - Text from skills is cleaned of control characters before it is shown or spoken.
+//! - A device event reaches a skill only with the customer's `proactive` opt-in
+//!   and `device-usage` consent, asked on every event; what a skill sees of the
+//!   customer is filtered by consent, and every store and share of customer
+//!   data is a ledger entry (`crate::consent`, `docs/privacy.md`).
 
 mod audio;
 pub mod bench;
