@@ -2,7 +2,9 @@
 //! `process_text`, from Rust (the core assistant, the baseline), Kotlin and
 //! Python, measured in one run; prints each cost and the foreign minus Rust
 //! difference (target: at most 20 µs above Rust), plus the peak memory of the
-//! Kotlin and Python processes.
+//! Kotlin and Python processes. Kotlin runs twice: on the JVM's defaults and
+//! with a capped young generation ([`KOTLIN_YOUNG_GEN`]); see `bindings/README.md`
+//! for where the Kotlin time goes.
 //!
 //! `cargo bench -p emma-bindings --bench ffi_overhead` (needs `scripts/setup` for kotlinc).
 
@@ -18,6 +20,13 @@ use support::*;
 const TRIVIAL: u32 = 200_000;
 const TEXTS: u32 = 300;
 const SENTENCE: &str = "turn on the kitchen lamp";
+/// JVM options of the second Kotlin run: a small young generation, so
+/// garbage collection runs often enough for JNA's cleaner to free the native
+/// memory of the call-status structures uniffi's generated code allocates on
+/// every call (two per method call with JNA 5.13). Without it the JVM sizes the
+/// young generation from the machine's memory, collects rarely, and JNA's
+/// table of live native allocations grows to millions of entries.
+const KOTLIN_YOUNG_GEN: &[&str] = &["-Xmn16m"];
 
 /// `key=value` pairs from a bench program's last line.
 fn parse(out: &[u8]) -> HashMap<String, f64> {
@@ -81,13 +90,18 @@ fn main() {
     );
 
     let (rust_trivial, rust_text) = rust(&tmp.path().join("rust"));
-    let kotlin = parse(
-        &run_ok(
-            java(&jar, "emma.tests.BenchMain").args(args("kotlin")),
-            "kotlin bench",
+    let kotlin_run = |sub: &str, options: &[&str]| {
+        parse(
+            &run_ok(
+                java_with(&jar, "emma.tests.BenchMain", options).args(args(sub)),
+                "kotlin bench",
+            )
+            .stdout,
         )
-        .stdout,
-    );
+    };
+    // The JVM as it comes, then with the young generation capped (see the module docs).
+    let kotlin = kotlin_run("kotlin", &[]);
+    let kotlin_young = kotlin_run("kotlin-young", KOTLIN_YOUNG_GEN);
     let python = parse(
         &run_ok(
             support::python(&crate_dir().join("tests/python/bench.py")).args(args("python")),
@@ -100,26 +114,36 @@ fn main() {
         "per-call cost, one run ({TRIVIAL} trivial calls, {TEXTS} processText calls of {SENTENCE:?}):"
     );
     println!(
-        "{:<22} {:>12} {:>12} {:>12} {:>14} {:>14}",
-        "call", "rust", "kotlin", "python", "kotlin-rust", "python-rust"
+        "{:<22} {:>12} {:>12} {:>14} {:>12} {:>14} {:>14} {:>14}",
+        "call",
+        "rust",
+        "kotlin",
+        "kotlin -Xmn16m",
+        "python",
+        "kotlin-rust",
+        "-Xmn16m - rust",
+        "python-rust"
     );
     for (name, key, base) in [
         ("isRunning (trivial)", "trivial_ns", rust_trivial),
         ("processText", "process_text_ns", rust_text),
     ] {
-        let (k, p) = (kotlin[key], python[key]);
+        let (k, ky, p) = (kotlin[key], kotlin_young[key], python[key]);
         println!(
-            "{name:<22} {:>10.2}µs {:>10.2}µs {:>10.2}µs {:>12.2}µs {:>12.2}µs",
+            "{name:<22} {:>10.2}µs {:>10.2}µs {:>12.2}µs {:>10.2}µs {:>12.2}µs {:>12.2}µs {:>12.2}µs",
             base / 1e3,
             k / 1e3,
+            ky / 1e3,
             p / 1e3,
             (k - base) / 1e3,
+            (ky - base) / 1e3,
             (p - base) / 1e3
         );
     }
     println!(
-        "peak memory: kotlin {:.0} MiB, python {:.0} MiB (whole process, assistant started)",
+        "peak memory: kotlin {:.0} MiB, kotlin -Xmn16m {:.0} MiB, python {:.0} MiB (whole process, assistant started)",
         kotlin["peak_rss_kib"] / 1024.0,
+        kotlin_young["peak_rss_kib"] / 1024.0,
         python["peak_rss_kib"] / 1024.0
     );
 }

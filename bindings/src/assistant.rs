@@ -2,10 +2,12 @@
 //! text or audio, receive every step as an event, plug in the app's own
 //! speech synthesis (`emma_core::assistant::Assistant`).
 
-use crate::devices::{DeviceInfo, SentCommand};
+use crate::devices::{DeviceInfo, DeviceListener, DeviceWatch, ForeignDeviceListener, SentCommand};
 use crate::error::EmmaError;
+use crate::privacy::CustomerControl;
 use crate::skills::{OrderLine, SkillManager};
 use emma_core::assistant as core;
+use emma_core::devices::EventFilter;
 use emma_core::devices::wire::Action;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -450,6 +452,24 @@ impl Assistant {
     /// The intents the assistant understands, by handler (`built-in`, skill ids).
     pub fn intents(&self) -> Result<HashMap<String, Vec<String>>, EmmaError> {
         Ok(self.inner.intents()?.into_iter().collect())
+    }
+
+    /// Calls `listener` with every event of the devices whose id matches
+    /// `pattern` (`*` for all, `light.*`) until the watch is cancelled or dropped.
+    pub fn watch_devices(
+        &self,
+        pattern: String,
+        listener: Arc<dyn DeviceListener>,
+    ) -> Result<Arc<DeviceWatch>, EmmaError> {
+        Ok(DeviceWatch::new(self.inner.watch_devices(
+            EventFilter::devices(pattern),
+            Arc::new(ForeignDeviceListener(listener)),
+        )?))
+    }
+
+    /// The customer's consents, ledger, export and erase for this assistant's home.
+    pub fn customer_control(&self) -> Result<Arc<CustomerControl>, EmmaError> {
+        CustomerControl::open(self.inner.config().data_dir.display().to_string())
     }
 
     /// The skills in this assistant's data directory, acting for its customer.

@@ -32,6 +32,9 @@ pub enum EmmaError {
     /// Speech recognition failed or is not configured.
     #[error("{0}")]
     Speech(String),
+    /// The privacy stores (consents, ledger, customer data) failed or are busy.
+    #[error("{0}")]
+    Privacy(String),
     /// Something else inside the assistant failed.
     #[error("{0}")]
     Internal(String),
@@ -50,7 +53,8 @@ impl From<AssistantError> for EmmaError {
             AssistantError::Intents(_) => EmmaError::Intents(msg),
             AssistantError::Devices(_) => EmmaError::Devices(msg),
             AssistantError::Skills(_) => EmmaError::Skills(msg),
-            AssistantError::Io { .. } | AssistantError::Privacy(_) => EmmaError::Internal(msg),
+            AssistantError::Privacy(_) => EmmaError::Privacy(msg),
+            AssistantError::Io { .. } => EmmaError::Internal(msg),
         }
     }
 }

@@ -8,8 +8,9 @@
 //!
 //! # Layout
 //! - [`assistant`]: the whole assistant — config, start/stop, text and audio in, events out, plug-in TTS.
-//! - [`devices`]: device records (listing and control go through the assistant).
+//! - [`devices`]: device records and device watches (listing, watching and control go through the assistant).
 //! - [`intents`]: parse a sentence against templates (apps with their own speech).
+//! - [`privacy`]: customer control — consents, the ledger, export, erase.
 //! - [`skills`]: install, list, grant, revoke, uninstall skills; confirm or decline order proposals.
 //! - [`error`]: the one error type foreign code sees.
 //!
@@ -19,6 +20,7 @@ pub mod assistant;
 pub mod devices;
 pub mod error;
 pub mod intents;
+pub mod privacy;
 pub mod skills;
 
 pub use error::EmmaError;

@@ -217,6 +217,22 @@ fn python_assistant_text_device_and_confirmed_order() {
 }
 
 #[test]
+fn kotlin_customer_control_and_device_watch() {
+    let (dir, bundle, key) = skill_fixture();
+    let data = dir.path().join("data");
+    let out = kotlin("PrivacyTest", &[&data, &bundle, &key, dir.path()]);
+    assert!(out.contains("kotlin privacy: ok"), "{out}");
+}
+
+#[test]
+fn python_customer_control_and_device_watch() {
+    let (dir, bundle, key) = skill_fixture();
+    let data = dir.path().join("data");
+    let out = python("test_privacy.py", &[&data, &bundle, &key, dir.path()]);
+    assert!(out.contains("python privacy: ok"), "{out}");
+}
+
+#[test]
 fn kotlin_bad_input_is_typed_errors_never_a_crash() {
     let dir = tempfile::tempdir().expect("temp dir");
     assert!(kotlin("BadInputTest", &[dir.path()]).contains("kotlin bad input: ok"));

@@ -10,6 +10,13 @@
 //!   customer does at home).
 //! - `control(device, …)`: the skill's grant is checked by the host as
 //!   before; a command carried out is stored as device usage.
+//! - `stored(key)`: a write to the skill's own store is recorded as a
+//!   `skill-store` store with the key (never the value).
+//!
+//! [`EventConsent`] is the [`EventGate`] of the assistant's event router: a
+//! device event reaches a skill only with its `proactive` opt-in and its
+//! `device-usage` consent, asked on every delivery. [`record_commands`]
+//! records the device commands published on MQTT.
 //!
 //! The embedder (the `Assistant`) sets the reason — the intent or event the
 //! skill is handling — with [`ConsentServices::set_reason`] before each call,
@@ -17,8 +24,11 @@
 
 use std::sync::{Arc, Mutex};
 
+use emma_devices::SentCommand;
 use emma_privacy::{Category, Privacy, Reason, Usage, now_ms};
 use emma_skill_host::Services;
+
+use crate::events::EventGate;
 
 /// A skill's services, filtered by consent (see the module docs).
 pub struct ConsentServices {
@@ -61,7 +71,8 @@ impl ConsentServices {
         *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = reason;
     }
 
-    fn reason(&self) -> Reason {
+    /// Why the skill is being called now (the last [`ConsentServices::set_reason`]).
+    pub fn reason(&self) -> Reason {
         self.reason
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -136,6 +147,149 @@ impl Services for ConsentServices {
             }
         }?;
         self.shared(&category, None).then_some(value)
+    }
+
+    fn stored(&self, key: &str) {
+        // A store key is the skill's own name for what it keeps; it goes in as the field.
+        let field: String = key.chars().filter(|c| !c.is_control()).take(256).collect();
+        if let Err(e) = self.privacy.record_store(
+            &self.skill,
+            &Category::SkillStore,
+            Some(&field),
+            self.reason(),
+            now_ms(),
+        ) {
+            tracing::error!(skill = %self.skill, error = %e, "skill store write not recorded in the ledger");
+        }
+    }
+}
+
+/// The consent gate of the assistant's event router: a device event reaches
+/// a skill only if the customer opted the skill in to proactive features and
+/// consented to share device usage with it ([`Privacy::allows_event`]), asked
+/// on every delivery. An admitted delivery is recorded as a `device-usage`
+/// share (field: the device, reason: `event:<kind>`), which is also what the
+/// skill's services record its actions under.
+pub struct EventConsent {
+    privacy: Arc<Privacy>,
+    services: Vec<Arc<ConsentServices>>,
+}
+
+impl EventConsent {
+    /// A gate over `privacy` for skills with these `services`.
+    pub fn new(privacy: Arc<Privacy>, services: Vec<Arc<ConsentServices>>) -> EventConsent {
+        EventConsent { privacy, services }
+    }
+}
+
+impl EventGate for EventConsent {
+    fn admit(&self, skill: &str, event: &emma_skill_host::DeviceEvent) -> bool {
+        let now = now_ms();
+        if !self.privacy.allows_event(skill, now) {
+            tracing::debug!(skill, kind = %event.kind, "device event withheld: no proactive opt-in or device-usage consent");
+            return false;
+        }
+        let reason = Reason::event(&event.kind);
+        match self.privacy.record_share(
+            skill,
+            &Category::DeviceUsage,
+            Some(&event.device),
+            reason.clone(),
+            now,
+        ) {
+            Ok(Some(_)) => {
+                if let Some(s) = self.services.iter().find(|s| s.skill() == skill) {
+                    s.set_reason(reason);
+                }
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(skill, error = %e, "ledger write failed; device event withheld");
+                false
+            }
+        }
+    }
+}
+
+/// How often the assistant deletes data past its retention period (it also does on start).
+pub const EXPIRY_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Runs [`Privacy::expire`] every `every` on `rt` until the task is aborted
+/// (the first run is one period from now: opening [`Privacy`] ran it already).
+pub fn spawn_expiry(
+    rt: &tokio::runtime::Handle,
+    privacy: Arc<Privacy>,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    rt.spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let p = privacy.clone();
+            match tokio::task::spawn_blocking(move || p.expire(now_ms())).await {
+                Ok(Ok(x)) if !x.removed.is_empty() => {
+                    tracing::info!(removed = ?x.removed, "expired data past its retention period")
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "retention expiry failed"),
+                Err(e) => tracing::warn!(error = %e, "retention expiry task failed"),
+            }
+        }
+    })
+}
+
+/// Records device commands published on MQTT: each is a `device-usage` share
+/// with `mqtt:<topic>` (field: the device) and, with `usage`, a device-usage
+/// store by `by` (commands a skill sent through its services are stored there
+/// already). Failures are logged: the command has gone out either way.
+pub fn record_commands(
+    privacy: &Privacy,
+    by: &str,
+    sent: &[SentCommand],
+    reason: &Reason,
+    usage: bool,
+) {
+    let now = now_ms();
+    for c in sent {
+        if usage {
+            let u = Usage {
+                at_ms: now,
+                device: c.device.clone(),
+                action: command_name(&c.payload),
+                value: None,
+                by: by.to_string(),
+            };
+            if let Err(e) = privacy.record_usage(&u, reason.clone()) {
+                tracing::warn!(device = %c.device, error = %e, "device usage not recorded");
+            }
+        }
+        if let Err(e) = privacy.record_outside_share(
+            &format!("mqtt:{}", c.topic),
+            &Category::DeviceUsage,
+            Some(&c.device),
+            reason.clone(),
+            now,
+        ) {
+            tracing::warn!(topic = %c.topic, error = %e, "device command not recorded in the ledger");
+        }
+    }
+}
+
+/// A short name for a command payload (`{"state":"ON"}` → `state=ON`), for device usage.
+fn command_name(payload: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(payload) {
+        Ok(serde_json::Value::Object(m)) => m
+            .iter()
+            .filter(|(k, _)| k.as_str() != "id")
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => payload.chars().take(64).collect(),
     }
 }
 
@@ -309,6 +463,33 @@ mod tests {
             ),
             ("share", "device-names", Some("area"))
         );
+    }
+
+    #[test]
+    fn expiry_runs_periodically() {
+        let (_d, p) = home();
+        p.customer()
+            .set_retention(&Category::Transcripts, 1)
+            .unwrap();
+        p.customer()
+            .add_transcript("CNRYexpireZ", None, now_ms() - 5_000)
+            .unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let task = spawn_expiry(rt.handle(), p.clone(), std::time::Duration::from_millis(50));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !p.customer().transcripts().unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "expired within 5 s");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        task.abort();
+        let expired = p
+            .ledger()
+            .entries(&Filter::default())
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "expire" && e.category == "transcripts")
+            .count();
+        assert_eq!(expired, 1);
     }
 
     #[test]

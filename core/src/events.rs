@@ -6,9 +6,11 @@
 //! [`skills::DeviceEvent`]s (`device`, `kind`, `value`). [`EventRouter`]
 //! translates one into the other and delivers each event only to the skills
 //! that subscribe to its kind **and** whose customer granted read (or control)
-//! access to the device — never to a skill without the grant. A skill that
-//! fails is logged and reported in its [`Delivery`]; the others still get the
-//! event.
+//! access to the device — never to a skill without the grant. With an
+//! [`EventGate`] (the `Assistant` sets one that asks the customer's consent,
+//! see `consent::EventConsent`) the gate is asked before every delivery too,
+//! so a revoked consent applies to the next event. A skill that fails is
+//! logged and reported in its [`Delivery`]; the others still get the event.
 //!
 //! Translation ([`skill_events`]): a state report yields `state` (the device's
 //! state) and one event per attribute, named after the attribute with `_`
@@ -18,6 +20,7 @@
 //! `removed` with the device's state (or nothing) as value.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use emma_devices::{self as devices, Access, Device, EventKind, EventStream, StreamItem};
 use emma_skill_host::{self as skills, HostError, Outcome, Permission, Reply, SkillInstance};
@@ -44,10 +47,20 @@ impl Delivery {
     }
 }
 
+/// Asked before each delivery of an event to a skill that subscribes to it
+/// and holds the device grant.
+pub trait EventGate: Send + Sync {
+    /// Whether `skill` may receive `event` now. Called right before the skill
+    /// is called (and only then), so an implementation may also record the
+    /// share and note why the skill is being called.
+    fn admit(&self, skill: &str, event: &skills::DeviceEvent) -> bool;
+}
+
 /// Delivers device events to subscribed, granted skills.
 pub struct EventRouter {
     skills: Vec<SkillInstance>,
     last: HashMap<(String, String), String>,
+    gate: Option<Arc<dyn EventGate>>,
 }
 
 impl std::fmt::Debug for EventRouter {
@@ -113,7 +126,14 @@ impl EventRouter {
         EventRouter {
             skills,
             last: HashMap::new(),
+            gate: None,
         }
+    }
+
+    /// Builder: asks `gate` before every delivery as well.
+    pub fn with_gate(mut self, gate: Arc<dyn EventGate>) -> EventRouter {
+        self.gate = Some(gate);
+        self
     }
 
     /// The skills, in the order given.
@@ -131,7 +151,8 @@ impl EventRouter {
         self.skills
     }
 
-    /// Delivers `event` to every skill that subscribes to it and may read the device;
+    /// Delivers `event` to every skill that subscribes to it, may read the
+    /// device and (with a gate) is admitted by the gate;
     /// returns one [`Delivery`] per skill called. Failures are logged, never fatal.
     pub fn deliver(&mut self, event: &devices::DeviceEvent) -> Vec<Delivery> {
         let device = Device::new(event.device.clone(), event.device.clone(), event.domain);
@@ -149,6 +170,12 @@ impl EventRouter {
                     continue;
                 }
                 let skill_id = skill.manifest().id.clone();
+                if let Some(gate) = &self.gate
+                    && !gate.admit(&skill_id, &sev)
+                {
+                    tracing::debug!(skill = %skill_id, device = %sev.device, kind = %sev.kind, "device event not delivered: the gate refused");
+                    continue;
+                }
                 let result = skill.handle_event(&sev);
                 match &result {
                     Err(e) => {

@@ -14,4 +14,5 @@ cp="/usr/share/java/jna.jar:$K/lib/kotlinx-coroutines-core-jvm.jar"
 if [ ! -f "$jar" ] || [ -n "$(find "$gen" examples/kotlin -name '*.kt' -newer "$jar")" ]; then
   "$K/bin/kotlinc" -Werror -cp "$cp" -d "$jar" "$gen"/emma/*.kt examples/kotlin/RunAssistant.kt
 fi
-exec java -cp "$jar:$cp:$K/lib/kotlin-stdlib.jar" -Djna.library.path="$target/debug" emma.examples.RunAssistant "$@"
+# -Xmn16m: a small young generation lets JNA free the per-call native memory promptly (bindings/README.md).
+exec java -Xmn16m -cp "$jar:$cp:$K/lib/kotlin-stdlib.jar" -Djna.library.path="$target/debug" emma.examples.RunAssistant "$@"

@@ -59,6 +59,22 @@ fn fixture(speech: bool) -> Fixture {
         ],
     );
     install(&skills, OVERREACH, &["device:coffee.*:control"]);
+    // Proactive features are opt-in: the customer lets the coffee skill act on device events.
+    let privacy = emma_core::privacy::Privacy::open_dir(dir.path()).unwrap();
+    for c in [
+        emma_core::privacy::Category::Proactive,
+        emma_core::privacy::Category::DeviceUsage,
+    ] {
+        privacy
+            .grant(
+                "com.example.coffee",
+                &c,
+                "reorder beans",
+                None,
+                emma_core::privacy::now_ms(),
+            )
+            .unwrap();
+    }
 
     let mut config = AssistantConfig::new(dir.path(), "en");
     config.broker = BrokerChoice::Url(broker.url());

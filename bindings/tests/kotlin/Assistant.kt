@@ -58,6 +58,11 @@ fun main(args: Array<String>) = runBlocking {
     check(drink.intent?.name == "OrderDrink" && drink.handledBy == coffee) { "turn: $drink" }
     check(drink.reply.isNotBlank())
 
+    // Proactive features are opt-in: the customer lets the skill act on device events.
+    val control = assistant.customerControl()
+    control.grant(coffee, "proactive", "reorder beans when they run low", null)
+    control.grant(coffee, "device-usage", "see the bean level", null)
+
     // The machine reports low beans; the skill proposes an order; the customer confirms it.
     MqttWatch.publish(broker, "emma/device/coffee.machine/state", """{"state":"idle","bean_level":12}""")
     val proposal = events.await("order proposal") { it as? AssistantEvent.Proposal }

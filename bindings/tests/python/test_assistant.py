@@ -49,6 +49,11 @@ async def main(data_dir, bundle, key_file):
     assert drink.intent is not None and drink.intent.name == "OrderDrink" and drink.handled_by == COFFEE, drink
     assert drink.reply.strip()
 
+    # Proactive features are opt-in: the customer lets the skill act on device events.
+    control = assistant.customer_control()
+    control.grant(COFFEE, "proactive", "reorder beans when they run low", None)
+    control.grant(COFFEE, "device-usage", "see the bean level", None)
+
     publish(broker, "emma/device/coffee.machine/state", '{"state":"idle","bean_level":12}')
     proposal = events.wait_for("order proposal", lambda e: e if isinstance(e, AssistantEvent.PROPOSAL) else None)
     assert proposal.skill == COFFEE and proposal.lines, proposal

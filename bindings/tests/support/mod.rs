@@ -43,13 +43,21 @@ pub fn profile_dir() -> PathBuf {
     dir.to_path_buf()
 }
 
-/// The cdylib foreign code loads.
+/// The cdylib foreign code loads: the one cargo built beside this test binary
+/// (`deps/`; `cargo test` does not always refresh the copy in `target/<profile>`).
 pub fn cdylib() -> PathBuf {
-    let lib = profile_dir().join(format!(
+    let name = format!(
         "{}emma_bindings{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
-    ));
+    );
+    let exe = std::env::current_exe().expect("current exe");
+    let beside = exe.parent().expect("exe dir").join(&name);
+    let lib = if beside.exists() {
+        beside
+    } else {
+        profile_dir().join(name)
+    };
     assert!(
         lib.exists(),
         "{} is missing: cargo builds it with the emma-bindings lib",
@@ -213,10 +221,19 @@ pub fn kotlin_jar(name: &str, dirs: &[PathBuf]) -> PathBuf {
 
 /// A `java` command running `main_class` from `jar` with the bindings' library path set.
 pub fn java(jar: &Path, main_class: &str) -> Command {
+    java_with(jar, main_class, &[])
+}
+
+/// [`java`] with extra JVM options (`-Xmn16m`…) before the main class.
+pub fn java_with(jar: &Path, main_class: &str, jvm_options: &[&str]) -> Command {
     let mut cmd = Command::new("java");
-    cmd.arg("-cp")
+    cmd.args(jvm_options)
+        .arg("-cp")
         .arg(kotlin_classpath(jar))
-        .arg(format!("-Djna.library.path={}", profile_dir().display()))
+        .arg(format!(
+            "-Djna.library.path={}",
+            cdylib().parent().expect("library dir").display()
+        ))
         .arg(main_class);
     cmd
 }

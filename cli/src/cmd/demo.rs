@@ -329,6 +329,21 @@ fn install_coffee(skills: &Path) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("demo grant: {e}"))?;
     emma_core::assistant::check_install(&home, &bundle)?;
     home.install(&runtime, &file, "default", &grants, true)?;
+    // The demo customer opts the skill in to acting on device events (proactive features are opt-in).
+    let privacy = emma_core::privacy::Privacy::open_dir(skills.parent().unwrap_or(skills))?;
+    let now = emma_core::privacy::now_ms();
+    for category in [
+        emma_core::privacy::Category::Proactive,
+        emma_core::privacy::Category::DeviceUsage,
+    ] {
+        privacy.grant(
+            &bundle.manifest.id,
+            &category,
+            "demo: propose a reorder when the beans run low",
+            None,
+            now,
+        )?;
+    }
     Ok(())
 }
 

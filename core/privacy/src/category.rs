@@ -7,7 +7,7 @@ use std::str::FromStr;
 ///
 /// Text form, as the CLI and the databases spell it: `profile:<field>`,
 /// `orders`, `device-usage`, `device-names`, `transcripts`, `audio`,
-/// `touchpoints`, `proactive`.
+/// `touchpoints`, `skill-store`, `proactive`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Category {
     /// One profile field the customer filled in (`profile:name`); each field is consented on its own.
@@ -24,6 +24,10 @@ pub enum Category {
     Audio,
     /// How often each brand skill reached the customer (replies, notifications, proposals).
     Touchpoints,
+    /// What a brand skill keeps in its own key-value store (a favourite drink…).
+    /// Covered by the skill's `store` grant, not by a separate consent: it
+    /// appears in the ledger, the export and the erase, but cannot be granted here.
+    SkillStore,
     /// Not data: the skill may act on device events on its own (proactive features are opt-in).
     Proactive,
 }
@@ -46,7 +50,7 @@ pub(crate) fn valid_name(s: &str) -> bool {
 
 impl Category {
     /// Every category with no field, plus `profile` standing for all profile fields.
-    pub fn data_kinds() -> [&'static str; 7] {
+    pub fn data_kinds() -> [&'static str; 8] {
         [
             "profile",
             "orders",
@@ -55,6 +59,7 @@ impl Category {
             "transcripts",
             "audio",
             "touchpoints",
+            "skill-store",
         ]
     }
 
@@ -68,8 +73,15 @@ impl Category {
             Category::Transcripts => "transcripts",
             Category::Audio => "audio",
             Category::Touchpoints => "touchpoints",
+            Category::SkillStore => "skill-store",
             Category::Proactive => "proactive",
         }
+    }
+
+    /// Whether a customer consent can be given for this category (all but
+    /// [`Category::SkillStore`], which the skill's `store` grant covers).
+    pub fn consentable(&self) -> bool {
+        !matches!(self, Category::SkillStore)
     }
 
     /// The profile field, for [`Category::Profile`].
@@ -112,6 +124,7 @@ impl FromStr for Category {
             "transcripts" => Category::Transcripts,
             "audio" => Category::Audio,
             "touchpoints" => Category::Touchpoints,
+            "skill-store" => Category::SkillStore,
             "proactive" => Category::Proactive,
             _ => match s.split_once(':') {
                 Some(("profile", field)) if valid_name(field) => Category::Profile(field.into()),
@@ -151,6 +164,7 @@ mod tests {
             "transcripts",
             "audio",
             "touchpoints",
+            "skill-store",
             "proactive",
         ] {
             let c: Category = s.parse().unwrap();

@@ -94,6 +94,14 @@ impl Privacy {
         now_ms: u64,
     ) -> Result<Consent> {
         self.check_known(skill)?;
+        if !category.consentable() {
+            return Err(PrivacyError::Invalid {
+                what: format!("consent for {category}"),
+                reason: format!(
+                    "a skill's own store is covered by its `store` grant; use `emma skill revoke {skill} store` to take it away"
+                ),
+            });
+        }
         let purpose = purpose.trim();
         if purpose.is_empty() || purpose.len() > 500 {
             return Err(PrivacyError::Invalid {
@@ -213,6 +221,28 @@ impl Privacy {
         e.field = field.map(String::from).or(e.field);
         self.ledger.append(e, now_ms)?;
         Ok(Some(c.id))
+    }
+
+    /// Records that `party` (a skill or [`EMMA`]) stored customer data of
+    /// `category` (`field`: the item, e.g. a store key or an order id — never
+    /// the value), with the consent in force for it if there is one.
+    pub fn record_store(
+        &self,
+        party: &str,
+        category: &Category,
+        field: Option<&str>,
+        reason: Reason,
+        now_ms: u64,
+    ) -> Result<u64> {
+        let consent = if category.consentable() {
+            self.consent(party, category, now_ms)?.map(|c| c.id)
+        } else {
+            None
+        };
+        let mut e =
+            NewEntry::new(Action::Store, Some(category.clone()), party, reason).consent(consent);
+        e.field = field.map(String::from).or(e.field);
+        self.ledger.append(e, now_ms)
     }
 
     /// Records a share with an outside party the customer asked for (an MQTT

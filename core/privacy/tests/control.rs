@@ -157,6 +157,11 @@ fn unknown_skills_and_categories_are_clear_errors() {
         .grant("coffee", &Category::Orders, "x", Some(now - 1), now)
         .unwrap_err();
     assert!(e.to_string().contains("not in the future"), "{e}");
+    // A skill's own store is covered by its `store` grant, not by a consent.
+    let e = p
+        .grant("coffee", &Category::SkillStore, "x", None, now)
+        .unwrap_err();
+    assert!(e.to_string().contains("store` grant"), "{e}");
 }
 
 #[test]

@@ -13,6 +13,12 @@ pub trait Services: Send + Sync {
     fn read(&self, device: &str) -> Result<String, String>;
     /// A profile field the customer filled in, if any.
     fn profile(&self, field: &str) -> Option<String>;
+    /// Told after the skill wrote `key` of its own key-value store (the key,
+    /// never the value), so the embedder can account for every store of
+    /// customer data (Emma's ledger). Does nothing by default.
+    fn stored(&self, key: &str) {
+        let _ = key;
+    }
 }
 
 /// In-process services: device states in a map, a fixed profile.

@@ -418,6 +418,7 @@ impl Worker {
             Ok(p) => {
                 let decision = if confirm { "confirmed" } else { "declined" };
                 tracing::info!(%skill, proposal = %id, %decision, "customer decided on a proposal");
+                self.record_order(skill, id, Some(emma_privacy::Reason::customer()));
                 self.hub.emit(AssistantEvent::ProposalDecided {
                     id: p.id.clone(),
                     decision: decision.into(),
@@ -556,6 +557,14 @@ impl Worker {
         if !plan.actions.is_empty() {
             self.session.last_devices = plan.actions.iter().map(|(d, _)| d.clone()).collect();
         }
+        let reason = emma_privacy::Reason::intent(&rec.intent);
+        crate::consent::record_commands(
+            &self.privacy,
+            emma_privacy::EMMA,
+            &commands,
+            &reason,
+            true,
+        );
         Said {
             commands,
             ..Said::text(plan.reply)
@@ -627,6 +636,7 @@ impl Worker {
         };
         let mut commands: Vec<SentCommand> =
             std::mem::take(&mut *sent_log.lock().unwrap_or_else(|e| e.into_inner()));
+        crate::consent::record_commands(&self.privacy, &id, &commands, &reason, false);
         self.effects(&id, &outcome.effects);
         for d in &outcome.denials {
             tracing::info!(skill = %id, permission = %d.permission, reason = %d.reason, "capability denied");
@@ -673,7 +683,10 @@ impl Worker {
                 continue; // already carried out through devices.control
             }
             match self.skill_action(index, &id, action) {
-                Ok(sent) => commands.extend(sent),
+                Ok(sent) => {
+                    crate::consent::record_commands(&self.privacy, &id, &sent, &reason, true);
+                    commands.extend(sent)
+                }
                 Err(reason) => {
                     refused(&self.hub, &action.device, &id, &reason);
                     notes.push(self.responses.say(
@@ -762,6 +775,7 @@ impl Worker {
                 Effect::OrderProposal {
                     id, lines, note, ..
                 } => {
+                    self.record_order(skill, id, None);
                     self.hub.emit(AssistantEvent::Proposal {
                         skill: skill.to_string(),
                         id: id.clone(),
@@ -801,6 +815,14 @@ impl Worker {
                     continue;
                 }
             };
+            let sent = std::mem::take(
+                &mut *self.skills[d.skill]
+                    .sent
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+            let reason = emma_privacy::Reason::event(&d.event.kind);
+            crate::consent::record_commands(&self.privacy, &d.skill_id, &sent, &reason, false);
             self.effects(&d.skill_id, &outcome.effects);
             let proposal = outcome.effects.iter().find_map(|e| match e {
                 Effect::OrderProposal { id, .. } => Some(id.clone()),
@@ -839,6 +861,28 @@ impl Worker {
         // A skill that asked for a person while handling the event.
         if let Some(line) = self.handoff_after("") {
             self.announce(line, false);
+        }
+    }
+
+    /// Records in the ledger that an order proposal of `skill` was stored
+    /// (`reason`: why; by default what the skill is handling).
+    fn record_order(&self, skill: &str, id: &str, reason: Option<emma_privacy::Reason>) {
+        let reason = reason.unwrap_or_else(|| {
+            self.skills
+                .iter()
+                .find(|s| s.services.skill() == skill)
+                .map_or_else(
+                    || emma_privacy::Reason::other("skill"),
+                    |s| s.services.reason(),
+                )
+        });
+        let category = emma_privacy::Category::Orders;
+        let now = emma_privacy::now_ms();
+        if let Err(e) = self
+            .privacy
+            .record_store(skill, &category, Some(id), reason, now)
+        {
+            tracing::warn!(%skill, proposal = %id, error = %e, "order not recorded in the ledger");
         }
     }
 

@@ -35,6 +35,10 @@
 //! - What is not understood, or understood below the confidence threshold,
 //!   is answered, never acted on.
 //! - Text from skills is cleaned of control characters before it is shown or spoken.
+//! - A device event reaches a skill only with the customer's `proactive` opt-in
+//!   and `device-usage` consent, asked on every event; what a skill sees of the
+//!   customer is filtered by consent, and every store and share of customer
+//!   data is a ledger entry (`crate::consent`, `docs/privacy.md`).
 
 mod audio;
 pub mod bench;
@@ -48,6 +52,7 @@ pub mod intents;
 mod services;
 pub mod touchpoints;
 mod tts;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -68,6 +73,7 @@ pub use error::AssistantError;
 pub use event::{AssistantEvent, EventListener, EventReceiver, IntentInfo, ReplyAudio, Turn};
 pub use handoff::HandoffConfig;
 pub use tts::{Espeak, TextToSpeech};
+pub use watch::{DeviceListener, DeviceWatch};
 
 use audio::AudioSession;
 use conversation::{LoadedSkill, Request, Worker};
@@ -112,6 +118,7 @@ struct Running {
     bus: Bus,
     home: Home,
     events: tokio::task::JoinHandle<()>,
+    expiry: tokio::task::JoinHandle<()>,
     understander: Arc<Mutex<Option<Understander>>>,
     wake: audio::WakeSlot,
     audio: Option<AudioSession>,
@@ -565,12 +572,21 @@ impl Shared {
             handoff_store,
             c.session_timeout,
         )?;
+        // Retention: expiry ran on opening; it runs periodically from now on.
+        let expiry =
+            crate::consent::spawn_expiry(&rt, privacy.clone(), crate::consent::EXPIRY_EVERY);
         let worker = Worker {
             lang: c.language.clone(),
             responses: Responses::builtin(&c.language)?,
             routes,
             control: HomeControl::builtin(&c.language)?,
-            router: EventRouter::new(instances),
+            // Device events reach a skill only with the customer's consent, asked on every event.
+            router: EventRouter::new(instances).with_gate(Arc::new(
+                crate::consent::EventConsent::new(
+                    privacy.clone(),
+                    loaded.iter().map(|l| l.services.clone()).collect(),
+                ),
+            )),
             skills: loaded,
             skill_home,
             home: home.clone(),
@@ -655,6 +671,7 @@ impl Shared {
             bus,
             home,
             events,
+            expiry,
             understander,
             wake,
             audio: None,
@@ -690,6 +707,7 @@ impl Shared {
         {
             t.abort();
         }
+        r.expiry.abort();
         let _ = r.requests.send(Request::Stop);
         if let Some(w) = r.worker.take() {
             let _ = w.join();

@@ -79,7 +79,9 @@ impl emma::skill::store::Host for SkillState {
                     CapError::QuotaExceeded(e.to_string())
                 }
                 other => CapError::Unavailable(other.to_string()),
-            })
+            })?;
+        self.services.stored(&key);
+        Ok(())
     }
 
     fn delete(&mut self, key: String) -> Result<(), CapError> {
