@@ -4,11 +4,26 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Characters hassil strips at word edges.
-const PUNCTUATION: &str = ".。,，?¿？؟!¡！;；:：’";
-
+/// Characters hassil strips at word edges: `.。,，?¿？؟!¡！;；:：’`.
 fn is_punct(c: char) -> bool {
-    PUNCTUATION.contains(c)
+    matches!(
+        c,
+        '.' | '。'
+            | ','
+            | '，'
+            | '?'
+            | '¿'
+            | '？'
+            | '؟'
+            | '!'
+            | '¡'
+            | '！'
+            | ';'
+            | '；'
+            | ':'
+            | '：'
+            | '’'
+    )
 }
 
 /// Python's `\w`: letters, digits, underscore.
@@ -19,6 +34,9 @@ pub fn is_word(c: char) -> bool {
 /// Removes punctuation at the start and end of the text and at word edges,
 /// keeping it inside words ("1.5", "12:30").
 pub fn remove_punctuation(text: &str) -> String {
+    if !text.chars().any(is_punct) {
+        return text.to_string();
+    }
     let chars: Vec<char> = text.chars().collect();
     let keep_final = is_initialism(&chars);
     let mut out = String::with_capacity(text.len());
@@ -61,13 +79,20 @@ fn is_initialism(chars: &[char]) -> bool {
 /// Collapses whitespace runs to one space, applies NFC and trims.
 pub fn normalize_whitespace(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut pending_space = false;
-    let nfc: Box<dyn Iterator<Item = char>> = if text.is_ascii() {
-        Box::new(text.chars())
+    if text.is_ascii()
+        || unicode_normalization::is_nfc_quick(text.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
+        collapse_whitespace(text.chars(), &mut out);
     } else {
-        Box::new(text.nfc())
-    };
-    for c in nfc {
+        collapse_whitespace(text.nfc(), &mut out);
+    }
+    out
+}
+
+fn collapse_whitespace(chars: impl Iterator<Item = char>, out: &mut String) {
+    let mut pending_space = false;
+    for c in chars {
         if c.is_whitespace() {
             pending_space = !out.is_empty();
         } else {
@@ -78,11 +103,13 @@ pub fn normalize_whitespace(text: &str) -> String {
             out.push(c);
         }
     }
-    out
 }
 
 /// Lower-cases one character (keeping it when the lower case is longer).
 pub fn lower(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
     let mut it = c.to_lowercase();
     match (it.next(), it.next()) {
         (Some(l), None) => l,
@@ -94,6 +121,8 @@ pub fn lower(c: char) -> char {
 #[derive(Debug, Clone, Default)]
 pub struct SkipWords {
     words: Vec<Vec<char>>,
+    /// The same words as strings, for a quick "any of them here?" check.
+    strings: Vec<String>,
 }
 
 impl SkipWords {
@@ -106,17 +135,26 @@ impl SkipWords {
             .collect();
         words.sort_by_key(|w| std::cmp::Reverse(w.len()));
         words.dedup();
-        Self { words }
+        let strings = words.iter().map(|w| w.iter().collect()).collect();
+        Self { words, strings }
     }
 
-    /// Removes skip words that stand between non-word characters.
+    /// Removes skip words that stand between non-word characters (`text` is
+    /// whitespace-normalised, as [`normalize_whitespace`] leaves it).
     pub fn remove(&self, text: &str) -> String {
         if self.words.is_empty() {
+            return text.to_string();
+        }
+        // Most sentences hold no skip word at all: check that before the
+        // character-by-character pass.
+        let low_text: String = text.chars().map(lower).collect();
+        if !self.strings.iter().any(|w| low_text.contains(w.as_str())) {
             return text.to_string();
         }
         let padded: Vec<char> = format!(" {text} ").chars().collect();
         let low: Vec<char> = padded.iter().map(|&c| lower(c)).collect();
         let mut out = String::with_capacity(text.len() + 2);
+        let mut removed = false;
         let mut i = 0;
         while i < padded.len() {
             if i > 0
@@ -127,12 +165,17 @@ impl SkipWords {
             {
                 out.push(' ');
                 i += w.len();
+                removed = true;
                 continue;
             }
             out.push(padded[i]);
             i += 1;
         }
-        normalize_whitespace(&out)
+        if removed {
+            normalize_whitespace(&out)
+        } else {
+            text.to_string()
+        }
     }
 }
 

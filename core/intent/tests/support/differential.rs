@@ -52,6 +52,9 @@ pub struct SlotAnswer {
 pub struct LangSample {
     pub load_s: f64,
     pub elapsed_s: f64,
+    /// CPU seconds of hassil's recognising thread (absent in older samples).
+    #[serde(default)]
+    pub cpu_s: Option<f64>,
     pub cases: Vec<Case>,
 }
 
