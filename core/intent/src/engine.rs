@@ -368,16 +368,23 @@ impl IntentEngine {
             globals: vec![],
             locals: vec![],
             slot_names: vec![],
-            skip: SkipWords::new(
-                doc.get("skip_words")
-                    .map(|s| {
-                        s.items()
-                            .iter()
-                            .filter_map(Yaml::as_text)
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default(),
-            ),
+            skip: {
+                let words = SkipWords::new(
+                    doc.get("skip_words")
+                        .map(|s| {
+                            s.items()
+                                .iter()
+                                .filter_map(Yaml::as_text)
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default(),
+                );
+                let no_spaces = doc
+                    .get("settings")
+                    .and_then(|s| s.get("ignore_whitespace"))
+                    .is_some_and(Yaml::is_true);
+                if no_spaces { words.anywhere() } else { words }
+            },
             literals: None,
             literal_clauses: vec![],
             clause_users: vec![],

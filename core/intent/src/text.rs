@@ -121,6 +121,9 @@ pub fn lower(c: char) -> char {
 #[derive(Debug, Clone, Default)]
 pub struct SkipWords {
     words: Vec<Vec<char>>,
+    /// Remove the words wherever they occur, not only as whole words (hassil
+    /// does so for languages with `settings.ignore_whitespace`).
+    anywhere: bool,
     /// The same words as strings, for a quick "any of them here?" check.
     strings: Vec<String>,
 }
@@ -136,7 +139,18 @@ impl SkipWords {
         words.sort_by_key(|w| std::cmp::Reverse(w.len()));
         words.dedup();
         let strings = words.iter().map(|w| w.iter().collect()).collect();
-        Self { words, strings }
+        Self {
+            words,
+            strings,
+            anywhere: false,
+        }
+    }
+
+    /// The same words, removed wherever they occur (for languages without
+    /// spaces between words, where hassil has no word boundary to look for).
+    pub fn anywhere(mut self) -> Self {
+        self.anywhere = true;
+        self
     }
 
     /// Removes skip words that stand between non-word characters (`text` is
@@ -150,6 +164,22 @@ impl SkipWords {
         let low_text: String = text.chars().map(lower).collect();
         if !self.strings.iter().any(|w| low_text.contains(w.as_str())) {
             return text.to_string();
+        }
+        if self.anywhere {
+            // As hassil's `re.sub("(w1|w2|…)", "", text)`, longest word first.
+            let chars: Vec<char> = text.chars().collect();
+            let low: Vec<char> = low_text.chars().collect();
+            let mut out = String::with_capacity(text.len());
+            let mut i = 0;
+            while i < chars.len() {
+                if let Some(w) = self.words.iter().find(|w| low[i..].starts_with(w)) {
+                    i += w.len();
+                    continue;
+                }
+                out.push(chars[i]);
+                i += 1;
+            }
+            return normalize_whitespace(&out);
         }
         let padded: Vec<char> = format!(" {text} ").chars().collect();
         let low: Vec<char> = padded.iter().map(|&c| lower(c)).collect();
@@ -245,6 +275,16 @@ mod tests {
             "turn on the light"
         );
         assert_eq!(skip.remove("pleased to meet you"), "pleased to meet you");
+    }
+
+    #[test]
+    fn skip_words_anywhere_without_spaces() {
+        // zh-TW: "幫我" is a skip word; hassil removes it inside "幫我的…" too.
+        let skip = SkipWords::new(["幫我".to_string(), "請".to_string()]).anywhere();
+        assert_eq!(skip.remove("幫我的25分鐘的計時器"), "的25分鐘的計時器");
+        assert_eq!(skip.remove("請關燈"), "關燈");
+        let whole = SkipWords::new(["幫我".to_string()]);
+        assert_eq!(whole.remove("幫我的25分鐘的計時器"), "幫我的25分鐘的計時器");
     }
 
     #[test]
