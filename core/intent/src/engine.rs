@@ -41,8 +41,10 @@
 //! 2. *A number after an open wildcard*: hassil only looks for digits there
 //!    (the first number in the rest of the sentence), so
 //!    `{timer_name:name} {timer_minutes:minutes} perc` fails on "42
-//!    huszonkettő perc" and on spoken numbers, and its wildcard may swallow
-//!    leading digits ("jazz 72 órát" gives hours 2); Emma tries every split.
+//!    huszonkettő perc" and on spoken numbers, `{item} [{temp}]` fails on
+//!    "bohemian rhapsody 30 banana" (Emma's wildcard takes it all), and its
+//!    wildcard may swallow leading digits ("jazz 72 órát" gives hours 2;
+//!    "pizza 2" with the number 21 read in full too); Emma tries every split.
 //! 3. *Range multipliers on number words*: hassil caches a range's number
 //!    words by bounds, ignoring `multiplier`, so "seventy two" in a
 //!    `multiplier: -1` list gets the sign of whichever same-bounds list it
@@ -56,6 +58,21 @@
 //! 6. *Out-of-domain questions*: hassil accepts "who is the president of …"
 //!    through `who is [the] {zone:state}`; Emma scores the span as
 //!    implausible and answers "I don't know" (the match stays a candidate).
+//! 7. *Equal-ranked parses of one template* (same wildcards, same literal
+//!    text): Emma enumerates an open wildcard's ends shortest first, so the
+//!    first such parse fills the most from lists; hassil's order follows the
+//!    alternatives after the wildcard. `{item} ([off]|{color}) off` on
+//!    "pizza green off": Emma item "pizza", color "green"; hassil item
+//!    "pizza green". (Found by the property test, `tests/property.rs`.)
+//! 8. *A wildcard ending inside a word*: where the template has a space after
+//!    a wildcard (`timer{item} <det>`), hassil may end it inside a word and
+//!    match the rest there ("milk a banan" + "a" from "milk a banana"); Emma
+//!    ends it at a word gap (inside a word only when the template glues text
+//!    to it).
+//!
+//! Matching hassil's rules, not its defects: in languages without spaces
+//! (`settings.ignore_whitespace`) skip words are removed wherever they occur,
+//! as hassil's `remove_skip_words` does ("幫我" in "幫我的25分鐘…").
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -224,8 +224,25 @@ pub struct Input {
 impl Input {
     /// Normalises `text` the way hassil's `recognize_all` does.
     pub fn new(text: &str, skip: &SkipWords) -> Self {
-        let text = normalize_whitespace(&remove_punctuation(text));
-        let text = skip.remove(&text);
+        let text = if text.chars().any(is_punct) {
+            normalize_whitespace(&remove_punctuation(text))
+        } else {
+            normalize_whitespace(text)
+        };
+        let input = Self::from_normalised(&text);
+        // Most sentences hold no skip word: look for one in the lower-case
+        // text before removing any.
+        if skip
+            .strings
+            .iter()
+            .any(|w| input.low_str.contains(w.as_str()))
+        {
+            return Self::from_normalised(&skip.remove(&text));
+        }
+        input
+    }
+
+    fn from_normalised(text: &str) -> Self {
         let orig: Vec<char> = text.chars().collect();
         let low: Vec<char> = orig.iter().map(|&c| lower(c)).collect();
         let low_str = low.iter().collect();
