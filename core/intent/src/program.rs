@@ -324,9 +324,10 @@ impl<'a, 's> Matcher<'a, 's> {
                 if !self.value_allowed(value) {
                     continue;
                 }
-                if let Some(first) = &value.first
-                    && !first.iter().any(|f| self.input.low[pos..].starts_with(f))
-                {
+                // (A leading word gap may take a hyphen first.)
+                let low = &self.input.low;
+                let at = |p: usize| low.get(p..).is_some_and(|r| first_matches(&value.first, r));
+                if !(at(pos) || (matches!(low.get(pos), Some('-' | '_')) && at(pos + 1))) {
                     continue;
                 }
                 if let Some(node) = &value.node {
@@ -461,6 +462,13 @@ impl<'a, 's> Matcher<'a, 's> {
             }
         }
     }
+}
+
+/// True when `text` starts with one of `first` (or `first` is `None`: anything).
+fn first_matches(first: &Option<Vec<Box<[char]>>>, text: &[char]) -> bool {
+    first
+        .as_ref()
+        .is_none_or(|words| words.iter().any(|w| text.starts_with(w)))
 }
 
 /// The literal words a match of `node` can start with (`from_end`: end
