@@ -78,6 +78,16 @@ fn is_initialism(chars: &[char]) -> bool {
 
 /// Collapses whitespace runs to one space, applies NFC and trims.
 pub fn normalize_whitespace(text: &str) -> String {
+    // Already normal: ASCII with single spaces between words.
+    let b = text.as_bytes();
+    if text.is_ascii()
+        && b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && !b.windows(2).any(|w| w == b"  ")
+        && !b.iter().any(|&c| c != b' ' && c.is_ascii_whitespace())
+    {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     if text.is_ascii()
         || unicode_normalization::is_nfc_quick(text.chars())
@@ -243,6 +253,14 @@ impl Input {
     }
 
     fn from_normalised(text: &str) -> Self {
+        if text.is_ascii() {
+            let low_str = text.to_ascii_lowercase();
+            return Self {
+                orig: text.bytes().map(char::from).collect(),
+                low: low_str.bytes().map(char::from).collect(),
+                low_str,
+            };
+        }
         let orig: Vec<char> = text.chars().collect();
         let low: Vec<char> = orig.iter().map(|&c| lower(c)).collect();
         let low_str = low.iter().collect();
