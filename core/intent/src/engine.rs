@@ -41,8 +41,10 @@
 //! 2. *A number after an open wildcard*: hassil only looks for digits there
 //!    (the first number in the rest of the sentence), so
 //!    `{timer_name:name} {timer_minutes:minutes} perc` fails on "42
-//!    huszonkettő perc" and on spoken numbers, and its wildcard may swallow
-//!    leading digits ("jazz 72 órát" gives hours 2); Emma tries every split.
+//!    huszonkettő perc" and on spoken numbers, `{item} [{temp}]` fails on
+//!    "bohemian rhapsody 30 banana" (Emma's wildcard takes it all), and its
+//!    wildcard may swallow leading digits ("jazz 72 órát" gives hours 2;
+//!    "pizza 2" with the number 21 read in full too); Emma tries every split.
 //! 3. *Range multipliers on number words*: hassil caches a range's number
 //!    words by bounds, ignoring `multiplier`, so "seventy two" in a
 //!    `multiplier: -1` list gets the sign of whichever same-bounds list it
@@ -56,6 +58,21 @@
 //! 6. *Out-of-domain questions*: hassil accepts "who is the president of …"
 //!    through `who is [the] {zone:state}`; Emma scores the span as
 //!    implausible and answers "I don't know" (the match stays a candidate).
+//! 7. *Equal-ranked parses of one template* (same wildcards, same literal
+//!    text): Emma enumerates an open wildcard's ends shortest first, so the
+//!    first such parse fills the most from lists; hassil's order follows the
+//!    alternatives after the wildcard. `{item} ([off]|{color}) off` on
+//!    "pizza green off": Emma item "pizza", color "green"; hassil item
+//!    "pizza green". (Found by the property test, `tests/property.rs`.)
+//! 8. *A wildcard ending inside a word*: where the template has a space after
+//!    a wildcard (`timer{item} <det>`), hassil may end it inside a word and
+//!    match the rest there ("milk a banan" + "a" from "milk a banana"); Emma
+//!    ends it at a word gap (inside a word only when the template glues text
+//!    to it).
+//!
+//! Matching hassil's rules, not its defects: in languages without spaces
+//! (`settings.ignore_whitespace`) skip words are removed wherever they occur,
+//! as hassil's `remove_skip_words` does ("幫我" in "幫我的25分鐘…").
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -64,7 +81,7 @@ use aho_corasick::AhoCorasick;
 
 use crate::error::{IntentError, Origin};
 use crate::lists::{CharTrie, ListValue, RangeList, SlotList, TextList, TextValue};
-use crate::program::{EValue, ListRef, Matcher, Node, State, Tables, required_literals};
+use crate::program::{EValue, ListRef, Matcher, Node, State, Tables, required_clauses};
 use crate::template::{self, Expr};
 use crate::text::{Input, SkipWords};
 use crate::value::Value;
@@ -219,9 +236,12 @@ pub(crate) struct Sentence {
     pub data: u32,
     pub node: Node,
     pub text: String,
+    /// Ids of the literal clauses every match satisfies (see `required_clauses`).
     pub required: Vec<u32>,
     /// Literal words the sentence can start with (`None`: anything).
     pub first: Option<Vec<Box<[char]>>>,
+    /// Literal words the sentence can end with (`None`: anything).
+    pub last: Option<Vec<Box<[char]>>>,
 }
 
 /// Settings that change recognition.
@@ -264,7 +284,10 @@ pub struct IntentEngine {
     pub(crate) slot_names: Vec<String>,
     pub(crate) skip: SkipWords,
     pub(crate) literals: Option<AhoCorasick>,
-    pub(crate) literal_users: Vec<Vec<u32>>,
+    /// Per literal of `literals`: the clauses it satisfies.
+    pub(crate) literal_clauses: Vec<Vec<u32>>,
+    /// Per clause: the sentences that require it.
+    pub(crate) clause_users: Vec<Vec<u32>>,
     pub(crate) always: Vec<u32>,
     pub(crate) settings: Settings,
     pub(crate) lexicon: crate::plausible::Lexicon,
@@ -362,18 +385,26 @@ impl IntentEngine {
             globals: vec![],
             locals: vec![],
             slot_names: vec![],
-            skip: SkipWords::new(
-                doc.get("skip_words")
-                    .map(|s| {
-                        s.items()
-                            .iter()
-                            .filter_map(Yaml::as_text)
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default(),
-            ),
+            skip: {
+                let words = SkipWords::new(
+                    doc.get("skip_words")
+                        .map(|s| {
+                            s.items()
+                                .iter()
+                                .filter_map(Yaml::as_text)
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default(),
+                );
+                let no_spaces = doc
+                    .get("settings")
+                    .and_then(|s| s.get("ignore_whitespace"))
+                    .is_some_and(Yaml::is_true);
+                if no_spaces { words.anywhere() } else { words }
+            },
             literals: None,
-            literal_users: vec![],
+            literal_clauses: vec![],
+            clause_users: vec![],
             always: vec![],
             settings: Settings::default(),
             lexicon: Default::default(),
@@ -571,6 +602,7 @@ impl IntentEngine {
                     text,
                     required: vec![],
                     first: None,
+                    last: None,
                 },
             ));
         }
@@ -817,10 +849,20 @@ impl IntentEngine {
                         .insert(&template::normalize_template_text(&text_in), idx);
                     None
                 };
+                let first = node.as_ref().and_then(|n| {
+                    let (first, nullable) = crate::program::edge_literals(
+                        n,
+                        &self.rule_tables[rules as usize],
+                        0,
+                        false,
+                    );
+                    first.filter(|_| !nullable)
+                });
                 list.values.push(TextValue {
                     out,
                     context,
                     node,
+                    first,
                     text_in,
                 });
             }
@@ -950,25 +992,51 @@ impl IntentEngine {
 
     fn build_index(&mut self) {
         let mut literal_ids: HashMap<String, u32> = HashMap::new();
+        let mut clause_ids: HashMap<Vec<String>, u32> = HashMap::new();
         let mut patterns: Vec<String> = vec![];
-        let mut users: Vec<Vec<u32>> = vec![];
+        let mut literal_clauses: Vec<Vec<u32>> = vec![];
+        let mut clause_users: Vec<Vec<u32>> = vec![];
         let mut always = vec![];
         for (si, s) in self.sentences.iter_mut().enumerate() {
             let rules = &self.rule_tables[self.data[s.data as usize].rules as usize];
-            let (first, nullable) = crate::program::first_literals(&s.node, rules, 0);
+            let (first, nullable) = crate::program::edge_literals(&s.node, rules, 0, false);
             s.first = first.filter(|_| !nullable);
-            let mut lits = vec![];
-            required_literals(&s.node, rules, &mut lits);
-            lits.sort();
-            lits.dedup();
+            let (last, nullable) = crate::program::edge_literals(&s.node, rules, 0, true);
+            // Compared with the input's end without trailing hyphens (a word
+            // gap may take one), so the literals drop theirs too.
+            s.last = last.filter(|_| !nullable).and_then(|words| {
+                words
+                    .into_iter()
+                    .map(|w| {
+                        let keep = w.iter().rposition(|&c| c != '-' && c != '_')?;
+                        Some(w[..=keep].into())
+                    })
+                    .collect()
+            });
+            let mut clauses = vec![];
+            required_clauses(&s.node, rules, &mut clauses);
+            for c in &mut clauses {
+                c.sort();
+                c.dedup();
+            }
+            clauses.sort();
+            clauses.dedup();
             let mut ids = vec![];
-            for l in lits {
-                let id = *literal_ids.entry(l.clone()).or_insert_with(|| {
-                    patterns.push(l);
-                    users.push(vec![]);
-                    (patterns.len() - 1) as u32
+            for clause in clauses {
+                let next = clause_ids.len() as u32;
+                let id = *clause_ids.entry(clause.clone()).or_insert_with(|| {
+                    clause_users.push(vec![]);
+                    for l in clause {
+                        let lid = *literal_ids.entry(l.clone()).or_insert_with(|| {
+                            patterns.push(l);
+                            literal_clauses.push(vec![]);
+                            (patterns.len() - 1) as u32
+                        });
+                        literal_clauses[lid as usize].push(next);
+                    }
+                    next
                 });
-                users[id as usize].push(si as u32);
+                clause_users[id as usize].push(si as u32);
                 ids.push(id);
             }
             if ids.is_empty() {
@@ -981,7 +1049,8 @@ impl IntentEngine {
         } else {
             AhoCorasick::new(&patterns).ok()
         };
-        self.literal_users = users;
+        self.literal_clauses = literal_clauses;
+        self.clause_users = clause_users;
         self.always = always;
         let roots: Vec<(&Node, &[Node])> = self
             .sentences
@@ -1047,22 +1116,29 @@ impl IntentEngine {
         &self.list_names
     }
 
-    /// Candidate sentence indices for an input, in template order.
+    /// Candidate sentence indices for an input, in template order: those
+    /// whose every required clause has one of its literals in the input.
     fn candidates(&self, input: &Input) -> Vec<u32> {
         let mut counts: Vec<u16> = vec![0; self.sentences.len()];
         let mut out: Vec<u32> = self.always.clone();
         if let Some(ac) = &self.literals {
-            let mut seen = vec![false; self.literal_users.len()];
+            let mut seen = vec![false; self.literal_clauses.len()];
+            let mut satisfied = vec![false; self.clause_users.len()];
             for m in ac.find_overlapping_iter(&input.low_str) {
                 let id = m.pattern().as_usize();
                 if std::mem::replace(&mut seen[id], true) {
                     continue;
                 }
-                for &s in &self.literal_users[id] {
-                    let c = &mut counts[s as usize];
-                    *c += 1;
-                    if *c as usize == self.sentences[s as usize].required.len() {
-                        out.push(s);
+                for &clause in &self.literal_clauses[id] {
+                    if std::mem::replace(&mut satisfied[clause as usize], true) {
+                        continue;
+                    }
+                    for &s in &self.clause_users[clause as usize] {
+                        let c = &mut counts[s as usize];
+                        *c += 1;
+                        if *c as usize == self.sentences[s as usize].required.len() {
+                            out.push(s);
+                        }
                     }
                 }
             }
@@ -1074,16 +1150,73 @@ impl IntentEngine {
     /// Recognises `text` with the caller's context.
     pub fn recognize(&self, text: &str, ctx: &Context) -> Recognition {
         let input = Input::new(text, &self.skip);
-        let mut all = self.match_input(&input, ctx, 0);
-        if all.is_empty() && self.settings.fuzzy_max_edits > 0 {
-            all = crate::fuzzy::recognize_fuzzy(self, &input, ctx);
+        let hits = self.match_hits(&input, ctx, 0);
+        if hits.is_empty() && self.settings.fuzzy_max_edits > 0 {
+            return self.rank(crate::fuzzy::recognize_fuzzy(self, &input, ctx));
         }
-        self.rank(all)
+        self.rank_hits(hits, &input, ctx)
     }
 
     /// Every full match of `input`, in hassil's generation order.
     pub(crate) fn match_input(&self, input: &Input, ctx: &Context, edits: u32) -> Vec<IntentMatch> {
-        let mut results: Vec<IntentMatch> = Vec::new();
+        self.match_hits(input, ctx, edits)
+            .iter()
+            .filter_map(|h| self.materialise(h, input, ctx))
+            .collect()
+    }
+
+    /// Builds the [`IntentMatch`] of a hit.
+    fn materialise(&self, hit: &Hit<'_>, input: &Input, ctx: &Context) -> Option<IntentMatch> {
+        let sentence = &self.sentences[hit.si as usize];
+        let data = &self.data[sentence.data as usize];
+        self.finish(
+            &hit.state,
+            input,
+            ctx,
+            data,
+            sentence,
+            hit.total_chars,
+            hit.key.edits,
+        )
+    }
+
+    /// Ranks hits like [`IntentEngine::rank`] and builds only the matches it reports.
+    fn rank_hits(&self, hits: Vec<Hit<'_>>, input: &Input, ctx: &Context) -> Recognition {
+        let keys: Vec<RankKey> = hits.iter().map(|h| h.key).collect();
+        let best_idx = best_index(&keys);
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by_key(|&i| keys[i].order());
+        if let Some(b) = best_idx {
+            order.retain(|&i| i != b);
+            order.insert(0, b);
+        }
+        let mut candidates: Vec<IntentMatch> = Vec::new();
+        let mut intents: Vec<u32> = Vec::new();
+        let mut best = None;
+        for i in order {
+            if intents.contains(&keys[i].intent) {
+                continue;
+            }
+            let Some(m) = self.materialise(&hits[i], input, ctx) else {
+                continue;
+            };
+            intents.push(keys[i].intent);
+            if Some(i) == best_idx {
+                best = Some(m.clone()).filter(|m| m.confidence >= self.settings.threshold);
+            }
+            candidates.push(m);
+            if candidates.len() >= 5 {
+                break;
+            }
+        }
+        Recognition { best, candidates }
+    }
+
+    /// Every full match of `input` that the context allows, in hassil's
+    /// generation order, with what ranking needs (built into an
+    /// [`IntentMatch`] only when reported).
+    fn match_hits<'a>(&'a self, input: &Input, ctx: &Context, edits: u32) -> Vec<Hit<'a>> {
+        let mut results: Vec<Hit<'a>> = Vec::new();
         if input.is_empty() {
             return results;
         }
@@ -1093,12 +1226,90 @@ impl IntentEngine {
             .filter(|c| !c.is_whitespace())
             .count()
             .max(1) as f32;
+        let end = input
+            .low
+            .iter()
+            .rposition(|c| !(c.is_whitespace() || *c == '-' || *c == '_'))
+            .map_or(&input.low[..0], |i| &input.low[..=i]);
         // Per data block: 0 = not checked yet, 1 = context allows it, 2 = it doesn't.
         let mut block_ok: Vec<u8> = vec![0; self.data.len()];
+        let best_slot = self
+            .settings
+            .best_slot_name
+            .as_deref()
+            .map(|name| (name, self.slot_names.iter().position(|s| s == name)));
+        let mut sink = |state: &State<'a>, si: u32| {
+            let sentence = &self.sentences[si as usize];
+            let data = &self.data[sentence.data as usize];
+            // The caller's context overridden by the matched values' (later first).
+            let get = |k: &str| -> Option<&str> {
+                state
+                    .context
+                    .iter()
+                    .rev()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| *v)
+                    .or_else(|| ctx.get(k))
+            };
+            if !check_excluded(&data.excludes, &get) || !check_required(&data.requires, &get, false)
+            {
+                return;
+            }
+            // The preferred slot as `finish` fills it: the last entity for it,
+            // else the block's fixed slot or a context copy (no spoken text).
+            let best = best_slot.and_then(|(name, id)| {
+                match state
+                    .entities
+                    .iter()
+                    .rev()
+                    .find(|e| Some(e.slot as usize) == id)
+                {
+                    Some(e) if e.wildcard => None,
+                    Some(e) => Some(input.slice(e.start, e.end).chars().count()),
+                    None => {
+                        let fixed = data.slots.iter().any(|(k, _)| k == name)
+                            || data.requires.iter().any(|(key, req)| {
+                                req.copy_to.as_deref() == Some(name) && get(key).is_some()
+                            });
+                        fixed.then_some(0)
+                    }
+                }
+            });
+            results.push(Hit {
+                si,
+                state: State {
+                    entities: state.entities.clone(),
+                    context: state.context.clone(),
+                    score: state.score,
+                },
+                total_chars,
+                key: RankKey {
+                    intent: data.intent,
+                    best,
+                    edits,
+                    wildcards: state.entities.iter().filter(|e| e.wildcard).count() as u32,
+                    literal_chars: state.score,
+                },
+            });
+        };
+        let empty = Tables {
+            rules: &[],
+            globals: &self.globals,
+            locals: &self.locals,
+            requires: &[],
+            excludes: &[],
+        };
+        let mut matcher = Matcher::new(empty, input, &mut sink);
         for si in self.candidates(input) {
             let sentence = &self.sentences[si as usize];
             if let Some(first) = &sentence.first
                 && !first.iter().any(|f| input.low.starts_with(f))
+            {
+                continue;
+            }
+            // A word gap at the end of a template may take a trailing hyphen.
+            if let Some(last) = &sentence.last
+                && !last.iter().any(|f| end.ends_with(f))
             {
                 continue;
             }
@@ -1110,26 +1321,20 @@ impl IntentEngine {
                         && check_excluded(&data.excludes, &|k| ctx.get(k)));
                 *slot = if ok { 1 } else { 2 };
             }
-            let ok = *slot == 1;
-            if !ok {
+            if *slot != 1 {
                 continue;
             }
-            let tables = Tables {
+            matcher.tables = Tables {
                 rules: &self.rule_tables[data.rules as usize],
                 globals: &self.globals,
                 locals: &self.locals,
                 requires: &data.requires,
                 excludes: &data.excludes,
             };
-            let mut sink = |state: &State<'_>| {
-                if let Some(m) = self.finish(state, input, ctx, data, sentence, total_chars, edits)
-                {
-                    results.push(m);
-                }
-            };
-            let mut matcher = Matcher::new(tables, input, &mut sink);
+            matcher.tag = si;
             matcher.run(&sentence.node);
         }
+        drop(matcher);
         results
     }
 
@@ -1233,15 +1438,27 @@ impl IntentEngine {
 
     /// Picks the best of `all` (hassil order) and lists candidates.
     pub(crate) fn rank(&self, all: Vec<IntentMatch>) -> Recognition {
-        let best_idx = best_index(&all, self.settings.best_slot_name.as_deref());
+        let best_slot = self.settings.best_slot_name.as_deref();
+        let keys: Vec<RankKey> = all
+            .iter()
+            .map(|m| RankKey {
+                intent: self
+                    .intents
+                    .iter()
+                    .position(|n| *n == m.intent)
+                    .unwrap_or(0) as u32,
+                best: best_slot
+                    .and_then(|slot| m.slots.get(slot))
+                    .filter(|e| !e.wildcard)
+                    .map(|e| e.text.chars().count()),
+                edits: m.edits,
+                wildcards: m.wildcards,
+                literal_chars: m.literal_chars,
+            })
+            .collect();
+        let best_idx = best_index(&keys);
         let mut order: Vec<usize> = (0..all.len()).collect();
-        order.sort_by_key(|&i| {
-            (
-                all[i].edits,
-                all[i].wildcards,
-                std::cmp::Reverse(all[i].literal_chars),
-            )
-        });
+        order.sort_by_key(|&i| keys[i].order());
         if let Some(b) = best_idx {
             order.retain(|&i| i != b);
             order.insert(0, b);
@@ -1256,50 +1473,73 @@ impl IntentEngine {
                 break;
             }
         }
+        let mut all = all;
         let best = best_idx
-            .map(|i| all[i].clone())
+            .map(|i| all.swap_remove(i))
             .filter(|m| m.confidence >= self.settings.threshold);
         Recognition { best, candidates }
     }
 }
 
+/// A full match before it is built into an [`IntentMatch`].
+struct Hit<'a> {
+    /// The sentence (template) index.
+    si: u32,
+    state: State<'a>,
+    total_chars: f32,
+    key: RankKey,
+}
+
+/// What ranking looks at.
+#[derive(Debug, Clone, Copy)]
+struct RankKey {
+    intent: u32,
+    /// Characters of the preferred slot (`best_slot_name`) when a list, a
+    /// fixed slot or the context fills it (not a wildcard).
+    best: Option<usize>,
+    edits: u32,
+    wildcards: u32,
+    literal_chars: u32,
+}
+
+impl RankKey {
+    /// Fewer edits, then fewer wildcards, then more literal characters.
+    fn order(&self) -> (u32, u32, std::cmp::Reverse<u32>) {
+        (
+            self.edits,
+            self.wildcards,
+            std::cmp::Reverse(self.literal_chars),
+        )
+    }
+}
+
 /// hassil's `recognize_best` over results in generation order.
-fn best_index(all: &[IntentMatch], best_slot: Option<&str>) -> Option<usize> {
+fn best_index(all: &[RankKey]) -> Option<usize> {
     let mut best: Vec<usize> = vec![];
     let mut slot_found = false;
     let mut best_quality: Option<usize> = None;
     for (i, m) in all.iter().enumerate() {
-        if let Some(slot) = best_slot {
-            let entity = m.slots.get(slot);
-            let is_slot = entity.is_some_and(|e| !e.wildcard);
-            if slot_found && !is_slot {
-                continue;
-            }
-            if !slot_found && is_slot {
-                slot_found = true;
-                best.clear();
-            }
-            if let Some(e) = entity.filter(|_| is_slot) {
-                let q = e.text.chars().count();
-                match best_quality {
-                    Some(b) if q < b => continue,
-                    Some(b) if q == b => {}
-                    _ => {
-                        best_quality = Some(q);
-                        best.clear();
-                    }
+        let is_slot = m.best.is_some();
+        if slot_found && !is_slot {
+            continue;
+        }
+        if !slot_found && is_slot {
+            slot_found = true;
+            best.clear();
+        }
+        if let Some(q) = m.best {
+            match best_quality {
+                Some(b) if q < b => continue,
+                Some(b) if q == b => {}
+                _ => {
+                    best_quality = Some(q);
+                    best.clear();
                 }
             }
         }
         best.push(i);
     }
-    best.into_iter().min_by_key(|&i| {
-        (
-            all[i].edits,
-            all[i].wildcards,
-            std::cmp::Reverse(all[i].literal_chars),
-        )
-    })
+    best.into_iter().min_by_key(|&i| all[i].order())
 }
 
 fn text_node(s: &str) -> Node {

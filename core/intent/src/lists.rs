@@ -44,6 +44,9 @@ pub(crate) struct TextValue {
     pub context: Vec<(String, String)>,
     /// For template values (`(closed|shut)`): the compiled template.
     pub node: Option<Node>,
+    /// For template values: the literal words a match starts with (`None`:
+    /// anything), to skip the template quickly.
+    pub first: Option<Vec<Box<[char]>>>,
     /// The spoken form as written (for grammar export).
     pub text_in: String,
 }
@@ -73,12 +76,14 @@ impl CharTrie {
         let text = crate::text::normalize_whitespace(text);
         for c in text.chars().map(lower) {
             let c = if c.is_whitespace() { ' ' } else { c };
-            let next = match self.nodes[node].edges.iter().find(|(e, _)| *e == c) {
-                Some(&(_, n)) => n as usize,
-                None => {
+            // Edges stay sorted by character, so a word gap (' ') comes first
+            // and `walk` finds the next character by binary search.
+            let next = match self.nodes[node].edges.binary_search_by_key(&c, |e| e.0) {
+                Ok(i) => self.nodes[node].edges[i].1 as usize,
+                Err(i) => {
                     self.nodes.push(TrieNode::default());
                     let n = self.nodes.len() - 1;
-                    self.nodes[node].edges.push((c, n as u32));
+                    self.nodes[node].edges.insert(i, (c, n as u32));
                     n
                 }
             };
@@ -96,15 +101,19 @@ impl CharTrie {
         }
     }
 
-    fn walk(&self, node: usize, low: &[char], pos: usize, out: &mut Vec<(u32, usize)>) {
-        let n = &self.nodes[node];
-        if node != 0 {
-            for &v in &n.values {
-                out.push((v, pos));
+    fn walk(&self, mut node: usize, low: &[char], mut pos: usize, out: &mut Vec<(u32, usize)>) {
+        // Follows the one character path iteratively; only a word gap
+        // branches (recursively).
+        loop {
+            let n = &self.nodes[node];
+            if node != 0 {
+                for &v in &n.values {
+                    out.push((v, pos));
+                }
             }
-        }
-        for &(c, next) in &n.edges {
-            if c == ' ' {
+            let edges = n.edges.as_slice();
+            if let Ok(gap) = edges.binary_search_by_key(&' ', |e| e.0) {
+                let next = edges[gap].1;
                 // A word gap: whitespace run, or a hyphen/underscore joining words.
                 let mut p = pos;
                 while p < low.len() && low[p].is_whitespace() {
@@ -116,8 +125,14 @@ impl CharTrie {
                 if p > pos {
                     self.walk(next as usize, low, p, out);
                 }
-            } else if low.get(pos) == Some(&c) {
-                self.walk(next as usize, low, pos + 1, out);
+            }
+            let Some(&c) = low.get(pos) else { return };
+            match edges.binary_search_by_key(&c, |e| e.0) {
+                Ok(i) if c != ' ' => {
+                    node = edges[i].1 as usize;
+                    pos += 1;
+                }
+                _ => return,
             }
         }
     }
@@ -170,8 +185,7 @@ impl RangeList {
         if (whole - self.start) % self.step != 0 {
             return false;
         }
-        frac.abs() < 1e-9
-            || (whole < self.stop && self.fractions.iter().any(|f| (f - frac).abs() < 1e-9))
+        frac.abs() < 1e-9 || self.fractions.iter().any(|f| (f - frac).abs() < 1e-9)
     }
 
     /// Applies the multiplier.
@@ -205,6 +219,7 @@ impl SlotList {
                 out: Some(crate::value::Value::Text(v.value_out)),
                 context: v.context.into_iter().collect(),
                 node: None,
+                first: None,
                 text_in: v.text_in,
             });
         }
@@ -248,7 +263,11 @@ mod tests {
         assert!(r.contains(4.0));
         assert!(r.contains(4.5));
         assert!(!r.contains(3.0));
-        assert!(!r.contains(10.5));
+        // hassil's `get_numbers` yields each whole number's fractions, the
+        // last one's too.
+        assert!(r.contains(10.5));
+        assert!(!r.contains(10.25));
+        assert!(!r.contains(11.0));
         assert!(!r.contains(12.0));
     }
 }

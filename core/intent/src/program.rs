@@ -97,25 +97,35 @@ enum Cont<'a, 'c> {
 /// Upper bound on matcher steps per template, against pathological templates.
 pub(crate) const MAX_STEPS: u32 = 200_000;
 
-/// Runs one template against one input, calling `sink` for each full match.
+/// Runs templates against one input, calling `sink` for each full match with
+/// the `tag` of the template being run (one matcher serves every template of
+/// a sentence, so its buffers are allocated once).
 pub(crate) struct Matcher<'a, 's> {
     pub tables: Tables<'a>,
     pub input: &'s Input,
     pub state: State<'a>,
     pub steps: u32,
-    pub sink: &'s mut dyn FnMut(&State<'a>),
-    hits: Vec<(u32, usize)>,
+    pub sink: &'s mut dyn FnMut(&State<'a>, u32),
+    /// The caller's tag for the template being run.
+    pub tag: u32,
+    /// Spare hit buffers (list lookups nest, so one per depth).
+    pool: Vec<Vec<(u32, usize)>>,
 }
 
 impl<'a, 's> Matcher<'a, 's> {
-    pub fn new(tables: Tables<'a>, input: &'s Input, sink: &'s mut dyn FnMut(&State<'a>)) -> Self {
+    pub fn new(
+        tables: Tables<'a>,
+        input: &'s Input,
+        sink: &'s mut dyn FnMut(&State<'a>, u32),
+    ) -> Self {
         Self {
             tables,
             input,
             state: State::default(),
             steps: 0,
             sink,
-            hits: Vec::new(),
+            tag: 0,
+            pool: Vec::new(),
         }
     }
 
@@ -150,7 +160,7 @@ impl<'a, 's> Matcher<'a, 's> {
             Cont::Done => {
                 let low = &self.input.low;
                 if low[pos..].iter().all(|c| c.is_whitespace()) {
-                    (self.sink)(&self.state);
+                    (self.sink)(&self.state, self.tag);
                 }
             }
             Cont::Seq { items, next } => self.seq(items, next, pos, sow),
@@ -293,11 +303,9 @@ impl<'a, 's> Matcher<'a, 's> {
         pos: usize,
         sow: bool,
     ) {
-        let mut hits = std::mem::take(&mut self.hits);
-        let base = hits.len();
-        list.trie.find(&self.input.low, pos, &mut hits);
-        let mut found: Vec<(u32, usize)> = hits.drain(base..).collect();
-        self.hits = hits;
+        let mut found = self.pool.pop().unwrap_or_default();
+        found.clear();
+        list.trie.find(&self.input.low, pos, &mut found);
         found.sort_by_key(|&(v, _)| v);
         let mut templates = list.template_values.iter().peekable();
         let mut i = 0;
@@ -314,6 +322,12 @@ impl<'a, 's> Matcher<'a, 's> {
                 let t = *templates.next().expect("peeked");
                 let value = &list.values[t as usize];
                 if !self.value_allowed(value) {
+                    continue;
+                }
+                // (A leading word gap may take a hyphen first.)
+                let low = &self.input.low;
+                let at = |p: usize| low.get(p..).is_some_and(|r| first_matches(&value.first, r));
+                if !(at(pos) || (matches!(low.get(pos), Some('-' | '_')) && at(pos + 1))) {
                     continue;
                 }
                 if let Some(node) = &value.node {
@@ -339,6 +353,7 @@ impl<'a, 's> Matcher<'a, 's> {
                 self.pop_value(value);
             }
         }
+        self.pool.push(found);
     }
 
     fn range_list(
@@ -397,9 +412,10 @@ impl<'a, 's> Matcher<'a, 's> {
         if let Some(trie) = &range.words {
             let pos = if sow { self.skip_ws(pos) } else { pos };
             let low = &self.input.low;
-            let mut hits = Vec::new();
+            let mut hits = self.pool.pop().unwrap_or_default();
+            hits.clear();
             trie.find(low, pos, &mut hits);
-            for (v, end) in hits {
+            for &(v, end) in &hits {
                 let score = (end - pos) as u32;
                 self.state.score += score;
                 self.state.entities.push(Entity {
@@ -413,6 +429,7 @@ impl<'a, 's> Matcher<'a, 's> {
                 self.state.entities.pop();
                 self.state.score -= score;
             }
+            self.pool.push(hits);
         }
     }
 
@@ -447,12 +464,21 @@ impl<'a, 's> Matcher<'a, 's> {
     }
 }
 
-/// The literal words a match of `node` can start with, and whether `node`
-/// can match nothing. `None` means "anything" (a list comes first).
-pub(crate) fn first_literals(
+/// True when `text` starts with one of `first` (or `first` is `None`: anything).
+fn first_matches(first: &Option<Vec<Box<[char]>>>, text: &[char]) -> bool {
+    first
+        .as_ref()
+        .is_none_or(|words| words.iter().any(|w| text.starts_with(w)))
+}
+
+/// The literal words a match of `node` can start with (`from_end`: end
+/// with), and whether `node` can match nothing. `None` means "anything" (a
+/// list comes first).
+pub(crate) fn edge_literals(
     node: &Node,
     rules: &[Node],
     depth: usize,
+    from_end: bool,
 ) -> (Option<Vec<Box<[char]>>>, bool) {
     if depth > 64 {
         return (None, false);
@@ -461,12 +487,12 @@ pub(crate) fn first_literals(
         Node::Lit { chars, .. } => (Some(vec![chars.clone()]), false),
         Node::Space => (Some(vec![]), true),
         Node::List { .. } => (None, false),
-        Node::Rule(i) => first_literals(&rules[*i as usize], rules, depth + 1),
+        Node::Rule(i) => edge_literals(&rules[*i as usize], rules, depth + 1, from_end),
         Node::Alt(items) => {
             let mut all = Some(vec![]);
             let mut nullable = items.is_empty();
             for item in items.iter() {
-                let (f, n) = first_literals(item, rules, depth + 1);
+                let (f, n) = edge_literals(item, rules, depth + 1, from_end);
                 nullable |= n;
                 all = match (all, f) {
                     (Some(mut a), Some(f)) => {
@@ -480,8 +506,13 @@ pub(crate) fn first_literals(
         }
         Node::Seq(items) => {
             let mut all = Some(vec![]);
-            for item in items.iter() {
-                let (f, n) = first_literals(item, rules, depth + 1);
+            let mut ordered: Box<dyn Iterator<Item = &Node>> = if from_end {
+                Box::new(items.iter().rev())
+            } else {
+                Box::new(items.iter())
+            };
+            for item in &mut ordered {
+                let (f, n) = edge_literals(item, rules, depth + 1, from_end);
                 all = match (all, f) {
                     (Some(mut a), Some(f)) => {
                         a.extend(f);
@@ -498,28 +529,51 @@ pub(crate) fn first_literals(
     }
 }
 
-/// Literal strings every match of `node` must contain (for pre-filtering).
-pub(crate) fn required_literals(node: &Node, rules: &[Node], out: &mut Vec<String>) {
+/// The most literals one clause of [`required_clauses`] may list.
+const MAX_CLAUSE: usize = 32;
+
+/// Clauses every match of `node` satisfies, for pre-filtering: each clause
+/// lists literal strings of which a match contains at least one (a single
+/// literal when it is always there; one per choice for alternatives whose
+/// choices each need their own literal, like `(all|every) lights`).
+pub(crate) fn required_clauses(node: &Node, rules: &[Node], out: &mut Vec<Vec<String>>) {
     match node {
-        Node::Lit { chars, .. } => out.push(chars.iter().collect()),
+        Node::Lit { chars, .. } => out.push(vec![chars.iter().collect()]),
         Node::Space | Node::List { .. } => {}
         Node::Seq(items) => {
             for item in items.iter() {
-                required_literals(item, rules, out);
+                required_clauses(item, rules, out);
             }
         }
         Node::Alt(items) => {
-            let mut common: Option<Vec<String>> = None;
+            let mut common: Option<Vec<Vec<String>>> = None;
+            let mut any_of: Option<Vec<String>> = Some(vec![]);
             for item in items.iter() {
                 let mut mine = Vec::new();
-                required_literals(item, rules, &mut mine);
+                required_clauses(item, rules, &mut mine);
+                // The item's tightest clause joins the alternative's "any of".
+                any_of = match (any_of, mine.iter().min_by_key(|c| c.len())) {
+                    (Some(mut all), Some(best)) if all.len() + best.len() <= MAX_CLAUSE => {
+                        all.extend(best.iter().cloned());
+                        Some(all)
+                    }
+                    _ => None,
+                };
                 common = Some(match common {
                     None => mine,
                     Some(c) => c.into_iter().filter(|s| mine.contains(s)).collect(),
                 });
             }
-            out.extend(common.unwrap_or_default());
+            let common = common.unwrap_or_default();
+            if let Some(mut any_of) = any_of.filter(|a| !a.is_empty() && !items.is_empty()) {
+                any_of.sort();
+                any_of.dedup();
+                if !common.iter().any(|c| c.iter().all(|l| any_of.contains(l))) {
+                    out.push(any_of);
+                }
+            }
+            out.extend(common);
         }
-        Node::Rule(i) => required_literals(&rules[*i as usize], rules, out),
+        Node::Rule(i) => required_clauses(&rules[*i as usize], rules, out),
     }
 }

@@ -4,11 +4,26 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Characters hassil strips at word edges.
-const PUNCTUATION: &str = ".。,，?¿？؟!¡！;；:：’";
-
+/// Characters hassil strips at word edges: `.。,，?¿？؟!¡！;；:：’`.
 fn is_punct(c: char) -> bool {
-    PUNCTUATION.contains(c)
+    matches!(
+        c,
+        '.' | '。'
+            | ','
+            | '，'
+            | '?'
+            | '¿'
+            | '？'
+            | '؟'
+            | '!'
+            | '¡'
+            | '！'
+            | ';'
+            | '；'
+            | ':'
+            | '：'
+            | '’'
+    )
 }
 
 /// Python's `\w`: letters, digits, underscore.
@@ -19,6 +34,9 @@ pub fn is_word(c: char) -> bool {
 /// Removes punctuation at the start and end of the text and at word edges,
 /// keeping it inside words ("1.5", "12:30").
 pub fn remove_punctuation(text: &str) -> String {
+    if !text.chars().any(is_punct) {
+        return text.to_string();
+    }
     let chars: Vec<char> = text.chars().collect();
     let keep_final = is_initialism(&chars);
     let mut out = String::with_capacity(text.len());
@@ -60,14 +78,31 @@ fn is_initialism(chars: &[char]) -> bool {
 
 /// Collapses whitespace runs to one space, applies NFC and trims.
 pub fn normalize_whitespace(text: &str) -> String {
+    // Already normal: ASCII with single spaces between words.
+    let b = text.as_bytes();
+    if text.is_ascii()
+        && b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && !b.windows(2).any(|w| w == b"  ")
+        && !b.iter().any(|&c| c != b' ' && c.is_ascii_whitespace())
+    {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
-    let mut pending_space = false;
-    let nfc: Box<dyn Iterator<Item = char>> = if text.is_ascii() {
-        Box::new(text.chars())
+    if text.is_ascii()
+        || unicode_normalization::is_nfc_quick(text.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
+        collapse_whitespace(text.chars(), &mut out);
     } else {
-        Box::new(text.nfc())
-    };
-    for c in nfc {
+        collapse_whitespace(text.nfc(), &mut out);
+    }
+    out
+}
+
+fn collapse_whitespace(chars: impl Iterator<Item = char>, out: &mut String) {
+    let mut pending_space = false;
+    for c in chars {
         if c.is_whitespace() {
             pending_space = !out.is_empty();
         } else {
@@ -78,11 +113,13 @@ pub fn normalize_whitespace(text: &str) -> String {
             out.push(c);
         }
     }
-    out
 }
 
 /// Lower-cases one character (keeping it when the lower case is longer).
 pub fn lower(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
     let mut it = c.to_lowercase();
     match (it.next(), it.next()) {
         (Some(l), None) => l,
@@ -94,6 +131,11 @@ pub fn lower(c: char) -> char {
 #[derive(Debug, Clone, Default)]
 pub struct SkipWords {
     words: Vec<Vec<char>>,
+    /// Remove the words wherever they occur, not only as whole words (hassil
+    /// does so for languages with `settings.ignore_whitespace`).
+    anywhere: bool,
+    /// The same words as strings, for a quick "any of them here?" check.
+    strings: Vec<String>,
 }
 
 impl SkipWords {
@@ -106,17 +148,53 @@ impl SkipWords {
             .collect();
         words.sort_by_key(|w| std::cmp::Reverse(w.len()));
         words.dedup();
-        Self { words }
+        let strings = words.iter().map(|w| w.iter().collect()).collect();
+        Self {
+            words,
+            strings,
+            anywhere: false,
+        }
     }
 
-    /// Removes skip words that stand between non-word characters.
+    /// The same words, removed wherever they occur (for languages without
+    /// spaces between words, where hassil has no word boundary to look for).
+    pub fn anywhere(mut self) -> Self {
+        self.anywhere = true;
+        self
+    }
+
+    /// Removes skip words that stand between non-word characters (`text` is
+    /// whitespace-normalised, as [`normalize_whitespace`] leaves it).
     pub fn remove(&self, text: &str) -> String {
         if self.words.is_empty() {
             return text.to_string();
         }
+        // Most sentences hold no skip word at all: check that before the
+        // character-by-character pass.
+        let low_text: String = text.chars().map(lower).collect();
+        if !self.strings.iter().any(|w| low_text.contains(w.as_str())) {
+            return text.to_string();
+        }
+        if self.anywhere {
+            // As hassil's `re.sub("(w1|w2|…)", "", text)`, longest word first.
+            let chars: Vec<char> = text.chars().collect();
+            let low: Vec<char> = low_text.chars().collect();
+            let mut out = String::with_capacity(text.len());
+            let mut i = 0;
+            while i < chars.len() {
+                if let Some(w) = self.words.iter().find(|w| low[i..].starts_with(w)) {
+                    i += w.len();
+                    continue;
+                }
+                out.push(chars[i]);
+                i += 1;
+            }
+            return normalize_whitespace(&out);
+        }
         let padded: Vec<char> = format!(" {text} ").chars().collect();
         let low: Vec<char> = padded.iter().map(|&c| lower(c)).collect();
         let mut out = String::with_capacity(text.len() + 2);
+        let mut removed = false;
         let mut i = 0;
         while i < padded.len() {
             if i > 0
@@ -127,12 +205,17 @@ impl SkipWords {
             {
                 out.push(' ');
                 i += w.len();
+                removed = true;
                 continue;
             }
             out.push(padded[i]);
             i += 1;
         }
-        normalize_whitespace(&out)
+        if removed {
+            normalize_whitespace(&out)
+        } else {
+            text.to_string()
+        }
     }
 }
 
@@ -151,8 +234,33 @@ pub struct Input {
 impl Input {
     /// Normalises `text` the way hassil's `recognize_all` does.
     pub fn new(text: &str, skip: &SkipWords) -> Self {
-        let text = normalize_whitespace(&remove_punctuation(text));
-        let text = skip.remove(&text);
+        let text = if text.chars().any(is_punct) {
+            normalize_whitespace(&remove_punctuation(text))
+        } else {
+            normalize_whitespace(text)
+        };
+        let input = Self::from_normalised(&text);
+        // Most sentences hold no skip word: look for one in the lower-case
+        // text before removing any.
+        if skip
+            .strings
+            .iter()
+            .any(|w| input.low_str.contains(w.as_str()))
+        {
+            return Self::from_normalised(&skip.remove(&text));
+        }
+        input
+    }
+
+    fn from_normalised(text: &str) -> Self {
+        if text.is_ascii() {
+            let low_str = text.to_ascii_lowercase();
+            return Self {
+                orig: text.bytes().map(char::from).collect(),
+                low: low_str.bytes().map(char::from).collect(),
+                low_str,
+            };
+        }
         let orig: Vec<char> = text.chars().collect();
         let low: Vec<char> = orig.iter().map(|&c| lower(c)).collect();
         let low_str = low.iter().collect();
@@ -202,6 +310,16 @@ mod tests {
             "turn on the light"
         );
         assert_eq!(skip.remove("pleased to meet you"), "pleased to meet you");
+    }
+
+    #[test]
+    fn skip_words_anywhere_without_spaces() {
+        // zh-TW: "幫我" is a skip word; hassil removes it inside "幫我的…" too.
+        let skip = SkipWords::new(["幫我".to_string(), "請".to_string()]).anywhere();
+        assert_eq!(skip.remove("幫我的25分鐘的計時器"), "的25分鐘的計時器");
+        assert_eq!(skip.remove("請關燈"), "關燈");
+        let whole = SkipWords::new(["幫我".to_string()]);
+        assert_eq!(whole.remove("幫我的25分鐘的計時器"), "幫我的25分鐘的計時器");
     }
 
     #[test]

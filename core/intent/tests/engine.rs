@@ -235,3 +235,54 @@ fn errors_name_file_line_and_text() {
         Err(IntentError::Io { .. })
     ));
 }
+
+/// The pre-filter (words every match needs, one of each alternative's words,
+/// the words a template starts and ends with, a list's template values by
+/// their first word) never drops a sentence the matcher would take.
+#[test]
+fn pre_filters_keep_every_match() {
+    let yaml = r#"
+language: en
+intents:
+  Dim:
+    data:
+      - sentences:
+          - "(dim|lower|reduce) [the] {color} (lights|lamps)[ ]please"
+          - "(make;[the] {color} light) (darker|dimmer)"
+          - "{color}-(lights|lamps) (off|out)"
+lists:
+  color:
+    values:
+      - in: "(warm|cosy) white"
+        out: warm
+      - in: "red"
+        out: red
+"#;
+    let engine = IntentEngine::from_yaml_str(yaml, "<test>", "en").unwrap();
+    for (sentence, color) in [
+        ("dim the warm white lights please", "warm"),
+        ("reduce cosy white lamps please", "warm"),
+        ("lower red lampsplease", "red"),
+        ("the red light make darker", "red"),
+        ("make cosy white light dimmer", "warm"),
+        ("warm white-lamps out", "warm"),
+        ("red-lights off", "red"),
+    ] {
+        let m = engine
+            .recognize(sentence, &Context::new())
+            .best
+            .unwrap_or_else(|| panic!("{sentence:?}: no intent"));
+        assert_eq!(m.slots["color"].value, color, "{sentence:?}");
+    }
+    for sentence in [
+        "dim the warm white please",
+        "make the red light",
+        "the red light darker make",
+        "hot white lights out",
+    ] {
+        assert!(
+            engine.recognize(sentence, &Context::new()).best.is_none(),
+            "{sentence:?}"
+        );
+    }
+}

@@ -52,6 +52,9 @@ pub struct SlotAnswer {
 pub struct LangSample {
     pub load_s: f64,
     pub elapsed_s: f64,
+    /// CPU seconds of hassil's recognising thread (absent in older samples).
+    #[serde(default)]
+    pub cpu_s: Option<f64>,
     pub cases: Vec<Case>,
 }
 
@@ -313,6 +316,29 @@ pub fn explained(
         {
             return Some("open wildcard followed by a number");
         }
+        // The same with the number inside a wildcard: `{item} [{temp}]` on
+        // "bohemian rhapsody 30 banana" — hassil takes 30 as the number and
+        // fails on the rest; Emma's wildcard takes it all.
+        if hassil.is_none()
+            && let Some(e) = emma
+            && e.slots
+                .values()
+                .any(|s| s.wildcard && s.text.split_whitespace().any(|w| w.parse::<f64>().is_ok()))
+        {
+            return Some("open wildcard followed by a number");
+        }
+        // hassil ends an open wildcard inside a word where the template has
+        // a space after it: `timer{item} <det>` takes "milk a banan" + "a" from
+        // "milk a banana"; Emma finds nothing.
+        if emma.is_none()
+            && let Some(h) = hassil
+            && h.slots.values().any(|s| {
+                s.value.as_str() == Some(s.text.as_str())
+                    && ends_inside_word(&case.text, s.text.trim())
+            })
+        {
+            return Some("hassil wildcard ends inside a word");
+        }
         // An empty alternative (`(made|built|)`) makes the group optional;
         // hassil 3.0.1 then fails to match without it.
         if hassil.is_none()
@@ -350,6 +376,35 @@ pub fn explained(
         {
             return Some("open wildcard followed by a number");
         }
+        if let Some(es) = e.slots.get(name)
+            && es.wildcard
+            && hs.text.len() > es.text.len()
+            && hs.text.starts_with(es.text.trim())
+        {
+            let rest = hs.text[es.text.trim().len()..].trim();
+            // hassil's wildcard also takes the leading digits of the number
+            // after it, which it reads in full as well ("pizza 2" and 21).
+            if !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+                && number_follows(&case.text, es.text.trim(), rest)
+            {
+                return Some("open wildcard followed by a number");
+            }
+            // Equal-ranked parses of one template (same wildcards, same
+            // literal text): Emma keeps the shortest wildcard, filling the
+            // rest from lists; hassil's order follows the alternatives.
+            let extra: Vec<&SlotAnswer> = e
+                .slots
+                .iter()
+                .filter(|(n, _)| !h.slots.contains_key(*n))
+                .map(|(_, s)| s)
+                .collect();
+            if !extra.is_empty() && extra.iter().all(|s| rest.contains(s.text.trim())) {
+                return Some("equal-ranked parses: shortest wildcard");
+            }
+        }
         // hassil 3.0.1 sometimes repeats wildcard text ("X X forty X X"): its
         // value is not even in the sentence.
         if !hs.text.is_empty() && !case.text.contains(hs.text.trim()) {
@@ -357,6 +412,29 @@ pub fn explained(
         }
     }
     None
+}
+
+/// True when `text` holds `part` only where a word character follows it.
+fn ends_inside_word(text: &str, part: &str) -> bool {
+    !part.is_empty()
+        && part.chars().last().is_some_and(char::is_alphanumeric)
+        && text.match_indices(part).all(|(i, _)| {
+            text[i + part.len()..]
+                .chars()
+                .next()
+                .is_some_and(char::is_alphanumeric)
+        })
+        && text.contains(part)
+}
+
+/// True when `text` has `before`, a space and a number starting with `digits`.
+fn number_follows(text: &str, before: &str, digits: &str) -> bool {
+    text.match_indices(before).any(|(i, _)| {
+        text[i + before.len()..]
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| w.starts_with(digits) && w.replace(',', ".").parse::<f64>().is_ok())
+    })
 }
 
 /// Agreement of one language: (sentences, agreeing, explained, first disagreements).
