@@ -93,6 +93,8 @@ struct Said {
     commands: Vec<SentCommand>,
     expects_answer: bool,
     handled_by: Option<String>,
+    /// See [`Turn::handled`].
+    handled: bool,
 }
 
 impl Said {
@@ -103,6 +105,7 @@ impl Said {
             commands: Vec::new(),
             expects_answer: false,
             handled_by: None,
+            handled: false,
         }
     }
 
@@ -110,6 +113,7 @@ impl Said {
         Said {
             expects_answer,
             handled_by: Some("dialog".into()),
+            handled: true,
             ..Said::text(reply)
         }
     }
@@ -481,8 +485,10 @@ impl Worker {
             Ok(p) => p,
             Err(outcome) => {
                 let asks = outcome.reply.ends_with('?');
+                // A question completing the request ("which light?") is a dialog step.
                 return Said {
                     expects_answer: asks,
+                    handled: asks,
                     ..Said::text(outcome.reply)
                 };
             }
@@ -520,6 +526,8 @@ impl Worker {
             self.session.last_devices = plan.actions.iter().map(|(d, _)| d.clone()).collect();
         }
         Said {
+            // Carried out unless every command it needed failed.
+            handled: plan.actions.is_empty() || !commands.is_empty(),
             commands,
             ..Said::text(plan.reply)
         }
@@ -679,6 +687,7 @@ impl Worker {
             commands,
             expects_answer,
             handled_by: Some(id),
+            handled: true,
         }
     }
 
@@ -834,6 +843,7 @@ impl Worker {
             commands: said.commands,
             expects_answer: said.expects_answer,
             handled_by: said.handled_by,
+            handled: said.handled,
         }
     }
 }
