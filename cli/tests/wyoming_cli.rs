@@ -655,7 +655,9 @@ fn benchmark_latency_and_concurrent_real_time_streams() {
     let p50 = b["p50_s"].as_f64().unwrap();
     let p95 = b["p95_s"].as_f64().unwrap();
     let rtt = b["describe_rtt_p50_s"].as_f64().unwrap();
-    println!("audio-stop → transcript, grammar decoding, 30 runs of a 4.6 s utterance:");
+    println!(
+        "audio-stop → transcript, grammar decoding, 30 runs (1 s silence, speech, 2 s silence; sent as fast as the socket takes it):"
+    );
     println!(
         "  p50 {:.1} ms, p95 {:.1} ms; describe round trip p50 {:.2} ms (baseline); p50/baseline {:.0}×",
         p50 * 1e3,
