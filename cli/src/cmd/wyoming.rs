@@ -263,13 +263,16 @@ async fn run_server(
             offered.join(", ")
         );
         let _announced = match (&args.zeroconf, server.uri()) {
-            (Some(name), ServerUri::Tcp { port, .. }) => {
+            (Some(name), ServerUri::Tcp { host, port }) => {
                 let name = if name.is_empty() {
                     default_instance_name()
                 } else {
                     name.clone()
                 };
-                let a = zeroconf::announce(&name, *port, &offered)
+                let ip: std::net::IpAddr = host.trim_matches(['[', ']']).parse().context(
+                    "--zeroconf needs the server's address as an IP (e.g. tcp://0.0.0.0:10300)",
+                )?;
+                let a = zeroconf::announce(&name, ip, *port, &offered)
                     .context("cannot announce the service over zeroconf")?;
                 eprintln!(
                     "emma: announced as {} on port {port} (zeroconf)",

@@ -3,10 +3,13 @@
 //! integration discovers, with the `mdns-sd` crate (pure Rust, its own
 //! thread, no async runtime needed).
 //!
-//! The announcement lists every address of the machine's interfaces
-//! (loopback included) and carries TXT records `services` (what the server
+//! The announcement gives the address the server listens on, or every
+//! address of the machine's interfaces when it listens on all of them
+//! (`0.0.0.0`, `::`), and carries TXT records `services` (what the server
 //! offers, e.g. `asr,intent,handle,wake,tts`) and `implementation=emma`. It
 //! is withdrawn (a goodbye packet) when the [`Announcement`] is dropped.
+
+use std::net::IpAddr;
 
 use mdns_sd::{ServiceDaemon, ServiceInfo};
 
@@ -58,14 +61,16 @@ impl Drop for Announcement {
     }
 }
 
-/// Announces a Wyoming server listening on TCP `port` as `instance` on the
-/// standard mDNS port; `services` go into the `services` TXT record.
+/// Announces a Wyoming server listening on `ip` (unspecified: every
+/// interface) and TCP `port` as `instance` on the standard mDNS port;
+/// `services` go into the `services` TXT record.
 pub fn announce(
     instance: &str,
+    ip: IpAddr,
     port: u16,
     services: &[&str],
 ) -> Result<Announcement, ZeroconfError> {
-    announce_on(MDNS_PORT, instance, port, services)
+    announce_on(MDNS_PORT, instance, ip, port, services)
 }
 
 /// [`announce`] on another mDNS port than 5353 (tests, or a host where the
@@ -73,6 +78,7 @@ pub fn announce(
 pub fn announce_on(
     mdns_port: u16,
     instance: &str,
+    ip: IpAddr,
     port: u16,
     services: &[&str],
 ) -> Result<Announcement, ZeroconfError> {
@@ -89,9 +95,13 @@ pub fn announce_on(
     let host = format!("{}.local.", label.trim_matches('-'));
     let joined = services.join(",");
     let properties = [("services", joined.as_str()), ("implementation", "emma")];
-    let info = ServiceInfo::new(SERVICE_TYPE, instance, &host, "", port, &properties[..])
-        .map_err(mdns)?
-        .enable_addr_auto();
+    let info = if ip.is_unspecified() {
+        ServiceInfo::new(SERVICE_TYPE, instance, &host, "", port, &properties[..])
+            .map_err(mdns)?
+            .enable_addr_auto()
+    } else {
+        ServiceInfo::new(SERVICE_TYPE, instance, &host, ip, port, &properties[..]).map_err(mdns)?
+    };
     let fullname = info.get_fullname().to_string();
     daemon.register(info).map_err(mdns)?;
     Ok(Announcement { daemon, fullname })

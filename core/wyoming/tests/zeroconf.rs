@@ -1,8 +1,9 @@
 //! The zeroconf announcement, browsed for real over multicast DNS in the
-//! same process (mdns-sd on both sides; loopback and the machine's
-//! interfaces). A non-standard mDNS port keeps the test off the system's
-//! responder and other tests.
+//! same process (mdns-sd on both sides, over loopback and the machine's
+//! interfaces: multicast works in this sandbox). A non-standard mDNS port
+//! keeps the test off the system's responder and other tests.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use emma_wyoming::zeroconf::{SERVICE_TYPE, ZeroconfError, announce_on};
@@ -12,8 +13,15 @@ const MDNS_PORT: u16 = 15_353;
 
 #[test]
 fn the_service_is_announced_and_found_by_a_browser() {
-    let announced =
-        announce_on(MDNS_PORT, "emma-test-kitchen", 10_300, &["asr", "wake"]).expect("announce");
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let announced = announce_on(
+        MDNS_PORT,
+        "emma-test-kitchen",
+        loopback,
+        10_300,
+        &["asr", "wake"],
+    )
+    .expect("announce");
     assert_eq!(
         announced.fullname(),
         "emma-test-kitchen._wyoming._tcp.local."
@@ -40,10 +48,13 @@ fn the_service_is_announced_and_found_by_a_browser() {
     assert_eq!(found.get_port(), 10_300);
     assert_eq!(found.get_property_val_str("services"), Some("asr,wake"));
     assert_eq!(found.get_property_val_str("implementation"), Some("emma"));
-    assert!(
-        !found.get_addresses().is_empty(),
-        "resolved without addresses: {found:?}"
-    );
+    // The address the server listens on, and only that one.
+    let addresses: Vec<IpAddr> = found
+        .get_addresses()
+        .iter()
+        .map(|a| a.to_ip_addr())
+        .collect();
+    assert_eq!(addresses, [loopback], "{found:?}");
 
     // Dropping the announcement says goodbye: the browser sees it removed.
     let fullname = announced.fullname().to_string();
@@ -63,9 +74,53 @@ fn the_service_is_announced_and_found_by_a_browser() {
 
 #[test]
 fn bad_instance_names_are_refused() {
-    let e = announce_on(MDNS_PORT + 1, "", 10_300, &[]).unwrap_err();
+    let e = announce_on(MDNS_PORT + 1, "", Ipv4Addr::LOCALHOST.into(), 10_300, &[]).unwrap_err();
     assert!(matches!(e, ZeroconfError::BadName(_)), "{e}");
     let long = "x".repeat(64);
-    let e = announce_on(MDNS_PORT + 1, &long, 10_300, &[]).unwrap_err();
+    let e = announce_on(
+        MDNS_PORT + 1,
+        &long,
+        Ipv4Addr::LOCALHOST.into(),
+        10_300,
+        &[],
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("1 to 63 bytes"), "{e}");
+}
+
+#[test]
+fn a_server_on_every_interface_is_announced_with_their_addresses() {
+    let announced = announce_on(
+        MDNS_PORT + 2,
+        "emma-test-everywhere",
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        10_400,
+        &["wake"],
+    )
+    .expect("announce");
+    let browser = ServiceDaemon::new_with_port(MDNS_PORT + 2).expect("browser daemon");
+    let events = browser.browse(SERVICE_TYPE).expect("browse");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let found = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "not resolved within 10 s");
+        if let Ok(ServiceEvent::ServiceResolved(s)) = events.recv_timeout(left)
+            && s.get_fullname() == announced.fullname()
+            && !s.get_addresses().is_empty()
+        {
+            break s;
+        }
+    };
+    assert_eq!(found.get_port(), 10_400);
+    let addresses: Vec<IpAddr> = found
+        .get_addresses()
+        .iter()
+        .map(|a| a.to_ip_addr())
+        .collect();
+    // Real interface addresses, never the unspecified one.
+    assert!(
+        addresses.iter().all(|a| !a.is_unspecified()),
+        "{addresses:?}"
+    );
+    let _ = browser.shutdown();
 }
