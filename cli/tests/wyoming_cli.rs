@@ -308,6 +308,36 @@ fn the_reference_client_gets_transcripts_intents_handling_and_speech() {
         &["detect", wav.to_str().unwrap(), "pocketsphinx-computer"],
     )[0];
     assert_eq!(r["detections"][0]["name"], "pocketsphinx-computer", "{r}");
+    // Five clients leave in the middle of a wake word stream (more than the
+    // 4 streams allowed at once): their detectors and slots come back, and
+    // the next client is served.
+    for _ in 0..5 {
+        let mut leaver = connect(&uri);
+        send(
+            &mut leaver,
+            &Event::Detect {
+                names: Some(vec!["computer".into()]),
+            },
+        );
+        send(
+            &mut leaver,
+            &Event::AudioStart(emma_wyoming::event::AudioStart {
+                format: emma_wyoming::AudioFormat::EMMA,
+                timestamp: None,
+            }),
+        );
+        send(
+            &mut leaver,
+            &Event::AudioChunk(emma_wyoming::event::AudioChunk {
+                format: emma_wyoming::AudioFormat::EMMA,
+                timestamp: None,
+                audio: vec![0; 2048],
+            }),
+        );
+        drop(leaver);
+    }
+    let r = &client(&uri, &["detect", wav.to_str().unwrap(), "computer"])[0];
+    assert_eq!(r["detections"][0]["name"], "pocketsphinx-computer", "{r}");
     let r = &client(&uri, &["detect", wav.to_str().unwrap(), "ok_nabu"])[0];
     assert!(
         r["error"]
