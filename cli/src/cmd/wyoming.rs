@@ -51,9 +51,11 @@ pub struct ServeArgs {
     /// Language of intents, speech and replies.
     #[arg(long, default_value = "en")]
     lang: String,
-    /// Intents (hassil directory or file, Home Assistant intents tree, Rhino or
-    /// Alexa model). Default: Emma's home-control intents with the names of
-    /// the registered devices (`emma devices add`).
+    /// Intents for `recognize` and the speech grammar (hassil directory or
+    /// file, Home Assistant intents tree, Rhino or Alexa model). Default:
+    /// Emma's home-control intents with the names of the registered devices
+    /// (`emma devices add`). Handling always uses the assistant's intents
+    /// (home control, installed skills, dialog).
     #[arg(long, value_name = "PATH")]
     intents: Option<PathBuf>,
     /// Fixtures filling the `name`, `area` and `floor` lists of `--intents`

@@ -394,6 +394,7 @@ impl Handler for Session {
             }
             Event::Transcript { text, .. } => {
                 check_text(&text)?;
+                let text = emma_untrusted::line(&text, MAX_TEXT);
                 let reply = self.carry_out(Request::Text(text)).await?;
                 send(out, reply).await?;
             }
@@ -533,18 +534,25 @@ impl Session {
 
 /// The handling request for an `intent`: its name and entities (as slots),
 /// with the sentence from the `context` Emma's `recognize` puts it in (an
-/// intent's own `text` is a response in Wyoming, not the sentence).
+/// intent's own `text` is a response in Wyoming, not the sentence). All of
+/// it comes from the client: escape sequences, controls and bidi characters
+/// are removed (replies may repeat it).
 fn intent_request(intent: Intent) -> Result<Request, HandlerError> {
     check_text(&intent.name)?;
+    let name = emma_untrusted::line(&intent.name, emma_untrusted::LINE_CHARS);
+    if name.is_empty() {
+        return Err(refuse("bad-intent", "the `intent` has no name"));
+    }
     let text = intent
         .context
         .as_ref()
         .and_then(|c| c.get("text"))
         .and_then(Value::as_str)
-        .map(str::to_owned);
-    if let Some(t) = &text {
-        check_text(t)?;
-    }
+        .map(|t| {
+            check_text(t)?;
+            Ok(emma_untrusted::line(t, MAX_TEXT))
+        })
+        .transpose()?;
     let mut slots = std::collections::BTreeMap::new();
     for e in intent.entities {
         let value = match e.value {
@@ -553,11 +561,84 @@ fn intent_request(intent: Intent) -> Result<Request, HandlerError> {
             other => other.to_string(),
         };
         check_text(&value)?;
-        slots.insert(e.name, value);
+        slots.insert(
+            emma_untrusted::line(&e.name, emma_untrusted::LINE_CHARS),
+            emma_untrusted::line(&value, MAX_TEXT),
+        );
     }
     Ok(Request::Intent {
-        name: intent.name,
+        name,
         slots,
         text,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(json: serde_json::Value) -> Intent {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn an_intent_becomes_a_request_with_its_slots_and_sentence() {
+        let r = intent_request(intent(serde_json::json!({
+            "name": "HassLightSet",
+            "entities": [
+                {"name": "name", "value": "light.kitchen"},
+                {"name": "brightness", "value": 40},
+                {"name": "color", "value": null}
+            ],
+            "text": "Done",
+            "context": {"text": "set the kitchen light to 40 percent"}
+        })))
+        .unwrap();
+        let Request::Intent { name, slots, text } = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(name, "HassLightSet");
+        assert_eq!(slots.get("name").map(String::as_str), Some("light.kitchen"));
+        assert_eq!(slots.get("brightness").map(String::as_str), Some("40"));
+        assert!(!slots.contains_key("color"), "null entities are left out");
+        // The intent's own `text` is a response in Wyoming, not the sentence.
+        assert_eq!(text.as_deref(), Some("set the kitchen light to 40 percent"));
+
+        // What the client sent is cleaned before the assistant (and its replies) see it.
+        let r = intent_request(intent(serde_json::json!({
+            "name": "Hass\u001b[2JTurnOn\u202e",
+            "entities": [{"name": "name", "value": "lamp\r\u001b]0;pwned\u0007"}]
+        })))
+        .unwrap();
+        let Request::Intent { name, slots, .. } = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(name, "HassTurnOn");
+        assert_eq!(slots["name"], "lamp");
+        let e = intent_request(intent(serde_json::json!({"name": "\u001b[2J"}))).unwrap_err();
+        assert_eq!(e.code, "bad-intent");
+
+        let bare = intent_request(intent(serde_json::json!({"name": "HassTurnOn"}))).unwrap();
+        assert_eq!(
+            bare,
+            Request::Intent {
+                name: "HassTurnOn".into(),
+                slots: Default::default(),
+                text: None
+            }
+        );
+    }
+
+    #[test]
+    fn oversized_intents_are_refused() {
+        let long = "x".repeat(MAX_TEXT + 1);
+        for json in [
+            serde_json::json!({"name": long}),
+            serde_json::json!({"name": "A", "entities": [{"name": "n", "value": long}]}),
+            serde_json::json!({"name": "A", "context": {"text": long}}),
+        ] {
+            let e = intent_request(intent(json)).unwrap_err();
+            assert_eq!(e.code, "text-too-long", "{}", e.message);
+        }
+    }
 }
