@@ -1,6 +1,8 @@
 //! `emma wyoming serve` against the reference Wyoming client (PyPI `wyoming`,
 //! in the venv `scripts/setup` creates under `$EMMA_HOME/venv/wyoming`), with
-//! real PocketSphinx, espeak-ng speech and the embedded MQTT broker.
+//! real PocketSphinx, the wake-word engines on people's recordings
+//! (`../shared/data/wake-words`), espeak-ng speech and the assistant on the
+//! embedded MQTT broker.
 //!
 //! One server per test (loading the recogniser and grammar takes seconds);
 //! the checks inside run in sequence against it.
@@ -105,11 +107,17 @@ fn espeak(text: &str, path: &Path) {
     assert!(ok);
 }
 
+/// `sox FROM [output options] TO [effects]`.
 fn sox(from: &Path, to: &Path, args: &[&str]) {
+    sox_effects(from, to, args, &[]);
+}
+
+fn sox_effects(from: &Path, to: &Path, args: &[&str], effects: &[&str]) {
     let ok = Command::new("sox")
         .arg(from)
         .args(args)
         .arg(to)
+        .args(effects)
         .status()
         .expect("sox")
         .success();
@@ -156,7 +164,17 @@ fn the_reference_client_gets_transcripts_intents_handling_and_speech() {
         voices.iter().any(|v| v == "en-us") && voices.len() > 20,
         "{voices:?}"
     );
-    assert_eq!(info["wake"], serde_json::json!([]));
+    let wake = &info["wake"][0];
+    assert_eq!(wake["name"], "emma-wake");
+    assert_eq!(
+        wake["models"],
+        serde_json::json!(["pocketsphinx-computer", "livekit-hey_livekit"])
+    );
+    assert_eq!(
+        wake["phrases"],
+        serde_json::json!(["computer", "hey livekit"])
+    );
+    assert_eq!(wake["languages"][0], "en");
 
     // Speech in three formats, streamed at once in 1,024-sample chunks:
     // espeak-ng's 22,050 Hz, 16 kHz, and 48 kHz stereo.
@@ -201,7 +219,10 @@ fn the_reference_client_gets_transcripts_intents_handling_and_speech() {
     let r = &client(&uri, &["recognize", "what is the capital of peru"])[0];
     assert_eq!(r["intent"], Value::Null, "{r}");
 
-    // handle a transcript, and an intent from recognize: commands go out.
+    // handle: carried out by the assistant. A transcript, an intent from
+    // recognize (with its sentence), and a bare intent as another recogniser
+    // sends it: `handled` means the commands went into the assistant's
+    // outbox (a turn whose commands all failed is `not-handled`).
     let r = &client(&uri, &["handle", "turn on the kitchen light"])[0];
     assert_eq!(r["handled"], true, "{r}");
     assert!(
@@ -214,9 +235,117 @@ fn the_reference_client_gets_transcripts_intents_handling_and_speech() {
     );
     let r = &client(&uri, &["handle-intent", "turn off the bedroom lamp"])[0];
     assert_eq!(r["handled"], true, "{r}");
-    let r = &client(&uri, &["handle", "open the garage door"])[0];
-    assert_eq!(r["handled"], false, "{r}");
-    assert!(!r["text"].as_str().unwrap().is_empty());
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("bedroom lamp"),
+        "{r}"
+    );
+    let r = &client(
+        &uri,
+        &["handle-bare", "HassTurnOn", "name=light.bedroom_lamp"],
+    )[0];
+    assert_eq!(r["handled"], true, "{r}");
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("bedroom lamp"),
+        "{r}"
+    );
+    // Not carried out: nothing understood, a device the home lacks, an
+    // intent nobody handles. Each still gets a reply to speak.
+    for args in [
+        &["handle", "open the garage door"][..],
+        &["handle", "what is the capital of peru"][..],
+        &["handle-bare", "HassTurnOn", "name=light.garage"][..],
+        &["handle-bare", "LaunchMissiles", "target=moon"][..],
+    ] {
+        let r = &client(&uri, args)[0];
+        assert_eq!(r["handled"], false, "{args:?}: {r}");
+        assert!(!r["text"].as_str().unwrap().is_empty(), "{args:?}: {r}");
+    }
+
+    // Wake words on people's recordings (padded with the engines' context):
+    // "computer" is detected where it ends; other words are not. (`detect`
+    // names the model: livekit's classifier costs ~1.3 s of CPU per second
+    // of audio in a debug build; the engine has its own tests.)
+    for (word, n) in [("computer", 4), ("jarvis", 3), ("alexa", 3)] {
+        let mut hits = 0;
+        for (i, clip) in wake_clips(word, n).iter().enumerate() {
+            let wav = dir.path().join(format!("{word}-{i}.wav"));
+            sox_effects(clip, &wav, &[], &["pad", "0.5", "1"]);
+            let r = &client(&uri, &["detect", wav.to_str().unwrap(), "computer"])[0];
+            let detections = r["detections"].as_array().unwrap();
+            if let Some(d) = detections.first() {
+                assert_eq!(word, "computer", "{word} woke Emma: {r}");
+                assert_eq!(d["name"], "pocketsphinx-computer", "{r}");
+                // The phrase ends inside the clip, after the half second of padding.
+                let ts = d["timestamp"].as_u64().unwrap();
+                assert!(ts > 500 && ts <= r["audio_ms"].as_u64().unwrap(), "{r}");
+                hits += 1;
+            }
+        }
+        if word == "computer" {
+            assert!(
+                hits >= 3,
+                "only {hits}/{n} recordings of \"computer\" detected"
+            );
+        }
+    }
+    // `detect` naming no model listens with all of them; by model name; an
+    // unknown name is refused.
+    let clip = &wake_clips("computer", 1)[0];
+    let wav = dir.path().join("named.wav");
+    sox_effects(clip, &wav, &[], &["pad", "0.5", "1"]);
+    let r = &client(&uri, &["detect", wav.to_str().unwrap()])[0];
+    assert_eq!(r["detections"][0]["name"], "pocketsphinx-computer", "{r}");
+    let r = &client(
+        &uri,
+        &["detect", wav.to_str().unwrap(), "pocketsphinx-computer"],
+    )[0];
+    assert_eq!(r["detections"][0]["name"], "pocketsphinx-computer", "{r}");
+    // Five clients leave in the middle of a wake word stream (more than the
+    // 4 streams allowed at once): their detectors and slots come back, and
+    // the next client is served.
+    for _ in 0..5 {
+        let mut leaver = connect(&uri);
+        send(
+            &mut leaver,
+            &Event::Detect {
+                names: Some(vec!["computer".into()]),
+            },
+        );
+        send(
+            &mut leaver,
+            &Event::AudioStart(emma_wyoming::event::AudioStart {
+                format: emma_wyoming::AudioFormat::EMMA,
+                timestamp: None,
+            }),
+        );
+        send(
+            &mut leaver,
+            &Event::AudioChunk(emma_wyoming::event::AudioChunk {
+                format: emma_wyoming::AudioFormat::EMMA,
+                timestamp: None,
+                audio: vec![0; 2048],
+            }),
+        );
+        drop(leaver);
+    }
+    let r = &client(&uri, &["detect", wav.to_str().unwrap(), "computer"])[0];
+    assert_eq!(r["detections"][0]["name"], "pocketsphinx-computer", "{r}");
+    let r = &client(&uri, &["detect", wav.to_str().unwrap(), "ok_nabu"])[0];
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap()
+            .contains("no wake word [\"ok_nabu\"]"),
+        "{r}"
+    );
 
     // synthesize → 16 kHz 16-bit mono audio in chunks of at most 1,024 samples.
     let r = &client(&uri, &["synthesize", "the kitchen light is on"])[0];
@@ -243,6 +372,22 @@ fn the_reference_client_gets_transcripts_intents_handling_and_speech() {
             .contains("no voice \"klingon\""),
         "{r}"
     );
+}
+
+/// The first `n` recordings of `word` (sorted by name) from the shared data.
+fn wake_clips(word: &str, n: usize) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/wake-words")
+        .join(word);
+    let mut clips: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "flac"))
+        .collect();
+    clips.sort();
+    clips.truncate(n);
+    assert_eq!(clips.len(), n, "{}", dir.display());
+    clips
 }
 
 fn connect(uri: &str) -> TcpStream {
@@ -285,7 +430,7 @@ fn bad_clients_are_refused_and_others_keep_being_served() {
     let server = serve(
         home.path(),
         "tcp://127.0.0.1:0",
-        &["--no-handle", "--no-tts"],
+        &["--no-handle", "--no-tts", "--no-wake"],
     );
     let uri = server.uri.clone();
 
@@ -319,6 +464,13 @@ fn bad_clients_are_refused_and_others_keep_being_served() {
         ),
         "{data}"
     );
+    let mut wide = chunk(16000);
+    wide.data.insert("width".into(), 4.into());
+    wide.payload = Some(vec![0; 4096]);
+    s.write_all(&encode(&wide)).unwrap();
+    let (_, data) = recv(&mut r).unwrap();
+    assert_eq!(data["code"], "audio-format-mismatch");
+    assert!(data["text"].as_str().unwrap().contains("32-bit"), "{data}");
     // An odd-sized payload is not a whole number of samples.
     let mut odd = chunk(16000);
     odd.payload = Some(vec![0; 3]);
@@ -398,6 +550,52 @@ fn bad_clients_are_refused_and_others_keep_being_served() {
     let (kind, data) = recv(&mut r).unwrap();
     assert_eq!(kind, "intent", "{data}");
     assert_eq!(data["name"], "HassTurnOn");
+
+    // 100 connections that send nothing, and 10 more that each send a
+    // 10 MB header line: the server's resident memory stays bounded and
+    // the well-behaved client is still answered.
+    let pid = server.child.id();
+    let before = rss_kib(pid);
+    let idle: Vec<TcpStream> = (0..100).map(|_| connect(&uri)).collect();
+    for _ in 0..10 {
+        let mut f = connect(&uri);
+        let block = vec![b'x'; 1024 * 1024];
+        for _ in 0..10 {
+            if f.write_all(&block).is_err() {
+                break;
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let during = rss_kib(pid);
+    send(
+        &mut s,
+        &Event::Recognize {
+            text: "turn off the bedroom lamp".into(),
+        },
+    );
+    let (kind, data) = recv(&mut r).unwrap();
+    assert_eq!(kind, "intent", "{data}");
+    assert_eq!(data["name"], "HassTurnOff");
+    eprintln!(
+        "server RSS: {before} KiB before, {during} KiB with 100 idle connections after 10 × 10 MB headers (+{} KiB)",
+        during.saturating_sub(before)
+    );
+    assert!(
+        during.saturating_sub(before) < 32 * 1024,
+        "RSS grew from {before} to {during} KiB"
+    );
+    drop(idle);
+}
+
+/// Resident memory of process `pid` in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status")
 }
 
 #[test]
@@ -446,4 +644,84 @@ fn serves_unix_sockets_and_stdio() {
     let text = String::from_utf8_lossy(&out);
     assert!(text.contains("\"type\":\"intent\""), "{text}");
     assert!(text.contains("\"name\":\"HassTurnOff\""), "{text}");
+}
+
+/// The closing-note benchmark (run by hand; it asserts only correctness):
+/// `audio-stop` → `transcript` latency with grammar decoding against a
+/// `describe` round trip measured in the same run, and how many streams
+/// paced at real time one server decodes at once.
+///
+/// `cargo test -p emma-cli --test wyoming_cli -- --ignored --nocapture benchmark`
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn benchmark_latency_and_concurrent_real_time_streams() {
+    let home = home_with_lights();
+    let server = serve(
+        home.path(),
+        "tcp://127.0.0.1:0",
+        &[
+            "--no-handle",
+            "--no-tts",
+            "--no-wake",
+            "--max-streams",
+            "16",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let native = dir.path().join("native.wav");
+    espeak("turn on the kitchen light", &native);
+    let wav = dir.path().join("utterance.wav");
+    // 16 kHz, with a second of silence before and two after (as a satellite
+    // streams it: speech, then the silence that ends it).
+    sox_effects(&native, &wav, &["-r", "16000"], &["pad", "1", "2"]);
+    let wav = wav.to_str().unwrap();
+
+    let b = &client(&server.uri, &["bench", wav, "30"])[0];
+    assert_eq!(
+        b["texts"],
+        serde_json::json!(["turn on the kitchen light"]),
+        "{b}"
+    );
+    let p50 = b["p50_s"].as_f64().unwrap();
+    let p95 = b["p95_s"].as_f64().unwrap();
+    let rtt = b["describe_rtt_p50_s"].as_f64().unwrap();
+    println!(
+        "audio-stop → transcript, grammar decoding, 30 runs (1 s silence, speech, 2 s silence; sent as fast as the socket takes it):"
+    );
+    println!(
+        "  p50 {:.1} ms, p95 {:.1} ms; describe round trip p50 {:.2} ms (baseline); p50/baseline {:.0}×",
+        p50 * 1e3,
+        p95 * 1e3,
+        rtt * 1e3,
+        p50 / rtt
+    );
+
+    println!(
+        "streams paced at real time, at once (real time: every transcript right, latency ≤ 1 s):"
+    );
+    println!("  streams  audio s  wall s  wall/audio  max latency s  right");
+    let mut sustained = 0;
+    for n in [1, 2, 4, 6, 8, 12, 16] {
+        let r = &client(&server.uri, &["realtime", wav, &n.to_string()])[0];
+        let audio = r["audio_s"].as_f64().unwrap();
+        let wall = r["wall_s"].as_f64().unwrap();
+        let latency = r["latency_max_s"].as_f64().unwrap();
+        let right = r["texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| *t == "turn on the kitchen light")
+            .count();
+        println!(
+            "  {n:>7}  {audio:>7.2}  {wall:>6.2}  {:>10.2}  {latency:>13.2}  {right}/{n}",
+            wall / audio
+        );
+        if right == n && latency <= 1.0 {
+            sustained = n;
+        } else {
+            break;
+        }
+    }
+    println!("  sustained in real time: {sustained} streams");
+    assert!(sustained >= 1, "not even one stream in real time");
 }

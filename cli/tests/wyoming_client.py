@@ -9,6 +9,8 @@ the Rust test asserts on them, so this script only reports what it saw.
     python wyoming_client.py URI recognize TEXT
     python wyoming_client.py URI handle TEXT
     python wyoming_client.py URI handle-intent TEXT         (recognize, then handle that intent)
+    python wyoming_client.py URI handle-bare NAME K=V...    (handle an intent without its sentence)
+    python wyoming_client.py URI detect WAV [NAME...]       (wake word detection on WAV)
     python wyoming_client.py URI synthesize TEXT [VOICE]
     python wyoming_client.py URI bench WAV N                (audio-stop -> transcript latencies)
     python wyoming_client.py URI realtime WAV STREAMS       (STREAMS paced at real time at once)
@@ -28,6 +30,8 @@ from wyoming.handle import Handled, NotHandled
 from wyoming.info import Describe, Info
 from wyoming.intent import Intent, NotRecognized, Recognize
 from wyoming.tts import Synthesize, SynthesizeVoice
+from wyoming.wake import Detect, Detection, NotDetected
+from wyoming.intent import Entity
 
 SAMPLES_PER_CHUNK = 1024
 TIMEOUT = 60
@@ -58,7 +62,9 @@ async def describe(uri):
             "intent": [{"name": p.name, "languages": [l for m in p.models for l in m.languages]} for p in info.intent],
             "handle": [{"name": p.name, "home_control": p.supports_home_control} for p in info.handle],
             "tts": [{"name": p.name, "voices": [v.name for v in p.voices]} for p in info.tts],
-            "wake": [p.name for p in info.wake],
+            "wake": [{"name": p.name, "models": [m.name for m in p.models],
+                      "phrases": [m.phrase for m in p.models],
+                      "languages": [l for m in p.models for l in m.languages]} for p in info.wake],
         })
 
 
@@ -141,6 +147,47 @@ async def handle(uri, text, via_intent=False):
             emit({"request": "handle", "unexpected": event.type, "data": event.data})
 
 
+async def handle_bare(uri, name, pairs):
+    entities = [Entity(name=k, value=v) for k, v in (p.split("=", 1) for p in pairs)]
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(Intent(name=name, entities=entities).event())
+        event = await read(client)
+        if Handled.is_type(event.type):
+            emit({"request": "handle", "handled": True, "text": Handled.from_event(event).text})
+        elif NotHandled.is_type(event.type):
+            emit({"request": "handle", "handled": False, "text": NotHandled.from_event(event).text})
+        else:
+            emit({"request": "handle", "unexpected": event.type, "data": event.data})
+
+
+async def detect(uri, path, names):
+    rate, width, channels, pcm = load_wav(path)
+    step = SAMPLES_PER_CHUNK * width * channels
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(Detect(names=names or None).event())
+        await client.write_event(AudioStart(rate=rate, width=width, channels=channels).event())
+        for i in range(0, len(pcm), step):
+            await client.write_event(
+                AudioChunk(rate=rate, width=width, channels=channels, audio=pcm[i:i + step]).event())
+        await client.write_event(AudioStop().event())
+        detections = []
+        while True:
+            event = await read(client)
+            if Detection.is_type(event.type):
+                d = Detection.from_event(event)
+                detections.append({"name": d.name, "timestamp": d.timestamp})
+                # A detection ends the exchange for a pipeline; the server
+                # sends nothing more for this stream once one was sent.
+                break
+            if NotDetected.is_type(event.type):
+                break
+            if Error.is_type(event.type):
+                emit({"request": "detect", "wav": path, "error": Error.from_event(event).text})
+                return
+        emit({"request": "detect", "wav": path, "detections": detections,
+              "audio_ms": 1000 * len(pcm) // (rate * width * channels)})
+
+
 async def synthesize(uri, text, voice=None):
     async with AsyncClient.from_uri(uri) as client:
         v = SynthesizeVoice(name=voice) if voice else None
@@ -212,6 +259,10 @@ def main(argv):
         asyncio.run(handle(uri, args[0]))
     elif what == "handle-intent":
         asyncio.run(handle(uri, args[0], via_intent=True))
+    elif what == "handle-bare":
+        asyncio.run(handle_bare(uri, args[0], args[1:]))
+    elif what == "detect":
+        asyncio.run(detect(uri, args[0], args[1:]))
     elif what == "synthesize":
         asyncio.run(synthesize(uri, args[0], args[1] if len(args) > 1 else None))
     elif what == "bench":

@@ -1,8 +1,10 @@
 //! `emma wyoming serve`: Emma as a Wyoming service for Home Assistant and
-//! Rhasspy voice pipelines (speech to text, intents, handling, speech out).
+//! Rhasspy voice pipelines (speech to text, intents, handling by the
+//! assistant, wake words, speech out).
 //!
-//! Parses the arguments, loads intents, speech model, devices and voices, and
-//! runs [`emma_core::wyoming`]'s sessions on an [`emma_wyoming::Server`].
+//! Parses the arguments, loads intents, speech model, wake words, the
+//! assistant and voices, and runs [`emma_core::wyoming`]'s sessions on an
+//! [`emma_wyoming::Server`], announced over zeroconf when asked.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,17 +12,19 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use emma_core::devices::control::{self, HomeControl};
-use emma_core::devices::{Home, IntentLists};
+use emma_core::assistant::{Assistant, AssistantConfig, BrokerChoice};
+use emma_core::devices::IntentLists;
+use emma_core::devices::control;
 use emma_core::intent::IntentEngine;
 use emma_core::intent::harness::Fixtures;
 use emma_core::understand::Decoding as CoreDecoding;
 use emma_core::wyoming::asr::IntentLoader;
-use emma_core::wyoming::{AsrConfig, EmmaFactory, Espeak, HomeHandler, Services, SpeechPool};
-use emma_speech::{EndpointConfig, Engine, ModelRegistry, POCKETSPHINX_EN_US};
-use emma_wyoming::{Limits, Server, ServerOptions, ServerUri};
+use emma_core::wyoming::{
+    AsrConfig, AssistantHandler, EmmaFactory, Espeak, Services, SpeechPool, WakeModel, WakePool,
+};
+use emma_speech::{EndpointConfig, Engine, ModelRegistry, POCKETSPHINX_EN_US, WakeEngine};
+use emma_wyoming::{Limits, Server, ServerOptions, ServerUri, zeroconf};
 
-use super::devices::BrokerArgs;
 use super::understand::Decoding;
 use crate::home::emma_home;
 
@@ -41,15 +45,17 @@ enum WyomingCommand {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Where to listen: tcp://HOST:PORT (port 0: any free port), unix://PATH or stdio://.
-    /// Wyoming's conventional ports: 10300 speech to text, 10200 speech out.
+    /// Wyoming's conventional ports: 10300 speech to text, 10400 wake word, 10200 speech out.
     #[arg(long, default_value = "tcp://127.0.0.1:10300")]
     uri: String,
     /// Language of intents, speech and replies.
     #[arg(long, default_value = "en")]
     lang: String,
-    /// Intents (hassil directory or file, Home Assistant intents tree, Rhino or
-    /// Alexa model). Default: Emma's home-control intents with the names of
-    /// the registered devices (`emma devices add`).
+    /// Intents for `recognize` and the speech grammar (hassil directory or
+    /// file, Home Assistant intents tree, Rhino or Alexa model). Default:
+    /// Emma's home-control intents with the names of the registered devices
+    /// (`emma devices add`). Handling always uses the assistant's intents
+    /// (home control, installed skills, dialog).
     #[arg(long, value_name = "PATH")]
     intents: Option<PathBuf>,
     /// Fixtures filling the `name`, `area` and `floor` lists of `--intents`
@@ -84,11 +90,31 @@ pub struct ServeArgs {
     /// Offer no speech out.
     #[arg(long)]
     no_tts: bool,
-    /// Offer no handling (no devices, no MQTT broker).
+    /// Offer no handling (no assistant, no MQTT broker).
     #[arg(long)]
     no_handle: bool,
-    #[command(flatten)]
-    broker: BrokerArgs,
+    /// MQTT broker of the assistant that handles requests:
+    /// mqtt://[user[:pass]@]host[:port] or mqtts://…; default: Emma's embedded broker.
+    #[arg(long, value_name = "URL")]
+    broker: Option<String>,
+    /// Area of the speaking satellite: the default place for "turn on the lights".
+    #[arg(long)]
+    area: Option<String>,
+    /// Load no installed skills into the assistant.
+    #[arg(long)]
+    no_skills: bool,
+    /// Wake word offered to `detect`, as ENGINE:PHRASE (repeatable), e.g.
+    /// `pocketsphinx:computer`, `livekit:hey livekit` (the phrase livekit's
+    /// bundled classifier knows). Default: both of those.
+    #[arg(long, value_name = "ENGINE:PHRASE")]
+    wake: Vec<String>,
+    /// Offer no wake word detection.
+    #[arg(long)]
+    no_wake: bool,
+    /// Announce the service on the local network as `_wyoming._tcp.local.`
+    /// (tcp:// only), under this instance name (default: emma-HOSTNAME).
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    zeroconf: Option<String>,
     /// Close a connection that sends no complete event for this many seconds.
     #[arg(long, default_value_t = 60)]
     idle_timeout_s: u64,
@@ -106,20 +132,42 @@ pub fn run(args: WyomingArgs) -> anyhow::Result<()> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let uri: ServerUri = args.uri.parse()?;
+    if args.zeroconf.is_some() && !matches!(uri, ServerUri::Tcp { .. }) {
+        anyhow::bail!("--zeroconf announces a TCP port; it needs --uri tcp://HOST:PORT");
+    }
+    // The assistant runs its own runtime: it is started and stopped outside ours.
+    let assistant = if args.no_handle {
+        None
+    } else {
+        let mut c = AssistantConfig::new(emma_home(), &args.lang);
+        if let Some(url) = &args.broker {
+            c.broker = BrokerChoice::Url(url.clone());
+        }
+        c.area = args.area.clone();
+        c.load_skills = !args.no_skills;
+        let a = Assistant::new(c)?;
+        a.start()
+            .context("cannot start the assistant that handles requests")?;
+        Some(a)
+    };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        // Devices: their names feed the built-in intents, and handling commands them.
-        let (home, lists, _broker) = if args.no_handle {
-            let lists = super::devices::open_registry()?.intent_lists();
-            (None, lists, None)
-        } else {
-            let (bus, broker) = super::devices::connect(&args.broker).await?;
-            let registry = super::devices::open_registry()?;
-            let lists = registry.intent_lists();
-            let home = Home::start(bus, registry).await?;
-            (Some(home), lists, broker)
-        };
-        let loader = intent_loader(&args, lists);
+    let served = runtime.block_on(run_server(&args, uri, assistant.clone()));
+    drop(runtime);
+    if let Some(a) = assistant {
+        a.stop()?;
+    }
+    served
+}
+
+async fn run_server(
+    args: &ServeArgs,
+    uri: ServerUri,
+    assistant: Option<Assistant>,
+) -> anyhow::Result<()> {
+    {
+        // The registry's device names feed the built-in intents.
+        let lists = super::devices::open_registry()?.intent_lists();
+        let loader = intent_loader(args, lists);
         let intents = loader().map_err(anyhow::Error::msg)?;
         let intents_name = match &args.intents {
             Some(p) => p.display().to_string(),
@@ -154,18 +202,24 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
             Some(Arc::new(pool))
         };
-        let handler = match home {
-            Some(home) => {
-                let control = match &args.intents {
-                    Some(p) => HomeControl::from_path(p, &args.lang)?,
-                    None => HomeControl::builtin(&args.lang)?,
-                };
-                Some(
-                    Arc::new(HomeHandler::new(control, home, intents_name.clone()))
-                        as Arc<dyn emma_core::wyoming::HandleText>,
-                )
-            }
+        let handler = match assistant {
+            Some(a) => Some(
+                Arc::new(AssistantHandler::new(a).map_err(anyhow::Error::msg)?)
+                    as Arc<dyn emma_core::wyoming::Handle>,
+            ),
             None => None,
+        };
+        let wake = if args.no_wake {
+            None
+        } else {
+            let models = wake_models(&args.wake)?;
+            let max = args.max_streams;
+            let pool = tokio::task::spawn_blocking(move || {
+                WakePool::new(models, max, Duration::from_secs(10))
+            })
+            .await?
+            .map_err(anyhow::Error::msg)?;
+            Some(Arc::new(pool))
         };
         let tts = if args.no_tts {
             None
@@ -184,12 +238,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             asr,
             intents: Some((intents_name, Arc::new(intents))),
             handler,
+            wake,
             tts,
         };
         let offered: Vec<&str> = [
             services.asr.as_ref().map(|_| "asr"),
             Some("intent"),
             services.handler.as_ref().map(|_| "handle"),
+            services.wake.as_ref().map(|_| "wake"),
             services.tts.as_ref().map(|_| "tts"),
         ]
         .into_iter()
@@ -208,11 +264,63 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             server.uri(),
             offered.join(", ")
         );
+        let _announced = match (&args.zeroconf, server.uri()) {
+            (Some(name), ServerUri::Tcp { host, port }) => {
+                let name = if name.is_empty() {
+                    default_instance_name()
+                } else {
+                    name.clone()
+                };
+                let ip: std::net::IpAddr = host.trim_matches(['[', ']']).parse().context(
+                    "--zeroconf needs the server's address as an IP (e.g. tcp://0.0.0.0:10300)",
+                )?;
+                let a = zeroconf::announce(&name, ip, *port, &offered)
+                    .context("cannot announce the service over zeroconf")?;
+                eprintln!(
+                    "emma: announced as {} on port {port} (zeroconf)",
+                    a.fullname()
+                );
+                Some(a)
+            }
+            _ => None,
+        };
         let factory = Arc::new(EmmaFactory::new(Arc::new(services)));
         server.run(factory, shutdown_signal()).await?;
         eprintln!("emma: Wyoming server stopped");
         anyhow::Ok(())
-    })
+    }
+}
+
+/// `emma-HOST` from the kernel's host name (`emma` when it cannot be read).
+fn default_instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name = match host.trim() {
+        "" => "emma".to_string(),
+        h => format!("emma-{h}"),
+    };
+    name.chars().take(63).collect()
+}
+
+/// The wake words of `--wake` (default: PocketSphinx "computer" and
+/// livekit's "hey livekit", for the engines this build has).
+fn wake_models(specs: &[String]) -> anyhow::Result<Vec<WakeModel>> {
+    if specs.is_empty() {
+        return [
+            (WakeEngine::PocketSphinx, "computer"),
+            (
+                WakeEngine::LiveKit,
+                emma_speech::wake::LIVEKIT_BUNDLED_PHRASE,
+            ),
+        ]
+        .into_iter()
+        .filter(|(e, _)| e.is_enabled())
+        .map(|(e, p)| WakeModel::new(e, p, Default::default()).map_err(anyhow::Error::msg))
+        .collect();
+    }
+    specs
+        .iter()
+        .map(|s| WakeModel::parse(s).map_err(anyhow::Error::msg))
+        .collect()
 }
 
 /// Ctrl-C or SIGTERM.

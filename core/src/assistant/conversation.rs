@@ -97,6 +97,8 @@ struct Said {
     commands: Vec<SentCommand>,
     expects_answer: bool,
     handled_by: Option<String>,
+    /// See [`Turn::handled`].
+    handled: bool,
 }
 
 impl Said {
@@ -107,6 +109,7 @@ impl Said {
             commands: Vec::new(),
             expects_answer: false,
             handled_by: None,
+            handled: false,
         }
     }
 
@@ -114,6 +117,7 @@ impl Said {
         Said {
             expects_answer,
             handled_by: Some("dialog".into()),
+            handled: true,
             ..Said::text(reply)
         }
     }
@@ -519,8 +523,10 @@ impl Worker {
             Ok(p) => p,
             Err(outcome) => {
                 let asks = outcome.reply.ends_with('?');
+                // A question completing the request ("which light?") is a dialog step.
                 return Said {
                     expects_answer: asks,
+                    handled: asks,
                     ..Said::text(outcome.reply)
                 };
             }
@@ -566,6 +572,8 @@ impl Worker {
             true,
         );
         Said {
+            // Carried out unless every command it needed failed.
+            handled: plan.actions.is_empty() || !commands.is_empty(),
             commands,
             ..Said::text(plan.reply)
         }
@@ -738,6 +746,7 @@ impl Worker {
             commands,
             expects_answer,
             handled_by: Some(id),
+            handled: true,
         }
     }
 
@@ -925,6 +934,7 @@ impl Worker {
             commands: said.commands,
             expects_answer: said.expects_answer,
             handled_by: said.handled_by,
+            handled: said.handled,
         }
     }
 }

@@ -186,6 +186,13 @@ pub struct Turn {
     pub expects_answer: bool,
     /// `built-in`, a skill id, or `dialog` (answers to Emma's own questions).
     pub handled_by: Option<String>,
+    /// Whether the request was understood and carried out: a built-in
+    /// command sent (or a question asked to complete it), a skill's answer,
+    /// a dialog step. `false` when nothing (or too little) was understood,
+    /// no device matched, the intent has no handler, the skill failed or
+    /// every command it needed failed. Protocol servers map it to their
+    /// success/failure answer (Wyoming's `handled` / `not-handled`).
+    pub handled: bool,
 }
 
 /// A callback receiving every event (must return quickly; runs on the assistant's thread).

@@ -263,6 +263,36 @@ impl Assistant {
         rx.await.map_err(|_| AssistantError::Stopped)?
     }
 
+    /// Acts on an intent another recogniser already found (a Wyoming
+    /// client's `intent`, say) as if Emma had heard it: intent `name` with
+    /// `slots` (values as the intents' lists define them) and confidence 1;
+    /// `text` is what was said (it is logged as the turn's transcript and
+    /// answers a pending question; when empty, the intent's name stands in).
+    /// The dialog, handler routing and grant checks are those of speech.
+    pub async fn process_intent_async(
+        &self,
+        name: &str,
+        slots: BTreeMap<String, String>,
+        text: &str,
+    ) -> Result<Turn, AssistantError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let text = if text.trim().is_empty() { name } else { text };
+        self.send(Request::Heard {
+            understood: crate::understand::Understood {
+                text: text.to_string(),
+                intent: Some(name.to_string()),
+                slots,
+                confidence: 1.0,
+                via: "given".into(),
+                ..crate::understand::Understood::nothing()
+            },
+            reply: Box::new(move |t| {
+                let _ = tx.send(t);
+            }),
+        })?;
+        rx.await.map_err(|_| AssistantError::Stopped)?
+    }
+
     /// Feeds captured audio (mono, any rate; see [`AudioChunk`]). Utterances
     /// are understood and acted on as the endpointer closes them; results
     /// arrive as events, and [`Assistant::end_audio`] returns the turns.

@@ -234,20 +234,20 @@ impl Drop for AudioStream {
 
 /// Converts a stream's rate to 16 kHz in blocks of 250 ms (each block through
 /// the FFT resampler of `emma_speech::audio`), or passes 16 kHz through.
-struct Resampler {
+pub(super) struct Resampler {
     rate: u32,
     pending: Vec<i16>,
 }
 
 impl Resampler {
-    fn new(rate: u32) -> Self {
+    pub(super) fn new(rate: u32) -> Self {
         Resampler {
             rate,
             pending: vec![],
         }
     }
 
-    fn push(&mut self, mono: Vec<i16>) -> Result<Vec<i16>, String> {
+    pub(super) fn push(&mut self, mono: Vec<i16>) -> Result<Vec<i16>, String> {
         if self.rate == TARGET_RATE {
             return Ok(mono);
         }
@@ -258,7 +258,7 @@ impl Resampler {
         self.flush()
     }
 
-    fn flush(&mut self) -> Result<Vec<i16>, String> {
+    pub(super) fn flush(&mut self) -> Result<Vec<i16>, String> {
         if self.pending.is_empty() {
             return Ok(vec![]);
         }

@@ -1,19 +1,42 @@
-//! Handling for Wyoming: a `transcript` (or an `intent` Emma recognised)
-//! becomes device commands and a reply.
+//! Handling for Wyoming: a `transcript`, or an `intent` already recognised,
+//! is carried out by the [`Assistant`] (devices, skills, dialog) and
+//! answered `handled` or `not-handled`.
 //!
-//! [`HandleText`] is what the session calls; [`HomeHandler`] implements it
-//! with Emma's built-in home control: the sentence is matched against the
-//! home-control intents with the registry's device, area and floor names,
-//! and the commands go out through the [`Home`]'s MQTT outbox.
+//! [`Handle`] is what a session calls; [`AssistantHandler`] implements it
+//! over a running [`Assistant`]: a transcript goes through
+//! [`Assistant::process_text_async`], an intent through
+//! [`Assistant::process_intent_async`], and the [`Turn`]'s
+//! [`handled`](Turn::handled) decides the answer.
+//!
+//! One assistant serves every connection. Its dialog state (a pending
+//! question such as "which room?", "turn it off" meaning the devices just
+//! named) belongs to the home, not to a connection, as with several
+//! microphones in one home; turns never interleave (the assistant serves
+//! them one at a time).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use emma_devices::Home;
-use emma_devices::control::HomeControl;
-use tokio::sync::Mutex;
+use crate::assistant::{Assistant, Turn};
 
-/// What handling a sentence came to.
+/// What to handle.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// A sentence (a `transcript`).
+    Text(String),
+    /// An intent another recogniser found (an `intent`).
+    Intent {
+        /// Intent name, e.g. `HassTurnOn`.
+        name: String,
+        /// Slot values by slot name.
+        slots: BTreeMap<String, String>,
+        /// The sentence it was found in, when the client sent it.
+        text: Option<String>,
+    },
+}
+
+/// What handling came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handling {
     /// Whether it was carried out (`handled`) or not (`not-handled`).
@@ -22,85 +45,89 @@ pub struct Handling {
     pub reply: String,
 }
 
-/// Carries out what a sentence asks for.
-pub trait HandleText: Send + Sync + 'static {
-    /// The handling model's name in `info`.
-    fn name(&self) -> String;
-    /// A description for `info`.
-    fn description(&self) -> String;
-    /// Handles `text`; an `Err` is a failure of the machinery (e.g. the
-    /// broker), not a sentence Emma could not act on (that is `handled: false`).
-    fn handle_text<'a>(
-        &'a self,
-        text: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<Handling, String>> + Send + 'a>>;
-}
-
-/// Emma's home control over a [`Home`] (registry + MQTT bus).
-pub struct HomeHandler {
-    control: Mutex<HomeControl>,
-    home: Home,
-    name: String,
-}
-
-impl std::fmt::Debug for HomeHandler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HomeHandler")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl HomeHandler {
-    /// Handles sentences with `control`'s intents against `home`'s devices.
-    pub fn new(control: HomeControl, home: Home, name: impl Into<String>) -> Self {
-        HomeHandler {
-            control: Mutex::new(control),
-            home,
-            name: name.into(),
+impl From<&Turn> for Handling {
+    fn from(turn: &Turn) -> Self {
+        Handling {
+            handled: turn.handled,
+            reply: turn.reply.clone(),
         }
     }
 }
 
-impl HandleText for HomeHandler {
+/// Carries out requests.
+pub trait Handle: Send + Sync + 'static {
+    /// The handling model's name in `info`.
+    fn name(&self) -> String;
+    /// A description for `info`.
+    fn description(&self) -> String;
+    /// Handles `request`; an `Err` is a failure of the machinery (the
+    /// assistant stopped), not a request Emma could not act on (that is
+    /// `handled: false`).
+    fn handle(
+        &self,
+        request: Request,
+    ) -> Pin<Box<dyn Future<Output = Result<Handling, String>> + Send + '_>>;
+}
+
+/// Handling by a running [`Assistant`].
+#[derive(Debug, Clone)]
+pub struct AssistantHandler {
+    assistant: Assistant,
+    description: String,
+}
+
+impl AssistantHandler {
+    /// Handles requests with `assistant` (which must be started). `info`
+    /// describes it with the intents it handles, by handler.
+    pub fn new(assistant: Assistant) -> Result<Self, String> {
+        let intents = assistant
+            .intents()
+            .map_err(|e| format!("the assistant is not running: {e}"))?;
+        let skills: Vec<&str> = intents
+            .keys()
+            .map(String::as_str)
+            .filter(|h| *h != crate::assistant::intents::BUILTIN)
+            .collect();
+        let count: usize = intents.values().map(Vec::len).sum();
+        let description = format!(
+            "Emma assistant: {count} intents; devices over MQTT, dialog{}",
+            if skills.is_empty() {
+                String::new()
+            } else {
+                format!(", skills {}", skills.join(", "))
+            }
+        );
+        Ok(AssistantHandler {
+            assistant,
+            description,
+        })
+    }
+}
+
+impl Handle for AssistantHandler {
     fn name(&self) -> String {
-        self.name.clone()
+        format!("emma-assistant-{}", self.assistant.config().language)
     }
 
     fn description(&self) -> String {
-        "Emma home control: devices over MQTT".into()
+        self.description.clone()
     }
 
-    fn handle_text<'a>(
-        &'a self,
-        text: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<Handling, String>> + Send + 'a>> {
+    fn handle(
+        &self,
+        request: Request,
+    ) -> Pin<Box<dyn Future<Output = Result<Handling, String>> + Send + '_>> {
         Box::pin(async move {
-            let mut control = self.control.lock().await;
-            let plan = {
-                let registry = self.home.registry();
-                control.plan(&registry, text)
-            };
-            let plan = match plan {
-                Ok(p) => p,
-                Err(outcome) => {
-                    return Ok(Handling {
-                        handled: false,
-                        reply: outcome.reply,
-                    });
+            let turn = match &request {
+                Request::Text(text) => self.assistant.process_text_async(text).await,
+                Request::Intent { name, slots, text } => {
+                    self.assistant
+                        .process_intent_async(name, slots.clone(), text.as_deref().unwrap_or(""))
+                        .await
                 }
-            };
-            for (device, action) in &plan.actions {
-                self.home
-                    .command(device, action)
-                    .await
-                    .map_err(|e| format!("cannot command {device}: {e}"))?;
             }
-            let _ = self.home.set_last_intent(&plan.intent).await;
-            Ok(Handling {
-                handled: true,
-                reply: plan.reply,
-            })
+            .map_err(|e| format!("the assistant could not handle it: {e}"))?;
+            Ok(Handling::from(&turn))
         })
     }
 }

@@ -9,15 +9,17 @@
 //!   exactly as `emma understand` does ([`asr`]);
 //! - `recognize` → `intent` / `not-recognized`: the intent engine;
 //! - `transcript` or `intent` sent for handling → `handled` / `not-handled`:
-//!   a [`HandleText`] (Emma's home control over MQTT, see [`handle`]);
+//!   carried out by the [`Assistant`](crate::assistant::Assistant) (devices,
+//!   skills, dialog; see [`handle`]);
+//! - `detect` + audio → `detection` / `not-detected`: the wake-word engines
+//!   of [`emma_speech::wake`] ([`wake`]);
 //! - `synthesize` → audio events: espeak-ng, run as a subprocess ([`tts`]);
 //! - `describe` → `info` listing all of the above with languages and models.
 //!
-//! Wake word detection is not offered yet (`detect` is refused with
-//! `unsupported`); `info` lists no wake programs.
-//!
-//! Each connection gets its own [`session::Session`]; the costly parts
-//! (recognisers, the intent engine) are shared through [`Services`].
+//! Each connection gets its own [`session::Session`] (its audio streams and
+//! requests); the costly parts (recognisers, wake detectors, the intent
+//! engine, the assistant) are shared through [`Services`]. The assistant's
+//! dialog state is the home's, shared by all connections (see [`handle`]).
 //!
 //! [`Understander`]: crate::understand::Understander
 
@@ -25,6 +27,7 @@ pub mod asr;
 pub mod handle;
 pub mod session;
 pub mod tts;
+pub mod wake;
 
 use std::sync::Arc;
 
@@ -35,8 +38,9 @@ use emma_wyoming::info::{
 };
 
 pub use asr::{AsrConfig, SpeechPool};
-pub use handle::{HandleText, Handling, HomeHandler};
+pub use handle::{AssistantHandler, Handle, Handling};
 pub use tts::Espeak;
+pub use wake::{WakeModel, WakePool};
 
 /// Longest text accepted by `recognize`, `synthesize` and handling, in bytes.
 pub const MAX_TEXT: usize = 4096;
@@ -50,7 +54,9 @@ pub struct Services {
     /// Intent recognition for `recognize` (`None`: refused).
     pub intents: Option<(String, Arc<IntentEngine>)>,
     /// Handling of transcripts and intents (`None`: refused).
-    pub handler: Option<Arc<dyn HandleText>>,
+    pub handler: Option<Arc<dyn Handle>>,
+    /// Wake word detection (`None`: `detect` is refused).
+    pub wake: Option<Arc<WakePool>>,
     /// Speech out (`None`: `synthesize` is refused).
     pub tts: Option<Espeak>,
 }
@@ -62,6 +68,7 @@ impl std::fmt::Debug for Services {
             .field("asr", &self.asr.is_some())
             .field("intents", &self.intents.as_ref().map(|i| &i.0))
             .field("handler", &self.handler.is_some())
+            .field("wake", &self.wake.as_ref().map(|w| w.models().len()))
             .field("tts", &self.tts.is_some())
             .finish()
     }
@@ -133,6 +140,27 @@ impl Services {
                     phrase: None,
                 }],
                 supports_home_control: Some(true),
+            });
+        }
+        if let Some(wake) = &self.wake {
+            info.wake.push(ModelProgram {
+                artifact: Artifact::new(
+                    "emma-wake",
+                    "Emma wake word detection (PocketSphinx keyphrase spotting, livekit-wakeword)",
+                    emma(),
+                ),
+                models: wake
+                    .models()
+                    .iter()
+                    .map(|m| Model {
+                        artifact: Artifact::new(m.name.clone(), m.description(), emma()),
+                        // Both engines' models are English (PocketSphinx
+                        // en-us, livekit's classifiers).
+                        languages: vec!["en".into()],
+                        phrase: Some(m.phrase.clone()),
+                    })
+                    .collect(),
+                supports_home_control: None,
             });
         }
         if let Some(tts) = &self.tts {

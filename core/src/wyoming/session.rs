@@ -13,7 +13,9 @@ use emma_wyoming::{AudioFormat, Event, Flow, Handler, HandlerError, Responder, t
 use serde_json::Value;
 
 use super::asr::AudioStream;
+use super::handle::Request;
 use super::tts::CHUNK_SAMPLES;
+use super::wake::{WakeHit, WakeStream};
 use super::{MAX_TEXT, Services};
 
 /// A connection's state.
@@ -22,7 +24,17 @@ pub struct Session {
     peer: String,
     /// Set by `transcribe`, used by the next `audio-start`.
     requested_language: Option<String>,
+    /// Set by `detect` (with the names asked for): the next audio stream is
+    /// listened to for wake words instead of transcribed.
+    detect: Option<Option<Vec<String>>>,
     stream: Option<Transcribing>,
+    wake: Option<Detecting>,
+}
+
+struct Detecting {
+    audio: WakeStream,
+    /// Whether a `detection` was sent.
+    detected: bool,
 }
 
 struct Transcribing {
@@ -37,6 +49,7 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("peer", &self.peer)
             .field("streaming", &self.stream.is_some())
+            .field("detecting", &self.wake.is_some())
             .finish()
     }
 }
@@ -61,6 +74,16 @@ fn same_language(a: &str, b: &str) -> bool {
             .to_ascii_lowercase()
     };
     primary(a) == primary(b)
+}
+
+fn mismatch(chunk: &AudioChunk, format: AudioFormat) -> HandlerError {
+    refuse(
+        "audio-format-mismatch",
+        format!(
+            "`audio-chunk` is {} but its stream's `audio-start` said {format}; chunk dropped",
+            chunk.format
+        ),
+    )
 }
 
 fn check_text(text: &str) -> Result<(), HandlerError> {
@@ -89,8 +112,76 @@ impl Session {
             services,
             peer: peer.into(),
             requested_language: None,
+            detect: None,
             stream: None,
+            wake: None,
         }
+    }
+
+    fn streaming(&self) -> bool {
+        self.stream.is_some() || self.wake.is_some()
+    }
+
+    /// `detect`: the next audio stream is listened to for wake words.
+    fn detect(&mut self, names: Option<Vec<String>>) -> Result<(), HandlerError> {
+        let wake = self
+            .services
+            .wake
+            .as_ref()
+            .ok_or_else(|| unsupported("wake word detection"))?;
+        if self.streaming() {
+            return Err(refuse(
+                "stream-running",
+                "`detect` while audio is streaming; send audio-stop first",
+            ));
+        }
+        wake.select(names.as_deref())
+            .map_err(|e| refuse("unknown-wake-word", e))?;
+        self.detect = Some(names);
+        Ok(())
+    }
+
+    async fn start_detecting(
+        &mut self,
+        start: &AudioStart,
+        names: Option<Vec<String>>,
+    ) -> Result<(), HandlerError> {
+        let wake = self
+            .services
+            .wake
+            .as_ref()
+            .ok_or_else(|| unsupported("wake word detection"))?;
+        let which = wake
+            .select(names.as_deref())
+            .map_err(|e| refuse("unknown-wake-word", e))?;
+        let audio = wake
+            .start(which, start.format)
+            .await
+            .map_err(|e| refuse("wake-busy", e))?;
+        self.wake = Some(Detecting {
+            audio,
+            detected: false,
+        });
+        Ok(())
+    }
+
+    async fn send_hits(
+        out: &mut Responder,
+        hits: Vec<WakeHit>,
+        detected: &mut bool,
+    ) -> Result<(), HandlerError> {
+        for h in hits {
+            *detected = true;
+            send(
+                out,
+                Event::Detection {
+                    name: Some(h.name),
+                    timestamp: Some(h.timestamp_ms),
+                },
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     async fn transcribe(
@@ -103,7 +194,7 @@ impl Session {
             .asr
             .as_ref()
             .ok_or_else(|| unsupported("speech to text"))?;
-        if self.stream.is_some() {
+        if self.streaming() {
             return Err(refuse(
                 "stream-running",
                 "`transcribe` while audio is streaming; send audio-stop first",
@@ -141,12 +232,7 @@ impl Session {
         start: AudioStart,
         out: &mut Responder,
     ) -> Result<(), HandlerError> {
-        let asr = self
-            .services
-            .asr
-            .as_ref()
-            .ok_or_else(|| unsupported("speech to text"))?;
-        if self.stream.is_some() {
+        if self.streaming() {
             return Err(refuse(
                 "stream-running",
                 "`audio-start` while a stream is running; send audio-stop first",
@@ -156,6 +242,19 @@ impl Session {
             .format
             .validate()
             .map_err(|e| refuse("unsupported-audio", e.to_string()))?;
+        // After `detect`, or on a server that only detects wake words, the
+        // audio is listened to for wake words.
+        if let Some(names) = self.detect.take() {
+            return self.start_detecting(&start, names).await;
+        }
+        if self.services.asr.is_none() && self.services.wake.is_some() {
+            return self.start_detecting(&start, None).await;
+        }
+        let asr = self
+            .services
+            .asr
+            .as_ref()
+            .ok_or_else(|| unsupported("speech to text"))?;
         let audio = asr
             .start(start.format)
             .await
@@ -184,6 +283,19 @@ impl Session {
         chunk: AudioChunk,
         out: &mut Responder,
     ) -> Result<(), HandlerError> {
+        if let Some(wake) = &mut self.wake {
+            if chunk.format != wake.audio.format {
+                return Err(mismatch(&chunk, wake.audio.format));
+            }
+            let mono = to_mono_i16(chunk.format, &chunk.audio)
+                .map_err(|e| refuse("bad-audio", e.to_string()))?;
+            if let Err(e) = wake.audio.push(mono).await {
+                self.wake = None;
+                return Err(refuse("wake-failed", e));
+            }
+            let hits = wake.audio.ready();
+            return Self::send_hits(out, hits, &mut wake.detected).await;
+        }
         let Some(stream) = &mut self.stream else {
             return Err(refuse(
                 "audio-before-start",
@@ -191,13 +303,7 @@ impl Session {
             ));
         };
         if chunk.format != stream.audio.format {
-            return Err(refuse(
-                "audio-format-mismatch",
-                format!(
-                    "`audio-chunk` is {} but its stream's `audio-start` said {}; chunk dropped",
-                    chunk.format, stream.audio.format
-                ),
-            ));
+            return Err(mismatch(&chunk, stream.audio.format));
         }
         let mono = to_mono_i16(chunk.format, &chunk.audio)
             .map_err(|e| refuse("bad-audio", e.to_string()))?;
@@ -221,6 +327,18 @@ impl Session {
     }
 
     async fn audio_stop(&mut self, out: &mut Responder) -> Result<(), HandlerError> {
+        if let Some(Detecting {
+            audio,
+            mut detected,
+        }) = self.wake.take()
+        {
+            let hits = audio.finish().await.map_err(|e| refuse("wake-failed", e))?;
+            Self::send_hits(out, hits, &mut detected).await?;
+            if !detected {
+                send(out, Event::NotDetected).await?;
+            }
+            return Ok(());
+        }
         let Some(stream) = self.stream.take() else {
             return Err(refuse(
                 "audio-before-start",
@@ -275,34 +393,17 @@ impl Handler for Session {
                 send(out, reply).await?;
             }
             Event::Transcript { text, .. } => {
-                let reply = self.handle_text(&text).await?;
+                check_text(&text)?;
+                let text = emma_untrusted::line(&text, MAX_TEXT);
+                let reply = self.carry_out(Request::Text(text)).await?;
                 send(out, reply).await?;
             }
             Event::Intent(intent) => {
-                let text = intent
-                    .context
-                    .as_ref()
-                    .and_then(|c| c.get("text"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                let reply = match text {
-                    Some(text) => self.handle_text(&text).await?,
-                    None => {
-                        self.services
-                            .handler
-                            .as_ref()
-                            .ok_or_else(|| unsupported("intent handling"))?;
-                        Event::NotHandled {
-                            text: Some(format!(
-                                "Emma handles an intent by its sentence; send the `transcript`, or an `intent` from Emma's `recognize` (it carries the sentence in its context), not a bare {}",
-                                intent.name
-                            )),
-                        }
-                    }
-                };
+                let request = intent_request(intent)?;
+                let reply = self.carry_out(request).await?;
                 send(out, reply).await?;
             }
-            Event::Detect { .. } => return Err(unsupported("wake word detection")),
+            Event::Detect { names } => self.detect(names)?,
             Event::Synthesize { text, voice } => self.synthesize(text, voice, out).await?,
             other => {
                 return Err(refuse(
@@ -318,7 +419,7 @@ impl Handler for Session {
     }
 
     async fn closed(&mut self) {
-        if self.stream.take().is_some() {
+        if self.stream.take().is_some() || self.wake.take().is_some() {
             tracing::info!(
                 "wyoming: {}: left in the middle of an audio stream",
                 self.peer
@@ -356,15 +457,15 @@ impl Session {
         }))
     }
 
-    async fn handle_text(&self, text: &str) -> Result<Event, HandlerError> {
-        check_text(text)?;
+    /// Has the handler (the assistant) carry out `request`.
+    async fn carry_out(&self, request: Request) -> Result<Event, HandlerError> {
         let handler = self
             .services
             .handler
             .as_ref()
             .ok_or_else(|| unsupported("handling"))?;
         let h = handler
-            .handle_text(text)
+            .handle(request)
             .await
             .map_err(|e| refuse("handle-failed", e))?;
         Ok(if h.handled {
@@ -428,5 +529,116 @@ impl Session {
             },
         )
         .await
+    }
+}
+
+/// The handling request for an `intent`: its name and entities (as slots),
+/// with the sentence from the `context` Emma's `recognize` puts it in (an
+/// intent's own `text` is a response in Wyoming, not the sentence). All of
+/// it comes from the client: escape sequences, controls and bidi characters
+/// are removed (replies may repeat it).
+fn intent_request(intent: Intent) -> Result<Request, HandlerError> {
+    check_text(&intent.name)?;
+    let name = emma_untrusted::line(&intent.name, emma_untrusted::LINE_CHARS);
+    if name.is_empty() {
+        return Err(refuse("bad-intent", "the `intent` has no name"));
+    }
+    let text = intent
+        .context
+        .as_ref()
+        .and_then(|c| c.get("text"))
+        .and_then(Value::as_str)
+        .map(|t| {
+            check_text(t)?;
+            Ok(emma_untrusted::line(t, MAX_TEXT))
+        })
+        .transpose()?;
+    let mut slots = std::collections::BTreeMap::new();
+    for e in intent.entities {
+        let value = match e.value {
+            Value::Null => continue,
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        check_text(&value)?;
+        slots.insert(
+            emma_untrusted::line(&e.name, emma_untrusted::LINE_CHARS),
+            emma_untrusted::line(&value, MAX_TEXT),
+        );
+    }
+    Ok(Request::Intent {
+        name,
+        slots,
+        text,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(json: serde_json::Value) -> Intent {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn an_intent_becomes_a_request_with_its_slots_and_sentence() {
+        let r = intent_request(intent(serde_json::json!({
+            "name": "HassLightSet",
+            "entities": [
+                {"name": "name", "value": "light.kitchen"},
+                {"name": "brightness", "value": 40},
+                {"name": "color", "value": null}
+            ],
+            "text": "Done",
+            "context": {"text": "set the kitchen light to 40 percent"}
+        })))
+        .unwrap();
+        let Request::Intent { name, slots, text } = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(name, "HassLightSet");
+        assert_eq!(slots.get("name").map(String::as_str), Some("light.kitchen"));
+        assert_eq!(slots.get("brightness").map(String::as_str), Some("40"));
+        assert!(!slots.contains_key("color"), "null entities are left out");
+        // The intent's own `text` is a response in Wyoming, not the sentence.
+        assert_eq!(text.as_deref(), Some("set the kitchen light to 40 percent"));
+
+        // What the client sent is cleaned before the assistant (and its replies) see it.
+        let r = intent_request(intent(serde_json::json!({
+            "name": "Hass\u001b[2JTurnOn\u202e",
+            "entities": [{"name": "name", "value": "lamp\r\u001b]0;pwned\u0007"}]
+        })))
+        .unwrap();
+        let Request::Intent { name, slots, .. } = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(name, "HassTurnOn");
+        assert_eq!(slots["name"], "lamp");
+        let e = intent_request(intent(serde_json::json!({"name": "\u001b[2J"}))).unwrap_err();
+        assert_eq!(e.code, "bad-intent");
+
+        let bare = intent_request(intent(serde_json::json!({"name": "HassTurnOn"}))).unwrap();
+        assert_eq!(
+            bare,
+            Request::Intent {
+                name: "HassTurnOn".into(),
+                slots: Default::default(),
+                text: None
+            }
+        );
+    }
+
+    #[test]
+    fn oversized_intents_are_refused() {
+        let long = "x".repeat(MAX_TEXT + 1);
+        for json in [
+            serde_json::json!({"name": long}),
+            serde_json::json!({"name": "A", "entities": [{"name": "n", "value": long}]}),
+            serde_json::json!({"name": "A", "context": {"text": long}}),
+        ] {
+            let e = intent_request(intent(json)).unwrap_err();
+            assert_eq!(e.code, "text-too-long", "{}", e.message);
+        }
     }
 }

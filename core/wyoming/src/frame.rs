@@ -404,6 +404,32 @@ mod tests {
         assert_eq!(frames, vec![f, Frame::new("audio-stop")]);
     }
 
+    /// Found by the `wyoming_frame` fuzz target: serde_json's default float
+    /// parsing is best-effort (within an ULP, not correctly rounded), so a
+    /// float in a frame's data may come back one ULP off after encoding and
+    /// reading again; after that the value is stable. Integers, strings and
+    /// payloads round trip exactly.
+    #[tokio::test]
+    async fn floats_in_data_round_trip_within_an_ulp_then_exactly() {
+        let wire = b"{\"type\":\"audio-chunk\",\"data\":{\"rate\":16000,\"width\":2,\"channels\":1.11111111e58}}\n";
+        let first = read_all(wire, Limits::default()).await.unwrap();
+        let second = read_all(&encode(&first[0]), Limits::default())
+            .await
+            .unwrap();
+        let third = read_all(&encode(&second[0]), Limits::default())
+            .await
+            .unwrap();
+        let (a, b) = (&first[0].data["channels"], &second[0].data["channels"]);
+        let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+        assert!(
+            a == b || a.to_bits().abs_diff(b.to_bits()) == 1,
+            "{a:e} vs {b:e}"
+        );
+        assert_eq!(first[0].data["rate"], json!(16000));
+        assert_eq!(second[0].data["rate"], json!(16000));
+        assert_eq!(second, third, "stable after one trip");
+    }
+
     #[tokio::test]
     async fn merges_inline_data_with_the_segment() {
         let seg = br#"{"b":2,"a":3}"#;

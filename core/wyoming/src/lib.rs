@@ -21,6 +21,7 @@
 //! - [`audio`]: PCM formats and conversion of any rate/width/channels to the 16 kHz mono i16 Emma decodes.
 //! - [`uri`]: `tcp://HOST:PORT`, `unix://PATH`, `stdio://`.
 //! - [`server`]: accept loop, per-connection sessions, idle timeout, connection cap.
+//! - [`zeroconf`]: announcing a server as `_wyoming._tcp.local.`.
 #![forbid(unsafe_code)]
 
 pub mod audio;
@@ -29,6 +30,7 @@ pub mod frame;
 pub mod info;
 pub mod server;
 pub mod uri;
+pub mod zeroconf;
 
 pub use audio::{AudioError, AudioFormat, TARGET_RATE, to_mono_i16};
 pub use event::{Event, EventError};
