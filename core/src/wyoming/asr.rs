@@ -14,8 +14,9 @@ use std::time::Duration;
 use emma_intent::IntentEngine;
 use emma_speech::{EndpointConfig, Engine};
 use emma_wyoming::{AudioFormat, TARGET_RATE};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio::task::JoinHandle;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::feed::Feed;
 
 use crate::understand::{Decoding, UnderstandError, Understander, Understood};
 
@@ -107,25 +108,23 @@ impl SpeechPool {
                     .map_err(|e| format!("the speech decoder could not start: {e}"))?
             }
         };
-        let (feed, chunks) = mpsc::channel::<Vec<i16>>(64);
-        let (results_tx, results) = mpsc::unbounded_channel();
         let endpoint = self.config.endpoint;
-        let worker = tokio::task::spawn_blocking(move || {
-            let mut understander = understander;
-            let mut chunks = chunks;
-            let input = std::iter::from_fn(move || chunks.blocking_recv().map(Ok));
-            let r = understander.understand_stream(endpoint, input, &mut |u| {
-                let _ = results_tx.send(u.clone());
-                Ok(())
-            });
-            (understander, r)
-        });
+        let feed = Feed::start(
+            format.rate,
+            "the speech decoder",
+            move |mut chunks, results| {
+                let mut understander = understander;
+                let input = std::iter::from_fn(move || chunks.blocking_recv().map(Ok));
+                let r = understander.understand_stream(endpoint, input, &mut |u| {
+                    let _ = results.send(u.clone());
+                    Ok(())
+                });
+                (understander, r)
+            },
+        );
         Ok(AudioStream {
             format,
-            resampler: Resampler::new(format.rate),
-            feed: Some(feed),
-            results,
-            worker: Some(worker),
+            feed,
             pool: self.clone(),
             permit: Some(permit),
         })
@@ -143,17 +142,15 @@ fn build(config: &AsrConfig, loader: &IntentLoader) -> Result<Understander, Unde
     Understander::new(intents, config.engine, &config.model, config.decoding)
 }
 
-/// The blocking decode of one stream: gives the understander back with its result.
-type Decoder = JoinHandle<(Understander, Result<Vec<Understood>, UnderstandError>)>;
+/// What the blocking decode of one stream returns: the understander, to go
+/// back to the pool, with its result.
+type Decoded = (Understander, Result<Vec<Understood>, UnderstandError>);
 
 /// One stream being decoded.
 pub struct AudioStream {
     /// The format `audio-start` announced.
     pub format: AudioFormat,
-    resampler: Resampler,
-    feed: Option<mpsc::Sender<Vec<i16>>>,
-    results: mpsc::UnboundedReceiver<Understood>,
-    worker: Option<Decoder>,
+    feed: Feed<Understood, Decoded>,
     pool: Arc<SpeechPool>,
     permit: Option<OwnedSemaphorePermit>,
 }
@@ -161,42 +158,18 @@ pub struct AudioStream {
 impl AudioStream {
     /// Feeds 16-bit mono samples at the stream's rate (resampled to 16 kHz here).
     pub async fn push(&mut self, mono: Vec<i16>) -> Result<(), String> {
-        let pcm = self.resampler.push(mono)?;
-        if pcm.is_empty() {
-            return Ok(());
-        }
-        match &self.feed {
-            Some(feed) => feed
-                .send(pcm)
-                .await
-                .map_err(|_| "the speech decoder stopped".to_string()),
-            None => Err("the stream has ended".into()),
-        }
+        self.feed.push(mono).await
     }
 
     /// Utterances finished so far (for streaming transcripts).
     pub fn ready(&mut self) -> Vec<Understood> {
-        let mut out = vec![];
-        while let Ok(u) = self.results.try_recv() {
-            out.push(u);
-        }
-        out
+        self.feed.ready()
     }
 
     /// Ends the stream: decodes the tail and returns the utterances not yet
     /// taken by [`AudioStream::ready`]. The recogniser goes back to the pool.
     pub async fn finish(mut self) -> Result<Vec<Understood>, String> {
-        let tail = self.resampler.flush()?;
-        if let Some(feed) = self.feed.take() {
-            if !tail.is_empty() {
-                let _ = feed.send(tail).await;
-            }
-            drop(feed);
-        }
-        let worker = self.worker.take().expect("a stream is finished once");
-        let (understander, result) = worker
-            .await
-            .map_err(|e| format!("the speech decoder failed: {e}"))?;
+        let (understander, result) = self.feed.end().await?;
         match result {
             // The recogniser is gone: do not pool a useless understander.
             Err(e @ UnderstandError::Lost) => Err(format!("speech decoding failed: {e}")),
@@ -206,7 +179,7 @@ impl AudioStream {
             }
             Ok(_) => {
                 self.pool.give_back(understander);
-                Ok(self.ready())
+                Ok(self.feed.ready())
             }
         }
     }
@@ -216,8 +189,7 @@ impl Drop for AudioStream {
     /// A stream abandoned mid-way (the client left): stop feeding and return
     /// the recogniser to the pool once the decoder has finished.
     fn drop(&mut self) {
-        self.feed.take();
-        if let Some(worker) = self.worker.take() {
+        if let Some(worker) = self.feed.abandon() {
             let pool = self.pool.clone();
             let permit = self.permit.take();
             if let Ok(handle) = tokio::runtime::Handle::try_current() {

@@ -24,6 +24,7 @@
 //! [`Understander`]: crate::understand::Understander
 
 pub mod asr;
+mod feed;
 pub mod handle;
 pub mod session;
 pub mod tts;

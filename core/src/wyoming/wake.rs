@@ -15,9 +15,8 @@ use std::time::Duration;
 use emma_speech::wake::{WakeEngine, WakeOptions, WakeWordDetector, normalize_phrase, open_wake};
 use emma_wyoming::{AudioFormat, TARGET_RATE};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio::task::JoinHandle;
 
-use super::asr::Resampler;
+use super::feed::Feed;
 
 /// One wake word Emma listens for: an engine and a phrase.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,15 +189,14 @@ impl WakePool {
             .iter()
             .map(|(i, _)| self.models[*i].name.clone())
             .collect();
-        let (feed, chunks) = mpsc::channel::<Vec<i16>>(64);
-        let (hits_tx, hits) = mpsc::unbounded_channel();
-        let worker = tokio::task::spawn_blocking(move || listen(detectors, names, chunks, hits_tx));
+        let feed = Feed::start(
+            format.rate,
+            "the wake word detector",
+            move |chunks, hits| listen(detectors, names, chunks, hits),
+        );
         Ok(WakeStream {
             format,
-            resampler: Resampler::new(format.rate),
-            feed: Some(feed),
-            hits,
-            worker: Some(worker),
+            feed,
             pool: self.clone(),
             permit: Some(permit),
         })
@@ -262,16 +260,11 @@ fn listen(
     Ok(detectors)
 }
 
-type Listener = JoinHandle<Result<Detectors, String>>;
-
 /// One `audio-start` … `audio-stop` listened to for wake words.
 pub struct WakeStream {
     /// The format its `audio-start` announced.
     pub format: AudioFormat,
-    resampler: Resampler,
-    feed: Option<mpsc::Sender<Vec<i16>>>,
-    hits: mpsc::UnboundedReceiver<WakeHit>,
-    worker: Option<Listener>,
+    feed: Feed<WakeHit, Result<Detectors, String>>,
     pool: Arc<WakePool>,
     permit: Option<OwnedSemaphorePermit>,
 }
@@ -287,44 +280,20 @@ impl std::fmt::Debug for WakeStream {
 impl WakeStream {
     /// Feeds mono samples at the stream's rate (waits when the detectors lag).
     pub async fn push(&mut self, mono: Vec<i16>) -> Result<(), String> {
-        let pcm = self.resampler.push(mono)?;
-        if pcm.is_empty() {
-            return Ok(());
-        }
-        match &self.feed {
-            Some(feed) => feed
-                .send(pcm)
-                .await
-                .map_err(|_| "the wake word detector stopped".to_string()),
-            None => Err("the stream has ended".into()),
-        }
+        self.feed.push(mono).await
     }
 
     /// Wake words heard so far, not yet taken.
     pub fn ready(&mut self) -> Vec<WakeHit> {
-        let mut out = vec![];
-        while let Ok(h) = self.hits.try_recv() {
-            out.push(h);
-        }
-        out
+        self.feed.ready()
     }
 
     /// Ends the stream: the rest of the audio is listened to; returns the
     /// wake words heard since the last [`WakeStream::ready`].
     pub async fn finish(mut self) -> Result<Vec<WakeHit>, String> {
-        let tail = self.resampler.flush()?;
-        if let Some(feed) = self.feed.take() {
-            if !tail.is_empty() {
-                let _ = feed.send(tail).await;
-            }
-            drop(feed);
-        }
-        let worker = self.worker.take().expect("a stream is finished once");
-        let detectors = worker
-            .await
-            .map_err(|e| format!("the wake word detector failed: {e}"))??;
+        let detectors = self.feed.end().await??;
         self.pool.give_back(detectors);
-        Ok(self.ready())
+        Ok(self.feed.ready())
     }
 }
 
@@ -332,8 +301,7 @@ impl Drop for WakeStream {
     fn drop(&mut self) {
         // A stream dropped mid-way (the client left): its detectors go back
         // to the pool once the worker has seen the end of the feed.
-        self.feed.take();
-        if let Some(worker) = self.worker.take() {
+        if let Some(worker) = self.feed.abandon() {
             let pool = self.pool.clone();
             let permit = self.permit.take();
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
