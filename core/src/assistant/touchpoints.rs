@@ -453,11 +453,13 @@ impl Worker {
             (None, Some(h)) => h.clone(),
             (None, None) => "none".into(),
         };
+        let asked = matches!(self.routes.handlers.get(&intent), Some(Handler::Handoff));
         let skill = match self.routes.handlers.get(&intent) {
             Some(Handler::Skill(id)) => Some(id.clone()),
+            // A request for a person counts for the brand it went to.
+            Some(Handler::Handoff) => self.handoffs.talking_to().map(String::from),
             _ => None,
         };
-        let asked = matches!(self.routes.handlers.get(&intent), Some(Handler::Handoff));
         let brand = if skill.is_some() || missed || handoff || asked {
             Some(self.handoffs.brand_for(skill.as_deref()))
         } else {
