@@ -390,3 +390,62 @@ fn an_answer_after_the_session_ended_is_a_notification() {
     );
     w.assistant.stop().unwrap();
 }
+
+/// The `p`-th percentile (nearest rank) of `ms`, sorted in place.
+fn percentile(ms: &mut [f64], p: f64) -> f64 {
+    ms.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * ms.len() as f64).ceil() as usize;
+    ms[rank.clamp(1, ms.len()) - 1]
+}
+
+#[test]
+fn handoff_to_desk_and_answer_to_home_latency_over_rounds() {
+    const ROUNDS: usize = 20;
+    let w = world(|_| {});
+    let (mut to_desk, mut to_home) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let start = Instant::now();
+        let t = w
+            .assistant
+            .process_text("I want to talk to a person")
+            .unwrap();
+        assert_eq!(
+            t.reply, "I'll ask a person to help with that",
+            "round {round}"
+        );
+        let (made, _) = w
+            .clock
+            .first(start, Duration::from_secs(5), |e| {
+                matches!(e, AssistantEvent::Handoff { .. })
+            })
+            .expect("a Handoff event");
+        let (seen, h) = w.on_desk(made);
+        assert_eq!(h.agent.as_deref(), Some("ann"), "round {round}");
+        to_desk.push(seen.duration_since(made).as_secs_f64() * 1e3);
+        let (text, sent) = w.answer_with_top_suggestion(&h, "ann");
+        let want = format!("Ann says: {text}");
+        let (spoken, _) = w
+            .clock
+            .first(sent, Duration::from_secs(10), |e| {
+                matches!(e, AssistantEvent::Reply { text, audio: Some(_), .. } if *text == want)
+            })
+            .expect("the agent's answer spoken in the home");
+        to_home.push(spoken.duration_since(sent).as_secs_f64() * 1e3);
+    }
+    eprintln!(
+        "e2e over {ROUNDS} rounds: handoff made -> on the desk p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms; \
+         agent reply -> spoken (espeak-ng) p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        percentile(&mut to_desk, 50.0),
+        percentile(&mut to_desk, 95.0),
+        percentile(&mut to_desk, 100.0),
+        percentile(&mut to_home, 50.0),
+        percentile(&mut to_home, 95.0),
+        percentile(&mut to_home, 100.0),
+    );
+    // Suggestion ranking learnt from the agent's choices: the one chosen every round is first.
+    let chosen =
+        w.rt.block_on(w.desk.store().suggestion_counts(BRAND, "EmmaTalkToPerson"))
+            .unwrap();
+    assert_eq!(chosen.values().sum::<u64>(), ROUNDS as u64, "{chosen:?}");
+    w.assistant.stop().unwrap();
+}
