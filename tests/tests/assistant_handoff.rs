@@ -885,6 +885,16 @@ fn a_handoff_is_a_ledger_share_with_the_brand_and_interactions_are_exported_and_
             .filter(|e| e.reason == reason)
             .all(|e| e.party == "handoff:emma")
     );
+    // Each interaction row is a ledger store too (no text in it).
+    let stored: Vec<String> = p
+        .ledger()
+        .entries(&Filter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "store" && e.category == "touchpoints")
+        .map(|e| e.reason)
+        .collect();
+    assert_eq!(stored, ["intent:HassTurnOn", "intent:EmmaTalkToPerson"]);
     assert!(matches!(
         p.ledger().verify().unwrap(),
         emma_core::privacy::Verification::Intact { .. }
