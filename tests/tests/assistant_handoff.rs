@@ -991,3 +991,17 @@ fn asking_for_a_person_while_talking_to_a_skill_goes_to_its_brand() {
     );
     f.assistant.stop().unwrap();
 }
+
+#[test]
+fn after_a_skill_without_the_handoff_grant_a_request_for_a_person_goes_to_the_installations_desk() {
+    let mut f = fixture(|c, dir| {
+        c.load_skills = true;
+        install(&dir.join("skills"), PARCEL, &["store"]);
+    });
+    let t = f.say("where is my parcel EM123");
+    assert_eq!(t.handled_by.as_deref(), Some("com.example.parcel"));
+    f.say("I want to talk to a person");
+    let (topic, req) = f.handoff(Duration::from_secs(5)).expect("a handoff");
+    assert_eq!(topic, "emma/desk/emma/handoff");
+    assert_eq!((req.brand.as_str(), req.skill.as_deref()), ("emma", None));
+}

@@ -24,7 +24,7 @@
 //! agent, or, when that session is over, emitted as an [`AssistantEvent::Notification`].
 //! Anything else is refused with a log line.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -338,6 +338,8 @@ pub(crate) struct Handoffs {
     lang: String,
     /// Skill id → brand id (from the publisher).
     brands: BTreeMap<String, String>,
+    /// Skills the customer granted `handoff`: their brands take handoffs.
+    staffed: BTreeSet<String>,
     bus: Bus,
     rt: Handle,
     privacy: Arc<Privacy>,
@@ -374,6 +376,7 @@ impl Handoffs {
         home: String,
         lang: &str,
         brands: BTreeMap<String, String>,
+        staffed: BTreeSet<String>,
         bus: Bus,
         rt: Handle,
         privacy: Arc<Privacy>,
@@ -386,6 +389,7 @@ impl Handoffs {
             home,
             lang: lang.to_string(),
             brands,
+            staffed,
             bus,
             rt,
             privacy,
@@ -483,9 +487,10 @@ impl Handoffs {
     }
 
     /// A skill handled the customer's request: a request for a person later in this session goes
-    /// to its brand.
+    /// to its brand — if the skill holds the `handoff` grant (its brand takes handoffs); after a
+    /// skill without it, to [`HandoffConfig::brand`].
     pub fn talked_to(&mut self, skill: &str) {
-        self.talking_to = Some(skill.to_string());
+        self.talking_to = self.staffed.contains(skill).then(|| skill.to_string());
     }
 
     /// The skill a request for a person in this session is about (the one last talked to).
