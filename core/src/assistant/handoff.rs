@@ -16,7 +16,7 @@
 //! acknowledges it, re-sent after a restart or a broker outage) to
 //! `emma/desk/{brand}/handoff`, where `brand` is the skill publisher's id (see [`brand_id`]) — of
 //! the skill that asked, or, when the customer asks, of the skill they last talked to in the
-//! session — or [`HandoffConfig::brand`].
+//! session if it holds the `handoff` grant — or [`HandoffConfig::brand`].
 //!
 //! The home listens on `emma/home/{home}/handoff/reply`. An [`AgentReply`] is decoded with the
 //! contract's bounded [`emma_handoff::decode`], must answer a handoff this home made (kept in
