@@ -62,6 +62,79 @@ pub struct AssistantConfig {
     /// How long `stop` waits for queued device commands to reach the broker, in milliseconds.
     #[uniffi(default = 5000)]
     pub flush_timeout_ms: u64,
+    /// This home's id in handoffs and touchpoint reports; `null`: made once and kept in `data_dir`.
+    #[uniffi(default = None)]
+    pub home_id: Option<String>,
+    /// The brand whose desk answers requests for a person when no skill is involved; `null`: `emma`.
+    #[uniffi(default = None)]
+    pub handoff_brand: Option<String>,
+}
+
+/// Touchpoint aggregates sent to one brand: counts and latency percentiles per skill and intent.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct TouchpointReport {
+    /// The report's id.
+    pub id: String,
+    /// The brand it went to.
+    pub brand: String,
+    /// Start of the period, milliseconds since the Unix epoch.
+    pub period_start_ms: u64,
+    /// End of the period (exclusive).
+    pub period_end_ms: u64,
+    /// One row per skill and intent.
+    pub stats: Vec<IntentStats>,
+}
+
+/// One row of a [`TouchpointReport`].
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct IntentStats {
+    /// The skill (`null`: Emma's own intents).
+    pub skill: Option<String>,
+    /// The intent (`not-understood` when none).
+    pub intent: String,
+    /// Interactions.
+    pub count: u64,
+    /// Not understood or failed.
+    pub failures: u64,
+    /// Handed to a person.
+    pub handoffs: u64,
+    /// Latency median, milliseconds.
+    pub latency_p50_ms: u32,
+    /// Latency 95th percentile, milliseconds.
+    pub latency_p95_ms: u32,
+    /// Latency 99th percentile, milliseconds.
+    pub latency_p99_ms: u32,
+    /// Times the customer was asked whether it helped.
+    pub satisfaction_asked: u64,
+    /// Times they said yes.
+    pub satisfaction_positive: u64,
+}
+
+impl From<emma_core::handoff::TouchpointReport> for TouchpointReport {
+    fn from(r: emma_core::handoff::TouchpointReport) -> Self {
+        TouchpointReport {
+            id: r.id,
+            brand: r.brand,
+            period_start_ms: r.period_start_ms,
+            period_end_ms: r.period_end_ms,
+            stats: r
+                .stats
+                .into_iter()
+                .map(|s| IntentStats {
+                    skill: s.skill,
+                    intent: s.intent,
+                    count: s.count,
+                    failures: s.failures,
+                    handoffs: s.handoffs,
+                    latency_p50_ms: s.latency_p50_ms,
+                    latency_p95_ms: s.latency_p95_ms,
+                    latency_p99_ms: s.latency_p99_ms,
+                    satisfaction_asked: s.satisfaction_asked,
+                    satisfaction_positive: s.satisfaction_positive,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The speech recogniser.
@@ -467,6 +540,28 @@ impl Assistant {
         )?))
     }
 
+    /// This home's id in handoffs to people and touchpoint reports (made once, kept in the data
+    /// directory, or the configured `home_id`).
+    pub fn home_id(&self) -> Result<String, EmmaError> {
+        Ok(self.inner.home_id()?)
+    }
+
+    /// The customer's answer to "did that help?" for the latest interaction; `false` when there
+    /// was none yet.
+    pub fn rate_latest_interaction(&self, positive: bool) -> Result<bool, EmmaError> {
+        Ok(self.inner.rate_latest_interaction(positive)?)
+    }
+
+    /// Sends each brand the aggregates of its interactions since its last report, only where the
+    /// customer consented to `touchpoints`; returns what was sent (no text, no audio).
+    pub async fn report_touchpoints(&self) -> Result<Vec<TouchpointReport>, EmmaError> {
+        let inner = self.inner.clone();
+        let sent = tokio::task::spawn_blocking(move || inner.report_touchpoints())
+            .await
+            .map_err(blocking_failed)??;
+        Ok(sent.into_iter().map(Into::into).collect())
+    }
+
     /// The customer's consents, ledger, export and erase for this assistant's home.
     pub fn customer_control(&self) -> Result<Arc<CustomerControl>, EmmaError> {
         CustomerControl::open(self.inner.config().data_dir.display().to_string())
@@ -506,6 +601,10 @@ impl From<AssistantConfig> for core::AssistantConfig {
         out.area = c.area;
         out.confidence_threshold = c.confidence_threshold;
         out.flush_timeout = Duration::from_millis(c.flush_timeout_ms);
+        out.handoff.home = c.home_id;
+        if let Some(brand) = c.handoff_brand {
+            out.handoff.brand = brand;
+        }
         out
     }
 }

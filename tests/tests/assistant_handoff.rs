@@ -286,7 +286,8 @@ fn asking_for_a_person_hands_off_with_transcript_candidates_and_consented_contex
         "{ledger:#?}"
     );
     assert!(ledger.iter().any(|e| e.action == "share"
-        && e.party == EMMA
+        && e.party == "handoff:emma"
+        && e.category == "profile"
         && e.reason == format!("handoff:{}", req.id)));
 
     // The agent answers: spoken in the same session, the agent named, escape sequences removed.
@@ -752,4 +753,255 @@ fn a_spoken_request_for_a_person_hands_off() {
     assert_eq!(req.transcript[0].speaker, Speaker::Customer);
     let insights = Insights::load(f.dir.path(), 1, now_ms()).unwrap();
     assert_eq!(insights.total, 1);
+}
+
+/// An intent whose words are mostly a wildcard: matched with a confidence well below 1.
+const NOTES: &str = r#"
+language: en
+intents:
+  TakeNote:
+    data:
+      - sentences:
+          - "note {note}"
+lists:
+  note:
+    wildcard: true
+"#;
+
+#[test]
+fn two_requests_below_the_confidence_threshold_in_a_row_hand_off() {
+    let mut f = fixture(|c, dir| {
+        let notes = dir.join("notes.yaml");
+        std::fs::write(&notes, NOTES).unwrap();
+        c.extra_intents = vec![notes];
+        c.confidence_threshold = 0.9;
+    });
+    let events = f.assistant.subscribe();
+    let low = |events: &EventReceiver| {
+        wait_for(events, Duration::from_secs(2), |e| {
+            matches!(e, AssistantEvent::NotUnderstood { .. })
+        })
+    };
+    let t = f.say("note buy some milk");
+    assert_eq!(t.intent, None, "not acted on: {t:?}");
+    assert_eq!(t.reply, "Sorry, I'm not sure what you meant");
+    match low(&events) {
+        Some(AssistantEvent::NotUnderstood { reason, .. }) => {
+            assert!(
+                reason.contains("below 0.90 for TakeNote"),
+                "the low-confidence path: {reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(f.handoff(Duration::from_millis(700)).is_none());
+    let t = f.say("note call the plumber");
+    assert_eq!(
+        t.reply,
+        "Sorry, I'm not sure what you meant. I'll ask a person to help with that"
+    );
+    let (_, req) = f.handoff(Duration::from_secs(5)).expect("a handoff");
+    assert_eq!(req.reason, HandoffReason::NotUnderstood);
+    assert_eq!(req.candidates[0].intent, "TakeNote");
+    assert!(
+        req.candidates[0].confidence < 0.9,
+        "the agent sees how unsure Emma was: {:?}",
+        req.candidates
+    );
+
+    // Unknown, then understood too unsurely: also two in a row.
+    f.say("tell me a joke");
+    let t = f.say("note water the plants");
+    assert!(
+        t.reply.ends_with("I'll ask a person to help with that"),
+        "{}",
+        t.reply
+    );
+    let (_, req) = f.handoff(Duration::from_secs(5)).expect("a second handoff");
+    assert_eq!(req.reason, HandoffReason::NotUnderstood);
+    // Understood well enough in between: the streak starts again.
+    f.say("note buy bread");
+    f.say("turn on the kitchen light");
+    f.say("note feed the cat");
+    assert!(f.handoff(Duration::from_millis(700)).is_none());
+}
+
+#[test]
+fn a_handoff_is_a_ledger_share_with_the_brand_and_interactions_are_exported_and_erased() {
+    let mut f = fixture(|c, _| c.area = Some("kitchen".into()));
+    let p = f.privacy();
+    for (field, value) in [("name", "Ada"), ("email", "ada@example.org")] {
+        p.set_profile(
+            field,
+            value,
+            emma_core::privacy::Reason::customer(),
+            now_ms(),
+        )
+        .unwrap();
+    }
+    grant(&p, EMMA, "profile:name");
+    grant(&p, EMMA, "device-names");
+    let consent = |c: &str| {
+        p.consent(EMMA, &c.parse::<Category>().unwrap(), now_ms())
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    f.say("turn on the kitchen light");
+    f.say("I want to talk to a person");
+    let (_, req) = f.handoff(Duration::from_secs(5)).expect("a handoff");
+
+    // One share per item with the brand's desk, each naming its consent.
+    let reason = format!("handoff:{}", req.id);
+    let shares: Vec<(String, String, Option<String>, Option<i64>)> = p
+        .ledger()
+        .entries(&Filter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.reason == reason)
+        .map(|e| (e.action, e.category, e.field, e.consent))
+        .collect();
+    let share = |cat: &str, field: &str, consent: Option<i64>| {
+        (
+            "share".to_string(),
+            cat.to_string(),
+            Some(field.to_string()),
+            consent,
+        )
+    };
+    assert_eq!(
+        shares,
+        [
+            share("transcripts", &req.id, None),
+            share("profile", "name", Some(consent("profile:name"))),
+            share("device-names", "area", Some(consent("device-names"))),
+        ]
+    );
+    assert!(
+        p.ledger()
+            .entries(&Filter::default())
+            .unwrap()
+            .iter()
+            .filter(|e| e.reason == reason)
+            .all(|e| e.party == "handoff:emma")
+    );
+    // Each interaction row is a ledger store too (no text in it).
+    let stored: Vec<String> = p
+        .ledger()
+        .entries(&Filter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "store" && e.category == "touchpoints")
+        .map(|e| e.reason)
+        .collect();
+    assert_eq!(stored, ["intent:HassTurnOn", "intent:EmmaTalkToPerson"]);
+    assert!(matches!(
+        p.ledger().verify().unwrap(),
+        emma_core::privacy::Verification::Intact { .. }
+    ));
+    // The agent answers; the export then holds the interactions and the handoff, answered.
+    let events = f.assistant.subscribe();
+    f.reply(&req.id, "Bo", "Hello Ada");
+    wait_for(&events, Duration::from_secs(5), is_reply).expect("the reply");
+    f.assistant.stop().unwrap();
+    let out = f.dir.path().join("export.json");
+    let summary = p.export(&out, now_ms()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let interactions = doc["interactions"].as_array().unwrap();
+    let intents: Vec<(&str, bool)> = interactions
+        .iter()
+        .map(|i| {
+            (
+                i["intent"].as_str().unwrap(),
+                i["handoff"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(intents, [("HassTurnOn", false), ("EmmaTalkToPerson", true)]);
+    assert_eq!(interactions[1]["brand"], "emma");
+    assert_eq!(interactions[1]["channel"], "text");
+    assert_eq!(summary.counts["interactions"], 2);
+    let handoffs = doc["handoffs"].as_array().unwrap();
+    assert_eq!(handoffs.len(), 1);
+    assert_eq!(handoffs[0]["id"], req.id.as_str());
+    assert_eq!(handoffs[0]["brand"], "emma");
+    assert_eq!(handoffs[0]["agent"], "Bo");
+    assert!(handoffs[0]["answered_ms"].as_i64().is_some());
+
+    // Erase: the interaction log and the handoffs go; the next export has none.
+    p.erase(now_ms()).unwrap();
+    p.export(&out, now_ms()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(doc["interactions"], serde_json::json!([]));
+    assert_eq!(doc["handoffs"], serde_json::json!([]));
+    assert_eq!(Insights::load(f.dir.path(), 1, now_ms()).unwrap().total, 0);
+    // And no byte of the interaction log's intent names is left in its file.
+    let hits = emma_core::privacy::scan_for(
+        &[f.dir.path().join("touchpoints.sqlite")],
+        &[b"EmmaTalkToPerson", b"HassTurnOn"],
+    )
+    .unwrap();
+    assert!(hits.is_empty(), "{hits:?}");
+}
+
+#[test]
+fn asking_for_a_person_while_talking_to_a_skill_goes_to_its_brand() {
+    let mut f = fixture(|c, dir| {
+        c.load_skills = true;
+        install(&dir.join("skills"), PARCEL, &["handoff", "store"]);
+    });
+    let p = f.privacy();
+    p.set_profile(
+        "name",
+        "Ada",
+        emma_core::privacy::Reason::customer(),
+        now_ms(),
+    )
+    .unwrap();
+    // Consented to the parcel skill, not to Emma: the parcel brand's person sees it.
+    grant(&p, "com.example.parcel", "profile:name");
+    let t = f.say("where is my parcel EM123");
+    assert!(t.reply.contains("out for delivery"), "{}", t.reply);
+    assert!(f.handoff(Duration::from_millis(500)).is_none());
+    // The skill has no "talk to a human" intent of its own: the built-in one answers.
+    let t = f.say("I want to talk to a person");
+    assert_eq!(t.intent.as_ref().unwrap().name, "EmmaTalkToPerson");
+    assert_eq!(t.handled_by.as_deref(), Some("handoff"));
+    let (topic, req) = f.handoff(Duration::from_secs(5)).expect("a handoff");
+    assert_eq!(topic, "emma/desk/example-parcel-service/handoff");
+    assert_eq!(req.reason, HandoffReason::Asked);
+    assert_eq!(req.skill.as_deref(), Some("com.example.parcel"));
+    assert!(
+        req.summary.contains("com.example.parcel"),
+        "{}",
+        req.summary
+    );
+    assert_eq!(
+        req.context.get("profile.name").map(String::as_str),
+        Some("Ada")
+    );
+    assert!(
+        p.ledger()
+            .entries(&Filter::default())
+            .unwrap()
+            .iter()
+            .any(|e| e.party == "handoff:example-parcel-service" && e.category == "profile")
+    );
+    f.assistant.stop().unwrap();
+}
+
+#[test]
+fn after_a_skill_without_the_handoff_grant_a_request_for_a_person_goes_to_the_installations_desk() {
+    let mut f = fixture(|c, dir| {
+        c.load_skills = true;
+        install(&dir.join("skills"), PARCEL, &["store"]);
+    });
+    let t = f.say("where is my parcel EM123");
+    assert_eq!(t.handled_by.as_deref(), Some("com.example.parcel"));
+    f.say("I want to talk to a person");
+    let (topic, req) = f.handoff(Duration::from_secs(5)).expect("a handoff");
+    assert_eq!(topic, "emma/desk/emma/handoff");
+    assert_eq!((req.brand.as_str(), req.skill.as_deref()), ("emma", None));
 }

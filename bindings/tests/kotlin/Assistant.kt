@@ -1,5 +1,6 @@
 // The assistant from Kotlin: text → intent → reply with a device command that
-// reaches the embedded broker; a skill's order proposal confirmed by the customer.
+// reaches the embedded broker; a request for a person, touchpoint reports with consent;
+// a skill's order proposal confirmed by the customer.
 // Arguments: <data dir> <coffee bundle> <publisher public key file>
 @file:JvmName("AssistantTest")
 
@@ -18,7 +19,7 @@ fun main(args: Array<String>) = runBlocking {
     val coffee = "com.example.coffee"
 
     // Install the coffee skill into the assistant's data dir before it starts.
-    val assistant = Assistant(AssistantConfig(dataDir = dataDir, language = "en"))
+    val assistant = Assistant(AssistantConfig(dataDir = dataDir, language = "en", homeId = "home-kt"))
     val skills = assistant.skills()
     skills.trustPublisher(File(keyFile).readText())
     skills.install(bundle, listOf("store", "order:propose", "device:coffee.*:control"), false)
@@ -53,13 +54,27 @@ fun main(args: Array<String>) = runBlocking {
         check(mqtt.next("emma/device/light.kitchen_lamp/set").contains("40"))
     }
 
+    // A person at the brand, touchpoints: the home id, "did that help?", aggregates only with consent.
+    check(assistant.homeId() == "home-kt") { "home id: ${assistant.homeId()}" }
+    val asked = assistant.processText("I want to talk to a person")
+    check(asked.intent?.name == "EmmaTalkToPerson") { "turn: $asked" }
+    events.await("handoff event") { it as? AssistantEvent.Handoff }
+    check(assistant.reportTouchpoints().isEmpty()) { "no consent: nothing leaves the home" }
+    val control = assistant.customerControl()
+    control.grant("emma", "touchpoints", "help Emma's makers improve it", null)
+    assistant.processText("connect me to a human")
+    check(assistant.rateLatestInteraction(true))
+    val reports = assistant.reportTouchpoints()
+    check(reports.map { it.brand } == listOf("emma")) { "reports: $reports" }
+    val stats = reports[0].stats.map { listOf(it.intent, it.count, it.handoffs, it.satisfactionPositive) }
+    check(stats == listOf(listOf("EmmaTalkToPerson", 1uL, 1uL, 1uL))) { "stats: $stats" }
+
     // Text → intent → skill → reply.
     val drink = assistant.processText("make me a latte")
     check(drink.intent?.name == "OrderDrink" && drink.handledBy == coffee) { "turn: $drink" }
     check(drink.reply.isNotBlank())
 
     // Proactive features are opt-in: the customer lets the skill act on device events.
-    val control = assistant.customerControl()
     control.grant(coffee, "proactive", "reorder beans when they run low", null)
     control.grant(coffee, "device-usage", "see the bean level", null)
 

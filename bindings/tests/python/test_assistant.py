@@ -1,5 +1,6 @@
 """The assistant from Python: text → intent → reply with a device command that
-reaches the embedded broker; a skill's order proposal confirmed by the customer.
+reaches the embedded broker; a request for a person, touchpoint reports with consent;
+a skill's order proposal confirmed by the customer.
 
 Usage: test_assistant.py <data dir> <coffee bundle> <publisher public key file>
 """
@@ -13,7 +14,7 @@ COFFEE = "com.example.coffee"
 
 
 async def main(data_dir, bundle, key_file):
-    assistant = Assistant(AssistantConfig(data_dir=data_dir, language="en"))
+    assistant = Assistant(AssistantConfig(data_dir=data_dir, language="en", home_id="home-py"))
     skills = assistant.skills()
     with open(key_file) as f:
         skills.trust_publisher(f.read())
@@ -45,12 +46,26 @@ async def main(data_dir, bundle, key_file):
         assert len(sent) == 1 and sent[0].device == "light.kitchen_lamp", sent
         assert "40" in mqtt.next("emma/device/light.kitchen_lamp/set")
 
+    # A person at the brand, touchpoints: the home id, "did that help?", aggregates only with consent.
+    assert assistant.home_id() == "home-py", assistant.home_id()
+    asked = await assistant.process_text("I want to talk to a person")
+    assert asked.intent is not None and asked.intent.name == "EmmaTalkToPerson", asked
+    events.wait_for("handoff event", lambda e: e if isinstance(e, AssistantEvent.HANDOFF) else None)
+    assert await assistant.report_touchpoints() == [], "no consent: nothing leaves the home"
+    control = assistant.customer_control()
+    control.grant("emma", "touchpoints", "help Emma's makers improve it", None)
+    await assistant.process_text("connect me to a human")
+    assert assistant.rate_latest_interaction(True)
+    reports = await assistant.report_touchpoints()
+    assert [r.brand for r in reports] == ["emma"], reports
+    stats = reports[0].stats
+    assert [(s.intent, s.count, s.handoffs, s.satisfaction_positive) for s in stats] == [("EmmaTalkToPerson", 1, 1, 1)], stats
+
     drink = await assistant.process_text("make me a latte")
     assert drink.intent is not None and drink.intent.name == "OrderDrink" and drink.handled_by == COFFEE, drink
     assert drink.reply.strip()
 
     # Proactive features are opt-in: the customer lets the skill act on device events.
-    control = assistant.customer_control()
     control.grant(COFFEE, "proactive", "reorder beans when they run low", None)
     control.grant(COFFEE, "device-usage", "see the bean level", None)
 

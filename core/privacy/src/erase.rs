@@ -56,7 +56,8 @@ const SKILL_TABLES: [&str; 2] = ["kv", "proposals"];
 const DEVICE_TABLES: [&str; 3] = ["devices", "areas", "floors"];
 const OUTBOX_TABLES: [&str; 1] = ["outbox"];
 /// The assistant's interaction log and its handoffs.
-const TOUCHPOINT_TABLES: [&str; 1] = ["touchpoints"];
+/// `reports` says until when each brand got aggregates: which brands the customer dealt with.
+const TOUCHPOINT_TABLES: [&str; 2] = ["touchpoints", "reports"];
 const HANDOFF_TABLES: [&str; 1] = ["handoffs"];
 
 fn size(path: &Path) -> u64 {

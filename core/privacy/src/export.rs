@@ -62,6 +62,58 @@ fn rows(
         .map_err(db_err(path))
 }
 
+/// The assistant's interaction log (emma-core's `touchpoints.sqlite`): one row per interaction,
+/// no text, no audio.
+fn interactions(layout: &crate::Layout) -> Result<Vec<Value>> {
+    let Some(conn) = open_read(&layout.touchpoints)? else {
+        return Ok(Vec::new());
+    };
+    rows(
+        &conn,
+        &layout.touchpoints,
+        "touchpoints",
+        "SELECT at_ms, channel, skill, brand, intent, outcome, latency_ms, handoff, satisfied \
+         FROM touchpoints ORDER BY at_ms, rowid",
+        |r| {
+            Ok(json!({
+                "at_ms": r.get::<_, i64>(0)?,
+                "channel": r.get::<_, String>(1)?,
+                "skill": r.get::<_, Option<String>>(2)?,
+                "brand": r.get::<_, Option<String>>(3)?,
+                "intent": r.get::<_, String>(4)?,
+                "outcome": r.get::<_, String>(5)?,
+                "latency_ms": r.get::<_, i64>(6)?,
+                "handoff": r.get::<_, bool>(7)?,
+                "satisfied": r.get::<_, Option<bool>>(8)?,
+            }))
+        },
+    )
+}
+
+/// The handoffs to people the assistant made (emma-core's `handoffs.sqlite`): to whom, when, and
+/// who answered (the transcript sent is in the outbox until the broker took it).
+fn handoffs(layout: &crate::Layout) -> Result<Vec<Value>> {
+    let Some(conn) = open_read(&layout.handoffs)? else {
+        return Ok(Vec::new());
+    };
+    rows(
+        &conn,
+        &layout.handoffs,
+        "handoffs",
+        "SELECT id, brand, skill, created_ms, answered_ms, agent FROM handoffs ORDER BY created_ms, id",
+        |r| {
+            Ok(json!({
+                "id": r.get::<_, String>(0)?,
+                "brand": r.get::<_, String>(1)?,
+                "skill": r.get::<_, Option<String>>(2)?,
+                "created_ms": r.get::<_, i64>(3)?,
+                "answered_ms": r.get::<_, Option<i64>>(4)?,
+                "agent": r.get::<_, Option<String>>(5)?,
+            }))
+        },
+    )
+}
+
 impl Privacy {
     /// Builds the export document at `now_ms` (see `docs/privacy.md`).
     pub fn export_document(&self, now_ms: u64) -> Result<Value> {
@@ -190,6 +242,8 @@ impl Privacy {
             )?;
         }
         doc.insert("outbox".into(), Value::Array(outbox));
+        doc.insert("interactions".into(), Value::Array(interactions(layout)?));
+        doc.insert("handoffs".into(), Value::Array(handoffs(layout)?));
 
         doc.insert(
             "ledger".into(),

@@ -126,7 +126,7 @@ pub struct NewEntry {
     /// Which item within the category, when it is not the category itself
     /// (a device id, a skill store key, an order id) — never a value.
     pub field: Option<String>,
-    /// Who stored or received it: a skill id, `emma`, `mqtt:<topic>`, `handoff`, `customer`.
+    /// Who stored or received it: a skill id, `emma`, `mqtt:<topic>`, `handoff:<brand>`, `customer`.
     pub party: String,
     /// Why.
     pub reason: Reason,

@@ -246,7 +246,7 @@ impl Privacy {
     }
 
     /// Records a share with an outside party the customer asked for (an MQTT
-    /// topic `mqtt:<topic>`, a human `handoff`), which needs no skill consent.
+    /// topic `mqtt:<topic>`, a brand's desk `handoff:<brand>`), which needs no skill consent.
     pub fn record_outside_share(
         &self,
         party: &str,

@@ -478,7 +478,10 @@ impl Worker {
         let info = self.emit_intent(&rec, &handler);
         let mut said = match &handler {
             Handler::Builtin => self.builtin(rec, confirmed),
-            Handler::Skill(id) => self.skill(id.clone(), &rec),
+            Handler::Skill(id) => {
+                self.handoffs.talked_to(id);
+                self.skill(id.clone(), &rec)
+            }
             Handler::Dialog => Said::dialog(self.responses.say("nothing_to_cancel", &[]), false),
             Handler::Handoff => {
                 self.handoffs.asked();

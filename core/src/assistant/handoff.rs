@@ -9,12 +9,14 @@
 //!
 //! The [`HandoffRequest`] carries the session's transcript (customer and Emma lines), the intent
 //! candidates with their confidences, the customer context the customer consented to share with the
-//! skill (or with `emma` when no skill is involved) — each field shared and the handoff itself are
-//! ledger entries — and suggested replies (the skill's reply, then the templates of
-//! `handoff/<lang>.yaml`). It goes through the durable outbox (QoS 1, kept on disk until the broker
+//! skill (or with `emma` when no skill is involved) and suggested replies (the skill's reply, then
+//! the templates of `handoff/<lang>.yaml`). Before it leaves, the handoff and each context item are
+//! ledger shares with `handoff:<brand>` (reason `handoff:<id>`), each naming the consent it was
+//! shared under. It goes through the durable outbox (QoS 1, kept on disk until the broker
 //! acknowledges it, re-sent after a restart or a broker outage) to
-//! `emma/desk/{brand}/handoff`, where `brand` is the skill publisher's id (see [`brand_id`]) or
-//! [`HandoffConfig::brand`].
+//! `emma/desk/{brand}/handoff`, where `brand` is the skill publisher's id (see [`brand_id`]) — of
+//! the skill that asked, or, when the customer asks, of the skill they last talked to in the
+//! session if it holds the `handoff` grant — or [`HandoffConfig::brand`].
 //!
 //! The home listens on `emma/home/{home}/handoff/reply`. An [`AgentReply`] is decoded with the
 //! contract's bounded [`emma_handoff::decode`], must answer a handoff this home made (kept in
@@ -22,7 +24,7 @@
 //! agent, or, when that session is over, emitted as an [`AssistantEvent::Notification`].
 //! Anything else is refused with a log line.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -34,7 +36,7 @@ use emma_handoff::{
     Utterance, topic,
 };
 use emma_intent::{Context, IntentSource};
-use emma_privacy::{Category, EMMA, Privacy, Reason};
+use emma_privacy::{Action, Category, EMMA, NewEntry, Privacy, Reason};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 use tokio::runtime::Handle;
@@ -336,6 +338,8 @@ pub(crate) struct Handoffs {
     lang: String,
     /// Skill id → brand id (from the publisher).
     brands: BTreeMap<String, String>,
+    /// Skills the customer granted `handoff`: their brands take handoffs.
+    staffed: BTreeSet<String>,
     bus: Bus,
     rt: Handle,
     privacy: Arc<Privacy>,
@@ -355,6 +359,9 @@ pub(crate) struct Handoffs {
     trigger: Option<Trigger>,
     /// Whether this turn made a handoff (for touchpoints).
     made: bool,
+    /// The skill the customer last talked to in this session: a request for a person goes to
+    /// its brand.
+    talking_to: Option<String>,
 }
 
 /// Most transcript lines kept (the contract's default limit).
@@ -369,6 +376,7 @@ impl Handoffs {
         home: String,
         lang: &str,
         brands: BTreeMap<String, String>,
+        staffed: BTreeSet<String>,
         bus: Bus,
         rt: Handle,
         privacy: Arc<Privacy>,
@@ -381,6 +389,7 @@ impl Handoffs {
             home,
             lang: lang.to_string(),
             brands,
+            staffed,
             bus,
             rt,
             privacy,
@@ -395,6 +404,7 @@ impl Handoffs {
             missed: false,
             trigger: None,
             made: false,
+            talking_to: None,
         })
     }
 
@@ -428,6 +438,7 @@ impl Handoffs {
             self.transcript.clear();
             self.streak.clear();
             self.handed_off = None;
+            self.talking_to = None;
         }
         self.last_activity = Some(now);
         self.missed = false;
@@ -475,13 +486,30 @@ impl Handoffs {
         }
     }
 
-    /// The customer asked for a person.
+    /// A skill handled the customer's request: a request for a person later in this session goes
+    /// to its brand — if the skill holds the `handoff` grant (its brand takes handoffs); after a
+    /// skill without it, to [`HandoffConfig::brand`].
+    pub fn talked_to(&mut self, skill: &str) {
+        self.talking_to = self.staffed.contains(skill).then(|| skill.to_string());
+    }
+
+    /// The skill a request for a person in this session is about (the one last talked to).
+    pub fn talking_to(&self) -> Option<&str> {
+        self.talking_to.as_deref()
+    }
+
+    /// The customer asked for a person: the brand of the skill they were talking to in this
+    /// session, else [`HandoffConfig::brand`].
     pub fn asked(&mut self) {
+        let summary = match &self.talking_to {
+            Some(skill) => format!("the customer asked to talk to a person (while using {skill})"),
+            None => "the customer asked to talk to a person".into(),
+        };
         self.set(Trigger {
             reason: HandoffReason::Asked,
             why: "the customer asked for a person".into(),
-            skill: None,
-            summary: "the customer asked to talk to a person".into(),
+            skill: self.talking_to.clone(),
+            summary,
             speech: None,
         });
     }
@@ -528,31 +556,49 @@ impl Handoffs {
         self.missed
     }
 
-    /// Builds the request: transcript, candidates, consented context, suggestions; records the
-    /// shares and the handoff in the ledger.
-    fn build(&self, t: &Trigger, candidates: Vec<Candidate>, area: Option<&str>) -> HandoffRequest {
+    /// Builds the request: transcript, candidates, consented context, suggestions. Returns with
+    /// it the ledger entries of what it shares (see [`Handoffs::deliver`]).
+    fn build(
+        &self,
+        t: &Trigger,
+        candidates: Vec<Candidate>,
+        area: Option<&str>,
+    ) -> (HandoffRequest, Vec<NewEntry>) {
         let now = emma_privacy::now_ms();
         let id = emma_devices::outbox::new_command_id();
         let brand = self.brand_for(t.skill.as_deref());
-        let party = t.skill.as_deref().unwrap_or(EMMA);
-        let why = Reason::other(format!("handoff:{id}"));
+        // The consents that count are those the customer gave the skill (or Emma); the party that
+        // receives is the brand's desk.
+        let consenter = t.skill.as_deref().unwrap_or(EMMA);
+        let share = Shares {
+            party: format!("handoff:{brand}"),
+            reason: Reason::other(format!("handoff:{id}")),
+        };
         let limits = Limits::default();
+        let consent = |category: &Category| match self.privacy.consent(consenter, category, now) {
+            Ok(c) => c.map(|c| c.id),
+            Err(e) => {
+                tracing::error!(%consenter, %category, error = %e, "consent check failed; withheld");
+                None
+            }
+        };
+        // The handoff itself: the session's transcript and what the engine made of it. The
+        // customer asked for a person, was not understood, or a skill they were talking to asked;
+        // a `transcripts` consent of the consenter is named when there is one.
+        let mut ledger =
+            vec![share.entry(Category::Transcripts, &id, consent(&Category::Transcripts))];
         let mut context = BTreeMap::new();
-        // Only what the customer consented to share with the skill (or with Emma); each share is logged.
+        // Only what the customer consented to share with the skill (or with Emma).
         match self.privacy.customer().profile_all() {
             Ok(profile) => {
-                for field in profile.keys() {
+                for (field, value) in profile {
                     if context.len() == limits.max_items {
                         break;
                     }
-                    match self.privacy.profile_for(party, field, why.clone(), now) {
-                        Ok(Some(v)) => {
-                            context.insert(format!("profile.{field}"), clip(&v));
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            tracing::error!(%party, field, error = %e, "consent check failed; field withheld")
-                        }
+                    let category = Category::Profile(field.clone());
+                    if let Some(c) = consent(&category) {
+                        ledger.push(share.entry(category, &field, Some(c)));
+                        context.insert(format!("profile.{field}"), clip(&value));
                     }
                 }
             }
@@ -562,20 +608,10 @@ impl Handoffs {
         }
         if let Some(area) = area
             && context.len() < limits.max_items
+            && let Some(c) = consent(&Category::DeviceNames)
         {
-            match self.privacy.record_share(
-                party,
-                &Category::DeviceNames,
-                Some("area"),
-                why.clone(),
-                now,
-            ) {
-                Ok(Some(_)) => {
-                    context.insert("area".into(), clip(area));
-                }
-                Ok(None) => {}
-                Err(e) => tracing::error!(error = %e, "ledger write failed; area withheld"),
-            }
+            ledger.push(share.entry(Category::DeviceNames, "area", Some(c)));
+            context.insert("area".into(), clip(area));
         }
         let mut suggestions: Vec<String> = Vec::new();
         if let Some(s) = t.speech.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -586,7 +622,7 @@ impl Handoffs {
                 suggestions.push(s.clone());
             }
         }
-        HandoffRequest {
+        let req = HandoffRequest {
             v: PROTOCOL_VERSION,
             id,
             home: self.home.clone(),
@@ -600,11 +636,11 @@ impl Handoffs {
             context,
             suggestions,
             created_ms: now,
-        }
+        };
+        (req, ledger)
     }
 
-    /// Makes the handoff of this turn, if one was triggered: into the outbox, the store and the
-    /// ledger. `Ok(None)`: nothing triggered.
+    /// Makes the handoff of this turn: into the ledger, the store and the outbox.
     fn make(
         &mut self,
         t: &Trigger,
@@ -612,23 +648,22 @@ impl Handoffs {
         area: Option<&str>,
     ) -> Result<HandoffRequest, String> {
         self.streak.clear();
-        let req = self.build(t, candidates, area);
+        let (req, ledger) = self.build(t, candidates, area);
         let brand = req.brand.clone();
-        self.deliver(req)
+        self.deliver(req, &ledger)
             .map_err(|e| format!("handoff to {brand}: {e}"))
     }
 
-    fn deliver(&mut self, req: HandoffRequest) -> Result<HandoffRequest, String> {
+    fn deliver(
+        &mut self,
+        req: HandoffRequest,
+        ledger: &[NewEntry],
+    ) -> Result<HandoffRequest, String> {
         let payload = emma_handoff::encode(&req, &Limits::default()).map_err(|e| e.to_string())?;
-        // The ledger first: a handoff that is not on record does not leave the home.
+        // The ledger first, in one commit: a handoff that is not on record does not leave the home.
         self.privacy
-            .record_outside_share(
-                &format!("handoff:{}", req.brand),
-                &Category::Transcripts,
-                Some(&req.id),
-                Reason::other(format!("handoff:{}", reason_name(req.reason))),
-                req.created_ms,
-            )
+            .ledger()
+            .append_all(ledger, req.created_ms)
             .map_err(|e| format!("ledger: {e}"))?;
         self.store
             .record(&req, &self.session_key())
@@ -645,8 +680,28 @@ impl Handoffs {
         }
         self.made = true;
         self.handed_off = Some(Instant::now());
-        tracing::info!(handoff = %req.id, brand = %req.brand, reason = ?req.reason, "handed off to a person");
+        tracing::info!(handoff = %req.id, brand = %req.brand, reason = reason_name(req.reason), "handed off to a person");
         Ok(req)
+    }
+}
+
+/// The ledger entries of one handoff: shares with `handoff:<brand>`, reason `handoff:<id>`.
+struct Shares {
+    party: String,
+    reason: Reason,
+}
+
+impl Shares {
+    /// `field` of `category`, shared under `consent` (`None`: the handoff needed none).
+    fn entry(&self, category: Category, field: &str, consent: Option<i64>) -> NewEntry {
+        NewEntry::new(
+            Action::Share,
+            Some(category),
+            &self.party,
+            self.reason.clone(),
+        )
+        .field(field)
+        .consent(consent)
     }
 }
 

@@ -525,6 +525,8 @@ impl Shared {
         ))?);
         let touch_store = Arc::new(touchpoints::TouchpointStore::open(&c.data_dir)?);
         let mut brands = BTreeMap::new();
+        // Skills whose brand takes handoffs (the customer granted them `handoff`).
+        let mut staffed = std::collections::BTreeSet::new();
         for path in &c.extra_intents {
             sources.extend(intents::extra_sources(path)?);
         }
@@ -558,6 +560,12 @@ impl Shared {
                         let brand =
                             handoff::brand_id(publisher).unwrap_or_else(|| c.handoff.brand.clone());
                         brands.insert(id.clone(), brand);
+                        if instance
+                            .grants()
+                            .allows(&emma_skill_host::Permission::Handoff)
+                        {
+                            staffed.insert(id.clone());
+                        }
                         sources = trial;
                         instances.push(instance);
                         loaded.push(LoadedSkill { sent, services });
@@ -596,6 +604,7 @@ impl Shared {
             home_id.clone(),
             &c.language,
             brands,
+            staffed,
             bus.clone(),
             rt.clone(),
             privacy.clone(),

@@ -3,7 +3,8 @@
 //!
 //! Every turn records a [`Touchpoint`] — channel, skill, intent, outcome, latency, whether it
 //! ended in a handoff, satisfaction if it was asked — in `touchpoints.sqlite` in the data
-//! directory. No text and no audio are stored here.
+//! directory (each row a `touchpoints` store in the privacy ledger, field: the skill). No text and
+//! no audio are stored here.
 //!
 //! Only aggregates leave the home: [`report`] turns a brand's rows of a period into a
 //! [`TouchpointReport`] (counts, failure and handoff counts, latency percentiles per skill and
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use emma_devices::{Bus, OutboxCommand};
 use emma_handoff::{IntentStats, Limits, PROTOCOL_VERSION, TouchpointReport, topic};
-use emma_privacy::{Category, EMMA, Privacy, Reason};
+use emma_privacy::{Action, Category, EMMA, NewEntry, Privacy, Reason};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
@@ -453,11 +454,13 @@ impl Worker {
             (None, Some(h)) => h.clone(),
             (None, None) => "none".into(),
         };
+        let asked = matches!(self.routes.handlers.get(&intent), Some(Handler::Handoff));
         let skill = match self.routes.handlers.get(&intent) {
             Some(Handler::Skill(id)) => Some(id.clone()),
+            // A request for a person counts for the brand it went to.
+            Some(Handler::Handoff) => self.handoffs.talking_to().map(String::from),
             _ => None,
         };
-        let asked = matches!(self.routes.handlers.get(&intent), Some(Handler::Handoff));
         let brand = if skill.is_some() || missed || handoff || asked {
             Some(self.handoffs.brand_for(skill.as_deref()))
         } else {
@@ -488,6 +491,18 @@ impl Worker {
         };
         if let Err(e) = self.touch.store.record(&t) {
             tracing::warn!(error = %e, "touchpoint not recorded");
+            return;
+        }
+        // The row holds no text, but it is data about the customer: a ledger store like any other.
+        let reason = if missed {
+            Reason::other("utterance")
+        } else {
+            Reason::intent(&t.intent)
+        };
+        let mut entry = NewEntry::new(Action::Store, Some(Category::Touchpoints), EMMA, reason);
+        entry.field = t.skill.clone();
+        if let Err(e) = self.privacy.ledger().append(entry, t.at_ms) {
+            tracing::warn!(error = %e, "touchpoint store not in the ledger");
         }
     }
 }

@@ -1,5 +1,10 @@
 //! Parcel-service brand skill: tells where a parcel is, and hands the
 //! conversation to a human when the parcel is unknown or the customer is upset.
+//!
+//! A customer who asks for a person ("I want to talk to a person") needs no
+//! intent here: Emma's built-in `EmmaTalkToPerson` hands the conversation to
+//! the brand of the skill the customer was talking to. The skill asks for a
+//! person (`handoff::request`) only when it cannot help itself.
 
 use emma_skill::{Reply, Request, Skill, SkillError, export_skill, handoff, store};
 
@@ -79,11 +84,6 @@ impl Skill for Parcel {
                 &req,
                 "customer upset",
                 req.slot("topic").unwrap_or("complaint about a delivery"),
-            ),
-            "TalkToHuman" => human(
-                &req,
-                "customer asked for a human",
-                "customer asked to talk to a person",
             ),
             other => Err(SkillError::UnsupportedIntent(other.into())),
         }
