@@ -3,7 +3,7 @@
 //! brand's desk — it receives `HandoffRequest`s on `emma/desk/{brand}/handoff`, answers with
 //! `AgentReply`s on `emma/home/{home}/handoff/reply`, and receives touchpoint reports.
 
-mod skill_support;
+mod assistant_support;
 
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
@@ -11,19 +11,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use assistant_support::{install, kitchen_home};
 use emma_core::assistant::touchpoints::{Insights, NOT_UNDERSTOOD};
 use emma_core::assistant::{
     Assistant, AssistantConfig, AssistantEvent, AudioChunk, BrokerChoice, EventReceiver,
     SpeechConfig, Turn,
 };
-use emma_core::devices::{
-    Area, BrokerConfig, Bus, BusOptions, Device, Domain, Message, QoS, Registry,
-};
+use emma_core::devices::{BrokerConfig, Bus, BusOptions, Device, Domain, Message, QoS};
 use emma_core::handoff::{
     AgentReply, HandoffReason, HandoffRequest, Limits, Speaker, TouchpointReport, topic,
 };
 use emma_core::privacy::{Category, EMMA, Filter, Privacy, now_ms};
-use emma_core::skills::{Permission, SkillHome, SkillRuntime};
 use emma_core::speech::{SAMPLE_RATE, synth};
 use emma_tests::mosquitto::Mosquitto;
 use tokio::sync::mpsc;
@@ -65,36 +63,13 @@ fn desk(rt: &tokio::runtime::Runtime, url: &str) -> Desk {
     })
 }
 
-fn install(skills: &Path, rel: &str, grants: &[&str]) {
-    let b = skill_support::bundle(rel);
-    let home = SkillHome::open(skills).unwrap();
-    emma_core::assistant::check_install(&home, &b).unwrap();
-    let file = skills.join(format!("{}.emmaskill", b.manifest.id));
-    std::fs::write(&file, b.to_bytes(None)).unwrap();
-    let runtime = SkillRuntime::new(home.runtime_config()).unwrap();
-    let grants: Vec<Permission> = grants.iter().map(|g| g.parse().unwrap()).collect();
-    home.install(&runtime, &file, "default", &grants, true)
-        .unwrap();
-}
-
 fn fixture(configure: impl FnOnce(&mut AssistantConfig, &Path)) -> Fixture {
     let broker = Mosquitto::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut registry = Registry::open(dir.path().join("devices.sqlite")).unwrap();
-    registry
-        .upsert_area(Area {
-            id: "kitchen".into(),
-            name: "kitchen".into(),
-            aliases: vec![],
-            floor: None,
-        })
-        .unwrap();
-    registry
-        .upsert_device(
-            Device::new("light.kitchen", "kitchen light", Domain::Light).in_area("kitchen"),
-        )
-        .unwrap();
-    drop(registry);
+    kitchen_home(
+        dir.path(),
+        [Device::new("light.kitchen", "kitchen light", Domain::Light).in_area("kitchen")],
+    );
     let mut config = AssistantConfig::new(dir.path(), "en");
     config.broker = BrokerChoice::Url(broker.url());
     config.load_skills = false;

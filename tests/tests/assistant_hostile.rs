@@ -8,9 +8,9 @@ mod assistant_support;
 
 use std::time::{Duration, Instant};
 
-use assistant_support::{Watcher, install};
+use assistant_support::{Watcher, install, kitchen_home};
 use emma_core::assistant::{Assistant, AssistantConfig, AssistantEvent, BrokerChoice};
-use emma_core::devices::{Area, Device, Domain, Registry};
+use emma_core::devices::{Device, Domain};
 use emma_tests::mosquitto::Mosquitto;
 
 const COFFEE: &str = "skills/examples/coffee";
@@ -27,22 +27,13 @@ struct Fixture {
 fn fixture() -> Fixture {
     let broker = Mosquitto::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut registry = Registry::open(dir.path().join("devices.sqlite")).unwrap();
-    registry
-        .upsert_area(Area {
-            id: "kitchen".into(),
-            name: "kitchen".into(),
-            aliases: vec![],
-            floor: None,
-        })
-        .unwrap();
-    for d in [
-        Device::new("coffee.machine", "coffee machine", Domain::Custom).in_area("kitchen"),
-        Device::new("light.kitchen", "kitchen light", Domain::Light).in_area("kitchen"),
-    ] {
-        registry.upsert_device(d).unwrap();
-    }
-    drop(registry);
+    kitchen_home(
+        dir.path(),
+        [
+            Device::new("coffee.machine", "coffee machine", Domain::Custom).in_area("kitchen"),
+            Device::new("light.kitchen", "kitchen light", Domain::Light).in_area("kitchen"),
+        ],
+    );
     let skills = dir.path().join("skills");
     install(
         &skills,

@@ -9,11 +9,11 @@ mod assistant_support;
 use std::time::{Duration, Instant};
 
 use assistant_support::skill_support::bundle;
-use assistant_support::{Watcher, install, speak};
+use assistant_support::{Watcher, install, kitchen_home, speak};
 use emma_core::assistant::{
     Assistant, AssistantConfig, AssistantEvent, BrokerChoice, SpeechConfig, Turn, check_install,
 };
-use emma_core::devices::{Area, Device, Domain, Registry};
+use emma_core::devices::{Device, Domain};
 use emma_core::skills::{ProposalState, SkillHome};
 use emma_tests::mosquitto::Mosquitto;
 
@@ -30,23 +30,14 @@ struct Fixture {
 fn fixture(speech: bool) -> Fixture {
     let broker = Mosquitto::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut registry = Registry::open(dir.path().join("devices.sqlite")).unwrap();
-    registry
-        .upsert_area(Area {
-            id: "kitchen".into(),
-            name: "kitchen".into(),
-            aliases: vec![],
-            floor: None,
-        })
-        .unwrap();
-    for d in [
-        Device::new("coffee.machine", "coffee machine", Domain::Custom).in_area("kitchen"),
-        Device::new("light.kitchen", "kitchen light", Domain::Light).in_area("kitchen"),
-        Device::new("lock.front_door", "front door", Domain::Lock),
-    ] {
-        registry.upsert_device(d).unwrap();
-    }
-    drop(registry);
+    kitchen_home(
+        dir.path(),
+        [
+            Device::new("coffee.machine", "coffee machine", Domain::Custom).in_area("kitchen"),
+            Device::new("light.kitchen", "kitchen light", Domain::Light).in_area("kitchen"),
+            Device::new("lock.front_door", "front door", Domain::Lock),
+        ],
+    );
     let skills = dir.path().join("skills");
     install(
         &skills,

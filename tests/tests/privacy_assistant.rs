@@ -10,43 +10,27 @@
 //!   the event it was shown, the order proposal and its confirmation), the
 //!   chain verifies, and the export holds everything that was stored.
 
-mod skill_support;
+mod assistant_support;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use assistant_support::skill_support::{compiled, runtime};
+use assistant_support::{install, kitchen_home};
 use emma_core::assistant::{
-    Assistant, AssistantConfig, AssistantEvent, BrokerChoice, EventReceiver, check_install,
+    Assistant, AssistantConfig, AssistantEvent, BrokerChoice, EventReceiver,
 };
 use emma_core::consent::ConsentServices;
-use emma_core::devices::{
-    Area, BrokerConfig, Bus, BusOptions, Device, Domain, Message, QoS, Registry,
-};
+use emma_core::devices::{BrokerConfig, Bus, BusOptions, Device, Domain, Message, QoS};
 use emma_core::privacy::{Category, Entry, Filter, Privacy, Reason, Verification, now_ms};
-use emma_core::skills::{
-    LocalServices, Permission, PermissionSet, Request, Services, SkillDb, SkillHome, SkillRuntime,
-};
+use emma_core::skills::{LocalServices, PermissionSet, Request, Services, SkillDb};
 use emma_tests::mosquitto::Mosquitto;
-use skill_support::{bundle, compiled, runtime};
 use tokio::sync::mpsc;
 
 const COFFEE: &str = "skills/examples/coffee";
 const COFFEE_ID: &str = "com.example.coffee";
 const HOSTILE: &str = "skills/testdata/hostile";
 const NAME: &str = "Ada CNRYprofileZ";
-
-fn install(skills: &Path, rel: &str, grants: &[&str]) {
-    let b = bundle(rel);
-    let home = SkillHome::open(skills).unwrap();
-    check_install(&home, &b).unwrap();
-    let file = skills.join(format!("{}.emmaskill", b.manifest.id));
-    std::fs::write(&file, b.to_bytes(None)).unwrap();
-    let runtime = SkillRuntime::new(home.runtime_config()).unwrap();
-    let grants: Vec<Permission> = grants.iter().map(|g| g.parse().unwrap()).collect();
-    home.install(&runtime, &file, "default", &grants, true)
-        .unwrap();
-}
 
 struct Session {
     assistant: Assistant,
@@ -63,22 +47,13 @@ impl Session {
     fn start() -> Session {
         let broker = Mosquitto::start().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let mut registry = Registry::open(dir.path().join("devices.sqlite")).unwrap();
-        registry
-            .upsert_area(Area {
-                id: "kitchen".into(),
-                name: "kitchen".into(),
-                aliases: vec![],
-                floor: None,
-            })
-            .unwrap();
-        for d in [
-            Device::new("coffee.machine", "coffee machine", Domain::Custom).in_area("kitchen"),
-            Device::new("light.kitchen", "kitchen light", Domain::Light).in_area("kitchen"),
-        ] {
-            registry.upsert_device(d).unwrap();
-        }
-        drop(registry);
+        kitchen_home(
+            dir.path(),
+            [
+                Device::new("coffee.machine", "coffee machine", Domain::Custom).in_area("kitchen"),
+                Device::new("light.kitchen", "kitchen light", Domain::Light).in_area("kitchen"),
+            ],
+        );
         install(
             &dir.path().join("skills"),
             COFFEE,

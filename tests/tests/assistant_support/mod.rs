@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use emma_core::assistant::{Assistant, AudioChunk, Turn, check_install};
-use emma_core::devices::{BrokerConfig, Bus, BusOptions, Message, QoS};
+use emma_core::devices::{Area, BrokerConfig, Bus, BusOptions, Device, Message, QoS, Registry};
 use emma_core::skills::{Permission, SkillHome, SkillRuntime};
 use emma_core::speech::{SAMPLE_RATE, synth};
 use tokio::sync::mpsc;
@@ -28,6 +28,23 @@ pub fn install(skills: &Path, rel: &str, grants: &[&str]) {
     let grants: Vec<Permission> = grants.iter().map(|g| g.parse().unwrap()).collect();
     home.install(&runtime, &file, "default", &grants, true)
         .unwrap();
+}
+
+/// Registers a kitchen and `devices` in the device registry of the
+/// assistant data directory `data_dir`.
+pub fn kitchen_home(data_dir: &Path, devices: impl IntoIterator<Item = Device>) {
+    let mut registry = Registry::open(data_dir.join("devices.sqlite")).unwrap();
+    registry
+        .upsert_area(Area {
+            id: "kitchen".into(),
+            name: "kitchen".into(),
+            aliases: vec![],
+            floor: None,
+        })
+        .unwrap();
+    for d in devices {
+        registry.upsert_device(d).unwrap();
+    }
 }
 
 /// A second client on the broker that records device commands
