@@ -582,7 +582,10 @@ impl Shared {
         let listing = conversation::handled_intents(&routes);
         let understander = match &c.speech {
             Some(s) => {
-                let engine = intents::build(&sources, &c.language, &skill_ids)?.engine;
+                let mut engine = intents::build(&sources, &c.language, &skill_ids)?.engine;
+                // The home's names and areas from the start: a grammar without them
+                // would warn about empty lists and decode no device name.
+                emma_devices::control::load_lists(&mut engine, &home.registry().intent_lists());
                 let u = Understander::new(engine, s.engine, &s.model, s.decoding)?;
                 for w in u.warnings() {
                     tracing::info!("speech: {w}");

@@ -285,11 +285,14 @@ impl Understander {
         model: &Path,
         decoding: Decoding,
     ) -> Result<Understander, UnderstandError> {
-        let mut warnings = vec![];
         let export = intents.export_grammar();
-        for w in &export.warnings {
-            tracing::warn!("grammar: {w}");
-        }
+        // Reported to the caller, who knows whether an empty list is news (a
+        // user's template file) or the normal state of a home (no floors yet).
+        let mut warnings: Vec<String> = export
+            .warnings
+            .iter()
+            .map(|w| format!("grammar: {w}"))
+            .collect();
         let mut recognizer = emma_speech::open(engine, model)?;
         let set = set_grammar(
             recognizer.as_mut(),
@@ -329,8 +332,8 @@ impl Understander {
         self.rejection
     }
 
-    /// What setting up decoding had to give up (e.g. grammar words the model
-    /// does not know), one human-readable line each.
+    /// What setting up decoding had to give up (grammar lists with no values,
+    /// grammar words the model does not know), one human-readable line each.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -356,7 +359,11 @@ impl Understander {
     pub fn reload_grammar(&mut self) -> Result<(), UnderstandError> {
         let export = self.intents.export_grammar();
         let recognizer = self.recognizer.as_mut().ok_or(UnderstandError::Lost)?;
-        let mut warnings = vec![];
+        let mut warnings: Vec<String> = export
+            .warnings
+            .iter()
+            .map(|w| format!("grammar: {w}"))
+            .collect();
         let set = set_grammar(
             recognizer.as_mut(),
             &export.grammar,
