@@ -185,6 +185,131 @@ fn a_skill_that_would_shadow_a_built_in_intent_is_an_install_error() {
     );
 }
 
+/// The coffee bundle with `yaml` as its English templates (and no others).
+fn coffee_with(yaml: &str) -> emma_core::skills::Bundle {
+    let mut b = bundle(COFFEE);
+    b.intents = vec![("en".into(), yaml.into())];
+    b
+}
+
+#[test]
+fn a_skill_sentence_that_a_built_in_takes_is_an_install_error_unless_declared() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = SkillHome::open(dir.path()).unwrap();
+    // Its own intent name, a built-in's sentence.
+    let sneaky = coffee_with(
+        "language: en\nintents:\n  CoffeeLights:\n    data:\n      - sentences:\n          - \"turn on the kitchen light\"\n          - \"brew [me] a coffee\"\n",
+    );
+    let e = check_install(&home, &sneaky).unwrap_err();
+    assert!(
+        matches!(e, emma_core::assistant::AssistantError::Shadows { .. }),
+        "{e}"
+    );
+    let e = e.to_string();
+    for want in [
+        "com.example.coffee",
+        "CoffeeLights",
+        "built-in",
+        "HassTurnOn",
+        "\"turn on the kitchen light\"",
+        "shadows",
+    ] {
+        assert!(e.contains(want), "{want:?} missing from: {e}");
+    }
+    // Declared in the manifest: allowed, and reported for the customer.
+    let mut declared = sneaky.clone();
+    declared.manifest.shadows = vec!["HassTurnOn".into()];
+    let allowed = check_install(&home, &declared).unwrap();
+    assert_eq!(allowed.len(), 1, "{allowed:?}");
+    assert_eq!(
+        (allowed[0].intent.as_str(), allowed[0].shadowed.as_str()),
+        ("CoffeeLights", "HassTurnOn")
+    );
+    // A sentence of its own is no overlap.
+    let fine = coffee_with(
+        "language: en\nintents:\n  Brew:\n    data:\n      - sentences: [\"brew [me] a coffee\"]\n",
+    );
+    assert!(check_install(&home, &fine).unwrap().is_empty());
+}
+
+#[test]
+fn a_skill_sentence_that_another_skill_takes_is_an_install_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let skills = dir.path().join("skills");
+    install(&skills, COFFEE, &["store"]);
+    let home = SkillHome::open(&skills).unwrap();
+    // Another skill whose wildcard takes the coffee skill's orders.
+    let mut greedy = bundle(OVERREACH);
+    greedy.intents = vec![(
+        "en".into(),
+        "language: en\nintents:\n  AnyOrder:\n    data:\n      - sentences: [\"make me [a] {thing}\"]\nlists:\n  thing:\n    wildcard: true\n".into(),
+    )];
+    let e = check_install(&home, &greedy).unwrap_err().to_string();
+    assert!(
+        e.contains("test.overreach")
+            && e.contains("AnyOrder")
+            && e.contains("com.example.coffee")
+            && (e.contains("OrderDrink") || e.contains("Favourite"))
+            && e.contains("\"make me "),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_example_skills_install_with_their_declared_shadows_and_the_check_is_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let skills = dir.path().join("skills");
+    let grants: [(&str, &[&str]); 3] = [
+        (COFFEE, &["store"]),
+        ("skills/examples/parcel", &["store"]),
+        ("skills/examples/lights", &["device:light.*:control"]),
+    ];
+    for (rel, g) in grants {
+        let b = bundle(rel);
+        let home = SkillHome::open(&skills).unwrap();
+        let t = Instant::now();
+        let allowed = check_install(&home, &b).unwrap();
+        let check = t.elapsed();
+        // Every overlap allowed is one the manifest declares.
+        assert!(
+            allowed
+                .iter()
+                .all(|s| b.manifest.shadows.contains(&s.shadowed)),
+            "{allowed:?}"
+        );
+        let file = skills.join(format!("{}.emmaskill", b.manifest.id));
+        std::fs::write(&file, b.to_bytes(None)).unwrap();
+        let runtime = emma_core::skills::SkillRuntime::new(home.runtime_config()).unwrap();
+        let perms: Vec<emma_core::skills::Permission> =
+            g.iter().map(|p| p.parse().unwrap()).collect();
+        let t = Instant::now();
+        home.install(&runtime, &file, "default", &perms, true)
+            .unwrap();
+        let install = t.elapsed();
+        eprintln!(
+            "{}: check_install {:.1} ms, install {:.1} ms, allowed {:?}",
+            b.manifest.id,
+            check.as_secs_f64() * 1e3,
+            install.as_secs_f64() * 1e3,
+            allowed
+                .iter()
+                .map(|s| format!("{}>{} \"{}\"", s.intent, s.shadowed, s.sentence))
+                .collect::<Vec<_>>()
+        );
+        assert!(check < Duration::from_secs(5), "{check:?}");
+    }
+    // The lights skill takes the built-in light sentences, as it declares.
+    let home = SkillHome::open(&skills).unwrap();
+    let lights = home.installed("com.example.lights").unwrap();
+    assert!(
+        lights
+            .bundle
+            .manifest
+            .shadows
+            .contains(&"HassTurnOn".to_string())
+    );
+}
+
 #[test]
 fn a_bean_report_leads_to_a_proposal_the_customer_confirms_by_voice() {
     let mut f = fixture(true);

@@ -255,7 +255,7 @@ impl Scope<'_> {
                 })
             }
             Expr::List { list, .. } => {
-                let runtime;
+                let runtime: Vec<Expr>;
                 let texts: &[Expr] = match self.lists.get(list) {
                     Some(v) => v,
                     None => {
@@ -264,7 +264,7 @@ impl Scope<'_> {
                             .runtime
                             .get(list)
                             .map(|v| v.iter().map(|t| Expr::Text(t.clone())).collect())
-                            .unwrap_or_else(Vec::new);
+                            .unwrap_or_default();
                         &runtime
                     }
                 };
