@@ -37,6 +37,9 @@
 //! - A skill takes no sentence a built-in intent or another skill's intent
 //!   takes unless its manifest declares it (`shadows`); [`check_install`]
 //!   refuses it otherwise ([`shadow`]).
+//! - A skill's event reply or proposal is never spoken while the customer is
+//!   inside an utterance or answering a question: it is held, in order, and
+//!   spoken after the turn (`conversation`).
 //! - Text from skills is cleaned of control characters before it is shown or spoken.
 //! - A device event reaches a skill only with the customer's `proactive` opt-in
 //!   and `device-usage` consent, asked on every event; what a skill sees of the
@@ -598,9 +601,12 @@ impl Shared {
             (None, intents::build(&sources, &c.language, &[])?)
         };
         let listing = conversation::handled_intents(&routes);
+        let speaking = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let understander = match &c.speech {
             Some(s) => {
-                let u = Understander::new(routes.engine.clone(), s.engine, &s.model, s.decoding)?;
+                let mut u =
+                    Understander::new(routes.engine.clone(), s.engine, &s.model, s.decoding)?;
+                u.watch_speech(speaking.clone());
                 for w in u.warnings() {
                     tracing::info!("speech: {w}");
                 }
@@ -664,6 +670,8 @@ impl Shared {
             privacy: privacy.clone(),
             handoffs,
             touch: touchpoints::Recorder::new(touch_store.clone(), self.turn_watch.clone()),
+            speaking,
+            held: std::collections::VecDeque::new(),
         };
         let (tx, rx) = mpsc::channel();
         let worker = std::thread::Builder::new()
