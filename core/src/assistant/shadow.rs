@@ -169,9 +169,22 @@ pub fn overlaps(
             }
         }
     }
-    // Everything else's sentences, taken by the skill too.
+    // Everything else's sentences, taken by the skill too. The skill alone
+    // (when it compiles alone) is a fast first filter: most sentences are not its.
+    let alone = IntentEngine::from_sources(std::slice::from_ref(new), lang)
+        .ok()
+        .map(|(mut e, _)| {
+            furnish(&mut e, lang);
+            e
+        });
     for source in others {
         for s in samples(source, lang, &limits)? {
+            if alone
+                .as_ref()
+                .is_some_and(|a| a.recognize(&s.text, &ctx).candidates.is_empty())
+            {
+                continue;
+            }
             let t = takers(&s.text);
             if t.contains(&s.intent) {
                 for mine in t.iter().filter(|i| is_new(i)) {
