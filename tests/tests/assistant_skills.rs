@@ -450,7 +450,7 @@ fn a_proposal_made_while_the_customer_speaks_is_asked_after_the_turn_in_order() 
     use emma_core::assistant::AudioChunk;
     use emma_core::speech::{SAMPLE_RATE, synth};
 
-    let mut f = fixture(true);
+    let f = fixture(true);
     let events = f.assistant.subscribe();
     let speech = synth::espeak("turn on the kitchen light", "en-us", 150)
         .unwrap()
