@@ -566,11 +566,7 @@ fn intent_request(intent: Intent) -> Result<Request, HandlerError> {
             emma_untrusted::line(&value, MAX_TEXT),
         );
     }
-    Ok(Request::Intent {
-        name,
-        slots,
-        text,
-    })
+    Ok(Request::Intent { name, slots, text })
 }
 
 #[cfg(test)]
