@@ -427,6 +427,17 @@ fn collect(events: &emma_core::assistant::EventReceiver, wait: Duration) -> Vec<
     out
 }
 
+/// Events until a reorder question is asked (at most 10 s), and 1 s more.
+fn until_asked(events: &emma_core::assistant::EventReceiver) -> Vec<AssistantEvent> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut out = Vec::new();
+    while reorder_questions(&out).is_empty() && Instant::now() < deadline {
+        out.extend(events.recv_timeout(Duration::from_millis(100)));
+    }
+    out.extend(collect(events, Duration::from_secs(1)));
+    out
+}
+
 /// The texts of the replies among `events` that mention a reorder.
 fn reorder_questions(events: &[AssistantEvent]) -> Vec<String> {
     events
@@ -508,7 +519,7 @@ fn a_proposal_made_while_the_customer_speaks_is_asked_after_the_turn_in_order() 
     let turns = f.assistant.end_audio().unwrap();
     assert_eq!(turns.len(), 1, "{turns:?}");
     assert_eq!(turns[0].intent.as_ref().unwrap().name, "HassTurnOn");
-    let after = collect(&events, Duration::from_millis(1500));
+    let after = until_asked(&events);
     let turn_reply = after
         .iter()
         .position(|e| matches!(e, AssistantEvent::Reply { text, .. } if *text == turns[0].reply))
@@ -525,7 +536,7 @@ fn a_proposal_made_while_the_customer_speaks_is_asked_after_the_turn_in_order() 
     // Answered through the dialog; then the second question comes.
     let turns = f.speak("yes");
     assert!(turns[0].reply.contains("confirmed"), "{turns:?}");
-    let asked = reorder_questions(&collect(&events, Duration::from_millis(1500)));
+    let asked = reorder_questions(&until_asked(&events));
     assert_eq!(asked.len(), 1, "{asked:?}");
     assert!(asked[0].contains("8 percent"), "{asked:?}");
     let turns = f.speak("no");
@@ -569,7 +580,7 @@ fn a_proposal_waits_for_the_answer_to_an_open_question_and_does_not_replace_it()
     let t = f.assistant.process_text("a large latte").unwrap();
     assert_eq!(t.handled_by.as_deref(), Some("com.example.coffee"), "{t:?}");
     assert!(!t.expects_answer, "{t:?}");
-    let asked = reorder_questions(&collect(&events, Duration::from_millis(1500)));
+    let asked = reorder_questions(&until_asked(&events));
     assert_eq!(asked.len(), 1, "{asked:?}");
     let t = f.assistant.process_text("yes").unwrap();
     assert!(t.reply.contains("confirmed"), "{t:?}");
