@@ -50,7 +50,7 @@ impl From<AssistantError> for EmmaError {
             | AssistantError::Audio(_)
             | AssistantError::Speech(_)
             | AssistantError::Understand(_) => EmmaError::Speech(msg),
-            AssistantError::Intents(_) => EmmaError::Intents(msg),
+            AssistantError::Intents(_) | AssistantError::Shadows { .. } => EmmaError::Intents(msg),
             AssistantError::Devices(_) => EmmaError::Devices(msg),
             AssistantError::Skills(_) => EmmaError::Skills(msg),
             AssistantError::Privacy(_) => EmmaError::Privacy(msg),

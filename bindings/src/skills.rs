@@ -154,7 +154,10 @@ impl SkillManager {
 
     /// Verifies, compiles and installs the bundle at `path`, granting `grants`
     /// (each must be a permission the skill declares). `dev` accepts an unsigned
-    /// or untrusted bundle: for development only.
+    /// or untrusted bundle: for development only. A skill whose intent names
+    /// or sentences would shadow a built-in intent or another installed
+    /// skill's intent is refused (`Intents` error naming both and a sentence)
+    /// unless its manifest declares the overlap under `shadows`.
     pub async fn install(
         &self,
         path: String,
@@ -167,13 +170,15 @@ impl SkillManager {
             self.customer.clone(),
             permissions(&grants)?,
         );
-        tokio::task::spawn_blocking(move || {
-            home.install(&runtime, Path::new(&path), &customer, &grants, dev)
+        tokio::task::spawn_blocking(move || -> Result<_, EmmaError> {
+            let bundle = emma_core::skills::Bundle::read(Path::new(&path))
+                .map_err(|e| EmmaError::Skills(e.to_string()))?;
+            emma_core::assistant::check_install(&home, &bundle)?;
+            Ok(home.install(&runtime, Path::new(&path), &customer, &grants, dev)?)
         })
         .await
         .map_err(|e| EmmaError::Internal(format!("installing a skill: {e}")))?
         .map(Into::into)
-        .map_err(Into::into)
     }
 
     /// Installed skills, sorted by id (each re-verified).

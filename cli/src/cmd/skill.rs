@@ -220,6 +220,9 @@ pub fn run(args: SkillArgs) -> anyhow::Result<()> {
             let home = SkillHome::open(&home_dir)?;
             let runtime = SkillRuntime::new(runtime_config(&home))?;
             let grants = parse_grants(&grants)?;
+            // A skill whose intents or sentences would shadow a built-in or another
+            // skill's intent is refused, unless its manifest declares the overlap.
+            let shadows = emma_core::assistant::check_install(&home, &Bundle::read(&bundle)?)?;
             let spinner = spinner("verifying and compiling");
             let installed = home.install(&runtime, &bundle, &customer, &grants, dev);
             spinner.finish_and_clear();
@@ -251,6 +254,14 @@ pub fn run(args: SkillArgs) -> anyhow::Result<()> {
                 println!(
                     "not granted (calls needing them will be denied): {}",
                     missing.join(", ")
+                );
+            }
+            for s in &shadows {
+                println!(
+                    "takes sentences of {} {} (declared under `shadows`), e.g. \"{}\"",
+                    shown(&s.owner),
+                    shown(&s.shadowed),
+                    shown(&s.sentence)
                 );
             }
             Ok(())

@@ -220,7 +220,7 @@ pub(crate) fn check_excluded<'v>(
     })
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct DataBlock {
     pub intent: u32,
     pub slots: Vec<(String, Value)>,
@@ -231,7 +231,7 @@ pub(crate) struct DataBlock {
     pub rules: u32,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Sentence {
     pub data: u32,
     pub node: Node,
@@ -268,7 +268,10 @@ impl Default for Settings {
 /// Lists Home Assistant fills at run time; templates may use them before they are set.
 pub const RUNTIME_LISTS: [&str; 3] = ["name", "area", "floor"];
 
-/// A compiled set of intents for one language.
+/// A compiled set of intents for one language. Cloning copies the compiled
+/// templates (cheaper than compiling them again); list values are shared
+/// until one side sets a list.
+#[derive(Clone)]
 pub struct IntentEngine {
     pub(crate) lang: String,
     pub(crate) intents: Vec<String>,

@@ -12,6 +12,7 @@
 //! - [`harness`]: the Home Assistant test-suite runner behind `emma intents test`.
 //! - [`grammar`]: export to a restricted-decoding speech grammar.
 //! - [`merge`]: one engine from several sources (built-in intents, skills), each with its own lists.
+//! - [`sample`]: bounded sample sentences of a source's templates (the assistant's shadowing check).
 //! - `hassil_baseline` (feature `bench`): Python hassil measured against Emma for the benchmarks.
 //! - internal: `yaml` (budgeted YAML), `text` (normalisation), `lists`
 //!   (slot lists as tries), `program` (compiled templates and the matcher),
@@ -36,6 +37,7 @@ pub mod merge;
 mod numbers;
 mod plausible;
 mod program;
+pub mod sample;
 pub mod template;
 mod text;
 pub mod value;
@@ -45,4 +47,5 @@ pub use engine::{Context, IntentEngine, IntentMatch, Recognition, Settings, Slot
 pub use error::{IntentError, Origin};
 pub use lists::ListValue;
 pub use merge::{IntentSource, Owners};
+pub use sample::{Sample, SampleLimits, samples};
 pub use value::Value;

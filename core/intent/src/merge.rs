@@ -50,6 +50,20 @@ impl IntentSource {
     }
 }
 
+impl IntentSource {
+    /// The intents this source defines, in file order. Only parses the
+    /// document (nothing is compiled), so callers can check names cheaply
+    /// before merging.
+    pub fn intent_names(&self, lang: &str) -> Result<Vec<String>, IntentError> {
+        let text = crate::foreign::to_hassil(&self.text, &self.origin, lang)?;
+        let doc = yaml::parse(&text, &self.origin)?;
+        Ok(doc
+            .get("intents")
+            .map(|i| i.entries().iter().map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default())
+    }
+}
+
 /// Intents by owner, as merged (`intent → owner`).
 pub type Owners = BTreeMap<String, String>;
 
@@ -265,6 +279,12 @@ lists:
         .unwrap();
         assert_eq!(owners["OrderDrink"], "com.coffee");
         assert_eq!(owners["OrderShirt"], "com.shirts");
+        assert_eq!(
+            IntentSource::namespaced("com.coffee", "coffee/en.yaml", COFFEE)
+                .intent_names("en")
+                .unwrap(),
+            ["OrderDrink"]
+        );
         let m = engine
             .recognize("make me a large latte", &Context::new())
             .best

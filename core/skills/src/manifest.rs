@@ -160,6 +160,11 @@ pub struct Manifest {
     pub intents: Vec<String>,
     /// Device event kinds the skill subscribes to.
     pub events: Vec<String>,
+    /// Intents of the built-ins or of other skills (e.g. `HassTurnOn`) whose
+    /// sentences this skill's sentences deliberately overlap. The assistant
+    /// refuses an overlap at install unless the intent is listed here, and
+    /// tells the customer about each one it allows.
+    pub shadows: Vec<String>,
     /// Declared permissions.
     pub permissions: PermissionSet,
     /// Limits.
@@ -192,6 +197,8 @@ struct RawManifest {
     intents: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     events: Vec<Spanned<String>>,
+    #[serde(default)]
+    shadows: Vec<Spanned<String>>,
     #[serde(default)]
     permissions: Vec<Spanned<String>>,
     #[serde(default)]
@@ -342,6 +349,30 @@ impl Manifest {
             }
             events.push(e.clone());
         }
+        let mut shadows = Vec::new();
+        for shadow in &raw.shadows {
+            let i = shadow.get_ref();
+            if i.len() > 64
+                || !is_word(i, &['_'])
+                || !i.starts_with(|c: char| c.is_ascii_uppercase())
+            {
+                return Err(fail(
+                    shadow.span(),
+                    "shadows",
+                    format!("`{i}` is not an intent name like `HassTurnOn`"),
+                ));
+            }
+            if intents.contains(i) {
+                return Err(fail(
+                    shadow.span(),
+                    "shadows",
+                    format!(
+                        "`{i}` is this skill's own intent; list intents of the built-ins or of other skills"
+                    ),
+                ));
+            }
+            shadows.push(i.clone());
+        }
         let mut perms: Vec<Permission> = Vec::new();
         for perm in &raw.permissions {
             let p = perm
@@ -422,6 +453,7 @@ impl Manifest {
             languages,
             intents,
             events,
+            shadows,
             permissions: PermissionSet::new(perms),
             limits,
         })
@@ -475,6 +507,18 @@ timeout_ms = 500
 
         let bad = GOOD.replace("id = \"com.example.coffee\"", "id = \"Coffee\"");
         assert_eq!(Manifest::parse(&bad, "m").unwrap_err().field, "id");
+    }
+
+    #[test]
+    fn shadows_name_other_intents_only() {
+        assert!(Manifest::parse(GOOD, "m").unwrap().shadows.is_empty());
+        let with = |list: &str| GOOD.replace("events =", &format!("shadows = {list}\nevents ="));
+        let m = Manifest::parse(&with("[\"HassTurnOn\"]"), "m").unwrap();
+        assert_eq!(m.shadows, ["HassTurnOn"]);
+        let e = Manifest::parse(&with("[\"turn on\"]"), "skill.toml").unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (7, "shadows"));
+        let e = Manifest::parse(&with("[\"OrderDrink\"]"), "m").unwrap_err();
+        assert!(e.message.contains("own intent"), "{e}");
     }
 
     #[test]

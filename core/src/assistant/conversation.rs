@@ -7,11 +7,20 @@
 //! Skills and speech are blocking work, so this is a plain thread rather than
 //! a tokio task; the async device layer is driven through the assistant's
 //! runtime handle.
+//!
+//! What a skill says on its own (an event reply, an order proposal) waits for
+//! a good moment: while the customer is inside an utterance (the audio
+//! session's endpointer heard speech start and not yet end) or a question
+//! Emma asked is still open, it is held, in order, and spoken after the turn
+//! (or once the question is answered or times out). A held question becomes
+//! the dialog's pending question only when it is spoken, so it never replaces
+//! one the customer is answering.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use emma_devices::control::{DEVICES_SLOT, HomeControl, Plan, Slots};
 use emma_devices::{Access, Action, Domain, Home, SentCommand};
@@ -31,6 +40,17 @@ use crate::understand::{Understander, Understood};
 
 /// Longest text the assistant reads (longer input is answered, not matched).
 pub const MAX_TEXT_CHARS: usize = 1000;
+
+/// How often held announcements are reconsidered while nothing else happens.
+const HELD_POLL: Duration = Duration::from_millis(100);
+
+/// Something to say that no utterance asked for, waiting for a good moment.
+pub(crate) struct Announcement {
+    /// What to say.
+    pub text: String,
+    /// The question it asks (it becomes the session's pending question when spoken).
+    pub asks: Option<Pending>,
+}
 
 /// Where a finished turn goes.
 pub(crate) type TurnReply = Box<dyn FnOnce(Result<Turn, AssistantError>) + Send>;
@@ -88,6 +108,10 @@ pub(crate) struct Worker {
     pub privacy: Arc<emma_privacy::Privacy>,
     pub handoffs: super::handoff::Handoffs,
     pub touch: super::touchpoints::Recorder,
+    /// True while the customer is inside an utterance (set by the audio session's understander).
+    pub speaking: Arc<AtomicBool>,
+    /// Announcements waiting for a good moment, oldest first.
+    pub held: VecDeque<Announcement>,
 }
 
 /// What a turn produced before it is spoken.
@@ -127,7 +151,20 @@ impl Worker {
     /// Serves requests until `Stop` or until every sender is gone.
     pub fn run(mut self, requests: mpsc::Receiver<Request>) {
         self.refresh_lists();
-        while let Ok(req) = requests.recv() {
+        loop {
+            let req = if self.held.is_empty() {
+                requests.recv().ok()
+            } else {
+                match requests.recv_timeout(HELD_POLL) {
+                    Ok(req) => Some(req),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.deliver_held();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => None,
+                }
+            };
+            let Some(req) = req else { break };
             match req {
                 Request::Stop => break,
                 Request::Text { text, reply } => {
@@ -171,6 +208,11 @@ impl Worker {
                 Request::DeviceEvent(event) => self.device_event(&event),
                 Request::AgentReply(reply) => self.agent_reply(reply),
             }
+            self.deliver_held();
+        }
+        // Stopping: nothing held is dropped silently (a proposal stays in the skill's store).
+        for a in std::mem::take(&mut self.held) {
+            self.announce(a.text, false);
         }
         tracing::debug!("conversation worker stopped");
     }
@@ -849,30 +891,53 @@ impl Worker {
                     skill: d.skill_id.clone(),
                     speech: text.clone(),
                 });
-                let expects_answer = match (proposal, &reply.follow_up) {
-                    (Some(id), _) => {
-                        self.session.pending = Some(Pending::ConfirmProposal {
-                            skill: d.skill_id.clone(),
-                            id,
-                        });
-                        true
-                    }
-                    (None, Some(topic)) => {
-                        self.session.pending = Some(Pending::FollowUp {
-                            skill: d.skill_id.clone(),
-                            topic: topic.clone(),
-                        });
-                        true
-                    }
-                    (None, None) => false,
+                let asks = match (proposal, &reply.follow_up) {
+                    (Some(id), _) => Some(Pending::ConfirmProposal {
+                        skill: d.skill_id.clone(),
+                        id,
+                    }),
+                    (None, Some(topic)) => Some(Pending::FollowUp {
+                        skill: d.skill_id.clone(),
+                        topic: topic.clone(),
+                    }),
+                    (None, None) => None,
                 };
-                self.session.touch(Instant::now());
-                self.announce(text, expects_answer);
+                self.held.push_back(Announcement { text, asks });
             }
         }
         // A skill that asked for a person while handling the event.
         if let Some(line) = self.handoff_after("") {
-            self.announce(line, false);
+            self.held.push_back(Announcement {
+                text: line,
+                asks: None,
+            });
+        }
+        if !self.held.is_empty() && self.busy(Instant::now()) {
+            tracing::debug!(
+                held = self.held.len(),
+                "announcement held: the customer is speaking or answering a question"
+            );
+        }
+    }
+
+    /// Whether now is a bad moment to speak unasked: the customer is inside
+    /// an utterance, or a question Emma asked is still open.
+    fn busy(&mut self, now: Instant) -> bool {
+        self.session.expire(now);
+        self.speaking.load(Ordering::Acquire) || self.session.pending.is_some()
+    }
+
+    /// Speaks held announcements, oldest first, while the moment is good; an
+    /// announcement that asks something stops the rest until it is answered.
+    fn deliver_held(&mut self) {
+        while !self.held.is_empty() && !self.busy(Instant::now()) {
+            let Some(a) = self.held.pop_front() else {
+                break;
+            };
+            let expects_answer = a.asks.is_some();
+            self.session.pending = a.asks;
+            self.session.touch(Instant::now());
+            self.announce(a.text, expects_answer);
         }
     }
 

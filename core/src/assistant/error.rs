@@ -29,6 +29,16 @@ pub enum AssistantError {
     /// The intents could not be compiled (a clash between a skill and the built-ins, a bad template).
     #[error(transparent)]
     Intents(#[from] emma_intent::IntentError),
+    /// A skill's sentences overlap a built-in intent's or another skill's and
+    /// its manifest does not declare it.
+    #[error(
+        "{shadow}; change the skill's sentences, or list {} under `shadows` in its skill.toml if the overlap is deliberate",
+        shadow.shadowed
+    )]
+    Shadows {
+        /// The first overlap found.
+        shadow: Box<super::shadow::Shadow>,
+    },
     /// The device layer failed (database, broker, outbox).
     #[error(transparent)]
     Devices(#[from] emma_devices::DevicesError),

@@ -4,8 +4,9 @@
 //! routing table that says who handles each intent.
 //!
 //! A skill cannot shadow a built-in intent or another skill's intent: the
-//! merge refuses a clash, and [`check_new_skill`] runs the same merge before a
-//! skill is installed so the clash is an install error, not a runtime surprise.
+//! merge refuses a clash of intent names, and [`check_new_skill`] checks
+//! names and sentences ([`super::shadow`]) before a skill is installed, so a
+//! clash is an install error, not a runtime surprise.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use emma_intent::{IntentEngine, IntentError, IntentSource, Owners};
 use emma_skill_host::{Bundle, SkillHome};
 
 use super::error::AssistantError;
+use super::shadow::Shadow;
 
 /// Who handles built-in intents.
 pub const BUILTIN: &str = "built-in";
@@ -132,6 +134,12 @@ pub fn build(
     skills: &[String],
 ) -> Result<Routes, IntentError> {
     let (engine, owners): (IntentEngine, Owners) = IntentEngine::from_sources(sources, lang)?;
+    Ok(routes(engine, owners, skills))
+}
+
+/// The routing table of a merged engine: `owners` as [`IntentEngine::from_sources`]
+/// returned them; `skills` are the ids of skill owners (others are extra files).
+pub fn routes(engine: IntentEngine, owners: Owners, skills: &[String]) -> Routes {
     let handlers = owners
         .into_iter()
         .map(|(intent, owner)| {
@@ -149,30 +157,135 @@ pub fn build(
             (intent, h)
         })
         .collect();
-    Ok(Routes { engine, handlers })
+    Routes { engine, handlers }
+}
+
+/// A merged engine and the skills it could not take.
+pub struct Merged {
+    /// The engine of everything merged.
+    pub engine: IntentEngine,
+    /// Intent → owner.
+    pub owners: Owners,
+    /// Ids of the skills merged, in the order given.
+    pub accepted: Vec<String>,
+    /// Skills left out: (id, why).
+    pub refused: Vec<(String, String)>,
+}
+
+/// Merges `base` with the skills' sources (`(id, source for the language)`,
+/// in load order), leaving out a skill whose intent names clash with what is
+/// already merged or whose templates do not compile. Names are checked by
+/// parsing only and the merged engine is compiled once; only when that
+/// compile fails are the skills merged one at a time to find the culprit.
+pub fn merge_skills(
+    base: &[IntentSource],
+    skills: &[(String, Option<IntentSource>)],
+    lang: &str,
+) -> Result<Merged, IntentError> {
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for s in base {
+        for n in s.intent_names(lang)? {
+            names.entry(n).or_insert_with(|| s.owner.clone());
+        }
+    }
+    let mut refused = Vec::new();
+    let mut kept: Vec<&(String, Option<IntentSource>)> = Vec::new();
+    for skill in skills {
+        let (id, source) = skill;
+        if let Some(src) = source {
+            let own = match src.intent_names(lang) {
+                Ok(n) => n,
+                Err(e) => {
+                    refused.push((id.clone(), e.to_string()));
+                    continue;
+                }
+            };
+            if let Some(n) = own.iter().find(|n| names.contains_key(*n)) {
+                let clash = IntentError::Clash {
+                    origin: emma_intent::Origin {
+                        file: src.origin.clone(),
+                        line: None,
+                    },
+                    intent: n.clone(),
+                    first: names[n].clone(),
+                    second: id.clone(),
+                };
+                refused.push((id.clone(), clash.to_string()));
+                continue;
+            }
+            for n in own {
+                names.insert(n, id.clone());
+            }
+        }
+        kept.push(skill);
+    }
+    let with = |kept: &[&(String, Option<IntentSource>)]| -> Vec<IntentSource> {
+        base.iter()
+            .cloned()
+            .chain(kept.iter().filter_map(|(_, s)| s.clone()))
+            .collect()
+    };
+    let (engine, owners) = match IntentEngine::from_sources(&with(&kept), lang) {
+        Ok(merged) => merged,
+        Err(e) if kept.is_empty() => return Err(e),
+        Err(_) => {
+            // Some skill's templates do not compile here: merge one at a time to find it.
+            let mut good: Vec<&(String, Option<IntentSource>)> = Vec::new();
+            for skill in kept {
+                let mut trial = good.clone();
+                trial.push(skill);
+                match IntentEngine::from_sources(&with(&trial), lang) {
+                    Ok(_) => good = trial,
+                    Err(e) => refused.push((skill.0.clone(), e.to_string())),
+                }
+            }
+            kept = good;
+            IntentEngine::from_sources(&with(&kept), lang)?
+        }
+    };
+    Ok(Merged {
+        engine,
+        owners,
+        accepted: kept.iter().map(|(id, _)| id.clone()).collect(),
+        refused,
+    })
 }
 
 /// Refuses a skill whose intents would shadow a built-in intent or an
-/// installed skill's intent, in every language it ships templates for.
-pub fn check_new_skill(home: &SkillHome, bundle: &Bundle) -> Result<(), AssistantError> {
+/// installed skill's intent, in every language it ships templates for: by
+/// intent name ([`IntentError::Clash`]) or by sentence
+/// ([`AssistantError::Shadows`], see [`super::shadow`]). Overlaps with the
+/// intents the manifest lists under `shadows` are allowed and returned, so the
+/// installer can tell the customer.
+pub fn check_new_skill(home: &SkillHome, bundle: &Bundle) -> Result<Vec<Shadow>, AssistantError> {
     let installed = home.list()?;
+    let id = &bundle.manifest.id;
+    let mut allowed = Vec::new();
     for lang in emma_devices::control::BUILTIN_LANGUAGES {
         let Some(new) = skill_source(bundle, lang) else {
             continue;
         };
-        let mut sources = vec![
+        let mut others = vec![
             builtin_source(lang)?,
             dialog_source(lang)?,
             super::handoff::intent_source(lang)?,
         ];
         for skill in &installed {
-            if skill.bundle.manifest.id == bundle.manifest.id {
+            if skill.bundle.manifest.id == *id {
                 continue; // a new version replaces the old one
             }
-            sources.extend(skill_source(&skill.bundle, lang));
+            others.extend(skill_source(&skill.bundle, lang));
         }
-        sources.push(new);
-        IntentEngine::from_sources(&sources, lang)?;
+        // The merge refuses a clash of intent names (naming both owners), then sentences are checked.
+        for shadow in super::shadow::overlaps(id, &others, &new, lang)? {
+            if bundle.manifest.shadows.contains(&shadow.shadowed) {
+                allowed.push(shadow);
+            } else {
+                return Err(AssistantError::Shadows {
+                    shadow: Box::new(shadow),
+                });
+            }
+        }
     }
-    Ok(())
+    Ok(allowed)
 }

@@ -34,6 +34,12 @@
 //!   refused, reported ([`AssistantEvent::CommandRefused`]) and never published.
 //! - What is not understood, or understood below the confidence threshold,
 //!   is answered, never acted on.
+//! - A skill takes no sentence a built-in intent or another skill's intent
+//!   takes unless its manifest declares it (`shadows`); [`check_install`]
+//!   refuses it otherwise ([`shadow`]).
+//! - A skill's event reply or proposal is never spoken while the customer is
+//!   inside an utterance or answering a question: it is held, in order, and
+//!   spoken after the turn (`conversation`).
 //! - Text from skills is cleaned of control characters before it is shown or spoken.
 //! - A device event reaches a skill only with the customer's `proactive` opt-in
 //!   and `device-usage` consent, asked on every event; what a skill sees of the
@@ -50,6 +56,7 @@ mod event;
 pub mod handoff;
 pub mod intents;
 mod services;
+pub mod shadow;
 pub mod touchpoints;
 mod tts;
 mod watch;
@@ -72,6 +79,7 @@ pub use conversation::MAX_TEXT_CHARS;
 pub use error::AssistantError;
 pub use event::{AssistantEvent, EventListener, EventReceiver, IntentInfo, ReplyAudio, Turn};
 pub use handoff::HandoffConfig;
+pub use shadow::Shadow;
 pub use tts::{Espeak, TextToSpeech};
 pub use watch::{DeviceListener, DeviceWatch};
 
@@ -533,19 +541,33 @@ impl Shared {
         let mut instances = Vec::new();
         let mut loaded = Vec::new();
         let mut skill_ids: Vec<String> = Vec::new();
-        let skill_home = if c.load_skills {
+        // Which skills' intents fit is decided before any skill is loaded; the
+        // merged engine is compiled once (again only if a skill then fails to
+        // load) and cloned for the speech understander.
+        let (skill_home, routes) = if c.load_skills {
             let home_dir = c.data_dir.join("skills");
             let skill_home = SkillHome::open(&home_dir)?;
             let runtime = SkillRuntime::new(skill_home.runtime_config())?;
-            for installed in skill_home.list()? {
+            let installed = skill_home.list()?;
+            let candidates: Vec<(String, Option<emma_intent::IntentSource>)> = installed
+                .iter()
+                .map(|i| {
+                    (
+                        i.bundle.manifest.id.clone(),
+                        intents::skill_source(&i.bundle, &c.language),
+                    )
+                })
+                .collect();
+            // A skill whose templates clash with what is loaded is skipped, loudly.
+            let mut merged = intents::merge_skills(&sources, &candidates, &c.language)?;
+            for (id, reason) in &merged.refused {
+                self.skip_skill(id, reason);
+            }
+            for installed in installed
+                .iter()
+                .filter(|i| merged.accepted.contains(&i.bundle.manifest.id))
+            {
                 let id = installed.bundle.manifest.id.clone();
-                // A skill whose templates clash with what is loaded is skipped, loudly.
-                let mut trial = sources.clone();
-                trial.extend(intents::skill_source(&installed.bundle, &c.language));
-                if let Err(e) = emma_intent::IntentEngine::from_sources(&trial, &c.language) {
-                    self.skip_skill(&id, &e.to_string());
-                    continue;
-                }
                 let services = HomeServices::new(home.clone(), rt.clone(), &id, self.hub.clone());
                 let sent = services.sent_log();
                 // What the skill sees of the customer is filtered by consent, every share logged.
@@ -566,7 +588,6 @@ impl Shared {
                         {
                             staffed.insert(id.clone());
                         }
-                        sources = trial;
                         instances.push(instance);
                         loaded.push(LoadedSkill { sent, services });
                         skill_ids.push(id);
@@ -574,19 +595,29 @@ impl Shared {
                     Err(e) => self.skip_skill(&id, &e.to_string()),
                 }
             }
-            Some(skill_home)
+            if skill_ids != merged.accepted {
+                // A skill failed to load: its intents leave the engine.
+                let kept: Vec<_> = candidates
+                    .into_iter()
+                    .filter(|(id, _)| skill_ids.contains(id))
+                    .collect();
+                merged = intents::merge_skills(&sources, &kept, &c.language)?;
+            }
+            let routes = intents::routes(merged.engine, merged.owners, &skill_ids);
+            (Some(skill_home), routes)
         } else {
-            None
+            (None, intents::build(&sources, &c.language, &[])?)
         };
-        let routes = intents::build(&sources, &c.language, &skill_ids)?;
         let listing = conversation::handled_intents(&routes);
+        let speaking = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let understander = match &c.speech {
             Some(s) => {
-                let mut engine = intents::build(&sources, &c.language, &skill_ids)?.engine;
+                let mut engine = routes.engine.clone();
                 // The home's names and areas from the start: a grammar without them
                 // would warn about empty lists and decode no device name.
                 emma_devices::control::load_lists(&mut engine, &home.registry().intent_lists());
-                let u = Understander::new(engine, s.engine, &s.model, s.decoding)?;
+                let mut u = Understander::new(engine, s.engine, &s.model, s.decoding)?;
+                u.watch_speech(speaking.clone());
                 for w in u.warnings() {
                     tracing::info!("speech: {w}");
                 }
@@ -651,6 +682,8 @@ impl Shared {
             privacy: privacy.clone(),
             handoffs,
             touch: touchpoints::Recorder::new(touch_store.clone(), self.turn_watch.clone()),
+            speaking,
+            held: std::collections::VecDeque::new(),
         };
         let (tx, rx) = mpsc::channel();
         let worker = std::thread::Builder::new()
@@ -783,11 +816,13 @@ impl Drop for Shared {
     }
 }
 
-/// Checks, before installing `bundle`, that its intents clash with no
-/// built-in intent and no installed skill's intent (see [`intents::check_new_skill`]).
+/// Checks, before installing `bundle`, that its intents shadow no built-in
+/// intent and no installed skill's intent, by name or by sentence (see
+/// [`intents::check_new_skill`]). Returns the overlaps the skill's manifest
+/// declares under `shadows`, for the installer to show the customer.
 pub fn check_install(
     home: &SkillHome,
     bundle: &emma_skill_host::Bundle,
-) -> Result<(), AssistantError> {
+) -> Result<Vec<Shadow>, AssistantError> {
     intents::check_new_skill(home, bundle)
 }

@@ -32,6 +32,8 @@ pub mod walk;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use emma_grammar::Grammar;
 use emma_intent::IntentEngine;
@@ -203,6 +205,8 @@ pub struct Understander {
     /// PocketSphinx's live cepstral mean has been updated from real audio
     /// (see [`Understander::redecode_cold_start`]).
     cmn_warm: bool,
+    /// Set while a stream is inside an utterance (see [`Understander::watch_speech`]).
+    speaking: Option<Arc<AtomicBool>>,
 }
 
 /// What setting a grammar on a recogniser came to.
@@ -313,6 +317,7 @@ impl Understander {
             warnings,
             rejection: Rejection::default(),
             cmn_warm: engine != Engine::PocketSphinx,
+            speaking: None,
         })
     }
 
@@ -330,6 +335,15 @@ impl Understander {
     /// The current rejection setting.
     pub fn rejection(&self) -> Rejection {
         self.rejection
+    }
+
+    /// Keeps `flag` true while a stream ([`Understander::understand_stream_with_partials`])
+    /// is inside an utterance: from the endpointer's start of speech until the
+    /// utterance ends (before its result is handed on) or the stream ends. The
+    /// assistant holds announcements while it is set, so Emma does not talk
+    /// over the customer.
+    pub fn watch_speech(&mut self, flag: Arc<AtomicBool>) {
+        self.speaking = Some(flag);
     }
 
     /// What setting up decoding had to give up (grammar lists with no values,
@@ -432,7 +446,11 @@ impl Understander {
             for chunk in chunks {
                 let chunk = chunk?;
                 buffer.extend_from_slice(&chunk);
-                for event in listener.push(&chunk)? {
+                let events = listener.push(&chunk)?;
+                if let Some(flag) = &self.speaking {
+                    flag.store(listener.had_speech(), Ordering::Release);
+                }
+                for event in events {
                     match event {
                         ListenEvent::Partial(p) => {
                             if p != last_partial && !p.trim().is_empty() {
@@ -460,6 +478,9 @@ impl Understander {
                 Some(u) => Some(self.redecode_cold_start(&mut listener, u, &buffer)?),
                 None => None,
             };
+            if let Some(flag) = &self.speaking {
+                flag.store(false, Ordering::Release);
+            }
             if last.is_some() || !last_partial.is_empty() {
                 // The decoder may end without a final (no full path): keep the partial.
                 let r = self.interpret(last.as_ref(), &last_partial, &buffer)?;
@@ -468,6 +489,9 @@ impl Understander {
             }
             Ok(())
         })();
+        if let Some(flag) = &self.speaking {
+            flag.store(false, Ordering::Release);
+        }
         self.recognizer = Some(listener.into_recognizer());
         result?;
         Ok(out)
