@@ -606,8 +606,8 @@ mod tests {
 
         // What the client sent is cleaned before the assistant (and its replies) see it.
         let r = intent_request(intent(serde_json::json!({
-            "name": "Hass\u001b[2JTurnOn\u202e",
-            "entities": [{"name": "name", "value": "lamp\r\u001b]0;pwned\u0007"}]
+            "name": "Hass\u{1b}[2JTurnOn\u{202e}",
+            "entities": [{"name": "name", "value": "lamp\r\u{1b}]0;pwned\u{7}"}]
         })))
         .unwrap();
         let Request::Intent { name, slots, .. } = r else {
@@ -615,7 +615,7 @@ mod tests {
         };
         assert_eq!(name, "HassTurnOn");
         assert_eq!(slots["name"], "lamp");
-        let e = intent_request(intent(serde_json::json!({"name": "\u001b[2J"}))).unwrap_err();
+        let e = intent_request(intent(serde_json::json!({"name": "\u{1b}[2J"}))).unwrap_err();
         assert_eq!(e.code, "bad-intent");
 
         let bare = intent_request(intent(serde_json::json!({"name": "HassTurnOn"}))).unwrap();
