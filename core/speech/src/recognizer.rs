@@ -42,7 +42,7 @@ pub struct FinalResult {
     pub alternatives: Vec<Alternative>,
     /// How well `text` explains the audio compared with an unconstrained
     /// alternative, when decoding was restricted to a grammar and the engine
-    /// can tell (PocketSphinx: a phone-loop pass over the same audio).
+    /// can tell (PocketSphinx: phone-loop and word-loop passes over the same audio).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
 }
@@ -177,8 +177,9 @@ pub trait SpeechRecognizer: Send {
 
     /// Turns acoustic verification of grammar results (see
     /// `FinalResult::verification`) on or off; engines without it ignore this.
-    /// Off by default: the extra pass costs time and, in PocketSphinx, moves
-    /// the live cepstral mean that later utterances are decoded with.
+    /// Off by default: the extra passes cost time (PocketSphinx: a phone-loop
+    /// and a word-loop pass, which leave the live cepstral mean as the
+    /// grammar pass left it, so decoding is the same with and without).
     fn set_verification(&mut self, _on: bool) {}
 
     /// Restricts decoding to `grammar` (`None`: free decoding) from the next
