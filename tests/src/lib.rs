@@ -16,7 +16,18 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `../shared/data` beside the project root: read-only test data (Home Assistant intents).
+/// `../shared/data` beside the project root: read-only test data (Home
+/// Assistant intents, wake-word recordings). `EMMA_SHARED_DATA` overrides
+/// it; a checkout one level deeper (a git worktree under `wt/NAME`) finds
+/// `../../shared/data` when `../shared/data` does not exist.
 pub fn shared_data() -> PathBuf {
-    workspace_root().join("../shared/data")
+    if let Some(dir) = std::env::var_os("EMMA_SHARED_DATA") {
+        return PathBuf::from(dir);
+    }
+    let beside = workspace_root().join("../shared/data");
+    let above = workspace_root().join("../../shared/data");
+    if !beside.is_dir() && above.is_dir() {
+        return above;
+    }
+    beside
 }

@@ -10,10 +10,10 @@
 //! still understood.
 //!
 //! The default tests run fixed samples with bounds measured with margin
-//! (with the default rejection most out-of-domain speech against the coffee
+//! (with the default rejection much out-of-domain speech against the coffee
 //! context is still accepted: see the table in `docs/understand.md`); the
 //! full measurement behind the table in `docs/understand.md` is ignored by
-//! default: `cargo test -p emma-tests --release --test understand_ood -- --ignored --nocapture`.
+//! default: `cargo test -p emma-tests --test understand_ood -- --ignored --nocapture`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -28,21 +28,17 @@ use emma_tests::speech_corpus::{
     ha_light_commands, ha_light_tree, synthesize,
 };
 
-/// An understander with the rule these bounds were measured with: the no-fit
-/// rule alone (verification on, no ratio threshold). It is not the library
-/// default yet (see `Rejection::default`).
+/// An understander with the library's default rejection (the rule these
+/// bounds were measured with).
 fn open(intents: IntentEngine) -> Understander {
-    let mut u = Understander::new(
+    let u = Understander::new(
         intents,
         Engine::PocketSphinx,
         Path::new(POCKETSPHINX_EN_US),
         Decoding::Grammar,
     )
     .expect("PocketSphinx en-us opens (scripts/setup installs it)");
-    u.set_rejection(Rejection {
-        min_ratio: f64::NEG_INFINITY,
-        when_nothing_fits: true,
-    });
+    assert_eq!(u.rejection(), Rejection::default());
     u
 }
 
@@ -108,9 +104,10 @@ fn spoken_out_of_domain_sentences_stay_within_the_measured_bound() {
     let mut files = ood_corpus::speak(&sentences[..7], CLEAN, &dir.path().join("clean")).unwrap();
     files.extend(ood_corpus::speak(&sentences[7..], NOISY, &dir.path().join("noisy")).unwrap());
     let tree = ha_light_tree(dir.path()).unwrap();
-    // Measured with the default rejection (no-fit rule only): coffee 9 of
-    // 13, HA lights 2 of 13 — far from the target; this bounds regressions.
-    for (name, mut u, bound) in [("coffee", coffee(), 10), ("ha-lights", ha_lights(&tree), 3)] {
+    // Measured with the default rejection: coffee 8 of 13, HA lights 1 of
+    // 13 (with the no-fit rule alone, the previous default: 9 and 2) — far
+    // from the target; this bounds regressions.
+    for (name, mut u, bound) in [("coffee", coffee(), 9), ("ha-lights", ha_lights(&tree), 2)] {
         let wrong = accepted(&mut u, &files);
         eprintln!("{name}: {} of {} accepted", wrong.len(), files.len());
         for w in &wrong {
@@ -127,13 +124,14 @@ fn real_wake_word_recordings_stay_within_the_measured_bound() {
     let files: Vec<PathBuf> = all.into_iter().step_by(112).collect();
     let dir = tempfile::tempdir().unwrap();
     let tree = ha_light_tree(dir.path()).unwrap();
-    // Measured with the default rejection (no-fit rule only): coffee 8 of
-    // 11, HA lights 3 of 11 — far from the target; this bounds regressions.
+    // Measured with the default rejection: coffee 4 of 11, HA lights 2 of 11
+    // (with the no-fit rule alone, the previous default: 8 and 3) — far
+    // from the target; this bounds regressions.
     // (HA lights was 1 of 11 before the first utterance of a recogniser was
     // decoded again with the updated cepstral mean, which made 4 of 5 first
     // home commands right that were wrong: real non-commands now fit the
     // grammar better too. Rejection, not a cold decoder, must keep them out.)
-    for (name, mut u, bound) in [("coffee", coffee(), 9), ("ha-lights", ha_lights(&tree), 3)] {
+    for (name, mut u, bound) in [("coffee", coffee(), 5), ("ha-lights", ha_lights(&tree), 3)] {
         let wrong = accepted(&mut u, &files);
         eprintln!("{name}: {} of {} accepted", wrong.len(), files.len());
         for w in &wrong {
@@ -160,6 +158,7 @@ fn a_rejected_utterance_says_why_and_skips_recovery() {
     u.set_rejection(Rejection {
         min_ratio: 0.5,
         when_nothing_fits: true,
+        ..Rejection::off()
     });
     let heard = hear(&mut u, &files[0]);
     assert!(!heard.is_empty());
@@ -180,21 +179,29 @@ fn in_domain_commands_are_still_understood() {
     let files = synthesize(&commands, CLEAN, &dir.path().join("coffee")).unwrap();
     let mut u = coffee();
     let mut exact = 0;
+    let mut rejected = vec![];
     for (cmd, f) in commands.iter().zip(&files) {
         let heard = hear(&mut u, f);
         let first = heard.first();
+        if let Some(r) = first.filter(|r| r.rejected == Some(Rejected::NotACommand)) {
+            rejected.push(format!("{:?} → {r:?}", cmd.text));
+        }
         let ok = first.is_some_and(|r| cmd.accepts(r.intent.as_deref(), &r.slots));
         if ok {
             exact += 1;
             let r = first.unwrap();
-            assert!(r.fit.is_some() && r.confidence > 0.0, "{r:?}");
+            // Above the Assistant's default confidence threshold (0.3).
+            assert!(r.fit.is_some() && r.confidence >= 0.3, "{r:?}");
         } else {
             eprintln!("miss: {:?} → {first:?}", cmd.text);
         }
     }
     eprintln!("coffee clean: {exact}/{}", commands.len());
-    // Measured 8/10 (the macchiato order cannot be exact: not in the dictionary).
-    assert!(exact >= 8, "coffee clean: {exact}/{}", commands.len());
+    // The default rejection turns none of these commands away (measured).
+    assert!(rejected.is_empty(), "{rejected:#?}");
+    // Measured 7/10 with and without rejection (the macchiato order cannot
+    // be exact: not in the dictionary; the other two are misheard).
+    assert!(exact >= 7, "coffee clean: {exact}/{}", commands.len());
 }
 
 // ---- The full measurement (ignored by default) ----
@@ -211,23 +218,57 @@ struct Sample {
 
 #[derive(Debug, Clone, Copy)]
 struct Scored {
-    fit: Option<f64>,
+    /// Whole-utterance phone-loop ratio.
+    ratio: Option<f64>,
+    /// The ratio over the grammar words' frames only.
+    speech: Option<f64>,
+    /// The worst word's ratio.
+    word: Option<f64>,
+    /// The ratio against the word loop, whole path.
+    loop_ratio: Option<f64>,
+    /// The ratio against the word loop over the grammar words' frames.
+    loop_speech: Option<f64>,
     posterior: Option<f64>,
     /// No full grammar path and no grammar word on the best partial one.
     nothing_fits: bool,
 }
 
+/// Which verification score a rule thresholds.
+#[derive(Debug, Clone, Copy)]
+enum Score {
+    Ratio,
+    Speech,
+    Word,
+    Loop,
+    LoopSpeech,
+}
+
 impl Scored {
     fn of(r: &Understood) -> Scored {
+        let v = r.verification;
         Scored {
-            fit: r.fit,
-            posterior: r.verification.map(|v| v.posterior),
-            nothing_fits: r.verification.is_some_and(|v| !v.complete && v.words == 0),
+            ratio: v.map(|v| v.ratio_per_frame()),
+            speech: v.and_then(|v| v.speech_ratio()),
+            word: v.and_then(|v| v.min_word_ratio),
+            loop_ratio: v.and_then(|v| v.word_loop_ratio()),
+            loop_speech: v.and_then(|v| v.speech_word_loop_ratio()),
+            posterior: v.map(|v| v.posterior),
+            nothing_fits: v.is_some_and(|v| !v.complete && v.words == 0),
         }
     }
 
-    fn passes(&self, min_ratio: f64, when_nothing_fits: bool) -> bool {
-        !(when_nothing_fits && self.nothing_fits) && self.fit.is_none_or(|f| f >= min_ratio)
+    fn get(&self, score: Score) -> Option<f64> {
+        match score {
+            Score::Ratio => self.ratio,
+            Score::Speech => self.speech,
+            Score::Word => self.word,
+            Score::Loop => self.loop_ratio,
+            Score::LoopSpeech => self.loop_speech,
+        }
+    }
+
+    fn passes(&self, score: Score, min: f64, when_nothing_fits: bool) -> bool {
+        !(when_nothing_fits && self.nothing_fits) && self.get(score).is_none_or(|f| f >= min)
     }
 }
 
@@ -264,8 +305,9 @@ fn command_sample(u: &mut Understander, cmd: &SpokenCommand, file: &Path) -> Sam
 }
 
 /// The thresholds of the trade-off curve (natural log per frame), loosest first.
-const SWEEP: [f64; 11] = [
-    -1.5, -1.3, -1.2, -1.1, -1.0, -0.9, -0.8, -0.7, -0.6, -0.5, -0.4,
+const SWEEP: [f64; 17] = [
+    -4.0, -3.0, -2.5, -2.0, -1.75, -1.5, -1.3, -1.2, -1.1, -1.0, -0.9, -0.8, -0.6, -0.4, -0.3,
+    -0.2, -0.1,
 ];
 
 fn pct(n: usize, d: usize) -> String {
@@ -293,13 +335,21 @@ fn table(sets: &[(String, bool, Vec<Sample>)], sweep: bool) {
     if sweep {
         methods.push((
             "no full path and no grammar word fits".to_owned(),
-            Box::new(|s: &Scored| s.passes(f64::NEG_INFINITY, true)),
+            Box::new(|s: &Scored| s.passes(Score::Ratio, f64::NEG_INFINITY, true)),
         ));
-        for t in SWEEP {
-            methods.push((
-                format!("no-fit rule + phone-loop ratio ≥ {t}"),
-                Box::new(move |s: &Scored| s.passes(t, true)),
-            ));
+        for (score, name) in [
+            (Score::Ratio, "utterance ratio"),
+            (Score::Speech, "words' frames ratio"),
+            (Score::Word, "worst word ratio"),
+            (Score::Loop, "word-loop ratio"),
+            (Score::LoopSpeech, "word-loop ratio over words' frames"),
+        ] {
+            for t in SWEEP {
+                methods.push((
+                    format!("no-fit rule + {name} ≥ {t}"),
+                    Box::new(move |s: &Scored| s.passes(score, t, true)),
+                ));
+            }
         }
     } else {
         methods.push((
@@ -307,8 +357,8 @@ fn table(sets: &[(String, bool, Vec<Sample>)], sweep: bool) {
             Box::new(|s: &Scored| s.posterior.is_none_or(|x| x >= 0.5f64.ln())),
         ));
         methods.push((
-            "no-fit rule + phone-loop ratio ≥ -1.0".to_owned(),
-            Box::new(|s: &Scored| s.passes(-1.0, true)),
+            "no-fit rule + utterance ratio ≥ -1.0".to_owned(),
+            Box::new(|s: &Scored| s.passes(Score::Ratio, -1.0, true)),
         ));
     }
     for (label, accept) in &methods {
@@ -328,26 +378,68 @@ fn table(sets: &[(String, bool, Vec<Sample>)], sweep: bool) {
     }
 }
 
+/// Raw scores, one line per utterance with an intent (and one line with
+/// empty scores for a file without any), for plotting the curve.
+fn scores_tsv(sets: &[(String, bool, Vec<Sample>)]) -> String {
+    let mut tsv = String::from(
+        "set\tfile\tood\tcorrect\tratio\tspeech\tword\tloop\tloop_speech\tnothing_fits\n",
+    );
+    let f = |x: Option<f64>| x.map_or(String::new(), |f| format!("{f:.4}"));
+    for (name, ood, samples) in sets {
+        for (i, s) in samples.iter().enumerate() {
+            if s.accepted.is_empty() {
+                tsv += &format!("{name}\t{i}\t{ood}\t{}\t-\t-\t-\t-\t-\t-\n", s.correct);
+            }
+            for a in &s.accepted {
+                tsv += &format!(
+                    "{name}\t{i}\t{ood}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                    s.correct,
+                    f(a.ratio),
+                    f(a.speech),
+                    f(a.word),
+                    f(a.loop_ratio),
+                    f(a.loop_speech),
+                    a.nothing_fits
+                );
+            }
+        }
+    }
+    tsv
+}
+
+fn env_step(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+        .max(1)
+}
+
 /// The measurement behind the out-of-domain table in `docs/understand.md`.
+///
+/// Environment: `EMMA_OOD_CORPUS=DIR` keeps the spoken corpora and writes
+/// the raw scores there; `EMMA_OOD_SETS=coffee|ha-lights` measures one
+/// intent set; `EMMA_OOD_STEP=N` every N-th spoken out-of-domain file,
+/// `EMMA_OOD_WAKE_STEP=N` every N-th wake word (default: the same N),
+/// `EMMA_OOD_CMD_STEP=N` every N-th in-domain command; `EMMA_OOD_BEFORE=1`
+/// also runs a sample without any rejection.
 #[test]
-#[ignore = "full measurement, many minutes: run with --release --ignored --nocapture"]
+#[ignore = "full measurement, many minutes: run with --ignored --nocapture"]
 fn full_ood_table() {
     let keep = std::env::var_os("EMMA_OOD_CORPUS").map(PathBuf::from);
     let tmp = tempfile::tempdir().unwrap();
-    let root = keep.unwrap_or_else(|| tmp.path().to_owned());
+    let root = keep.clone().unwrap_or_else(|| tmp.path().to_owned());
     let tree = ha_light_tree(&root).unwrap();
     let (ha, _) = ha_light_commands(&tree, 12).unwrap();
     let coffee_cmds = coffee_commands();
     let sentences = ood_corpus::sentences();
-    // `EMMA_OOD_STEP=N`: every N-th out-of-domain file only (a quicker run).
-    let step: usize = std::env::var("EMMA_OOD_STEP")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
+    let step = env_step("EMMA_OOD_STEP", 1);
+    let wake_step = env_step("EMMA_OOD_WAKE_STEP", step);
+    let cmd_step = env_step("EMMA_OOD_CMD_STEP", 1);
     let wake: Vec<PathBuf> = ood_corpus::wake_word_files()
         .unwrap()
         .into_iter()
-        .step_by(step)
+        .step_by(wake_step)
         .collect();
     let started = Instant::now();
     let mut ood_files = vec![];
@@ -361,10 +453,15 @@ fn full_ood_table() {
         ood_files.len(),
         started.elapsed()
     );
-    // `EMMA_OOD_SETS=coffee` or `ha-lights` measures one intent set (two processes can share the work).
     let only = std::env::var("EMMA_OOD_SETS").unwrap_or_default();
     let mut sets: Vec<(String, bool, Vec<Sample>)> = vec![];
     let mut before: Vec<(String, bool, Vec<Sample>)> = vec![];
+    let write_scores = |sets: &[(String, bool, Vec<Sample>)]| {
+        if let Some(dir) = &keep {
+            let name = format!("scores{}{only}.tsv", if only.is_empty() { "" } else { "-" });
+            std::fs::write(dir.join(name), scores_tsv(sets)).unwrap();
+        }
+    };
     for (name, commands, intents) in [
         ("coffee", &coffee_cmds, None),
         ("ha-lights", &ha, Some(&tree)),
@@ -376,8 +473,12 @@ fn full_ood_table() {
             None => coffee(),
             Some(t) => ha_lights(t),
         };
-        // In-domain: no rejection, so every rule can be applied afterwards.
-        u.set_rejection(Rejection::off());
+        // Only the no-fit rule rejects while measuring (every rule of the
+        // table includes it), so every rule can be applied afterwards.
+        u.set_rejection(Rejection {
+            when_nothing_fits: true,
+            ..Rejection::off()
+        });
         let t = Instant::now();
         let mut samples = vec![];
         for c in full_conditions() {
@@ -389,36 +490,38 @@ fn full_ood_table() {
             } else {
                 synthesize(commands, c, &dir).unwrap()
             };
-            for (cmd, f) in commands.iter().zip(&files) {
+            for (cmd, f) in commands.iter().zip(&files).step_by(cmd_step) {
                 samples.push(command_sample(&mut u, cmd, f));
             }
         }
         eprintln!("{name} in-domain: {} in {:.0?}", samples.len(), t.elapsed());
         sets.push((format!("{name} commands"), false, samples));
+        write_scores(&sets);
         table(&sets, true);
-        // Before: no rejection, on a sample (every no-match costs a free-decoding pass).
-        let t = Instant::now();
-        let sample: Vec<PathBuf> = ood_files
-            .iter()
-            .step_by(20)
-            .chain(wake.iter().step_by(112))
-            .cloned()
-            .collect();
-        let samples: Vec<Sample> = sample.iter().map(|f| ood_sample(&mut u, f)).collect();
-        eprintln!(
-            "{name} before (no rejection), {} out-of-domain files: {:.2} s per file",
-            sample.len(),
-            t.elapsed().as_secs_f64() / sample.len() as f64
-        );
-        before.push((format!("{name} OOD sample"), true, samples));
-        table(&before, false);
-        // Out-of-domain: the loosest threshold of the sweep and the no-fit
-        // rule, so rejected files cost no recovery or free decoding.
-        u.set_rejection(Rejection {
-            min_ratio: SWEEP[0],
-            when_nothing_fits: true,
-        });
-        for (label, files) in [("OOD speech", &ood_files), ("wake words", &wake)] {
+        if std::env::var_os("EMMA_OOD_BEFORE").is_some() {
+            // No rejection at all, on a sample (every no-match costs a free-decoding pass).
+            u.set_rejection(Rejection::off());
+            let t = Instant::now();
+            let sample: Vec<PathBuf> = ood_files
+                .iter()
+                .step_by(20)
+                .chain(wake.iter().step_by(112))
+                .cloned()
+                .collect();
+            let samples: Vec<Sample> = sample.iter().map(|f| ood_sample(&mut u, f)).collect();
+            eprintln!(
+                "{name} before (no rejection), {} out-of-domain files: {:.2} s per file",
+                sample.len(),
+                t.elapsed().as_secs_f64() / sample.len() as f64
+            );
+            before.push((format!("{name} OOD sample"), true, samples));
+            table(&before, false);
+            u.set_rejection(Rejection {
+                when_nothing_fits: true,
+                ..Rejection::off()
+            });
+        }
+        for (label, files) in [("wake words", &wake), ("OOD speech", &ood_files)] {
             let t = Instant::now();
             let samples: Vec<Sample> = files.iter().map(|f| ood_sample(&mut u, f)).collect();
             eprintln!(
@@ -427,35 +530,15 @@ fn full_ood_table() {
                 t.elapsed().as_secs_f64() / files.len() as f64
             );
             sets.push((format!("{name} {label}"), true, samples));
+            write_scores(&sets);
             // Progress: the table so far (the full run takes long on a loaded machine).
             table(&sets, true);
         }
     }
-    println!(
-        "\nWithout rejection (a sample: every 20th spoken utterance, every 112th wake word):\n"
-    );
-    table(&before, false);
-    println!(
-        "\nOut-of-domain rows valid from the no-fit rule + ratio ≥ {} on:\n",
-        SWEEP[0]
-    );
-    table(&sets, true);
-    // Raw scores for plotting the curve: one line per accepted utterance.
-    if let Some(dir) = std::env::var_os("EMMA_OOD_CORPUS") {
-        let mut tsv = String::from("set\tfile\tood\tcorrect\tfit\tnothing_fits\n");
-        for (name, ood, samples) in &sets {
-            for (i, s) in samples.iter().enumerate() {
-                for a in &s.accepted {
-                    tsv += &format!(
-                        "{name}\t{i}\t{ood}\t{}\t{}\t{}\n",
-                        s.correct,
-                        a.fit.map_or(String::new(), |f| format!("{f:.4}")),
-                        a.nothing_fits
-                    );
-                }
-            }
-        }
-        let name = format!("scores{}{only}.tsv", if only.is_empty() { "" } else { "-" });
-        std::fs::write(Path::new(&dir).join(name), tsv).unwrap();
+    if !before.is_empty() {
+        println!("\nWithout rejection (every 20th spoken utterance, every 112th wake word):\n");
+        table(&before, false);
     }
+    println!("\nAll rules (the first row is the no-fit rule here, not \"before\"):\n");
+    table(&sets, true);
 }

@@ -25,6 +25,278 @@ const N_BEST: usize = 5;
 const MAX_VERIFY_SAMPLES: usize = 30 * SAMPLE_RATE as usize;
 /// The name of the phone-loop search used for verification.
 const PHONE_LOOP: &str = "emma_phone_loop";
+/// The name of the word-loop search used for verification.
+const WORD_LOOP: &str = "emma_word_loop";
+/// Frequent English words: with the grammar's own words, the word loop that
+/// competes with the grammar in verification (any sequence of them).
+const COMMON_WORDS: &[&str] = &[
+    "a",
+    "about",
+    "after",
+    "again",
+    "all",
+    "also",
+    "always",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "around",
+    "as",
+    "ask",
+    "at",
+    "away",
+    "back",
+    "bad",
+    "be",
+    "because",
+    "been",
+    "before",
+    "best",
+    "better",
+    "big",
+    "book",
+    "both",
+    "boy",
+    "bring",
+    "but",
+    "buy",
+    "by",
+    "call",
+    "came",
+    "can",
+    "car",
+    "change",
+    "child",
+    "city",
+    "close",
+    "come",
+    "could",
+    "day",
+    "did",
+    "do",
+    "does",
+    "dog",
+    "done",
+    "door",
+    "down",
+    "each",
+    "eat",
+    "end",
+    "even",
+    "every",
+    "eye",
+    "face",
+    "fact",
+    "family",
+    "far",
+    "feel",
+    "few",
+    "find",
+    "first",
+    "five",
+    "for",
+    "four",
+    "friend",
+    "from",
+    "game",
+    "get",
+    "girl",
+    "give",
+    "go",
+    "going",
+    "good",
+    "got",
+    "great",
+    "had",
+    "hand",
+    "happy",
+    "has",
+    "have",
+    "he",
+    "head",
+    "hear",
+    "hello",
+    "help",
+    "her",
+    "here",
+    "him",
+    "his",
+    "home",
+    "house",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "job",
+    "just",
+    "keep",
+    "kind",
+    "know",
+    "last",
+    "late",
+    "learn",
+    "leave",
+    "let",
+    "life",
+    "like",
+    "little",
+    "live",
+    "long",
+    "look",
+    "lot",
+    "love",
+    "made",
+    "make",
+    "man",
+    "many",
+    "may",
+    "me",
+    "mean",
+    "money",
+    "more",
+    "morning",
+    "most",
+    "mother",
+    "much",
+    "music",
+    "must",
+    "my",
+    "name",
+    "need",
+    "never",
+    "new",
+    "next",
+    "nice",
+    "night",
+    "no",
+    "not",
+    "nothing",
+    "now",
+    "number",
+    "of",
+    "off",
+    "old",
+    "on",
+    "one",
+    "only",
+    "open",
+    "or",
+    "other",
+    "our",
+    "out",
+    "over",
+    "own",
+    "part",
+    "people",
+    "phone",
+    "place",
+    "play",
+    "please",
+    "put",
+    "question",
+    "read",
+    "really",
+    "right",
+    "room",
+    "said",
+    "same",
+    "saw",
+    "say",
+    "school",
+    "see",
+    "seem",
+    "set",
+    "she",
+    "should",
+    "show",
+    "side",
+    "six",
+    "small",
+    "so",
+    "some",
+    "something",
+    "song",
+    "soon",
+    "sorry",
+    "start",
+    "still",
+    "stop",
+    "story",
+    "sure",
+    "take",
+    "talk",
+    "tell",
+    "ten",
+    "than",
+    "thank",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "thing",
+    "think",
+    "this",
+    "those",
+    "three",
+    "through",
+    "time",
+    "to",
+    "today",
+    "together",
+    "told",
+    "too",
+    "took",
+    "try",
+    "two",
+    "under",
+    "until",
+    "up",
+    "us",
+    "use",
+    "very",
+    "wait",
+    "walk",
+    "want",
+    "was",
+    "watch",
+    "water",
+    "way",
+    "we",
+    "week",
+    "well",
+    "went",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "why",
+    "will",
+    "with",
+    "woman",
+    "word",
+    "work",
+    "world",
+    "would",
+    "write",
+    "year",
+    "yes",
+    "yet",
+    "you",
+    "young",
+    "your",
+];
 /// PocketSphinx's frame rate (frames per second, `-frate` default).
 const FRAME_RATE: f64 = 100.0;
 
@@ -49,6 +321,13 @@ pub struct PocketSphinx {
     utt_too_long: bool,
     /// Frames the phone-loop passes added to the stream's frame counter.
     frame_shift: i32,
+    /// The live cepstral mean the current grammar utterance started from
+    /// (the phone-loop pass starts from it too).
+    cmn_at_start: Option<ffi::CmnState>,
+    /// The grammar serial the word-loop search was built for.
+    word_loop: Option<u32>,
+    /// The current grammar's words (the word loop holds them too).
+    grammar_words: Vec<String>,
 }
 
 fn engine_err(reason: impl Into<String>) -> SpeechError {
@@ -100,6 +379,9 @@ impl PocketSphinx {
             utt_audio: Vec::new(),
             utt_too_long: false,
             frame_shift: 0,
+            cmn_at_start: None,
+            word_loop: None,
+            grammar_words: Vec::new(),
         })
     }
 
@@ -120,6 +402,7 @@ impl PocketSphinx {
     ) -> Result<Option<Verification>> {
         let audio = std::mem::take(&mut self.utt_audio);
         let too_long = std::mem::take(&mut self.utt_too_long);
+        let cmn_start = self.cmn_at_start.take();
         if !self.verification {
             return Ok(None);
         }
@@ -139,52 +422,127 @@ impl PocketSphinx {
         if self.phone_loop != Some(true) {
             return Ok(None);
         }
-        let grammar = self.grammar_search();
-        if !self.decoder.set_search(PHONE_LOOP) {
-            return Err(engine_err("cannot activate the phone-loop search"));
-        }
-        let pass = (|| {
-            if !self.decoder.start_utt() {
-                return Err(engine_err("ps_start_utt failed (phone loop)"));
-            }
-            let ok = self.decoder.process_raw(&audio);
-            let ended = self.decoder.end_utt();
-            if !ok || !ended {
-                return Err(engine_err("ps_process_raw failed (phone loop)"));
-            }
-            Ok(self.decoder.segments())
-        })();
-        if !self.decoder.set_search(&grammar) {
-            return Err(engine_err(format!(
-                "cannot switch back to search `{grammar}`"
-            )));
-        }
-        let phones = pass?;
+        let phones = self.loop_pass(PHONE_LOOP, &audio, cmn_start.as_ref())?;
         // The pass advanced the stream's frame counter by its audio (one
-        // frame per 10 ms): later word times are corrected.
-        self.frame_shift += i32::try_from(audio.len() / (SAMPLE_RATE as usize / 100)).unwrap_or(0);
+        // frame per 10 ms): the loop's frames are this many after the grammar path's.
+        let pass_frames = i32::try_from(audio.len() / (SAMPLE_RATE as usize / 100)).unwrap_or(0);
+        let word_loop = if self.ensure_word_loop() {
+            let segs = self.loop_pass(WORD_LOOP, &audio, cmn_start.as_ref())?;
+            Some(segs)
+        } else {
+            None
+        };
         let (Some(pf), Some(pl)) = (phones.first(), phones.last()) else {
             return Ok(None);
         };
         // Scores are in the decoder's log base, scaled down by 2^SENSCR_SHIFT
         // (10) as PocketSphinx stores senone scores: back to natural logs.
-        let to_ln = |score: i64| self.decoder.log_to_ln(score) * 1024.0;
+        let to_ln = |score: f64| self.decoder.log_to_ln(score) * 1024.0;
         let path_frames = (last.end_frame - first.start_frame + 1).max(1) as u32;
         let loop_frames = (pl.end_frame - pf.start_frame + 1).max(1) as u32;
+        let words = word_scores(grammar_segments, &phones, pass_frames);
+        let speech_frames: u32 = words.iter().map(|w| w.frames).sum();
+        // The word loop's pass came after the phone loop's.
+        let word_loop = word_loop.filter(|w| !w.is_empty()).map(|segs| {
+            let frames = (segs[segs.len() - 1].end_frame - segs[0].start_frame + 1).max(1) as u32;
+            let total = to_ln(segs.iter().map(|s| f64::from(s.ascr)).sum());
+            let over_words: f64 = word_scores(grammar_segments, &segs, 2 * pass_frames)
+                .iter()
+                .map(|w| w.phone_loop)
+                .sum();
+            (total, frames, to_ln(over_words))
+        });
+        let min_word_ratio = words
+            .iter()
+            .map(|w| to_ln(w.path - w.phone_loop) / f64::from(w.frames.max(1)))
+            .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))));
         Ok(Some(Verification {
-            path_score: to_ln(grammar_segments.iter().map(|s| i64::from(s.ascr)).sum()),
+            path_score: to_ln(grammar_segments.iter().map(|s| f64::from(s.ascr)).sum()),
             path_frames,
-            loop_score: to_ln(phones.iter().map(|s| i64::from(s.ascr)).sum()),
+            loop_score: to_ln(phones.iter().map(|s| f64::from(s.ascr)).sum()),
             loop_frames,
+            speech_path_score: to_ln(words.iter().map(|w| w.path).sum()),
+            speech_loop_score: to_ln(words.iter().map(|w| w.phone_loop).sum()),
+            speech_frames,
+            min_word_ratio,
+            word_loop_score: word_loop.map(|w| w.0),
+            word_loop_frames: word_loop.map_or(0, |w| w.1),
+            speech_word_loop_score: word_loop.map(|w| w.2),
             posterior,
             complete,
-            words: grammar_segments
-                .iter()
-                .filter(|s| !is_filler(&s.word))
-                .count()
-                .try_into()
-                .unwrap_or(u32::MAX),
+            words: words.len().try_into().unwrap_or(u32::MAX),
         }))
+    }
+
+    /// Decodes `audio` once more with the search `name`, from the cepstral
+    /// mean `cmn_start` the grammar utterance started from, and puts back
+    /// the mean the grammar utterance left: the extra pass sees the features
+    /// the grammar search saw, and does not move the mean later utterances
+    /// are decoded with. Returns the pass's best path.
+    fn loop_pass(
+        &mut self,
+        name: &str,
+        audio: &[i16],
+        cmn_start: Option<&ffi::CmnState>,
+    ) -> Result<Vec<Segment>> {
+        let grammar = self.grammar_search();
+        if !self.decoder.set_search(name) {
+            return Err(engine_err(format!("cannot activate the search `{name}`")));
+        }
+        let cmn_after = self.decoder.cmn();
+        if let Some(start) = cmn_start {
+            self.decoder.set_cmn(start);
+        }
+        let pass = (|| {
+            if !self.decoder.start_utt() {
+                return Err(engine_err(format!("ps_start_utt failed ({name})")));
+            }
+            let ok = self.decoder.process_raw(audio);
+            let ended = self.decoder.end_utt();
+            if !ok || !ended {
+                return Err(engine_err(format!("ps_process_raw failed ({name})")));
+            }
+            Ok(self.decoder.segments())
+        })();
+        if let Some(after) = &cmn_after {
+            self.decoder.set_cmn(after);
+        }
+        if !self.decoder.set_search(&grammar) {
+            return Err(engine_err(format!(
+                "cannot switch back to search `{grammar}`"
+            )));
+        }
+        // The pass advanced the stream's frame counter by its audio (one
+        // frame per 10 ms): later word times are corrected.
+        self.frame_shift += i32::try_from(audio.len() / (SAMPLE_RATE as usize / 100)).unwrap_or(0);
+        pass
+    }
+
+    /// Makes sure the word-loop search for the current grammar exists: any
+    /// sequence of the grammar's words and [`COMMON_WORDS`] the model knows.
+    fn ensure_word_loop(&mut self) -> bool {
+        if self.word_loop == Some(self.grammar_serial) {
+            return true;
+        }
+        let mut words: Vec<String> = COMMON_WORDS
+            .iter()
+            .map(|w| (*w).to_owned())
+            .chain(self.grammar_words.iter().cloned())
+            .filter(|w| self.decoder.knows_word(w))
+            .collect();
+        words.sort();
+        words.dedup();
+        if words.is_empty() {
+            return false;
+        }
+        let jsgf = format!(
+            "#JSGF V1.0;\ngrammar emma_loop;\npublic <loop> = <word>+;\n<word> = {};\n",
+            words.join(" | ")
+        );
+        let ok = self.decoder.set_jsgf(WORD_LOOP, &jsgf);
+        // The grammar search stays active (ps_set_jsgf_string does not switch).
+        self.word_loop = ok.then_some(self.grammar_serial);
+        ok
     }
 
     fn end_utt(&mut self) -> Result<()> {
@@ -210,6 +568,45 @@ fn is_filler(word: &str) -> bool {
     word.starts_with('<') || word.starts_with('[') || word.starts_with("++")
 }
 
+/// One grammar word's acoustic score against the phone loop's over the same frames.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WordScore {
+    /// The word's acoustic score on the grammar path (decoder log base, scaled).
+    path: f64,
+    /// The phone loop's score over the word's frames: each phone overlapping
+    /// them counts in proportion to the frames it shares with the word.
+    phone_loop: f64,
+    /// The word's frames.
+    frames: u32,
+}
+
+/// Scores each word of `grammar` (fillers and silences left out) against the
+/// `phones` of the loop pass over the same audio, whose frames are
+/// `loop_offset` after the grammar path's.
+fn word_scores(grammar: &[Segment], phones: &[Segment], loop_offset: i32) -> Vec<WordScore> {
+    grammar
+        .iter()
+        .filter(|s| !is_filler(&s.word) && s.end_frame >= s.start_frame)
+        .map(|w| {
+            let (start, end) = (w.start_frame + loop_offset, w.end_frame + loop_offset);
+            let phone_loop = phones
+                .iter()
+                .filter(|p| p.end_frame >= start && p.start_frame <= end)
+                .map(|p| {
+                    let shared = p.end_frame.min(end) - p.start_frame.max(start) + 1;
+                    let len = p.end_frame - p.start_frame + 1;
+                    f64::from(p.ascr) * f64::from(shared) / f64::from(len.max(1))
+                })
+                .sum();
+            WordScore {
+                path: f64::from(w.ascr),
+                phone_loop,
+                frames: (w.end_frame - w.start_frame + 1) as u32,
+            }
+        })
+        .collect()
+}
+
 impl SpeechRecognizer for PocketSphinx {
     fn engine(&self) -> Engine {
         Engine::PocketSphinx
@@ -221,6 +618,9 @@ impl SpeechRecognizer for PocketSphinx {
 
     fn accept(&mut self, pcm: &[i16]) -> Result<Option<Event>> {
         if !self.in_utt {
+            if self.grammar_active && self.verification {
+                self.cmn_at_start = self.decoder.cmn();
+            }
             if !self.decoder.start_utt() {
                 return Err(engine_err("ps_start_utt failed"));
             }
@@ -331,6 +731,7 @@ impl SpeechRecognizer for PocketSphinx {
         self.last_partial.clear();
         self.utt_audio.clear();
         self.utt_too_long = false;
+        self.cmn_at_start = None;
         self.frame_shift = 0;
         self.samples = 0;
         self.utt_start = 0;
@@ -345,6 +746,7 @@ impl SpeechRecognizer for PocketSphinx {
         self.last_partial.clear();
         self.utt_audio.clear();
         self.utt_too_long = false;
+        self.cmn_at_start = None;
         let Some(grammar) = grammar else {
             self.grammar_active = false;
             if !self.decoder.set_search(&self.free_search) {
@@ -368,6 +770,7 @@ impl SpeechRecognizer for PocketSphinx {
             });
         }
         self.grammar_serial += 1;
+        self.grammar_words = grammar.words().into_iter().collect();
         let name = format!("emma_grammar_{}", self.grammar_serial);
         if !self.decoder.set_jsgf(&name, &jsgf) {
             return Err(engine_err("libpocketsphinx rejected the JSGF grammar"));
@@ -404,6 +807,60 @@ pub(crate) struct Segment {
     pub(crate) ascr: i32,
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(word: &str, start_frame: i32, end_frame: i32, ascr: i32) -> Segment {
+        Segment {
+            word: word.to_owned(),
+            start_frame,
+            end_frame,
+            posterior: 1.0,
+            log_prob: 0,
+            ascr,
+        }
+    }
+
+    #[test]
+    fn words_are_scored_against_the_phones_over_their_own_frames() {
+        // Grammar path: silence 0-9, "on" 10-19, "off" 20-29, silence 30-39.
+        let grammar = [
+            seg("<sil>", 0, 9, -100),
+            seg("on", 10, 19, -500),
+            seg("off(2)", 20, 29, -900),
+            seg("[NOISE]", 30, 39, -100),
+        ];
+        // The loop pass's frames are 100 later; its phone 115-124 straddles both words.
+        let phones = [
+            seg("SIL", 100, 109, -50),
+            seg("AA", 110, 114, -200),
+            seg("N", 115, 124, -400),
+            seg("F", 125, 129, -300),
+            seg("SIL", 130, 139, -50),
+        ];
+        let words = word_scores(&grammar, &phones, 100);
+        assert_eq!(
+            words,
+            vec![
+                WordScore {
+                    path: -500.0,
+                    phone_loop: -400.0,
+                    frames: 10
+                },
+                WordScore {
+                    path: -900.0,
+                    phone_loop: -500.0,
+                    frames: 10
+                },
+            ]
+        );
+        // Without phones over the words, the loop scores nothing there.
+        assert_eq!(word_scores(&grammar, &phones, 1000)[0].phone_loop, 0.0);
+        assert!(word_scores(&grammar[..1], &phones, 100).is_empty());
+    }
+}
+
 #[allow(unsafe_code)]
 pub(crate) mod ffi {
     //! The only unsafe code of the PocketSphinx backend. [`Decoder`] owns a
@@ -438,6 +895,46 @@ pub(crate) mod ffi {
     #[repr(C)]
     struct LogMath {
         _private: [u8; 0],
+    }
+    /// sphinxbase's `cmn_t` (public in `sphinxbase/cmn.h`; `mfcc_t` is
+    /// `float` in Debian's floating-point build).
+    #[repr(C)]
+    struct Cmn {
+        cmn_mean: *mut f32,
+        cmn_var: *mut f32,
+        sum: *mut f32,
+        nframe: i32,
+        veclen: i32,
+    }
+    /// The leading fields of sphinxbase's `feat_t` (public in
+    /// `sphinxbase/feat.h`), up to the cepstral-mean state.
+    #[repr(C)]
+    struct FeatHead {
+        refcount: c_int,
+        name: *mut c_char,
+        cepsize: i32,
+        n_stream: i32,
+        stream_len: *mut u32,
+        window_size: i32,
+        n_sv: i32,
+        sv_len: *mut u32,
+        subvecs: *mut *mut i32,
+        sv_buf: *mut f32,
+        sv_dim: i32,
+        cmn: c_int,
+        varnorm: i32,
+        agc: c_int,
+        compute_feat: Option<unsafe extern "C" fn(*mut FeatHead, *mut *mut f32, *mut *mut f32)>,
+        cmn_struct: *mut Cmn,
+    }
+
+    /// A copy of the decoder's live cepstral-mean state (current mean, the
+    /// running sum and its frame count), to put back later.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(crate) struct CmnState {
+        mean: Vec<f32>,
+        sum: Vec<f32>,
+        nframe: i32,
     }
 
     #[link(name = "pocketsphinx")]
@@ -481,6 +978,7 @@ pub(crate) mod ffi {
         fn ps_nbest_hyp(nbest: *mut NBest, out_score: *mut i32) -> *const c_char;
         fn ps_nbest_free(nbest: *mut NBest);
         fn ps_get_logmath(ps: *mut PsDecoder) -> *mut LogMath;
+        fn ps_get_feat(ps: *mut PsDecoder) -> *mut FeatHead;
         fn logmath_exp(lmath: *mut LogMath, logb_p: c_int) -> c_double;
         fn logmath_get_base(lmath: *mut LogMath) -> c_double;
         fn ps_get_prob(ps: *mut PsDecoder) -> i32;
@@ -660,8 +1158,67 @@ pub(crate) mod ffi {
             }
         }
 
+        /// The live cepstral-mean state, or `None` when the library's feature
+        /// object does not look as `sphinxbase/feat.h` declares it (then the
+        /// state is simply not saved).
+        fn cmn_struct(&self) -> Option<NonNull<Cmn>> {
+            // SAFETY: valid decoder pointer; `ps_get_feat` returns the
+            // decoder's own feature object (or NULL), laid out as `feat_t`,
+            // whose leading fields `FeatHead` mirrors. The pointer read is
+            // checked below against the object's own cepstrum size before use.
+            unsafe {
+                let feat = ps_get_feat(self.ptr());
+                if feat.is_null() {
+                    return None;
+                }
+                let cmn = NonNull::new((*feat).cmn_struct)?;
+                let c = cmn.as_ref();
+                let ok = c.veclen == (*feat).cepsize
+                    && (1..=64).contains(&c.veclen)
+                    && !c.cmn_mean.is_null()
+                    && !c.sum.is_null();
+                ok.then_some(cmn)
+            }
+        }
+
+        /// A copy of the live cepstral-mean state (see [`CmnState`]).
+        pub(crate) fn cmn(&self) -> Option<CmnState> {
+            let cmn = self.cmn_struct()?;
+            // SAFETY: `cmn_struct` checked the pointers and that both arrays
+            // hold `veclen` values (sphinxbase allocates them with the
+            // cepstrum size); they belong to the decoder, which `&self` keeps alive.
+            unsafe {
+                let c = cmn.as_ref();
+                let n = c.veclen as usize;
+                Some(CmnState {
+                    mean: std::slice::from_raw_parts(c.cmn_mean, n).to_vec(),
+                    sum: std::slice::from_raw_parts(c.sum, n).to_vec(),
+                    nframe: c.nframe,
+                })
+            }
+        }
+
+        /// Puts back a state copied with [`Decoder::cmn`] (between utterances).
+        pub(crate) fn set_cmn(&mut self, state: &CmnState) {
+            let Some(mut cmn) = self.cmn_struct() else {
+                return;
+            };
+            // SAFETY: as in `cmn`; the arrays are written only when the copy
+            // has exactly their length, through `&mut self`.
+            unsafe {
+                let c = cmn.as_mut();
+                let n = c.veclen as usize;
+                if state.mean.len() != n || state.sum.len() != n {
+                    return;
+                }
+                std::slice::from_raw_parts_mut(c.cmn_mean, n).copy_from_slice(&state.mean);
+                std::slice::from_raw_parts_mut(c.sum, n).copy_from_slice(&state.sum);
+                c.nframe = state.nframe;
+            }
+        }
+
         /// Converts a score summed in the decoder's log base to a natural log.
-        pub(super) fn log_to_ln(&self, score: i64) -> f64 {
+        pub(super) fn log_to_ln(&self, score: f64) -> f64 {
             // SAFETY: valid decoder pointer; the logmath belongs to the
             // decoder and is only read.
             let base = unsafe {
@@ -671,7 +1228,7 @@ pub(crate) mod ffi {
                 }
                 logmath_get_base(lmath)
             };
-            score as f64 * base.ln()
+            score * base.ln()
         }
 
         /// Adds a phone-loop search `name` (phone n-gram `lm`, or a uniform

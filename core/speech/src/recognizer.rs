@@ -42,7 +42,7 @@ pub struct FinalResult {
     pub alternatives: Vec<Alternative>,
     /// How well `text` explains the audio compared with an unconstrained
     /// alternative, when decoding was restricted to a grammar and the engine
-    /// can tell (PocketSphinx: a phone-loop pass over the same audio).
+    /// can tell (PocketSphinx: phone-loop and word-loop passes over the same audio).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
 }
@@ -63,6 +63,33 @@ pub struct Verification {
     pub loop_score: f64,
     /// Frames the phone-loop path covers.
     pub loop_frames: u32,
+    /// Acoustic log-likelihood of the grammar path's words only (silences
+    /// and fillers left out).
+    #[serde(default)]
+    pub speech_path_score: f64,
+    /// The phone loop's log-likelihood over the same frames as
+    /// `speech_path_score` (phones shared with a word count in proportion).
+    #[serde(default)]
+    pub speech_loop_score: f64,
+    /// Frames of the grammar path's words.
+    #[serde(default)]
+    pub speech_frames: u32,
+    /// The lowest per-frame ratio of one word against the phone loop over its
+    /// frames: one word forced onto other speech drags it down even when the
+    /// rest fits. `None` without words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_word_ratio: Option<f64>,
+    /// Acoustic log-likelihood of the best path through a loop of words
+    /// (frequent English words and the grammar's own) over the same audio:
+    /// a word-level unconstrained alternative. `None` when not computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub word_loop_score: Option<f64>,
+    /// Frames the word-loop path covers.
+    #[serde(default)]
+    pub word_loop_frames: u32,
+    /// The word loop's log-likelihood over the frames of the grammar's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech_word_loop_score: Option<f64>,
     /// Natural log of the transcript's posterior among the grammar's paths
     /// (the decoder's lattice); 0 when the grammar left no alternative.
     pub posterior: f64,
@@ -80,6 +107,33 @@ impl Verification {
     pub fn ratio_per_frame(&self) -> f64 {
         self.path_score / f64::from(self.path_frames.max(1))
             - self.loop_score / f64::from(self.loop_frames.max(1))
+    }
+
+    /// The per-frame ratio of the grammar path against the word loop
+    /// (≤ 0 in practice: the loop holds every grammar sentence); `None`
+    /// without a word-loop pass.
+    pub fn word_loop_ratio(&self) -> Option<f64> {
+        self.word_loop_score.map(|w| {
+            self.path_score / f64::from(self.path_frames.max(1))
+                - w / f64::from(self.word_loop_frames.max(1))
+        })
+    }
+
+    /// The grammar words' ratio against the word loop over the same frames;
+    /// `None` without words or a word-loop pass.
+    pub fn speech_word_loop_ratio(&self) -> Option<f64> {
+        let w = self.speech_word_loop_score?;
+        (self.speech_frames > 0)
+            .then(|| (self.speech_path_score - w) / f64::from(self.speech_frames))
+    }
+
+    /// The same ratio over the frames of the grammar's words only, so
+    /// silence and noise around and between them do not dilute it; `None`
+    /// without words.
+    pub fn speech_ratio(&self) -> Option<f64> {
+        (self.speech_frames > 0).then(|| {
+            (self.speech_path_score - self.speech_loop_score) / f64::from(self.speech_frames)
+        })
     }
 }
 
@@ -123,8 +177,9 @@ pub trait SpeechRecognizer: Send {
 
     /// Turns acoustic verification of grammar results (see
     /// `FinalResult::verification`) on or off; engines without it ignore this.
-    /// Off by default: the extra pass costs time and, in PocketSphinx, moves
-    /// the live cepstral mean that later utterances are decoded with.
+    /// Off by default: the extra passes cost time (PocketSphinx: a phone-loop
+    /// and a word-loop pass, which leave the live cepstral mean as the
+    /// grammar pass left it, so decoding is the same with and without).
     fn set_verification(&mut self, _on: bool) {}
 
     /// Restricts decoding to `grammar` (`None`: free decoding) from the next

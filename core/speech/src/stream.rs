@@ -32,6 +32,9 @@ impl Utterance {
 
 /// What [`Listener::push`] produced.
 #[derive(Debug, Clone, PartialEq)]
+// One event per partial or utterance, moved once: boxing the large final
+// (its acoustic verification scores) would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ListenEvent {
     /// The hypothesis so far.
     Partial(String),

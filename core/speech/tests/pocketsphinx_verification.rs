@@ -48,6 +48,15 @@ fn commands_fit_the_grammar_and_other_speech_does_not() {
         );
         assert!(v.path_frames > 50 && v.loop_frames > 50, "{v:?}");
         assert!(v.path_score < 0.0 && v.loop_score < 0.0, "{v:?}");
+        // Words are scored on their own frames, within the whole path.
+        if v.words > 0 {
+            assert!(
+                v.speech_frames > 0 && v.speech_frames <= v.path_frames,
+                "{v:?}"
+            );
+            let worst = v.min_word_ratio.expect("a word ratio");
+            assert!(worst <= v.speech_ratio().unwrap() + 1e-9, "{v:?}");
+        }
         fits.push(v);
     }
     // Commands: full paths scoring near the phone loop. Other speech: either
@@ -122,4 +131,39 @@ fn speech_without_a_full_grammar_path_is_still_verified() {
         .expect("an unfinished grammar path is verified too");
     assert!(!v.complete && v.words == 0, "{v:?}");
     assert!(v.path_frames > 100, "{v:?}");
+}
+
+#[test]
+fn the_verification_pass_leaves_decoding_as_it_was() {
+    // The phone-loop pass runs on the same decoder; it must not move the
+    // live cepstral mean later utterances are decoded with: a decoder that
+    // verifies hears a stream exactly as one that does not.
+    let grammar = Grammar::from_phrases(&["cancel my order", "give me a large latte"]);
+    let utterances: Vec<Vec<i16>> = ["give me a large latte", "tell me a joke", "cancel my order"]
+        .iter()
+        .map(|t| synth::espeak(t, "en-us", 175).unwrap().samples)
+        .collect();
+    let mut results = vec![];
+    for verify in [false, true] {
+        let mut rec =
+            emma_speech::open(Engine::PocketSphinx, Path::new(POCKETSPHINX_EN_US)).unwrap();
+        rec.set_verification(verify);
+        rec.set_grammar(Some(&grammar)).unwrap();
+        rec.reset().unwrap();
+        let mut heard = vec![];
+        for pcm in &utterances {
+            let padded = synth::join(&[&synth::silence(300), pcm, &synth::silence(300)], 0);
+            for chunk in padded.chunks(1600) {
+                rec.accept(chunk).unwrap();
+            }
+            let r = rec.finish().unwrap();
+            if !verify {
+                assert_eq!(r.verification, None, "{r:?}");
+            }
+            heard.push((r.text.clone(), r.alternatives.first().map(|a| a.score)));
+        }
+        results.push(heard);
+    }
+    eprintln!("{results:?}");
+    assert_eq!(results[0], results[1], "without and with verification");
 }
