@@ -260,9 +260,11 @@ fn length(header: &Map<String, Value>, field: &'static str) -> Result<u64, Frame
         None | Some(Value::Null) => Ok(0),
         Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64().unwrap_or(0)),
         Some(other) => {
+            // Shown in errors and logs: the first 40 characters (never a cut
+            // inside a character: the client chose the bytes).
             let mut value = other.to_string();
-            if value.len() > 40 {
-                value.truncate(40);
+            if let Some((cut, _)) = value.char_indices().nth(40) {
+                value.truncate(cut);
                 value.push('…');
             }
             Err(FrameError::BadLength { field, value })
@@ -402,6 +404,26 @@ mod tests {
         wire.extend(encode(&Frame::new("audio-stop")));
         let frames = read_all(&wire, Limits::default()).await.unwrap();
         assert_eq!(frames, vec![f, Frame::new("audio-stop")]);
+    }
+
+    /// Found by the `wyoming_frame` fuzz target: a bad length field whose text
+    /// has a multi-byte character across the 40-byte mark panicked when the
+    /// error message cut it (`String::truncate` inside a character).
+    #[tokio::test]
+    async fn a_bad_length_with_multibyte_text_is_an_error_not_a_panic() {
+        let value = format!("{}é{}", "b".repeat(39), "é".repeat(30));
+        let wire = format!("{{\"type\":\"x\",\"data_length\":\"{value}\"}}\n");
+        let e = read_all(wire.as_bytes(), Limits::default())
+            .await
+            .unwrap_err();
+        match e {
+            FrameError::BadLength { field, value } => {
+                assert_eq!(field, "data_length");
+                assert_eq!(value.chars().count(), 41, "{value}");
+                assert!(value.ends_with('…'), "{value}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// Found by the `wyoming_frame` fuzz target: serde_json's default float
