@@ -388,7 +388,8 @@ impl Understander {
 
     /// Keeps `flag` true while a stream ([`Understander::understand_stream_with_partials`])
     /// is inside an utterance: from the endpointer's start of speech until the
-    /// utterance ends (before its result is handed on) or the stream ends. The
+    /// utterance's result has been handed on and its handler has returned (the
+    /// assistant's turn is done), or the stream ends. The
     /// assistant holds announcements while it is set, so Emma does not talk
     /// over the customer.
     pub fn watch_speech(&mut self, flag: Arc<AtomicBool>) {
@@ -496,8 +497,12 @@ impl Understander {
                 let chunk = chunk?;
                 buffer.extend_from_slice(&chunk);
                 let events = listener.push(&chunk)?;
+                // An utterance that just ended still counts as speaking until
+                // its result has been handed on (and handled): otherwise an
+                // announcement slips in between the end of speech and the turn.
+                let ending = events.iter().any(|e| matches!(e, ListenEvent::Final(_)));
                 if let Some(flag) = &self.speaking {
-                    flag.store(listener.had_speech(), Ordering::Release);
+                    flag.store(listener.had_speech() || ending, Ordering::Release);
                 }
                 for event in events {
                     match event {
@@ -522,14 +527,14 @@ impl Understander {
                         }
                     }
                 }
+                if ending && let Some(flag) = &self.speaking {
+                    flag.store(listener.had_speech(), Ordering::Release);
+                }
             }
             let last = match listener.finish()? {
                 Some(u) => Some(self.redecode_cold_start(&mut listener, u, &buffer)?),
                 None => None,
             };
-            if let Some(flag) = &self.speaking {
-                flag.store(false, Ordering::Release);
-            }
             if last.is_some() || !last_partial.is_empty() {
                 // The decoder may end without a final (no full path): keep the partial.
                 let r = self.interpret(last.as_ref(), &last_partial, &buffer)?;
