@@ -3,9 +3,12 @@
 //! Every command is checked twice: as the assistant's event and as a message
 //! a second MQTT client actually received.
 
+mod assistant_support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use assistant_support::speak;
 use emma_core::assistant::{
     Assistant, AssistantConfig, AssistantError, AssistantEvent, AudioChunk, BrokerChoice,
     EventListener, SpeechConfig, Turn, WakeConfig,
@@ -319,25 +322,6 @@ fn misuse_gets_typed_errors_and_listeners_that_panic_are_survived() {
         devices(&f.say("turn on the kitchen light")),
         ["light.kitchen"]
     );
-}
-
-/// Speaks `parts` with pauses between them into `process_audio`, then ends the stream.
-fn speak(assistant: &Assistant, parts: &[&str]) -> Vec<Turn> {
-    let pause = vec![0i16; SAMPLE_RATE as usize * 7 / 10];
-    let mut samples = Vec::new();
-    for p in parts {
-        samples.extend(synth::espeak(p, "en-us", 150).unwrap().samples);
-        samples.extend_from_slice(&pause);
-    }
-    for chunk in samples.chunks(1600) {
-        assistant
-            .process_audio(AudioChunk::I16 {
-                samples: chunk,
-                rate: SAMPLE_RATE,
-            })
-            .unwrap();
-    }
-    assistant.end_audio().unwrap()
 }
 
 #[test]
