@@ -7,7 +7,7 @@
 //!
 //! `--emma-ms N` times Emma for at least N ms per language (default 200).
 //! `--from-sample PATH` reuses the cases, hassil answers and hassil timings
-//! recorded in a sample file instead of running hassil.
+//! recorded in a sample file instead of running hassil (only the `--lang`s given, if any).
 //! `--cap` sentences per template (default 1); `--limit` keeps at most that many
 //! sentences per language (default 0 = all); `--write-sample PATH` writes the
 //! cases with hassil's answers for `tests/differential.rs` (use with `--limit`).
@@ -50,6 +50,7 @@ fn main() {
             other => panic!("unknown argument {other}"),
         }
     }
+    let only: Vec<String> = langs.clone();
     if langs.is_empty() {
         langs = languages(&package_data());
     }
@@ -62,7 +63,12 @@ fn main() {
         Some(path) => {
             let doc: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(path).expect("sample file")).unwrap();
-            serde_json::from_value(doc["langs"].clone()).unwrap()
+            let mut all: std::collections::BTreeMap<String, differential::LangSample> =
+                serde_json::from_value(doc["langs"].clone()).unwrap();
+            if !only.is_empty() {
+                all.retain(|l, _| only.contains(l));
+            }
+            all
         }
         None => sample(&langs, cap, seed, limit),
     };

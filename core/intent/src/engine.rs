@@ -81,7 +81,7 @@ use aho_corasick::AhoCorasick;
 
 use crate::error::{IntentError, Origin};
 use crate::lists::{CharTrie, ListValue, RangeList, SlotList, TextList, TextValue};
-use crate::program::{EValue, ListRef, Matcher, Node, State, Tables, required_clauses};
+use crate::program::{EValue, Entity, ListRef, Matcher, Node, State, Tables, required_clauses};
 use crate::template::{self, Expr};
 use crate::text::{Input, SkipWords};
 use crate::value::Value;
@@ -464,6 +464,7 @@ impl IntentEngine {
             }
         }
         engine.build_index();
+        crate::text::warm_up();
         Ok(engine)
     }
 
@@ -1119,14 +1120,26 @@ impl IntentEngine {
         &self.list_names
     }
 
-    /// Candidate sentence indices for an input, in template order: those
-    /// whose every required clause has one of its literals in the input.
-    fn candidates(&self, input: &Input) -> Vec<u32> {
-        let mut counts: Vec<u16> = vec![0; self.sentences.len()];
-        let mut out: Vec<u32> = self.always.clone();
+    /// Candidate sentence indices for an input, in template order (into
+    /// `bufs.candidates`): those whose every required clause has one of its
+    /// literals in the input.
+    fn candidates(&self, input: &Input, bufs: &mut Bufs) {
+        let Bufs {
+            counts,
+            seen,
+            satisfied,
+            candidates: out,
+            ..
+        } = bufs;
+        out.clear();
+        out.extend_from_slice(&self.always);
         if let Some(ac) = &self.literals {
-            let mut seen = vec![false; self.literal_clauses.len()];
-            let mut satisfied = vec![false; self.clause_users.len()];
+            counts.clear();
+            counts.resize(self.sentences.len(), 0);
+            seen.clear();
+            seen.resize(self.literal_clauses.len(), false);
+            satisfied.clear();
+            satisfied.resize(self.clause_users.len(), false);
             for m in ac.find_overlapping_iter(&input.low_str) {
                 let id = m.pattern().as_usize();
                 if std::mem::replace(&mut seen[id], true) {
@@ -1147,33 +1160,48 @@ impl IntentEngine {
             }
         }
         out.sort_unstable();
-        out
     }
 
     /// Recognises `text` with the caller's context.
     pub fn recognize(&self, text: &str, ctx: &Context) -> Recognition {
-        let input = Input::new(text, &self.skip);
-        let hits = self.match_hits(&input, ctx, 0);
-        if hits.is_empty() && self.settings.fuzzy_max_edits > 0 {
-            return self.rank(crate::fuzzy::recognize_fuzzy(self, &input, ctx));
-        }
-        self.rank_hits(hits, &input, ctx)
+        // The sentence's buffers are reused from the thread's last sentence.
+        let mut scratch = SCRATCH.try_with(|s| s.take()).unwrap_or_default();
+        scratch.input.fill(text, &self.skip);
+        let Scratch { input, bufs } = &mut scratch;
+        let hits = self.match_hits(input, ctx, 0, bufs);
+        let recognition = if hits.hits.is_empty() && self.settings.fuzzy_max_edits > 0 {
+            self.rank(crate::fuzzy::recognize_fuzzy(self, input, ctx))
+        } else {
+            self.rank_hits(&hits, input, ctx)
+        };
+        drop(hits);
+        let _ = SCRATCH.try_with(|s| s.replace(scratch));
+        recognition
     }
 
     /// Every full match of `input`, in hassil's generation order.
     pub(crate) fn match_input(&self, input: &Input, ctx: &Context, edits: u32) -> Vec<IntentMatch> {
-        self.match_hits(input, ctx, edits)
+        let hits = self.match_hits(input, ctx, edits, &mut Bufs::default());
+        hits.hits
             .iter()
-            .filter_map(|h| self.materialise(h, input, ctx))
+            .filter_map(|h| self.materialise(&hits, h, input, ctx))
             .collect()
     }
 
     /// Builds the [`IntentMatch`] of a hit.
-    fn materialise(&self, hit: &Hit<'_>, input: &Input, ctx: &Context) -> Option<IntentMatch> {
+    fn materialise(
+        &self,
+        hits: &Hits<'_>,
+        hit: &Hit,
+        input: &Input,
+        ctx: &Context,
+    ) -> Option<IntentMatch> {
         let sentence = &self.sentences[hit.si as usize];
         let data = &self.data[sentence.data as usize];
         self.finish(
-            &hit.state,
+            &hits.entities[hit.entities.0 as usize..hit.entities.1 as usize],
+            &hits.context[hit.context.0 as usize..hit.context.1 as usize],
+            hit.score,
             input,
             ctx,
             data,
@@ -1184,7 +1212,8 @@ impl IntentEngine {
     }
 
     /// Ranks hits like [`IntentEngine::rank`] and builds only the matches it reports.
-    fn rank_hits(&self, hits: Vec<Hit<'_>>, input: &Input, ctx: &Context) -> Recognition {
+    fn rank_hits(&self, all: &Hits<'_>, input: &Input, ctx: &Context) -> Recognition {
+        let hits = &all.hits;
         let keys: Vec<RankKey> = hits.iter().map(|h| h.key).collect();
         let best_idx = best_index(&keys);
         let mut order: Vec<usize> = (0..keys.len()).collect();
@@ -1200,12 +1229,12 @@ impl IntentEngine {
             if intents.contains(&keys[i].intent) {
                 continue;
             }
-            let Some(m) = self.materialise(&hits[i], input, ctx) else {
+            let Some(m) = self.materialise(all, &hits[i], input, ctx) else {
                 continue;
             };
             intents.push(keys[i].intent);
-            if Some(i) == best_idx {
-                best = Some(m.clone()).filter(|m| m.confidence >= self.settings.threshold);
+            if Some(i) == best_idx && m.confidence >= self.settings.threshold {
+                best = Some(m.clone());
             }
             candidates.push(m);
             if candidates.len() >= 5 {
@@ -1218,8 +1247,14 @@ impl IntentEngine {
     /// Every full match of `input` that the context allows, in hassil's
     /// generation order, with what ranking needs (built into an
     /// [`IntentMatch`] only when reported).
-    fn match_hits<'a>(&'a self, input: &Input, ctx: &Context, edits: u32) -> Vec<Hit<'a>> {
-        let mut results: Vec<Hit<'a>> = Vec::new();
+    fn match_hits<'a>(
+        &'a self,
+        input: &Input,
+        ctx: &Context,
+        edits: u32,
+        bufs: &mut Bufs,
+    ) -> Hits<'a> {
+        let mut results = Hits::default();
         if input.is_empty() {
             return results;
         }
@@ -1235,7 +1270,9 @@ impl IntentEngine {
             .rposition(|c| !(c.is_whitespace() || *c == '-' || *c == '_'))
             .map_or(&input.low[..0], |i| &input.low[..=i]);
         // Per data block: 0 = not checked yet, 1 = context allows it, 2 = it doesn't.
-        let mut block_ok: Vec<u8> = vec![0; self.data.len()];
+        let mut block_ok = std::mem::take(&mut bufs.block_ok);
+        block_ok.clear();
+        block_ok.resize(self.data.len(), 0);
         let best_slot = self
             .settings
             .best_slot_name
@@ -1278,13 +1315,21 @@ impl IntentEngine {
                     }
                 }
             });
-            results.push(Hit {
+            let entities = (
+                results.entities.len() as u32,
+                (results.entities.len() + state.entities.len()) as u32,
+            );
+            results.entities.extend_from_slice(&state.entities);
+            let context = (
+                results.context.len() as u32,
+                (results.context.len() + state.context.len()) as u32,
+            );
+            results.context.extend_from_slice(&state.context);
+            results.hits.push(Hit {
                 si,
-                state: State {
-                    entities: state.entities.clone(),
-                    context: state.context.clone(),
-                    score: state.score,
-                },
+                entities,
+                context,
+                score: state.score,
                 total_chars,
                 key: RankKey {
                     intent: data.intent,
@@ -1303,7 +1348,8 @@ impl IntentEngine {
             excludes: &[],
         };
         let mut matcher = Matcher::new(empty, input, &mut sink);
-        for si in self.candidates(input) {
+        self.candidates(input, bufs);
+        for &si in &bufs.candidates {
             let sentence = &self.sentences[si as usize];
             if let Some(first) = &sentence.first
                 && !first.iter().any(|f| input.low.starts_with(f))
@@ -1338,13 +1384,16 @@ impl IntentEngine {
             matcher.run(&sentence.node);
         }
         drop(matcher);
+        bufs.block_ok = block_ok;
         results
     }
 
     #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
-        state: &State<'_>,
+        entities: &[Entity<'_>],
+        matched_context: &[(&str, &str)],
+        score: u32,
         input: &Input,
         ctx: &Context,
         data: &DataBlock,
@@ -1356,7 +1405,7 @@ impl IntentEngine {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        for (k, v) in &state.context {
+        for (k, v) in matched_context {
             context.insert(k.to_string(), v.to_string());
         }
         {
@@ -1370,7 +1419,7 @@ impl IntentEngine {
         let mut wildcards = 0;
         let mut wildcard_chars = 0usize;
         let mut plausibility = 1.0f32;
-        for e in &state.entities {
+        for e in entities {
             let text = input.slice(e.start, e.end);
             if e.wildcard {
                 wildcards += 1;
@@ -1391,9 +1440,14 @@ impl IntentEngine {
                 },
             );
         }
-        let matched: Vec<String> = slots.keys().cloned().collect();
+        // Slots a matched entity filled (fixed and context slots don't override them).
+        let matched = |k: &str| {
+            entities
+                .iter()
+                .any(|e| self.slot_names[e.slot as usize] == k)
+        };
         for (k, v) in &data.slots {
-            if !matched.contains(k) {
+            if !matched(k) {
                 slots.insert(
                     k.clone(),
                     SlotValue {
@@ -1406,7 +1460,7 @@ impl IntentEngine {
         }
         for (key, req) in &data.requires {
             if let Some(slot) = &req.copy_to
-                && !matched.contains(slot)
+                && !matched(slot)
                 && let Some(v) = context.get(key)
             {
                 slots.insert(
@@ -1433,7 +1487,7 @@ impl IntentEngine {
             metadata: data.metadata.clone(),
             context,
             template: sentence.text.clone(),
-            literal_chars: state.score,
+            literal_chars: score,
             wildcards,
             edits,
         })
@@ -1485,12 +1539,46 @@ impl IntentEngine {
 }
 
 /// A full match before it is built into an [`IntentMatch`].
-struct Hit<'a> {
+struct Hit {
     /// The sentence (template) index.
     si: u32,
-    state: State<'a>,
+    /// Its entities and matched context: ranges of [`Hits`]' arenas.
+    entities: (u32, u32),
+    context: (u32, u32),
+    /// Literal characters matched.
+    score: u32,
     total_chars: f32,
     key: RankKey,
+}
+
+/// The full matches of a sentence, their entities and context in two arenas
+/// (not a vector each).
+#[derive(Default)]
+struct Hits<'a> {
+    hits: Vec<Hit>,
+    entities: Vec<Entity<'a>>,
+    context: Vec<(&'a str, &'a str)>,
+}
+
+/// Buffers a sentence's recognition reuses from the thread's last sentence.
+#[derive(Default)]
+struct Scratch {
+    input: Input,
+    bufs: Bufs,
+}
+
+/// Working buffers of the pre-filter and the matcher loop.
+#[derive(Default)]
+pub(crate) struct Bufs {
+    counts: Vec<u16>,
+    seen: Vec<bool>,
+    satisfied: Vec<bool>,
+    candidates: Vec<u32>,
+    block_ok: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// What ranking looks at.

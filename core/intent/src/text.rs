@@ -219,9 +219,83 @@ impl SkipWords {
     }
 }
 
+/// Per-character flags of the Basic Multilingual Plane, computed once, so
+/// that normalising a sentence needs no Unicode table searches for the
+/// characters almost every sentence consists of.
+const LOWER_SAME: u8 = 1;
+/// NFC quick check "yes" and canonical combining class 0: a run of such
+/// characters is already NFC.
+const NFC_SAFE: u8 = 2;
+const PUNCT: u8 = 4;
+const SPACE: u8 = 8;
+
+fn char_flags() -> &'static [u8] {
+    static TABLE: std::sync::OnceLock<Box<[u8]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0u32..0x1_0000)
+            .map(|u| {
+                let Some(c) = char::from_u32(u) else {
+                    return 0;
+                };
+                let mut f = 0;
+                if lower(c) == c {
+                    f |= LOWER_SAME;
+                }
+                if u < 0x300
+                    || (unicode_normalization::char::canonical_combining_class(c) == 0
+                        && unicode_normalization::is_nfc_quick(std::iter::once(c))
+                            == unicode_normalization::IsNormalized::Yes)
+                {
+                    f |= NFC_SAFE;
+                }
+                if is_punct(c) {
+                    f |= PUNCT;
+                }
+                if c.is_whitespace() {
+                    f |= SPACE;
+                }
+                f
+            })
+            .collect()
+    })
+}
+
+/// Builds the character table ahead of the first sentence (engines call it
+/// when they are compiled, so recognition never pays for it).
+pub fn warm_up() {
+    char_flags();
+}
+
+/// The flags of `c` (computed on the spot outside the BMP).
+#[inline]
+fn flags(table: &[u8], c: char) -> u8 {
+    match table.get(c as usize) {
+        Some(&f) => f,
+        None => {
+            let mut f = 0;
+            if lower(c) == c {
+                f |= LOWER_SAME;
+            }
+            if unicode_normalization::char::canonical_combining_class(c) == 0
+                && unicode_normalization::is_nfc_quick(std::iter::once(c))
+                    == unicode_normalization::IsNormalized::Yes
+            {
+                f |= NFC_SAFE;
+            }
+            if is_punct(c) {
+                f |= PUNCT;
+            }
+            if c.is_whitespace() {
+                f |= SPACE;
+            }
+            f
+        }
+    }
+}
+
 /// A sentence ready for matching: original characters (for slot text) and a
 /// lower-cased shadow of the same length.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Input {
     /// Characters as spoken (after normalisation).
     pub orig: Vec<char>,
@@ -234,46 +308,93 @@ pub struct Input {
 impl Input {
     /// Normalises `text` the way hassil's `recognize_all` does.
     pub fn new(text: &str, skip: &SkipWords) -> Self {
-        let text = if text.chars().any(is_punct) {
-            normalize_whitespace(&remove_punctuation(text))
-        } else {
-            normalize_whitespace(text)
-        };
-        let input = Self::from_normalised(&text);
+        let mut input = Self::default();
+        input.fill(text, skip);
+        input
+    }
+
+    /// [`Input::new`] into this input's buffers (reused across sentences).
+    pub fn fill(&mut self, text: &str, skip: &SkipWords) {
+        // One pass for what nearly every sentence is: no punctuation and
+        // already NFC; whitespace is collapsed and trimmed on the way.
+        if !self.fill_plain(text) {
+            let text = if text.chars().any(is_punct) {
+                normalize_whitespace(&remove_punctuation(text))
+            } else {
+                normalize_whitespace(text)
+            };
+            self.fill_normalised(&text);
+        }
         // Most sentences hold no skip word: look for one in the lower-case
         // text before removing any.
         if skip
             .strings
             .iter()
-            .any(|w| input.low_str.contains(w.as_str()))
+            .any(|w| self.low_str.contains(w.as_str()))
         {
-            return Self::from_normalised(&skip.remove(&text));
+            let text: String = self.orig.iter().collect();
+            self.fill_normalised(&skip.remove(&text));
         }
-        input
     }
 
-    fn from_normalised(text: &str) -> Self {
-        if text.is_ascii() {
-            let low_str = text.to_ascii_lowercase();
-            return Self {
-                orig: text.bytes().map(char::from).collect(),
-                low: low_str.bytes().map(char::from).collect(),
-                low_str,
-            };
+    /// Fills the buffers from text without punctuation whose characters are
+    /// all NFC-safe; false (buffers undefined) when the text needs the full
+    /// normalisation.
+    fn fill_plain(&mut self, text: &str) -> bool {
+        self.orig.clear();
+        self.low.clear();
+        self.low_str.clear();
+        let table = char_flags();
+        let mut pending_space = false;
+        for c in text.chars() {
+            let f = flags(table, c);
+            if f & (PUNCT | NFC_SAFE) != NFC_SAFE {
+                return false;
+            }
+            if f & SPACE != 0 {
+                pending_space = !self.orig.is_empty();
+                continue;
+            }
+            if pending_space {
+                self.orig.push(' ');
+                self.low.push(' ');
+                self.low_str.push(' ');
+                pending_space = false;
+            }
+            let l = if f & LOWER_SAME != 0 { c } else { lower(c) };
+            self.orig.push(c);
+            self.low.push(l);
+            self.low_str.push(l);
         }
-        let orig: Vec<char> = text.chars().collect();
-        let low: Vec<char> = orig.iter().map(|&c| lower(c)).collect();
-        let low_str = low.iter().collect();
-        Self { orig, low, low_str }
+        true
+    }
+
+    /// Fills the buffers from already normalised text.
+    fn fill_normalised(&mut self, text: &str) {
+        self.orig.clear();
+        self.low.clear();
+        self.low_str.clear();
+        self.orig.extend(text.chars());
+        self.low.extend(self.orig.iter().map(|&c| lower(c)));
+        self.low_str.extend(self.low.iter());
     }
 
     /// The original text between two character offsets, trimmed.
     pub fn slice(&self, start: usize, end: usize) -> String {
-        self.orig[start..end]
-            .iter()
-            .collect::<String>()
-            .trim()
-            .to_string()
+        let mut chars = &self.orig[start..end];
+        while let [first, rest @ ..] = chars
+            && first.is_whitespace()
+        {
+            chars = rest;
+        }
+        while let [rest @ .., last] = chars
+            && last.is_whitespace()
+        {
+            chars = rest;
+        }
+        let mut out = String::with_capacity(chars.len());
+        out.extend(chars);
+        out
     }
 
     /// Number of characters.
