@@ -81,7 +81,9 @@ use aho_corasick::AhoCorasick;
 
 use crate::error::{IntentError, Origin};
 use crate::lists::{CharTrie, ListValue, RangeList, SlotList, TextList, TextValue};
-use crate::program::{EValue, Entity, ListRef, Matcher, Node, State, Tables, required_clauses};
+use crate::program::{
+    EValue, Entity, ListRef, Matcher, MatcherBufs, Node, State, Tables, recycle, required_clauses,
+};
 use crate::template::{self, Expr};
 use crate::text::{Input, SkipWords};
 use crate::value::Value;
@@ -1172,9 +1174,11 @@ impl IntentEngine {
         let recognition = if hits.hits.is_empty() && self.settings.fuzzy_max_edits > 0 {
             self.rank(crate::fuzzy::recognize_fuzzy(self, input, ctx))
         } else {
-            self.rank_hits(&hits, input, ctx)
+            self.rank_hits(&hits, input, ctx, bufs)
         };
-        drop(hits);
+        bufs.hits = hits.hits;
+        bufs.hit_entities = recycle(hits.entities);
+        bufs.hit_context = recycle(hits.context);
         let _ = SCRATCH.try_with(|s| s.replace(scratch));
         recognition
     }
@@ -1212,20 +1216,31 @@ impl IntentEngine {
     }
 
     /// Ranks hits like [`IntentEngine::rank`] and builds only the matches it reports.
-    fn rank_hits(&self, all: &Hits<'_>, input: &Input, ctx: &Context) -> Recognition {
+    fn rank_hits(
+        &self,
+        all: &Hits<'_>,
+        input: &Input,
+        ctx: &Context,
+        bufs: &mut Bufs,
+    ) -> Recognition {
         let hits = &all.hits;
-        let keys: Vec<RankKey> = hits.iter().map(|h| h.key).collect();
-        let best_idx = best_index(&keys);
-        let mut order: Vec<usize> = (0..keys.len()).collect();
+        let keys = &mut bufs.keys;
+        keys.clear();
+        keys.extend(hits.iter().map(|h| h.key));
+        let best_idx = best_index(keys);
+        let order = &mut bufs.order;
+        order.clear();
+        order.extend(0..keys.len());
         order.sort_by_key(|&i| keys[i].order());
         if let Some(b) = best_idx {
             order.retain(|&i| i != b);
             order.insert(0, b);
         }
         let mut candidates: Vec<IntentMatch> = Vec::new();
-        let mut intents: Vec<u32> = Vec::new();
+        let intents = &mut bufs.intents;
+        intents.clear();
         let mut best = None;
-        for i in order {
+        for &i in order.iter() {
             if intents.contains(&keys[i].intent) {
                 continue;
             }
@@ -1254,7 +1269,12 @@ impl IntentEngine {
         edits: u32,
         bufs: &mut Bufs,
     ) -> Hits<'a> {
-        let mut results = Hits::default();
+        let mut results = Hits {
+            hits: std::mem::take(&mut bufs.hits),
+            entities: recycle(std::mem::take(&mut bufs.hit_entities)),
+            context: recycle(std::mem::take(&mut bufs.hit_context)),
+        };
+        results.hits.clear();
         if input.is_empty() {
             return results;
         }
@@ -1347,7 +1367,8 @@ impl IntentEngine {
             requires: &[],
             excludes: &[],
         };
-        let mut matcher = Matcher::new(empty, input, &mut sink);
+        let mut matcher =
+            Matcher::with_buffers(empty, input, &mut sink, std::mem::take(&mut bufs.matcher));
         self.candidates(input, bufs);
         for &si in &bufs.candidates {
             let sentence = &self.sentences[si as usize];
@@ -1383,7 +1404,7 @@ impl IntentEngine {
             matcher.tag = si;
             matcher.run(&sentence.node);
         }
-        drop(matcher);
+        bufs.matcher = matcher.into_buffers();
         bufs.block_ok = block_ok;
         results
     }
@@ -1575,6 +1596,13 @@ pub(crate) struct Bufs {
     satisfied: Vec<bool>,
     candidates: Vec<u32>,
     block_ok: Vec<u8>,
+    matcher: MatcherBufs,
+    hits: Vec<Hit>,
+    hit_entities: Vec<Entity<'static>>,
+    hit_context: Vec<(&'static str, &'static str)>,
+    keys: Vec<RankKey>,
+    order: Vec<usize>,
+    intents: Vec<u32>,
 }
 
 thread_local! {

@@ -112,20 +112,52 @@ pub(crate) struct Matcher<'a, 's> {
     pool: Vec<Vec<(u32, usize)>>,
 }
 
+/// A matcher's buffers between sentences (see [`Matcher::with_buffers`]).
+#[derive(Default)]
+pub(crate) struct MatcherBufs {
+    entities: Vec<Entity<'static>>,
+    context: Vec<(&'static str, &'static str)>,
+    pool: Vec<Vec<(u32, usize)>>,
+}
+
+/// An empty vector with `v`'s allocation, for elements that borrow for
+/// another lifetime (buffers kept between sentences outlive the borrows of
+/// one sentence; std collects a map over `into_iter` in place).
+pub(crate) fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("cleared")).collect()
+}
+
 impl<'a, 's> Matcher<'a, 's> {
-    pub fn new(
+    /// A matcher reusing `bufs`' allocations (give them back with
+    /// [`Matcher::into_buffers`]).
+    pub fn with_buffers(
         tables: Tables<'a>,
         input: &'s Input,
         sink: &'s mut dyn FnMut(&State<'a>, u32),
+        bufs: MatcherBufs,
     ) -> Self {
         Self {
             tables,
             input,
-            state: State::default(),
+            state: State {
+                entities: recycle(bufs.entities),
+                context: recycle(bufs.context),
+                score: 0,
+            },
             steps: 0,
             sink,
             tag: 0,
-            pool: Vec::new(),
+            pool: bufs.pool,
+        }
+    }
+
+    /// The buffers, for the next sentence's matcher.
+    pub fn into_buffers(self) -> MatcherBufs {
+        MatcherBufs {
+            entities: recycle(self.state.entities),
+            context: recycle(self.state.context),
+            pool: self.pool,
         }
     }
 

@@ -228,6 +228,30 @@ const LOWER_SAME: u8 = 1;
 const NFC_SAFE: u8 = 2;
 const PUNCT: u8 = 4;
 const SPACE: u8 = 8;
+/// NFC quick check "maybe" with canonical combining class 0 (Indic vowel
+/// signs, Hangul vowels): NFC unless it composes with the character before it.
+const NFC_MAYBE_STARTER: u8 = 16;
+/// NFC quick check "yes" with a non-zero combining class (viramas, nuktas):
+/// NFC while the classes of consecutive marks don't decrease.
+const NFC_YES_MARK: u8 = 32;
+
+/// The NFC flags of `c` (none when it needs the full normalisation).
+fn nfc_flags(c: char) -> u8 {
+    use unicode_normalization::IsNormalized;
+    if (c as u32) < 0x300 {
+        return NFC_SAFE;
+    }
+    let starter = unicode_normalization::char::canonical_combining_class(c) == 0;
+    match (
+        unicode_normalization::is_nfc_quick(std::iter::once(c)),
+        starter,
+    ) {
+        (IsNormalized::Yes, true) => NFC_SAFE,
+        (IsNormalized::Yes, false) => NFC_YES_MARK,
+        (IsNormalized::Maybe, true) => NFC_MAYBE_STARTER,
+        _ => 0,
+    }
+}
 
 fn char_flags() -> &'static [u8] {
     static TABLE: std::sync::OnceLock<Box<[u8]>> = std::sync::OnceLock::new();
@@ -241,13 +265,7 @@ fn char_flags() -> &'static [u8] {
                 if lower(c) == c {
                     f |= LOWER_SAME;
                 }
-                if u < 0x300
-                    || (unicode_normalization::char::canonical_combining_class(c) == 0
-                        && unicode_normalization::is_nfc_quick(std::iter::once(c))
-                            == unicode_normalization::IsNormalized::Yes)
-                {
-                    f |= NFC_SAFE;
-                }
+                f |= nfc_flags(c);
                 if is_punct(c) {
                     f |= PUNCT;
                 }
@@ -276,12 +294,7 @@ fn flags(table: &[u8], c: char) -> u8 {
             if lower(c) == c {
                 f |= LOWER_SAME;
             }
-            if unicode_normalization::char::canonical_combining_class(c) == 0
-                && unicode_normalization::is_nfc_quick(std::iter::once(c))
-                    == unicode_normalization::IsNormalized::Yes
-            {
-                f |= NFC_SAFE;
-            }
+            f |= nfc_flags(c);
             if is_punct(c) {
                 f |= PUNCT;
             }
@@ -346,11 +359,32 @@ impl Input {
         self.low_str.clear();
         let table = char_flags();
         let mut pending_space = false;
+        let mut prev = ' ';
+        let mut last_class = 0;
         for c in text.chars() {
             let f = flags(table, c);
-            if f & (PUNCT | NFC_SAFE) != NFC_SAFE {
+            if f & PUNCT != 0 {
                 return false;
             }
+            // The text so far is NFC (hassil's quick check would say "yes").
+            // A mark keeps it so when marks stay in canonical order; a
+            // "maybe" starter, when it doesn't compose with the character
+            // before it (the only one it could compose with).
+            if f & NFC_YES_MARK != 0 {
+                let class = unicode_normalization::char::canonical_combining_class(c);
+                if class < last_class {
+                    return false;
+                }
+                last_class = class;
+            } else if f & NFC_SAFE != 0
+                || (f & NFC_MAYBE_STARTER != 0
+                    && unicode_normalization::char::compose(prev, c).is_none())
+            {
+                last_class = 0;
+            } else {
+                return false;
+            }
+            prev = c;
             if f & SPACE != 0 {
                 pending_space = !self.orig.is_empty();
                 continue;
