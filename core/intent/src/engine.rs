@@ -1325,7 +1325,7 @@ impl IntentEngine {
                     .find(|e| Some(e.slot as usize) == id)
                 {
                     Some(e) if e.wildcard => None,
-                    Some(e) => Some(input.slice(e.start, e.end).chars().count()),
+                    Some(e) => Some(input.trimmed_len(e.start, e.end)),
                     None => {
                         let fixed = data.slots.iter().any(|(k, _)| k == name)
                             || data.requires.iter().any(|(key, req)| {
@@ -1634,7 +1634,9 @@ impl RankKey {
 
 /// hassil's `recognize_best` over results in generation order.
 fn best_index(all: &[RankKey]) -> Option<usize> {
-    let mut best: Vec<usize> = vec![];
+    // The first of the best-ranked among the kept ones (kept: those filling
+    // the preferred slot, if any does, with its longest text).
+    let mut best: Option<usize> = None;
     let mut slot_found = false;
     let mut best_quality: Option<usize> = None;
     for (i, m) in all.iter().enumerate() {
@@ -1644,7 +1646,7 @@ fn best_index(all: &[RankKey]) -> Option<usize> {
         }
         if !slot_found && is_slot {
             slot_found = true;
-            best.clear();
+            best = None;
         }
         if let Some(q) = m.best {
             match best_quality {
@@ -1652,13 +1654,15 @@ fn best_index(all: &[RankKey]) -> Option<usize> {
                 Some(b) if q == b => {}
                 _ => {
                     best_quality = Some(q);
-                    best.clear();
+                    best = None;
                 }
             }
         }
-        best.push(i);
+        if best.is_none_or(|b| m.order() < all[b].order()) {
+            best = Some(i);
+        }
     }
-    best.into_iter().min_by_key(|&i| all[i].order())
+    best
 }
 
 fn text_node(s: &str) -> Node {

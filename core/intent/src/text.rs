@@ -415,6 +415,18 @@ impl Input {
 
     /// The original text between two character offsets, trimmed.
     pub fn slice(&self, start: usize, end: usize) -> String {
+        let chars = self.trimmed(start, end);
+        let mut out = String::with_capacity(chars.len());
+        out.extend(chars);
+        out
+    }
+
+    /// The number of characters of [`Input::slice`].
+    pub fn trimmed_len(&self, start: usize, end: usize) -> usize {
+        self.trimmed(start, end).len()
+    }
+
+    fn trimmed(&self, start: usize, end: usize) -> &[char] {
         let mut chars = &self.orig[start..end];
         while let [first, rest @ ..] = chars
             && first.is_whitespace()
@@ -426,9 +438,7 @@ impl Input {
         {
             chars = rest;
         }
-        let mut out = String::with_capacity(chars.len());
-        out.extend(chars);
-        out
+        chars
     }
 
     /// Number of characters.
