@@ -493,4 +493,44 @@ mod tests {
         assert_eq!(input.low_str, "play the office");
         assert_eq!(input.slice(5, 15), "The Office");
     }
+
+    /// The one-pass normalisation gives what the full one (punctuation,
+    /// whitespace, NFC) gives, on text that needs NFC and text that only looks
+    /// like it might.
+    #[test]
+    fn one_pass_normalisation_agrees_with_the_full_one() {
+        let full = |text: &str| {
+            let orig = normalize_whitespace(&remove_punctuation(text));
+            let low: String = orig.chars().map(lower).collect();
+            (orig, low)
+        };
+        for text in [
+            "turn on the Kitchen light",
+            "  Завтра  включи\tсвет ",
+            // Kannada: viramas (combining class 9) and a "maybe" vowel sign.
+            "ಫ್ಯಾನ್\u{200c}ಗಳು ಆಫ್ ಮಾಡು ಕೂಡು",
+            // e + combining acute composes to é.
+            "cafe\u{301} ouvert",
+            // Marks out of canonical order (230 before 220) are reordered.
+            "a\u{301}\u{316} b",
+            // Hangul jamo L + V compose to a syllable; a syllable stays.
+            "\u{1100}\u{1161} 불 켜",
+            // Kannada o (e + uu vowel signs) composes.
+            "\u{0c95}\u{0cc6}\u{0cc2}",
+            // An en quad is whitespace whose NFC is a plain space.
+            "two\u{2000}words",
+            "what's the time?",
+        ] {
+            let input = Input::new(text, &SkipWords::default());
+            let (orig, low) = full(text);
+            assert_eq!(input.orig.iter().collect::<String>(), orig, "{text:?}");
+            assert_eq!(input.low_str, low, "{text:?}");
+            assert_eq!(input.low.iter().collect::<String>(), low, "{text:?}");
+        }
+        // Buffers reused for a shorter sentence hold only that sentence.
+        let mut input = Input::new("a much longer first sentence", &SkipWords::default());
+        input.fill("Hi", &SkipWords::default());
+        assert_eq!(input.low_str, "hi");
+        assert_eq!(input.orig, vec!['H', 'i']);
+    }
 }
