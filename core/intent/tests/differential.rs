@@ -146,7 +146,7 @@ fn the_comparison_notices_every_kind_of_difference() {
 /// test does that).
 #[test]
 fn the_english_suite_runs_against_the_package_json() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/ha-intents");
+    let root = differential::shared::ha_intents();
     let json = package_data().join("en.json");
     let report =
         emma_intent::harness::run_suite_with(&root, Some(&json), "en", &mut |_| {}).unwrap();

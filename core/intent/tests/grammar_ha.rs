@@ -1,14 +1,15 @@
 //! Grammar export of a whole HA language: valid, renders to JSGF, and stays
 //! compact (lists are shared rules, not copied into every sentence).
 
-use std::path::PathBuf;
+#[path = "support/shared.rs"]
+mod shared;
 
 use emma_intent::IntentEngine;
 use emma_intent::harness::Fixtures;
 
 #[test]
 fn home_assistant_english_exports_a_valid_compact_grammar() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/ha-intents");
+    let root = shared::ha_intents();
     let mut engine = IntentEngine::from_path(&root, "en").unwrap();
     Fixtures::from_file(&root.join("tests/en/_fixtures.yaml"))
         .unwrap()

@@ -7,6 +7,9 @@
 //! plausibility and rejects them. Figures for the large sets, Emma beside
 //! hassil: `cargo bench -p emma-intent --bench differential -- --ood`.
 
+#[path = "support/shared.rs"]
+mod shared;
+
 use std::path::PathBuf;
 
 use emma_intent::harness::{Fixtures, run_suite};
@@ -18,7 +21,7 @@ const LARGE_BOUND_EN: usize = 1;
 const LARGE_BOUND_DE: usize = 0;
 
 fn ha_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/ha-intents")
+    shared::ha_intents()
 }
 
 fn engine(lang: &str) -> IntentEngine {

@@ -8,6 +8,9 @@
 
 #![allow(dead_code)]
 
+#[path = "shared.rs"]
+pub mod shared;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -109,8 +112,7 @@ pub fn languages(data: &Path) -> Vec<String> {
 
 /// The fixtures every language is sampled with (the English HA fixtures).
 pub fn fixtures_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/ha-intents/tests/en/_fixtures.yaml")
+    shared::ha_intents().join("tests/en/_fixtures.yaml")
 }
 
 /// Runs the sampler for `langs` and returns its samples.
