@@ -143,7 +143,8 @@ fn verification_scores_match_the_sequential_passes() {
     let recorded = std::fs::read_to_string(recording()).unwrap();
     let recorded: Vec<&str> = recorded.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(recorded.len(), lines.len(), "utterances");
-    let mut worst = 0.0_f64;
+    // The largest difference of each ratio column.
+    let mut worst = [0.0_f64; 5];
     for (now, then) in lines.iter().zip(&recorded) {
         eprintln!("now  {now}\nthen {then}");
         let (now, then): (Vec<&str>, Vec<&str>) =
@@ -160,21 +161,56 @@ fn verification_scores_match_the_sequential_passes() {
             let (n, t): (i64, i64) = (now[col].parse().unwrap(), then[col].parse().unwrap());
             assert!((n - t).abs() <= 1, "{}: column {col}: {n} then {t}", now[0]);
         }
+        // The default rejection (`emma_core::understand::Rejection::default()`:
+        // the no-fit rule, word-loop ratio ≥ -0.75, words' frames ratio ≥ -4)
+        // decides the same.
+        let accepted = |f: &[&str]| {
+            f[4] == "true"
+                && num(f[14]).is_some_and(|r| r >= -0.75)
+                && num(f[11]).is_some_and(|r| r >= -4.0)
+        };
+        assert_eq!(accepted(&now), accepted(&then), "{}: rejection", now[0]);
         // Ratios (natural log per frame): equal within rounding.
         for col in 10..15 {
             match (num(now[col]), num(then[col])) {
-                (Some(n), Some(t)) => {
-                    worst = worst.max((n - t).abs());
-                    assert!(
-                        (n - t).abs() <= 0.02,
-                        "{}: column {col}: {n} then {t}",
-                        now[0]
-                    );
-                }
+                (Some(n), Some(t)) => worst[col - 10] = worst[col - 10].max((n - t).abs()),
                 (n, t) => assert_eq!(n, t, "{}: column {col}", now[0]),
             }
         }
-        assert_eq!(now[15], then[15], "word times, {}", now[0]);
+        // Word times: the same words, each within a frame of the first
+        // (the sequential passes corrected the stream's times for the frames
+        // they added, rounded down per pass: they drifted by a frame every
+        // few utterances; where the stream puts the words is
+        // `free_decoding_is_not_verified_and_word_times_survive_the_extra_pass`'s).
+        let times = |f: &str| -> Vec<(String, f64)> {
+            let words: Vec<(String, f64)> = f
+                .split_whitespace()
+                .map(|w| {
+                    let (word, at) = w.split_once('@').expect("word@start");
+                    (word.to_owned(), at.parse().expect("a time"))
+                })
+                .collect();
+            let first = words.first().map_or(0.0, |w| w.1);
+            words.into_iter().map(|(w, t)| (w, t - first)).collect()
+        };
+        let (tn, tt) = (times(now[15]), times(then[15]));
+        assert_eq!(tn.len(), tt.len(), "{}", now[0]);
+        for ((wn, sn), (wt, st)) in tn.iter().zip(&tt) {
+            assert!(
+                wn == wt && (sn - st).abs() <= 0.0101,
+                "{}: {wn}@+{sn} then {wt}@+{st}",
+                now[0]
+            );
+        }
     }
-    eprintln!("largest ratio difference: {worst:.4}");
+    eprintln!("largest ratio differences: {worst:.4?}");
+    // Measured: up to 0.035 nats per frame. The sequential passes aligned
+    // the loops to the grammar path with a frame count rounded down per pass
+    // (one frame off every few utterances: the words' frames ratios), and
+    // their front end's noise estimate had just heard the utterance itself
+    // (the first utterance's whole-path ratios). The rejection thresholds are
+    // tenths apart (docs/understand.md).
+    for (col, w) in worst.iter().enumerate() {
+        assert!(*w <= 0.05, "column {}: differs by up to {w}", col + 10);
+    }
 }
