@@ -368,7 +368,9 @@ fn noise(kind: NoiseKind, len: usize, rng: &mut Rng, babble: &[f32]) -> Vec<f32>
                     phase += std::f32::consts::TAU * f / SAMPLE_RATE as f32;
                     let env = (-3.0 * t).exp();
                     out.push(
-                        env * (phase.sin() + 0.5 * (2.0 * phase).sin() + 0.25 * (3.0 * phase).sin()),
+                        env * (phase.sin()
+                            + 0.5 * (2.0 * phase).sin()
+                            + 0.25 * (3.0 * phase).sin()),
                     );
                 }
             }
@@ -912,7 +914,16 @@ impl EndpointReport {
             if r.endpointer.starts_with("baseline") {
                 base_wrong = r.tally.wrong;
             }
-            let _ = writeln!(t, "{}", row(&r.endpointer, &format!("{}", r.snr_db), &r.tally, base_wrong));
+            let _ = writeln!(
+                t,
+                "{}",
+                row(
+                    &r.endpointer,
+                    &format!("{}", r.snr_db),
+                    &r.tally,
+                    base_wrong
+                )
+            );
         }
         let _ = writeln!(t, "\nby scenario, then by noise (all SNRs):");
         let _ = writeln!(t, "{header}");
@@ -986,4 +997,3 @@ mod tests {
         assert!((snr - 12.3).abs() < 1.5, "{snr}");
     }
 }
-

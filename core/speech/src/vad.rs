@@ -61,7 +61,10 @@ pub struct FrameVad {
 }
 
 enum Inner {
-    Energy { settings: EnergySettings, noise_db: f32 },
+    Energy {
+        settings: EnergySettings,
+        noise_db: f32,
+    },
     Earshot(Box<earshot::Detector>),
     #[cfg(feature = "vad-candidates")]
     Rnnoise {
@@ -71,7 +74,6 @@ enum Inner {
         last: i16,
     },
 }
-
 
 impl std::fmt::Debug for FrameVad {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
