@@ -13,8 +13,9 @@
 //! utterance started with. At the end of speech only their tails are left,
 //! running on the second core while this decoder finishes on the caller's
 //! thread (before, both passes ran over the whole utterance after it ended, one
-//! after the other on this decoder: end of speech → device command p50 199 /
-//! p95 316 ms). They cost nothing while verification is off (no decoders are
+//! after the other on this decoder: `emma bench assistant --skills` end of
+//! speech → device command p50 419 / p95 648 ms at load 8; now p50 14 / p95
+//! 42 ms at the same load, docs/understand.md). They cost nothing while verification is off (no decoders are
 //! created) and about 60 MiB each while on (each loads the acoustic model and
 //! the whole dictionary again: `emma bench assistant --skills` peak RSS
 //! 273 → 394 MiB). On a machine whose cores are taken by other work they
