@@ -700,6 +700,9 @@ pub struct EndpointRow {
     pub tally: Tally,
 }
 
+/// Which clips a row of the breakdown counts.
+type ClipFilter = Box<dyn Fn(&Clip) -> bool>;
+
 /// Runs `configs` (name, settings) over the clips, per SNR and scenario.
 pub fn endpoint_rows(
     configs: &[(String, Detector, EndpointConfig)],
@@ -732,7 +735,7 @@ pub fn endpoint_rows(
             });
         }
     }
-    let groups: Vec<(String, Box<dyn Fn(&Clip) -> bool>)> = Scenario::ALL
+    let groups: Vec<(String, ClipFilter)> = Scenario::ALL
         .iter()
         .map(|&sc| {
             let label = match sc {
@@ -741,7 +744,7 @@ pub fn endpoint_rows(
                 Scenario::QuietOnset => "quiet",
                 Scenario::BurstAfter => "burst",
             };
-            let f: Box<dyn Fn(&Clip) -> bool> = Box::new(move |c: &Clip| c.scenario == sc);
+            let f: ClipFilter = Box::new(move |c: &Clip| c.scenario == sc);
             (label.to_owned(), f)
         })
         .chain(NoiseKind::ALL.iter().map(|&k| {
@@ -751,7 +754,7 @@ pub fn endpoint_rows(
                 NoiseKind::Babble => "babble",
                 NoiseKind::Music => "music",
             };
-            let f: Box<dyn Fn(&Clip) -> bool> = Box::new(move |c: &Clip| c.noise == k);
+            let f: ClipFilter = Box::new(move |c: &Clip| c.noise == k);
             (label.to_owned(), f)
         }))
         .collect();
