@@ -12,7 +12,8 @@
 //!   machines without a microphone (CI); that is the one untested path.
 //! - [`recognizer`]: the [`SpeechRecognizer`] trait, results, [`Engine`] and [`open`].
 //! - `vosk_backend` (feature `vosk`) and `pocketsphinx` (feature
-//!   `pocketsphinx`): the two engines. Without the feature, [`open`] returns
+//!   `pocketsphinx`): the two streaming engines; `moonshine` (feature
+//!   `moonshine`): open-vocabulary English, one whole utterance at a time. Without the feature, [`open`] returns
 //!   [`SpeechError::EngineDisabled`] ("emma was built without vosk").
 //! - [`endpoint`]: energy-based end-of-utterance detection.
 //! - [`stream`]: [`Listener`] drives a recogniser with the endpointer, one final per utterance.
@@ -33,6 +34,8 @@ mod error;
 #[cfg(feature = "mic")]
 pub mod mic;
 pub mod model;
+#[cfg(feature = "moonshine")]
+pub mod moonshine;
 #[cfg(feature = "pocketsphinx")]
 pub mod pocketsphinx;
 pub mod recognizer;
@@ -47,7 +50,7 @@ pub use audio::{Audio, SAMPLE_RATE};
 pub use emma_grammar::Grammar;
 pub use endpoint::{EndpointConfig, Endpointer};
 pub use error::{Result, SpeechError};
-pub use model::{ModelEntry, ModelRegistry, check_vosk_model};
+pub use model::{MOONSHINE_ENGLISH, ModelEntry, ModelRegistry, check_vosk_model};
 pub use recognizer::{
     Alternative, Engine, Event, FinalResult, GrammarReport, POCKETSPHINX_EN_US, PocketSphinxModel,
     SpeechRecognizer, Verification, WordTiming, open, pocketsphinx_model_files,
