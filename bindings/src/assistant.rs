@@ -624,6 +624,7 @@ impl From<SpeechConfig> for core::SpeechConfig {
                 emma_core::understand::Decoding::Free
             },
             endpoint: Default::default(),
+            agreement: None,
         }
     }
 }
