@@ -312,6 +312,9 @@ const COMMON_WORDS: &[&str] = &[
     "young",
     "your",
 ];
+/// An empty dictionary for the loop decoders: they need the acoustic model,
+/// not the model's 134k-word dictionary.
+const EMPTY_DICT: &str = "/dev/null";
 /// PocketSphinx's frame rate (frames per second, `-frate` default).
 const FRAME_RATE: f64 = 100.0;
 
@@ -357,11 +360,9 @@ impl PocketSphinx {
     pub fn new(dir: &Path) -> Result<Self> {
         let files = pocketsphinx_model_files(dir)?;
         let arg = |p: &Path| p.to_string_lossy().into_owned();
-        let loop_args = vec![
+        let mut loop_args = vec![
             "-hmm".to_owned(),
             arg(&files.hmm),
-            "-dict".to_owned(),
-            arg(&files.dict),
             "-samprate".to_owned(),
             SAMPLE_RATE.to_string(),
             // The verification phone loop uses context-independent phones:
@@ -370,7 +371,15 @@ impl PocketSphinx {
             "yes".to_owned(),
         ];
         let mut args = loop_args.clone();
-        args.extend(["-lm".to_owned(), arg(&files.lm)]);
+        args.extend([
+            "-dict".to_owned(),
+            arg(&files.dict),
+            "-lm".to_owned(),
+            arg(&files.lm),
+        ]);
+        // The loop decoders start from an empty dictionary (the word loop
+        // is given its own words: `verifier::loop_words`).
+        loop_args.extend(["-dict".to_owned(), EMPTY_DICT.to_owned()]);
         let decoder = ffi::Decoder::new(&args).ok_or_else(|| SpeechError::ModelLoad {
             engine: "pocketsphinx",
             path: dir.to_owned(),
@@ -417,7 +426,9 @@ impl PocketSphinx {
         };
         // The loops start from the cepstral mean this utterance starts from.
         let cmn = self.decoder.cmn();
-        match verifier.start(self.grammar_serial, &self.grammar_words, cmn) {
+        let (decoder, grammar_words) = (&mut self.decoder, &self.grammar_words);
+        let words = || verifier::loop_words(decoder, grammar_words);
+        match verifier.start(self.grammar_serial, words, cmn) {
             Ok(()) => self.verifying = true,
             Err(e) => self.lose_verifier(e),
         }
@@ -1012,6 +1023,12 @@ pub(crate) mod ffi {
         fn ps_get_search(ps: *mut PsDecoder) -> *const c_char;
         fn ps_unset_search(ps: *mut PsDecoder, name: *const c_char) -> c_int;
         fn ps_lookup_word(ps: *mut PsDecoder, word: *const c_char) -> *mut c_char;
+        fn ps_add_word(
+            ps: *mut PsDecoder,
+            word: *const c_char,
+            phones: *const c_char,
+            update: c_int,
+        ) -> c_int;
         fn ckd_free(ptr: *mut c_void);
         fn err_set_logfp(stream: *mut c_void);
     }
@@ -1323,20 +1340,35 @@ pub(crate) mod ffi {
         }
 
         pub(crate) fn knows_word(&mut self, word: &str) -> bool {
-            let Ok(w) = CString::new(word) else {
-                return false;
-            };
+            self.pronunciation(word).is_some()
+        }
+
+        /// The dictionary's phones for `word` (`None` when it has none).
+        pub(crate) fn pronunciation(&mut self, word: &str) -> Option<String> {
+            let w = CString::new(word).ok()?;
             // SAFETY: valid decoder pointer and string; the returned
-            // pronunciation is heap memory we own and release with `ckd_free`.
+            // pronunciation is heap memory we own: copied, then released
+            // with `ckd_free`.
             unsafe {
                 let pron = ps_lookup_word(self.ptr(), w.as_ptr());
                 if pron.is_null() {
-                    false
+                    None
                 } else {
+                    let text = CStr::from_ptr(pron).to_string_lossy().into_owned();
                     ckd_free(pron.cast());
-                    true
+                    Some(text)
                 }
             }
+        }
+
+        /// Adds `word` with `phones` to the dictionary (searches built
+        /// afterwards can use it). False when the decoder refuses it.
+        pub(crate) fn add_word(&mut self, word: &str, phones: &str) -> bool {
+            let (Ok(w), Ok(p)) = (CString::new(word), CString::new(phones)) else {
+                return false;
+            };
+            // SAFETY: valid decoder pointer and strings; the decoder copies both.
+            unsafe { ps_add_word(self.ptr(), w.as_ptr(), p.as_ptr(), 0) >= 0 }
         }
     }
 

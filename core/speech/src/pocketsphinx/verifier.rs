@@ -11,6 +11,11 @@
 //!
 //! The decoders are created inside their threads and never leave them; the
 //! threads end when the [`Verifier`] is dropped (their command channel closes).
+//!
+//! They load the acoustic model but not the model's dictionary (134k words,
+//! about 60 MiB per decoder): they start from an empty one, and the word loop
+//! is given the pronunciations of its own words only, looked up in the
+//! grammar decoder's dictionary ([`loop_words`]).
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
@@ -46,8 +51,12 @@ impl Loop {
 
 /// What a worker is told, in order.
 enum Command {
-    /// The grammar changed: the word loop's own words (word loop only).
-    Words { serial: u32, words: Vec<String> },
+    /// The grammar changed: the word loop's own words with their
+    /// pronunciations (word loop only).
+    Words {
+        serial: u32,
+        words: Vec<(String, String)>,
+    },
     /// Start utterance `id` from this cepstral mean.
     Start { id: u64, cmn: Option<ffi::CmnState> },
     /// More of the utterance's audio.
@@ -153,19 +162,20 @@ impl Verifier {
         self.words.send(command())
     }
 
-    /// Starts an utterance of the grammar `serial` (whose words are
-    /// `grammar_words`) from the cepstral mean `cmn`.
+    /// Starts an utterance of the grammar `serial` from the cepstral mean
+    /// `cmn`; `words` gives the word loop's words (see [`loop_words`]) when
+    /// the grammar changed since the last utterance.
     pub(super) fn start(
         &mut self,
         serial: u32,
-        grammar_words: &[String],
+        words: impl FnOnce() -> Vec<(String, String)>,
         cmn: Option<ffi::CmnState>,
     ) -> std::result::Result<(), String> {
         self.abort()?;
         if self.word_serial != Some(serial) {
             self.words.send(Command::Words {
                 serial,
-                words: grammar_words.to_vec(),
+                words: words(),
             })?;
             self.word_serial = Some(serial);
         }
@@ -235,12 +245,18 @@ struct LoopDecoder {
 }
 
 impl LoopDecoder {
-    fn set_words(&mut self, serial: u32, grammar_words: &[String]) {
+    fn set_words(&mut self, serial: u32, prons: &[(String, String)]) {
         self.end();
-        let mut words: Vec<&str> = COMMON_WORDS
+        for (word, phones) in prons {
+            if !self.decoder.knows_word(word) {
+                self.decoder.add_word(word, phones);
+            }
+        }
+        // The loop names base words; their variants (`read(2)`) come with them.
+        let mut words: Vec<&str> = prons
             .iter()
-            .copied()
-            .chain(grammar_words.iter().map(String::as_str))
+            .map(|(w, _)| w.as_str())
+            .filter(|w| !w.ends_with(')'))
             .filter(|w| self.decoder.knows_word(w))
             .collect();
         words.sort_unstable();
@@ -361,4 +377,37 @@ fn run(
             }
         }
     }
+}
+
+/// The word loop's words, [`COMMON_WORDS`] and the grammar's, with every
+/// pronunciation `decoder` (the grammar decoder, with the model's full
+/// dictionary) has for them: `read`, `read(2)`, … Words it does not know are
+/// left out, as the full dictionary's loop would.
+pub(super) fn loop_words(
+    decoder: &mut ffi::Decoder,
+    grammar_words: &[String],
+) -> Vec<(String, String)> {
+    let mut words: Vec<&str> = COMMON_WORDS
+        .iter()
+        .copied()
+        .chain(grammar_words.iter().map(String::as_str))
+        .collect();
+    words.sort_unstable();
+    words.dedup();
+    let mut out = Vec::new();
+    for word in words {
+        let Some(phones) = decoder.pronunciation(word) else {
+            continue;
+        };
+        out.push((word.to_owned(), phones));
+        // Variants are numbered from 2 without gaps.
+        for n in 2.. {
+            let variant = format!("{word}({n})");
+            match decoder.pronunciation(&variant) {
+                Some(phones) => out.push((variant, phones)),
+                None => break,
+            }
+        }
+    }
+    out
 }
