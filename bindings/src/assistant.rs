@@ -624,7 +624,6 @@ impl From<SpeechConfig> for core::SpeechConfig {
                 emma_core::understand::Decoding::Free
             },
             endpoint: Default::default(),
-            agreement: None,
         }
     }
 }

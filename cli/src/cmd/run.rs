@@ -27,9 +27,6 @@ pub struct RunArgs {
     /// Understand these WAV files (a directory: every .wav in it, sorted) instead of the microphone.
     #[arg(long, value_name = "FILE|DIR")]
     wav: Option<PathBuf>,
-    /// With --wav: treat each file as one utterance (no endpointing inside it), for batch use.
-    #[arg(long, requires = "wav", conflicts_with = "wake")]
-    whole_file: bool,
     /// Handle this text as an utterance (repeatable), instead of the microphone.
     #[arg(long, value_name = "TEXT")]
     text: Vec<String>,
@@ -68,11 +65,6 @@ pub struct RunArgs {
     /// Speak replies with espeak-ng (reported as audio in the events).
     #[arg(long)]
     speak: bool,
-    /// Check commands against an open-vocabulary Moonshine transcript and
-    /// reject those it disagrees with (English, when `scripts/setup`
-    /// installed Moonshine; off by default, see docs/understand.md).
-    #[arg(long)]
-    agreement: bool,
     /// Do not load installed skills.
     #[arg(long)]
     no_skills: bool,
@@ -232,17 +224,6 @@ fn config(args: &RunArgs, audio: bool) -> anyhow::Result<AssistantConfig> {
             },
             (EngineArg::Vosk, None) => bail!("--engine vosk needs --model DIR"),
         });
-        if args.whole_file
-            && let Some(speech) = c.speech.as_mut()
-        {
-            speech.endpoint = speech.endpoint.whole_stream();
-        }
-        if args.agreement
-            && let Some(s) = c.speech.take()
-        {
-            let registry = emma_speech::ModelRegistry::new(crate::home::emma_home().join("models"));
-            c.speech = Some(s.with_agreement_if_installed(&registry));
-        }
     }
     Ok(c)
 }

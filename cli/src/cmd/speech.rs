@@ -20,9 +20,8 @@ use crate::home::emma_home;
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("input").required(true).args(["wav", "mic", "stdin"]))]
 pub struct ListenArgs {
-    /// Speech engine: `vosk`, `pocketsphinx` or `moonshine` (open-vocabulary
-    /// English, transcribes each utterance whole when it ends). Default: the one
-    /// with a model for `--lang` (pocketsphinx for English), else vosk.
+    /// Speech engine: `vosk` or `pocketsphinx`. Default: the one with a model for
+    /// `--lang` (pocketsphinx for English), else vosk.
     #[arg(long)]
     engine: Option<String>,
     /// Language to recognise (`de`, `en-us`); picks a model of that language and
@@ -52,9 +51,6 @@ pub struct ListenArgs {
     /// Silence after speech that ends an utterance, in milliseconds.
     #[arg(long, default_value_t = 400)]
     silence_ms: u32,
-    /// With --wav: treat each file as one utterance (no endpointing inside it), for batch use.
-    #[arg(long, requires = "wav")]
-    whole_file: bool,
     /// One JSON object per utterance per line.
     #[arg(long)]
     json: bool,
@@ -128,7 +124,7 @@ pub struct BenchAsrArgs {
     model: Option<String>,
 }
 
-pub(crate) fn registry() -> ModelRegistry {
+fn registry() -> ModelRegistry {
     ModelRegistry::new(emma_home().join("models"))
 }
 
@@ -264,11 +260,6 @@ pub fn listen(args: ListenArgs) -> anyhow::Result<()> {
         engine,
     };
     if let Some(path) = &args.wav {
-        let endpoint = if args.whole_file {
-            endpoint.whole_stream()
-        } else {
-            endpoint
-        };
         for file in wav_files(path)? {
             recognizer = listen_file(recognizer, &file, endpoint, &printer)?;
         }
@@ -522,7 +513,6 @@ pub fn bench_asr(args: BenchAsrArgs) -> anyhow::Result<()> {
         let (phrases, voice): (&[&str], &str) = match engine {
             Engine::PocketSphinx => (&EN_PHRASES, "en-us"),
             Engine::Vosk => (&KO_PHRASES, "ko"),
-            Engine::Moonshine => (&EN_PHRASES, "en-us"),
         };
         let audio = phrases
             .iter()
