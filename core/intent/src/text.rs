@@ -257,25 +257,25 @@ fn char_flags() -> &'static [u8] {
     static TABLE: std::sync::OnceLock<Box<[u8]>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
         (0u32..0x1_0000)
-            .map(|u| {
-                let Some(c) = char::from_u32(u) else {
-                    return 0;
-                };
-                let mut f = 0;
-                if lower(c) == c {
-                    f |= LOWER_SAME;
-                }
-                f |= nfc_flags(c);
-                if is_punct(c) {
-                    f |= PUNCT;
-                }
-                if c.is_whitespace() {
-                    f |= SPACE;
-                }
-                f
-            })
+            .map(|u| char::from_u32(u).map_or(0, compute_flags))
             .collect()
     })
+}
+
+/// The flags of `c`, computed (the table holds them for the BMP).
+fn compute_flags(c: char) -> u8 {
+    let mut f = 0;
+    if lower(c) == c {
+        f |= LOWER_SAME;
+    }
+    f |= nfc_flags(c);
+    if is_punct(c) {
+        f |= PUNCT;
+    }
+    if c.is_whitespace() {
+        f |= SPACE;
+    }
+    f
 }
 
 /// Builds the character table ahead of the first sentence (engines call it
@@ -289,20 +289,7 @@ pub fn warm_up() {
 fn flags(table: &[u8], c: char) -> u8 {
     match table.get(c as usize) {
         Some(&f) => f,
-        None => {
-            let mut f = 0;
-            if lower(c) == c {
-                f |= LOWER_SAME;
-            }
-            f |= nfc_flags(c);
-            if is_punct(c) {
-                f |= PUNCT;
-            }
-            if c.is_whitespace() {
-                f |= SPACE;
-            }
-            f
-        }
+        None => compute_flags(c),
     }
 }
 
