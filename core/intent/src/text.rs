@@ -219,9 +219,7 @@ impl SkipWords {
     }
 }
 
-/// Per-character flags of the Basic Multilingual Plane, computed once, so
-/// that normalising a sentence needs no Unicode table searches for the
-/// characters almost every sentence consists of.
+/// Lower-casing leaves the character as it is.
 const LOWER_SAME: u8 = 1;
 /// NFC quick check "yes" and canonical combining class 0: a run of such
 /// characters is already NFC.
@@ -253,6 +251,9 @@ fn nfc_flags(c: char) -> u8 {
     }
 }
 
+/// Per-character flags of the Basic Multilingual Plane, computed once, so
+/// that normalising a sentence needs no Unicode table searches for the
+/// characters almost every sentence consists of.
 fn char_flags() -> &'static [u8] {
     static TABLE: std::sync::OnceLock<Box<[u8]>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {

@@ -20,12 +20,8 @@ use emma_intent::{Context, IntentEngine};
 const LARGE_BOUND_EN: usize = 1;
 const LARGE_BOUND_DE: usize = 0;
 
-fn ha_root() -> PathBuf {
-    shared::ha_intents()
-}
-
 fn engine(lang: &str) -> IntentEngine {
-    let root = ha_root();
+    let root = shared::ha_intents();
     let mut engine = IntentEngine::from_path(&root, lang).unwrap();
     Fixtures::from_file(&root.join("tests").join(lang).join("_fixtures.yaml"))
         .unwrap()
@@ -112,7 +108,7 @@ fn german_large_out_of_domain_set() {
 #[test]
 fn in_domain_suites_still_pass_with_the_default_threshold() {
     for lang in ["en", "de"] {
-        let report = run_suite(&ha_root(), lang, &mut |_| {}).unwrap();
+        let report = run_suite(&shared::ha_intents(), lang, &mut |_| {}).unwrap();
         // The harness judges `best`, which the threshold may reject.
         let rejected = report
             .outcomes

@@ -22,7 +22,6 @@ pub fn shared_data() -> PathBuf {
 }
 
 /// The Home Assistant intents snapshot (`shared/data/ha-intents`).
-#[allow(dead_code)] // not every test binary that includes this module needs it
 pub fn ha_intents() -> PathBuf {
     shared_data().join("ha-intents")
 }
