@@ -5,12 +5,29 @@
 //! decoder starts with); a grammar is compiled from JSGF into a new named
 //! search and activated with `ps_set_search`, so switching costs no model
 //! reload.
+//!
+//! With verification on ([`SpeechRecognizer::set_verification`]), each
+//! grammar utterance is also decoded with a phone loop and a word loop, on two
+//! more decoders in worker threads ([`verifier`]) fed the same chunks as
+//! [`SpeechRecognizer::accept`] receives, from the cepstral mean the grammar
+//! utterance started with. At the end of speech only their tails are left,
+//! running on the second core while this decoder finishes on the caller's
+//! thread (before, both passes ran over the whole utterance after it ended, one
+//! after the other on this decoder: `emma bench assistant --skills` end of
+//! speech → device command p50 419 / p95 648 ms at load 8; now p50 14 / p95
+//! 42 ms at the same load, docs/understand.md). They cost nothing while verification is off (no decoders are
+//! created) and about 60 MiB each while on (each loads the acoustic model and
+//! the whole dictionary again: `emma bench assistant --skills` peak RSS
+//! 273 → 394 MiB). On a machine whose cores are taken by other work they
+//! fall behind the audio, and the backlog lands at the end of speech
+//! (docs/understand.md, the latency paragraph).
 
 use std::ffi::{CStr, CString};
 use std::path::Path;
 
 use emma_grammar::Grammar;
 
+use self::verifier::Verifier;
 use crate::audio::SAMPLE_RATE;
 use crate::error::{Result, SpeechError};
 use crate::recognizer::{
@@ -18,15 +35,13 @@ use crate::recognizer::{
     WordTiming, pocketsphinx_model_files,
 };
 
+mod verifier;
+
 /// How many n-best alternatives to collect at most.
 const N_BEST: usize = 5;
 /// The longest utterance kept for acoustic verification (30 s of audio);
 /// longer ones are returned without a [`Verification`].
 const MAX_VERIFY_SAMPLES: usize = 30 * SAMPLE_RATE as usize;
-/// The name of the phone-loop search used for verification.
-const PHONE_LOOP: &str = "emma_phone_loop";
-/// The name of the word-loop search used for verification.
-const WORD_LOOP: &str = "emma_word_loop";
 /// Frequent English words: with the grammar's own words, the word loop that
 /// competes with the grammar in verification (any sequence of them).
 const COMMON_WORDS: &[&str] = &[
@@ -297,12 +312,18 @@ const COMMON_WORDS: &[&str] = &[
     "young",
     "your",
 ];
+/// An empty dictionary for the loop decoders: they need the acoustic model,
+/// not the model's 134k-word dictionary.
+const EMPTY_DICT: &str = "/dev/null";
 /// PocketSphinx's frame rate (frames per second, `-frate` default).
 const FRAME_RATE: f64 = 100.0;
 
 /// A PocketSphinx decoder.
 pub struct PocketSphinx {
     decoder: ffi::Decoder,
+    /// The arguments of the verification decoders (this decoder's, without
+    /// the language model).
+    loop_args: Vec<String>,
     free_search: String,
     grammar_serial: u32,
     in_utt: bool,
@@ -311,21 +332,18 @@ pub struct PocketSphinx {
     last_partial: String,
     /// The active search is a grammar (utterances are verified).
     grammar_active: bool,
-    /// Whether the phone-loop search exists: `None` until first needed.
-    phone_loop: Option<bool>,
-    /// Grammar results are verified against the phone loop (off by default).
+    /// Grammar results are verified against the loops (off by default).
     verification: bool,
-    /// The current utterance's audio while a grammar is active (for the phone-loop pass).
-    utt_audio: Vec<i16>,
-    /// The utterance outgrew [`MAX_VERIFY_SAMPLES`]: it is not verified.
-    utt_too_long: bool,
-    /// Frames the phone-loop passes added to the stream's frame counter.
-    frame_shift: i32,
-    /// The live cepstral mean the current grammar utterance started from
-    /// (the phone-loop pass starts from it too).
-    cmn_at_start: Option<ffi::CmnState>,
-    /// The grammar serial the word-loop search was built for.
-    word_loop: Option<u32>,
+    /// The loop decoders, created when verification is first needed (none
+    /// while it is off).
+    verifier: Option<Verifier>,
+    /// The current utterance is being decoded by the loops too.
+    verifying: bool,
+    /// Samples of the current utterance so far.
+    utt_samples: usize,
+    /// What went wrong with the loops during the current utterance
+    /// (reported when it finishes).
+    verify_error: Option<String>,
     /// The current grammar's words (the word loop holds them too).
     grammar_words: Vec<String>,
 }
@@ -342,15 +360,9 @@ impl PocketSphinx {
     pub fn new(dir: &Path) -> Result<Self> {
         let files = pocketsphinx_model_files(dir)?;
         let arg = |p: &Path| p.to_string_lossy().into_owned();
-        let args = [
+        let mut loop_args = vec![
             "-hmm".to_owned(),
             arg(&files.hmm),
-            "-dict".to_owned(),
-            arg(&files.dict),
-            "-lm".to_owned(),
-            arg(&files.lm),
-            "-logfn".to_owned(),
-            "/dev/null".to_owned(),
             "-samprate".to_owned(),
             SAMPLE_RATE.to_string(),
             // The verification phone loop uses context-independent phones:
@@ -358,6 +370,16 @@ impl PocketSphinx {
             "-allphone_ci".to_owned(),
             "yes".to_owned(),
         ];
+        let mut args = loop_args.clone();
+        args.extend([
+            "-dict".to_owned(),
+            arg(&files.dict),
+            "-lm".to_owned(),
+            arg(&files.lm),
+        ]);
+        // The loop decoders start from an empty dictionary (the word loop
+        // is given its own words: `verifier::loop_words`).
+        loop_args.extend(["-dict".to_owned(), EMPTY_DICT.to_owned()]);
         let decoder = ffi::Decoder::new(&args).ok_or_else(|| SpeechError::ModelLoad {
             engine: "pocketsphinx",
             path: dir.to_owned(),
@@ -367,6 +389,7 @@ impl PocketSphinx {
         let free_search = decoder.search().unwrap_or_else(|| "_default".to_owned());
         Ok(PocketSphinx {
             decoder,
+            loop_args,
             free_search,
             grammar_serial: 0,
             in_utt: false,
@@ -374,93 +397,146 @@ impl PocketSphinx {
             utt_start: 0,
             last_partial: String::new(),
             grammar_active: false,
-            phone_loop: None,
             verification: false,
-            utt_audio: Vec::new(),
-            utt_too_long: false,
-            frame_shift: 0,
-            cmn_at_start: None,
-            word_loop: None,
+            verifier: None,
+            verifying: false,
+            utt_samples: 0,
+            verify_error: None,
             grammar_words: Vec::new(),
         })
     }
 
-    fn grammar_search(&self) -> String {
-        format!("emma_grammar_{}", self.grammar_serial)
+    /// Starts the loop decoders (in the background) when grammar utterances
+    /// are to be verified and they do not run yet.
+    fn ensure_verifier(&mut self) {
+        if self.verification && self.grammar_active && self.verifier.is_none() {
+            match Verifier::spawn(&self.loop_args) {
+                Ok(v) => self.verifier = Some(v),
+                Err(e) => self.verify_error = Some(e),
+            }
+        }
     }
 
-    /// Scores the utterance just decoded with the grammar against a phone
-    /// loop over the same audio: the classic utterance-verification ratio.
-    /// `grammar_segments` is the grammar path (all segments, fillers and
-    /// silences included). `None` when there is nothing to verify or the
-    /// phone loop cannot be set up.
+    /// Starts the loops' pass over a grammar utterance that starts now.
+    fn start_verifying(&mut self) {
+        self.verifying = false;
+        self.ensure_verifier();
+        let Some(verifier) = self.verifier.as_mut() else {
+            return;
+        };
+        // The loops start from the cepstral mean this utterance starts from.
+        let cmn = self.decoder.cmn();
+        let (decoder, grammar_words) = (&mut self.decoder, &self.grammar_words);
+        let words = || verifier::loop_words(decoder, grammar_words);
+        match verifier.start(self.grammar_serial, words, cmn) {
+            Ok(()) => self.verifying = true,
+            Err(e) => self.lose_verifier(e),
+        }
+    }
+
+    /// The loop workers failed: the error is reported when the utterance
+    /// finishes, and the next utterance starts new ones.
+    fn lose_verifier(&mut self, error: String) {
+        self.verifier = None;
+        self.verifying = false;
+        self.verify_error.get_or_insert(error);
+    }
+
+    /// Gives up the loops' pass over the current utterance.
+    fn stop_verifying(&mut self) {
+        if std::mem::take(&mut self.verifying)
+            && let Some(Err(e)) = self.verifier.as_mut().map(Verifier::abort)
+        {
+            self.lose_verifier(e);
+        }
+    }
+
+    /// Scores the utterance just decoded with the grammar against the phone
+    /// loop and the word loop over the same audio: the classic
+    /// utterance-verification ratios. `grammar_segments` is the grammar path
+    /// (all segments, fillers and silences included). `None` when there is
+    /// nothing to verify or the phone loop cannot be set up.
     fn verify(
         &mut self,
         grammar_segments: &[Segment],
         posterior: f64,
         complete: bool,
     ) -> Result<Option<Verification>> {
-        let audio = std::mem::take(&mut self.utt_audio);
-        let too_long = std::mem::take(&mut self.utt_too_long);
-        let cmn_start = self.cmn_at_start.take();
-        if !self.verification {
+        let verifying = std::mem::take(&mut self.verifying);
+        if let Some(e) = self.verify_error.take() {
+            return Err(engine_err(format!("utterance verification: {e}")));
+        }
+        if !verifying || !self.verification {
             return Ok(None);
         }
-        let (Some(first), Some(last)) = (grammar_segments.first(), grammar_segments.last()) else {
+        let Some(verifier) = self.verifier.as_mut() else {
             return Ok(None);
         };
-        if audio.is_empty() || too_long {
-            return Ok(None);
-        }
-        if self.phone_loop.is_none() {
-            // A uniform loop of context-independent phones: with the model's
-            // phone trigram (or triphones) one 2 s utterance took over a minute here.
-            // Without it utterances are simply not verified (no `Verification`).
-            let ok = self.decoder.set_allphone(PHONE_LOOP, None);
-            self.phone_loop = Some(ok);
-        }
-        if self.phone_loop != Some(true) {
-            return Ok(None);
-        }
-        let phones = self.loop_pass(PHONE_LOOP, &audio, cmn_start.as_ref())?;
-        // The pass advanced the stream's frame counter by its audio (one
-        // frame per 10 ms): the loop's frames are this many after the grammar path's.
-        let pass_frames = i32::try_from(audio.len() / (SAMPLE_RATE as usize / 100)).unwrap_or(0);
-        let word_loop = if self.ensure_word_loop() {
-            let segs = self.loop_pass(WORD_LOOP, &audio, cmn_start.as_ref())?;
-            Some(segs)
-        } else {
-            None
+        let loops = match verifier.finish() {
+            Ok(loops) => loops,
+            Err(e) => {
+                self.verifier = None;
+                return Err(engine_err(format!("utterance verification: {e}")));
+            }
         };
-        let (Some(pf), Some(pl)) = (phones.first(), phones.last()) else {
+        let Some(first) = grammar_segments.first() else {
             return Ok(None);
         };
+        let (Some(phones), words_path) = (loops.phones, loops.words) else {
+            return Ok(None);
+        };
+        Ok(Some(self.verification_scores(
+            grammar_segments,
+            first.start_frame,
+            &phones,
+            words_path.as_deref(),
+            posterior,
+            complete,
+        )))
+    }
+
+    /// The [`Verification`] of a grammar path against the loops' paths.
+    /// Each decoder counts frames from the start of its own stream, and a
+    /// path starts at its utterance's first frame (PocketSphinx reports
+    /// segment frames as the utterance's first frame in the stream plus the
+    /// frame in the utterance), so a loop's frame for a grammar frame is
+    /// offset by the difference of their first segments' start frames.
+    fn verification_scores(
+        &self,
+        grammar_segments: &[Segment],
+        grammar_start: i32,
+        phones: &[Segment],
+        word_loop: Option<&[Segment]>,
+        posterior: f64,
+        complete: bool,
+    ) -> Verification {
         // Scores are in the decoder's log base, scaled down by 2^SENSCR_SHIFT
         // (10) as PocketSphinx stores senone scores: back to natural logs.
         let to_ln = |score: f64| self.decoder.log_to_ln(score) * 1024.0;
-        let path_frames = (last.end_frame - first.start_frame + 1).max(1) as u32;
-        let loop_frames = (pl.end_frame - pf.start_frame + 1).max(1) as u32;
-        let words = word_scores(grammar_segments, &phones, pass_frames);
+        let frames = |segs: &[Segment]| match (segs.first(), segs.last()) {
+            (Some(f), Some(l)) => (l.end_frame - f.start_frame + 1).max(1) as u32,
+            _ => 1,
+        };
+        let offset = |segs: &[Segment]| segs.first().map_or(0, |s| s.start_frame - grammar_start);
+        let words = word_scores(grammar_segments, phones, offset(phones));
         let speech_frames: u32 = words.iter().map(|w| w.frames).sum();
-        // The word loop's pass came after the phone loop's.
         let word_loop = word_loop.filter(|w| !w.is_empty()).map(|segs| {
-            let frames = (segs[segs.len() - 1].end_frame - segs[0].start_frame + 1).max(1) as u32;
             let total = to_ln(segs.iter().map(|s| f64::from(s.ascr)).sum());
-            let over_words: f64 = word_scores(grammar_segments, &segs, 2 * pass_frames)
+            let over_words: f64 = word_scores(grammar_segments, segs, offset(segs))
                 .iter()
                 .map(|w| w.phone_loop)
                 .sum();
-            (total, frames, to_ln(over_words))
+            (total, frames(segs), to_ln(over_words))
         });
         let min_word_ratio = words
             .iter()
             .map(|w| to_ln(w.path - w.phone_loop) / f64::from(w.frames.max(1)))
             .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))));
-        Ok(Some(Verification {
+        Verification {
             path_score: to_ln(grammar_segments.iter().map(|s| f64::from(s.ascr)).sum()),
-            path_frames,
+            path_frames: frames(grammar_segments),
             loop_score: to_ln(phones.iter().map(|s| f64::from(s.ascr)).sum()),
-            loop_frames,
+            loop_frames: frames(phones),
             speech_path_score: to_ln(words.iter().map(|w| w.path).sum()),
             speech_loop_score: to_ln(words.iter().map(|w| w.phone_loop).sum()),
             speech_frames,
@@ -471,80 +547,11 @@ impl PocketSphinx {
             posterior,
             complete,
             words: words.len().try_into().unwrap_or(u32::MAX),
-        }))
+        }
     }
 
-    /// Decodes `audio` once more with the search `name`, from the cepstral
-    /// mean `cmn_start` the grammar utterance started from, and puts back
-    /// the mean the grammar utterance left: the extra pass sees the features
-    /// the grammar search saw, and does not move the mean later utterances
-    /// are decoded with. Returns the pass's best path.
-    fn loop_pass(
-        &mut self,
-        name: &str,
-        audio: &[i16],
-        cmn_start: Option<&ffi::CmnState>,
-    ) -> Result<Vec<Segment>> {
-        let grammar = self.grammar_search();
-        if !self.decoder.set_search(name) {
-            return Err(engine_err(format!("cannot activate the search `{name}`")));
-        }
-        let cmn_after = self.decoder.cmn();
-        if let Some(start) = cmn_start {
-            self.decoder.set_cmn(start);
-        }
-        let pass = (|| {
-            if !self.decoder.start_utt() {
-                return Err(engine_err(format!("ps_start_utt failed ({name})")));
-            }
-            let ok = self.decoder.process_raw(audio);
-            let ended = self.decoder.end_utt();
-            if !ok || !ended {
-                return Err(engine_err(format!("ps_process_raw failed ({name})")));
-            }
-            Ok(self.decoder.segments())
-        })();
-        if let Some(after) = &cmn_after {
-            self.decoder.set_cmn(after);
-        }
-        if !self.decoder.set_search(&grammar) {
-            return Err(engine_err(format!(
-                "cannot switch back to search `{grammar}`"
-            )));
-        }
-        // The pass advanced the stream's frame counter by its audio (one
-        // frame per 10 ms): later word times are corrected.
-        self.frame_shift += i32::try_from(audio.len() / (SAMPLE_RATE as usize / 100)).unwrap_or(0);
-        pass
-    }
-
-    /// Makes sure the word-loop search for the current grammar exists: any
-    /// sequence of the grammar's words and [`COMMON_WORDS`] the model knows.
-    fn ensure_word_loop(&mut self) -> bool {
-        if self.word_loop == Some(self.grammar_serial) {
-            return true;
-        }
-        let mut words: Vec<String> = COMMON_WORDS
-            .iter()
-            .map(|w| (*w).to_owned())
-            .chain(self.grammar_words.iter().cloned())
-            .filter(|w| self.decoder.knows_word(w))
-            .collect();
-        words.sort();
-        words.dedup();
-        if words.is_empty() {
-            return false;
-        }
-        let jsgf = format!(
-            "#JSGF V1.0;\ngrammar emma_loop;\npublic <loop> = <word>+;\n<word> = {};\n",
-            words.join(" | ")
-        );
-        let ok = self.decoder.set_jsgf(WORD_LOOP, &jsgf);
-        // The grammar search stays active (ps_set_jsgf_string does not switch).
-        self.word_loop = ok.then_some(self.grammar_serial);
-        ok
-    }
-
+    /// Ends the grammar decoder's utterance (the loops' pass is ended by
+    /// [`PocketSphinx::verify`] or given up with it by [`PocketSphinx::drop_utt`]).
     fn end_utt(&mut self) -> Result<()> {
         if self.in_utt {
             self.in_utt = false;
@@ -553,6 +560,13 @@ impl PocketSphinx {
             }
         }
         Ok(())
+    }
+
+    /// Drops the utterance in progress, if any (the stream is reset or the
+    /// grammar changes).
+    fn drop_utt(&mut self) -> Result<()> {
+        self.stop_verifying();
+        self.end_utt()
     }
 }
 
@@ -614,31 +628,41 @@ impl SpeechRecognizer for PocketSphinx {
 
     fn set_verification(&mut self, on: bool) {
         self.verification = on;
+        if on {
+            // Load the loop decoders now rather than at the next utterance.
+            self.ensure_verifier();
+        } else {
+            self.stop_verifying();
+            self.verifier = None;
+        }
     }
 
     fn accept(&mut self, pcm: &[i16]) -> Result<Option<Event>> {
         if !self.in_utt {
             if self.grammar_active && self.verification {
-                self.cmn_at_start = self.decoder.cmn();
+                self.start_verifying();
             }
             if !self.decoder.start_utt() {
                 return Err(engine_err("ps_start_utt failed"));
             }
             self.in_utt = true;
             self.utt_start = self.samples;
+            self.utt_samples = 0;
+        }
+        if self.verifying {
+            // The loops decode this chunk in their threads while this one
+            // decodes it with the grammar; longer utterances are not verified.
+            if self.utt_samples + pcm.len() > MAX_VERIFY_SAMPLES {
+                self.stop_verifying();
+            } else if let Some(Err(e)) = self.verifier.as_mut().map(|v| v.audio(pcm)) {
+                self.lose_verifier(e);
+            }
         }
         if !self.decoder.process_raw(pcm) {
             return Err(engine_err("ps_process_raw failed"));
         }
         self.samples += pcm.len() as u64;
-        if self.grammar_active && !self.utt_too_long {
-            if self.utt_audio.len() + pcm.len() <= MAX_VERIFY_SAMPLES {
-                self.utt_audio.extend_from_slice(pcm);
-            } else {
-                self.utt_too_long = true;
-                self.utt_audio = Vec::new();
-            }
-        }
+        self.utt_samples += pcm.len();
         let partial = self.decoder.hyp().map(|(h, _)| h).unwrap_or_default();
         if partial != self.last_partial {
             self.last_partial = partial.clone();
@@ -668,24 +692,20 @@ impl SpeechRecognizer for PocketSphinx {
             } else {
                 None
             };
-            self.utt_audio.clear();
-            self.utt_too_long = false;
             return Ok(FinalResult {
                 verification,
                 ..FinalResult::default()
             });
         };
         let segments = self.decoder.segments();
-        // Segment frames count from the start of the stream
-        // (`ps_start_stream`), phone-loop passes included.
-        let offset = -f64::from(self.frame_shift) / FRAME_RATE;
+        // Segment frames count from the start of the stream (`ps_start_stream`).
         let words = segments
             .iter()
             .filter(|s| !is_filler(&s.word))
             .map(|s| WordTiming {
                 word: base_word(&s.word).to_owned(),
-                start: offset + f64::from(s.start_frame) / FRAME_RATE,
-                end: offset + f64::from(s.end_frame + 1) / FRAME_RATE,
+                start: f64::from(s.start_frame) / FRAME_RATE,
+                end: f64::from(s.end_frame + 1) / FRAME_RATE,
                 conf: (s.posterior.clamp(0.0, 1.0) * 1000.0).round() / 1000.0,
             })
             .collect();
@@ -727,26 +747,27 @@ impl SpeechRecognizer for PocketSphinx {
     }
 
     fn reset(&mut self) -> Result<()> {
-        self.end_utt()?;
+        self.drop_utt()?;
         self.last_partial.clear();
-        self.utt_audio.clear();
-        self.utt_too_long = false;
-        self.cmn_at_start = None;
-        self.frame_shift = 0;
+        self.verify_error = None;
         self.samples = 0;
         self.utt_start = 0;
         if !self.decoder.start_stream() {
             return Err(engine_err("ps_start_stream failed"));
         }
+        // The loops' stream restarts with this one (their noise estimate
+        // follows the same audio).
+        if let Some(Err(e)) = self.verifier.as_mut().map(Verifier::restart) {
+            self.verifier = None;
+            return Err(engine_err(format!("utterance verification: {e}")));
+        }
         Ok(())
     }
 
     fn set_grammar(&mut self, grammar: Option<&Grammar>) -> Result<GrammarReport> {
-        self.end_utt()?;
+        self.drop_utt()?;
         self.last_partial.clear();
-        self.utt_audio.clear();
-        self.utt_too_long = false;
-        self.cmn_at_start = None;
+        self.verify_error = None;
         let Some(grammar) = grammar else {
             self.grammar_active = false;
             if !self.decoder.set_search(&self.free_search) {
@@ -781,6 +802,7 @@ impl SpeechRecognizer for PocketSphinx {
             )));
         }
         self.grammar_active = true;
+        self.ensure_verifier();
         // Drop the previous grammar's search so switching often does not grow memory.
         if self.grammar_serial > 1 {
             self.decoder
@@ -1001,15 +1023,39 @@ pub(crate) mod ffi {
         fn ps_get_search(ps: *mut PsDecoder) -> *const c_char;
         fn ps_unset_search(ps: *mut PsDecoder, name: *const c_char) -> c_int;
         fn ps_lookup_word(ps: *mut PsDecoder, word: *const c_char) -> *mut c_char;
+        fn ps_add_word(
+            ps: *mut PsDecoder,
+            word: *const c_char,
+            phones: *const c_char,
+            update: c_int,
+        ) -> c_int;
         fn ckd_free(ptr: *mut c_void);
+        fn err_set_logfp(stream: *mut c_void);
     }
 
     /// An owned `ps_decoder_t`.
     pub(crate) struct Decoder(NonNull<PsDecoder>);
 
-    // SAFETY: a decoder is a plain heap object with no thread affinity; it is
-    // only used through `&mut self`/`&self` of its single owner, never shared.
+    // SAFETY: a decoder is a plain heap object with no thread affinity
+    // (libpocketsphinx keeps no thread-local state and takes no locks): its
+    // model, dictionary, searches and feature state are its own, reference
+    // counted inside it, so decoders in different threads are independent.
+    // It is only used through `&mut self`/`&self` of its single owner, never
+    // shared (`Decoder` is not `Sync`). The one process-wide state sphinxbase
+    // touches is its log (`err.c`): `-logfn` would swap and `fclose` the
+    // global log file while another thread's decoder writes to it, so no
+    // decoder is given `-logfn` and logging is switched off once, before the
+    // first decoder exists ([`quiet_logging`]).
     unsafe impl Send for Decoder {}
+
+    /// Switches sphinxbase's process-wide logging off, once, before the first
+    /// decoder is created (see the `Send` reasoning above).
+    fn quiet_logging() {
+        static QUIET: std::sync::Once = std::sync::Once::new();
+        // SAFETY: `err_set_logfp(NULL)` is sphinxbase's documented way to
+        // disable logging; `Once` runs it before any decoder can log.
+        QUIET.call_once(|| unsafe { err_set_logfp(std::ptr::null_mut()) });
+    }
 
     /// Copies a C string owned by the decoder (valid until the next call).
     fn owned(ptr: *const c_char) -> Option<String> {
@@ -1029,6 +1075,7 @@ pub(crate) mod ffi {
     impl Decoder {
         /// Parses command-line style arguments and initialises a decoder.
         pub(crate) fn new(args: &[String]) -> Option<Decoder> {
+            quiet_logging();
             let cargs: Vec<CString> = std::iter::once("emma".to_owned())
                 .chain(args.iter().cloned())
                 .map(|a| CString::new(a).ok())
@@ -1293,20 +1340,35 @@ pub(crate) mod ffi {
         }
 
         pub(crate) fn knows_word(&mut self, word: &str) -> bool {
-            let Ok(w) = CString::new(word) else {
-                return false;
-            };
+            self.pronunciation(word).is_some()
+        }
+
+        /// The dictionary's phones for `word` (`None` when it has none).
+        pub(crate) fn pronunciation(&mut self, word: &str) -> Option<String> {
+            let w = CString::new(word).ok()?;
             // SAFETY: valid decoder pointer and string; the returned
-            // pronunciation is heap memory we own and release with `ckd_free`.
+            // pronunciation is heap memory we own: copied, then released
+            // with `ckd_free`.
             unsafe {
                 let pron = ps_lookup_word(self.ptr(), w.as_ptr());
                 if pron.is_null() {
-                    false
+                    None
                 } else {
+                    let text = CStr::from_ptr(pron).to_string_lossy().into_owned();
                     ckd_free(pron.cast());
-                    true
+                    Some(text)
                 }
             }
+        }
+
+        /// Adds `word` with `phones` to the dictionary (searches built
+        /// afterwards can use it). False when the decoder refuses it.
+        pub(crate) fn add_word(&mut self, word: &str, phones: &str) -> bool {
+            let (Ok(w), Ok(p)) = (CString::new(word), CString::new(phones)) else {
+                return false;
+            };
+            // SAFETY: valid decoder pointer and strings; the decoder copies both.
+            unsafe { ps_add_word(self.ptr(), w.as_ptr(), p.as_ptr(), 0) >= 0 }
         }
     }
 

@@ -52,8 +52,6 @@ impl SphinxDetector {
             arg(&files.hmm),
             "-dict".to_owned(),
             arg(&files.dict),
-            "-logfn".to_owned(),
-            "/dev/null".to_owned(),
             "-samprate".to_owned(),
             crate::audio::SAMPLE_RATE.to_string(),
             "-kws_threshold".to_owned(),
