@@ -376,9 +376,12 @@ fn the_reference_client_gets_transcripts_intents_handling_and_speech() {
 
 /// The first `n` recordings of `word` (sorted by name) from the shared data.
 fn wake_clips(word: &str, n: usize) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/wake-words")
-        .join(word);
+    // `EMMA_SHARED_DATA` names the shared data directory, as for the workspace's other tests.
+    let data = std::env::var_os("EMMA_SHARED_DATA").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+        PathBuf::from,
+    );
+    let dir = data.join("wake-words").join(word);
     let mut clips: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())

@@ -482,7 +482,16 @@ impl PocketSphinx {
         let Some(first) = grammar_segments.first() else {
             return Ok(None);
         };
-        let (Some(phones), words_path) = (loops.phones, loops.words) else {
+        // Without a speech phone on the phone loop's path (none at all when
+        // the audio is too short for the loop to end anywhere, or only
+        // silence and noise) the utterance held no speech: it is not
+        // verified, so it cannot be taken for speech the grammar does not hold.
+        let (Some(phones), words_path) = (
+            loops
+                .phones
+                .filter(|p| p.iter().any(|s| !is_silence_phone(&s.word))),
+            loops.words,
+        ) else {
             return Ok(None);
         };
         Ok(Some(self.verification_scores(
@@ -580,6 +589,12 @@ fn base_word(word: &str) -> &str {
 
 fn is_filler(word: &str) -> bool {
     word.starts_with('<') || word.starts_with('[') || word.starts_with("++")
+}
+
+/// Whether a phone-loop segment is silence or noise (`SIL`, `+NSN+`, …), not
+/// a speech phone.
+fn is_silence_phone(phone: &str) -> bool {
+    phone == "SIL" || phone.starts_with('+')
 }
 
 /// One grammar word's acoustic score against the phone loop's over the same frames.

@@ -167,3 +167,39 @@ fn the_verification_pass_leaves_decoding_as_it_was() {
     eprintln!("{results:?}");
     assert_eq!(results[0], results[1], "without and with verification");
 }
+
+/// The quiet tail after an utterance (what is left of a stream when the
+/// endpointer has already ended the command) carries no speech for the phone
+/// loop to follow: it must come back unverified, not as speech the grammar
+/// could not hold. Reported as such, an assistant answered "I didn't hear
+/// anything" to it and dropped the question it had just asked.
+#[test]
+fn a_quiet_tail_after_a_command_is_not_verified_speech() {
+    let mut rec = emma_speech::open(Engine::PocketSphinx, Path::new(POCKETSPHINX_EN_US)).unwrap();
+    rec.set_verification(true);
+    rec.set_grammar(Some(&Grammar::from_phrases(&["turn on the lights"])))
+        .unwrap();
+    let speech = synth::espeak("turn on the lights", "en-us", 150).unwrap();
+    let r = decode(rec.as_mut(), &speech.samples);
+    assert_eq!(r.text, "turn on the lights");
+    assert!(r.verification.is_some(), "{r:?}");
+    // Low dither noise, as `emma demo` and the tests add to synthetic speech.
+    let mut seed = 0x2545_f491_u32;
+    for ms in [100, 200, 300, 500] {
+        let mut tail = synth::silence(ms);
+        for s in &mut tail {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *s = s.saturating_add(((seed >> 16) % 201) as i16 - 100);
+        }
+        // The same stream: the command, then the tail as the next utterance.
+        for chunk in tail.chunks(1600) {
+            rec.accept(chunk).unwrap();
+        }
+        let r = rec.finish().unwrap();
+        assert!(r.text.is_empty(), "{ms} ms tail: {r:?}");
+        assert!(
+            r.verification.is_none_or(|v| v.words > 0),
+            "{ms} ms of quiet verified as speech without a word: {r:?}"
+        );
+    }
+}
