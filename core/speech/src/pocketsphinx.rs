@@ -14,13 +14,15 @@
 //! running on the second core while this decoder finishes on the caller's
 //! thread (before, both passes ran over the whole utterance after it ended, one
 //! after the other on this decoder: `emma bench assistant --skills` end of
-//! speech → device command p50 419 / p95 648 ms at load 8; now p50 14 / p95
-//! 42 ms at the same load, docs/understand.md). They cost nothing while verification is off (no decoders are
-//! created) and about 60 MiB each while on (each loads the acoustic model and
-//! the whole dictionary again: `emma bench assistant --skills` peak RSS
-//! 273 → 394 MiB). On a machine whose cores are taken by other work they
-//! fall behind the audio, and the backlog lands at the end of speech
-//! (docs/understand.md, the latency paragraph).
+//! speech → device command p50 419 / p95 648 ms at load 8; with the loop
+//! decoders p50 14 / p95 42 ms at the same load, docs/understand.md). They
+//! cost nothing while verification is off (no decoders are created); while
+//! on, each loads the acoustic model but only the dictionary words its loop
+//! needs (`emma bench assistant --skills` peak RSS 273 → 280 MiB). On a
+//! machine whose cores are taken by other work they fall behind the audio,
+//! and the backlog lands at the end of speech (docs/understand.md, the
+//! latency paragraph). An utterance whose phone-loop path holds no speech
+//! phone (a quiet tail) is not verified: there is no speech to reject.
 
 use std::ffi::{CStr, CString};
 use std::path::Path;
