@@ -12,7 +12,11 @@ use emma_speech::{
 };
 
 fn shared_data() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+    // `EMMA_SHARED_DATA` names it, as for the workspace's other tests.
+    std::env::var_os("EMMA_SHARED_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+        PathBuf::from,
+    )
 }
 
 fn wake_words() -> PathBuf {
