@@ -100,7 +100,7 @@ impl Lexicon {
                 self.template_words.insert(chars.iter().collect());
             }
             Node::Space => {}
-            Node::Seq(items) | Node::Alt(items) => {
+            Node::Seq(items) | Node::Alt(items, _) => {
                 for i in items.iter() {
                     self.walk(i, rules, globals, locals, runtime, usage, seen, depth + 1);
                 }

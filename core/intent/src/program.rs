@@ -23,13 +23,21 @@ pub(crate) enum Node {
     Space,
     /// Parts in order.
     Seq(Box<[Node]>),
-    /// One of the parts, in order.
-    Alt(Box<[Node]>),
+    /// One of the parts, in order, with the characters each can start with
+    /// (see [`annotate`]).
+    Alt(Box<[Node]>, Firsts),
     /// A slot list.
     List { list: ListRef, slot: u32 },
     /// An expansion rule in the current rule table.
     Rule(u32),
 }
+
+/// Per choice of an alternative: the characters a match of it can start
+/// with, after the whitespace before it (`None`: any character, or it can
+/// match nothing); `None` for the whole alternative when no choice is
+/// restricted. The matcher skips a choice whose set lacks the character
+/// ahead without entering it.
+pub(crate) type Firsts = Option<Box<[Option<Box<[char]>>]>>;
 
 /// Which list a reference means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,8 +284,19 @@ impl<'a, 's> Matcher<'a, 's> {
                 }
             }
             Node::Seq(items) => self.seq(items, k, pos, sow),
-            Node::Alt(items) => {
+            Node::Alt(items, None) => {
                 for item in items.iter() {
+                    self.node(item, k, pos, sow);
+                }
+            }
+            Node::Alt(items, Some(firsts)) => {
+                let ahead = self.input.low.get(self.skip_ws(pos)).copied();
+                for (item, first) in items.iter().zip(firsts.iter()) {
+                    if let Some(first) = first
+                        && !ahead.is_some_and(|c| first.contains(&c))
+                    {
+                        continue;
+                    }
                     self.node(item, k, pos, sow);
                 }
             }
@@ -520,7 +539,7 @@ pub(crate) fn edge_literals(
         Node::Space => (Some(vec![]), true),
         Node::List { .. } => (None, false),
         Node::Rule(i) => edge_literals(&rules[*i as usize], rules, depth + 1, from_end),
-        Node::Alt(items) => {
+        Node::Alt(items, _) => {
             let mut all = Some(vec![]);
             let mut nullable = items.is_empty();
             for item in items.iter() {
@@ -577,7 +596,7 @@ pub(crate) fn required_clauses(node: &Node, rules: &[Node], out: &mut Vec<Vec<St
                 required_clauses(item, rules, out);
             }
         }
-        Node::Alt(items) => {
+        Node::Alt(items, _) => {
             let mut common: Option<Vec<Vec<String>>> = None;
             let mut any_of: Option<Vec<String>> = Some(vec![]);
             for item in items.iter() {
@@ -607,5 +626,90 @@ pub(crate) fn required_clauses(node: &Node, rules: &[Node], out: &mut Vec<Vec<St
             out.extend(common);
         }
         Node::Rule(i) => required_clauses(&rules[*i as usize], rules, out),
+    }
+}
+
+/// The most characters a choice's start set of [`Firsts`] may hold.
+const MAX_FIRSTS: usize = 16;
+
+/// The characters a match of `node` can start with after the whitespace
+/// before it (`None`: any), and whether it can match nothing. A word gap
+/// inside may take a hyphen or underscore instead of whitespace, so those
+/// join the set of what follows one.
+fn first_chars(node: &Node, rules: &[Node], depth: usize) -> (Option<Vec<char>>, bool) {
+    if depth > 64 {
+        return (None, false);
+    }
+    match node {
+        Node::Lit { chars, .. } => (chars.first().map(|&c| vec![c]), chars.is_empty()),
+        Node::Space => (Some(vec![]), true),
+        Node::List { .. } => (None, false),
+        Node::Rule(i) => first_chars(&rules[*i as usize], rules, depth + 1),
+        Node::Alt(items, _) => {
+            let mut all = Some(vec![]);
+            let mut nullable = items.is_empty();
+            for item in items.iter() {
+                let (f, n) = first_chars(item, rules, depth + 1);
+                nullable |= n;
+                all = all.zip(f).map(|(mut a, f)| {
+                    a.extend(f);
+                    a
+                });
+            }
+            (all, nullable)
+        }
+        Node::Seq(items) => {
+            let mut all = Some(vec![]);
+            for item in items.iter() {
+                if matches!(item, Node::Space) {
+                    all = all.map(|mut a| {
+                        a.extend(['-', '_']);
+                        a
+                    });
+                    continue;
+                }
+                let (f, n) = first_chars(item, rules, depth + 1);
+                all = all.zip(f).map(|(mut a, f)| {
+                    a.extend(f);
+                    a
+                });
+                if !n || all.is_none() {
+                    return (all, false);
+                }
+            }
+            (all, true)
+        }
+    }
+}
+
+/// Fills in the start characters ([`Firsts`]) of every alternative inside
+/// `node`, whose rule references point into `rules`.
+pub(crate) fn annotate(node: &mut Node, rules: &[Node]) {
+    match node {
+        Node::Seq(items) => items.iter_mut().for_each(|i| annotate(i, rules)),
+        Node::Alt(items, firsts) => {
+            items.iter_mut().for_each(|i| annotate(i, rules));
+            let sets: Box<[Option<Box<[char]>>]> = items
+                .iter()
+                .map(|item| match first_chars(item, rules, 0) {
+                    (Some(mut set), false) => {
+                        set.sort_unstable();
+                        set.dedup();
+                        (set.len() <= MAX_FIRSTS).then(|| set.into())
+                    }
+                    _ => None,
+                })
+                .collect();
+            *firsts = sets.iter().any(Option::is_some).then_some(sets);
+        }
+        Node::Lit { .. } | Node::Space | Node::List { .. } | Node::Rule(_) => {}
+    }
+}
+
+/// [`annotate`] for every rule of a table (rules refer to rules of the same table).
+pub(crate) fn annotate_table(table: &mut [Node]) {
+    let snapshot = table.to_vec();
+    for node in table.iter_mut() {
+        annotate(node, &snapshot);
     }
 }
