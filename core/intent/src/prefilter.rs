@@ -150,7 +150,12 @@ impl Prefilter {
             contains: if contains.is_empty() {
                 None
             } else {
-                AhoCorasick::new(&contains).ok()
+                // A DFA: the fastest search, for 0.03–0.35 MB per language
+                // (mn 16 literals, de 372).
+                AhoCorasick::builder()
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .build(&contains)
+                    .ok()
             },
             literals,
             ..Prefilter::default()
