@@ -165,7 +165,7 @@ fn thread_cpu() -> Option<Duration> {
 fn ood() {
     use emma_intent::harness::{Fixtures, suite_cases};
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = manifest.join("../../../shared/data/ha-intents");
+    let root = differential::shared::ha_intents();
     let python = differential::venv().join("bin/python");
     let dir = std::env::temp_dir().join(format!("emma-ood-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -237,6 +237,9 @@ pub(crate) struct Sentence {
     pub data: u32,
     pub node: Node,
     pub text: String,
+    /// Optional groups before its wildcards that change how a span is scored
+    /// (see `plausible.rs`).
+    pub introducers: Vec<crate::plausible::Introducer>,
 }
 
 /// Settings that change recognition.
@@ -587,12 +590,19 @@ impl IntentEngine {
             };
             let mut node = self.compile_expr(&expr, rules, &local_lists, &text, sources)?;
             crate::program::annotate(&mut node, &self.rule_tables[rules as usize]);
+            let mut introducers = vec![];
+            crate::plausible::introducers(
+                &node,
+                &self.rule_tables[rules as usize],
+                &mut introducers,
+            );
             compiled.push((
                 order,
                 Sentence {
                     data: data_id,
                     node,
                     text,
+                    introducers,
                 },
             ));
         }
@@ -1085,10 +1095,19 @@ impl IntentEngine {
 
     /// Recognises `text` with the caller's context.
     pub fn recognize(&self, text: &str, ctx: &Context) -> Recognition {
-        // The sentence's buffers are reused from the thread's last sentence.
-        let mut scratch = SCRATCH.try_with(|s| s.take()).unwrap_or_default();
+        // The sentence's buffers are the thread's, reused from its last
+        // sentence (borrowed in place; fresh ones if they are in use).
+        SCRATCH
+            .try_with(|cell| match cell.try_borrow_mut() {
+                Ok(mut scratch) => self.recognize_with(text, ctx, &mut scratch),
+                Err(_) => self.recognize_with(text, ctx, &mut Scratch::default()),
+            })
+            .unwrap_or_else(|_| self.recognize_with(text, ctx, &mut Scratch::default()))
+    }
+
+    fn recognize_with(&self, text: &str, ctx: &Context, scratch: &mut Scratch) -> Recognition {
         scratch.input.fill(text, &self.skip);
-        let Scratch { input, bufs } = &mut scratch;
+        let Scratch { input, bufs } = scratch;
         let hits = self.match_hits(input, ctx, 0, bufs);
         let recognition = if hits.hits.is_empty() && self.settings.fuzzy_max_edits > 0 {
             self.rank(crate::fuzzy::recognize_fuzzy(self, input, ctx))
@@ -1098,7 +1117,6 @@ impl IntentEngine {
         bufs.hits = hits.hits;
         bufs.hit_entities = recycle(hits.entities);
         bufs.hit_context = recycle(hits.context);
-        let _ = SCRATCH.try_with(|s| s.replace(scratch));
         recognition
     }
 
@@ -1349,7 +1367,14 @@ impl IntentEngine {
             if e.wildcard {
                 wildcards += 1;
                 wildcard_chars += text.chars().filter(|c| !c.is_whitespace()).count();
-                plausibility = plausibility.min(self.lexicon.score(e.slot, &text));
+                let from =
+                    crate::plausible::span_start(&sentence.introducers, e.slot, input, e.start);
+                let score = if from == e.start {
+                    self.lexicon.score(e.slot, &text)
+                } else {
+                    self.lexicon.score(e.slot, &input.slice(from, e.end))
+                };
+                plausibility = plausibility.min(score);
             }
             let value = match &e.value {
                 EValue::Spoken => Value::Text(text.clone()),
