@@ -1095,24 +1095,44 @@ impl IntentEngine {
 
     /// Recognises `text` with the caller's context.
     pub fn recognize(&self, text: &str, ctx: &Context) -> Recognition {
-        // The sentence's buffers are the thread's, reused from its last
-        // sentence (borrowed in place; fresh ones if they are in use).
-        SCRATCH
-            .try_with(|cell| match cell.try_borrow_mut() {
-                Ok(mut scratch) => self.recognize_with(text, ctx, &mut scratch),
-                Err(_) => self.recognize_with(text, ctx, &mut Scratch::default()),
-            })
-            .unwrap_or_else(|_| self.recognize_with(text, ctx, &mut Scratch::default()))
+        self.with_scratch(|scratch| self.recognize_with(text, ctx, scratch, true))
     }
 
-    fn recognize_with(&self, text: &str, ctx: &Context, scratch: &mut Scratch) -> Recognition {
+    /// The best match only: [`Recognition::best`] of [`IntentEngine::recognize`],
+    /// without building the candidates (what hassil's `recognize_best`
+    /// answers; cheaper when the candidates are not needed).
+    pub fn recognize_best(&self, text: &str, ctx: &Context) -> Option<IntentMatch> {
+        self.with_scratch(|scratch| self.recognize_with(text, ctx, scratch, false))
+            .best
+    }
+
+    /// Runs `f` with the thread's buffers, reused from its last sentence
+    /// (borrowed in place; fresh ones if they are in use).
+    fn with_scratch<T>(&self, f: impl FnOnce(&mut Scratch) -> T) -> T {
+        let mut f = Some(f);
+        let mut run = |scratch: &mut Scratch| (f.take().expect("called once"))(scratch);
+        match SCRATCH.try_with(|cell| cell.try_borrow_mut().ok().map(|mut s| run(&mut s))) {
+            Ok(Some(out)) => out,
+            _ => run(&mut Scratch::default()),
+        }
+    }
+
+    fn recognize_with(
+        &self,
+        text: &str,
+        ctx: &Context,
+        scratch: &mut Scratch,
+        candidates: bool,
+    ) -> Recognition {
         scratch.input.fill(text, &self.skip);
         let Scratch { input, bufs } = scratch;
         let hits = self.match_hits(input, ctx, 0, bufs);
         let recognition = if hits.hits.is_empty() && self.settings.fuzzy_max_edits > 0 {
             self.rank(crate::fuzzy::recognize_fuzzy(self, input, ctx))
-        } else {
+        } else if candidates {
             self.rank_hits(&hits, input, ctx, bufs)
+        } else {
+            self.best_hit(&hits, input, ctx, bufs)
         };
         bufs.hits = hits.hits;
         bufs.hit_entities = recycle(hits.entities);
@@ -1150,6 +1170,26 @@ impl IntentEngine {
             hit.total_chars,
             hit.key.edits,
         )
+    }
+
+    /// The best of the hits as [`IntentEngine::rank_hits`] reports it, without candidates.
+    fn best_hit(
+        &self,
+        all: &Hits<'_>,
+        input: &Input,
+        ctx: &Context,
+        bufs: &mut Bufs,
+    ) -> Recognition {
+        let keys = &mut bufs.keys;
+        keys.clear();
+        keys.extend(all.hits.iter().map(|h| h.key));
+        let best = best_index(keys)
+            .and_then(|i| self.materialise(all, &all.hits[i], input, ctx))
+            .filter(|m| m.confidence >= self.settings.threshold);
+        Recognition {
+            best,
+            candidates: vec![],
+        }
     }
 
     /// Ranks hits like [`IntentEngine::rank`] and builds only the matches it reports.
