@@ -44,28 +44,36 @@ pub(crate) struct TemplateClauses {
 /// A character trie for literals anchored at one end of the sentence.
 #[derive(Debug, Clone, Default)]
 struct AnchorTrie {
-    /// Per node: edges sorted by character, and the literal id ending here.
-    nodes: Vec<(Vec<(char, u32)>, Option<u32>)>,
+    nodes: Vec<AnchorNode>,
+}
+
+/// A node of an [`AnchorTrie`].
+#[derive(Debug, Clone, Default)]
+struct AnchorNode {
+    /// Edges sorted by character.
+    edges: Vec<(char, u32)>,
+    /// The literal that ends here.
+    literal: Option<u32>,
 }
 
 impl AnchorTrie {
     fn insert(&mut self, chars: impl Iterator<Item = char>, id: u32) {
         if self.nodes.is_empty() {
-            self.nodes.push((vec![], None));
+            self.nodes.push(AnchorNode::default());
         }
         let mut node = 0usize;
         for c in chars {
-            node = match self.nodes[node].0.binary_search_by_key(&c, |e| e.0) {
-                Ok(i) => self.nodes[node].0[i].1 as usize,
+            node = match self.nodes[node].edges.binary_search_by_key(&c, |e| e.0) {
+                Ok(i) => self.nodes[node].edges[i].1 as usize,
                 Err(i) => {
-                    self.nodes.push((vec![], None));
+                    self.nodes.push(AnchorNode::default());
                     let n = (self.nodes.len() - 1) as u32;
-                    self.nodes[node].0.insert(i, (c, n));
+                    self.nodes[node].edges.insert(i, (c, n));
                     n as usize
                 }
             };
         }
-        self.nodes[node].1 = Some(id);
+        self.nodes[node].literal = Some(id);
     }
 
     /// Calls `found` with every literal that `chars` starts with.
@@ -74,11 +82,11 @@ impl AnchorTrie {
             return;
         };
         for c in chars {
-            match node.0.binary_search_by_key(&c, |e| e.0) {
-                Ok(i) => node = &self.nodes[node.0[i].1 as usize],
+            match node.edges.binary_search_by_key(&c, |e| e.0) {
+                Ok(i) => node = &self.nodes[node.edges[i].1 as usize],
                 Err(_) => return,
             }
-            if let Some(id) = node.1 {
+            if let Some(id) = node.literal {
                 found(id);
             }
         }
