@@ -748,6 +748,7 @@ impl IntentEngine {
                 Node::List {
                     list: list_ref,
                     slot,
+                    follow: None,
                 }
             }
             Expr::Rule(name) => {

@@ -258,7 +258,7 @@ impl Lexicon {
                     );
                 }
             }
-            Node::List { list, slot } => {
+            Node::List { list, slot, .. } => {
                 let u = &mut usage[*slot as usize];
                 let resolved = match *list {
                     ListRef::Global(id) => {

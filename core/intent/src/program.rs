@@ -26,8 +26,14 @@ pub(crate) enum Node {
     /// One of the parts, in order, with the characters each can start with
     /// (see [`annotate`]).
     Alt(Box<[Node]>, Firsts),
-    /// A slot list.
-    List { list: ListRef, slot: u32 },
+    /// A slot list. `follow`: the characters what follows it in its sequence
+    /// can start with (after the word gap), when the sequence says (see
+    /// [`annotate`]); the matcher ends a value only where one of them is ahead.
+    List {
+        list: ListRef,
+        slot: u32,
+        follow: Option<Box<[char]>>,
+    },
     /// An expansion rule in the current rule table.
     Rule(u32),
 }
@@ -118,6 +124,8 @@ pub(crate) struct Matcher<'a, 's> {
     pub tag: u32,
     /// Spare hit buffers (list lookups nest, so one per depth).
     pool: Vec<Vec<(u32, usize)>>,
+    /// The `follow` set of the list being matched (read before anything nests).
+    follow: Option<&'a [char]>,
 }
 
 /// A matcher's buffers between sentences (see [`Matcher::with_buffers`]).
@@ -157,6 +165,7 @@ impl<'a, 's> Matcher<'a, 's> {
             sink,
             tag: 0,
             pool: bufs.pool,
+            follow: None,
         }
     }
 
@@ -304,7 +313,8 @@ impl<'a, 's> Matcher<'a, 's> {
                 let rules = self.tables.rules;
                 self.node(&rules[*i as usize], k, pos, sow);
             }
-            Node::List { list, slot } => {
+            Node::List { list, slot, follow } => {
+                self.follow = follow.as_deref();
                 let list: &'a SlotList = match *list {
                     ListRef::Global(i) => match self.tables.globals.get(i as usize) {
                         Some(Some(l)) => l,
@@ -339,6 +349,17 @@ impl<'a, 's> Matcher<'a, 's> {
             && crate::engine::check_excluded(self.tables.excludes, &get)
     }
 
+    /// True when the character ahead of `pos` (after whitespace) can start
+    /// what follows a list (`follow`: `None` is anything).
+    fn followed(&self, follow: Option<&[char]>, pos: usize) -> bool {
+        follow.is_none_or(|set| {
+            self.input
+                .low
+                .get(self.skip_ws(pos))
+                .is_some_and(|c| set.contains(c))
+        })
+    }
+
     fn skip_ws(&self, mut pos: usize) -> usize {
         while pos < self.input.low.len() && self.input.low[pos].is_whitespace() {
             pos += 1;
@@ -354,6 +375,7 @@ impl<'a, 's> Matcher<'a, 's> {
         pos: usize,
         sow: bool,
     ) {
+        let follow = self.follow.take();
         let mut found = self.pool.pop().unwrap_or_default();
         found.clear();
         list.trie.find(&self.input.low, pos, &mut found);
@@ -396,7 +418,7 @@ impl<'a, 's> Matcher<'a, 's> {
                 let (v, end) = found[i];
                 i += 1;
                 let value = &list.values[v as usize];
-                if !self.value_allowed(value) {
+                if !self.value_allowed(value) || !self.followed(follow, end) {
                     continue;
                 }
                 self.push_value(slot, pos, end, value);
@@ -415,6 +437,7 @@ impl<'a, 's> Matcher<'a, 's> {
         pos: usize,
         sow: bool,
     ) {
+        let follow = self.follow.take();
         let low = &self.input.low;
         let mut p = pos;
         while p < low.len() && low[p].is_whitespace() {
@@ -439,24 +462,20 @@ impl<'a, 's> Matcher<'a, 's> {
                     p += 1;
                 }
             }
-            if range.digits {
-                let text: String = low[digits_start..p]
-                    .iter()
-                    .map(|&c| if c == ',' { '.' } else { c })
-                    .collect();
-                if let Ok(n) = text.parse::<f64>()
-                    && range.contains(n)
-                {
-                    self.state.entities.push(Entity {
-                        slot,
-                        value: EValue::Num(range.out(n)),
-                        start: digits_start,
-                        end: p,
-                        wildcard: false,
-                    });
-                    self.cont(k, p, sow);
-                    self.state.entities.pop();
-                }
+            if range.digits
+                && self.followed(follow, p)
+                && let Some(n) = parse_number(&low[digits_start..p])
+                && range.contains(n)
+            {
+                self.state.entities.push(Entity {
+                    slot,
+                    value: EValue::Num(range.out(n)),
+                    start: digits_start,
+                    end: p,
+                    wildcard: false,
+                });
+                self.cont(k, p, sow);
+                self.state.entities.pop();
             }
             return;
         }
@@ -467,6 +486,9 @@ impl<'a, 's> Matcher<'a, 's> {
             hits.clear();
             trie.find(low, pos, &mut hits);
             for &(v, end) in &hits {
+                if !self.followed(follow, end) {
+                    continue;
+                }
                 let score = (end - pos) as u32;
                 self.state.score += score;
                 self.state.entities.push(Entity {
@@ -485,6 +507,7 @@ impl<'a, 's> Matcher<'a, 's> {
     }
 
     fn wildcard(&mut self, slot: u32, k: &Cont<'a, '_>, pos: usize) {
+        let follow = self.follow.take();
         let low = &self.input.low;
         let mut start = pos;
         while start < low.len() && low[start].is_whitespace() {
@@ -497,6 +520,9 @@ impl<'a, 's> Matcher<'a, 's> {
             // word start, so only literal text can follow, as in hassil.
             let at_gap = end == low.len() || low[end].is_whitespace();
             if !at_gap && low[end - 1].is_whitespace() {
+                continue;
+            }
+            if !self.followed(follow, end) {
                 continue;
             }
             self.state.entities.push(Entity {
@@ -513,6 +539,21 @@ impl<'a, 's> Matcher<'a, 's> {
             }
         }
     }
+}
+
+/// The number written in `digits` (ASCII: a sign, digits, one `.` or `,`),
+/// parsed without allocating.
+fn parse_number(digits: &[char]) -> Option<f64> {
+    let mut buf = [0u8; 48];
+    let text = buf.get_mut(..digits.len())?;
+    for (b, &c) in text.iter_mut().zip(digits) {
+        *b = if c == ',' {
+            b'.'
+        } else {
+            u8::try_from(c).ok()?
+        };
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 /// True when `text` starts with one of `first` (or `first` is `None`: anything).
@@ -658,35 +699,55 @@ fn first_chars(node: &Node, rules: &[Node], depth: usize) -> (Option<Vec<char>>,
             }
             (all, nullable)
         }
-        Node::Seq(items) => {
-            let mut all = Some(vec![]);
-            for item in items.iter() {
-                if matches!(item, Node::Space) {
-                    all = all.map(|mut a| {
-                        a.extend(['-', '_']);
-                        a
-                    });
-                    continue;
-                }
-                let (f, n) = first_chars(item, rules, depth + 1);
-                all = all.zip(f).map(|(mut a, f)| {
-                    a.extend(f);
-                    a
-                });
-                if !n || all.is_none() {
-                    return (all, false);
-                }
-            }
-            (all, true)
+        Node::Seq(items) => seq_first_chars(items, rules, depth),
+    }
+}
+
+/// [`first_chars`] of a sequence of nodes.
+fn seq_first_chars(items: &[Node], rules: &[Node], depth: usize) -> (Option<Vec<char>>, bool) {
+    let mut all = Some(vec![]);
+    for item in items.iter() {
+        if matches!(item, Node::Space) {
+            all = all.map(|mut a| {
+                a.extend(['-', '_']);
+                a
+            });
+            continue;
+        }
+        let (f, n) = first_chars(item, rules, depth + 1);
+        all = all.zip(f).map(|(mut a, f)| {
+            a.extend(f);
+            a
+        });
+        if !n || all.is_none() {
+            return (all, false);
         }
     }
+    (all, true)
 }
 
 /// Fills in the start characters ([`Firsts`]) of every alternative inside
 /// `node`, whose rule references point into `rules`.
 pub(crate) fn annotate(node: &mut Node, rules: &[Node]) {
     match node {
-        Node::Seq(items) => items.iter_mut().for_each(|i| annotate(i, rules)),
+        Node::Seq(items) => {
+            for i in 0..items.len() {
+                annotate(&mut items[i], rules);
+                if let Node::List { .. } = items[i] {
+                    let next = match seq_first_chars(&items[i + 1..], rules, 0) {
+                        (Some(mut set), false) if !set.is_empty() => {
+                            set.sort_unstable();
+                            set.dedup();
+                            (set.len() <= MAX_FIRSTS).then(|| set.into())
+                        }
+                        _ => None,
+                    };
+                    if let Node::List { follow, .. } = &mut items[i] {
+                        *follow = next;
+                    }
+                }
+            }
+        }
         Node::Alt(items, firsts) => {
             items.iter_mut().for_each(|i| annotate(i, rules));
             let sets: Box<[Option<Box<[char]>>]> = items
