@@ -77,10 +77,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use aho_corasick::AhoCorasick;
-
 use crate::error::{IntentError, Origin};
 use crate::lists::{CharTrie, ListValue, RangeList, SlotList, TextList, TextValue};
+use crate::prefilter::{Kind, Prefilter, PrefilterBufs, TemplateClauses};
 use crate::program::{
     EValue, Entity, ListRef, Matcher, MatcherBufs, Node, State, Tables, recycle, required_clauses,
 };
@@ -238,12 +237,9 @@ pub(crate) struct Sentence {
     pub data: u32,
     pub node: Node,
     pub text: String,
-    /// Ids of the literal clauses every match satisfies (see `required_clauses`).
-    pub required: Vec<u32>,
-    /// Literal words the sentence can start with (`None`: anything).
-    pub first: Option<Vec<Box<[char]>>>,
-    /// Literal words the sentence can end with (`None`: anything).
-    pub last: Option<Vec<Box<[char]>>>,
+    /// Optional groups before its wildcards that change how a span is scored
+    /// (see `plausible.rs`).
+    pub introducers: Vec<crate::plausible::Introducer>,
 }
 
 /// Settings that change recognition.
@@ -288,12 +284,7 @@ pub struct IntentEngine {
     pub(crate) locals: Vec<SlotList>,
     pub(crate) slot_names: Vec<String>,
     pub(crate) skip: SkipWords,
-    pub(crate) literals: Option<AhoCorasick>,
-    /// Per literal of `literals`: the clauses it satisfies.
-    pub(crate) literal_clauses: Vec<Vec<u32>>,
-    /// Per clause: the sentences that require it.
-    pub(crate) clause_users: Vec<Vec<u32>>,
-    pub(crate) always: Vec<u32>,
+    pub(crate) prefilter: Prefilter,
     pub(crate) settings: Settings,
     pub(crate) lexicon: crate::plausible::Lexicon,
 }
@@ -407,10 +398,7 @@ impl IntentEngine {
                     .is_some_and(Yaml::is_true);
                 if no_spaces { words.anywhere() } else { words }
             },
-            literals: None,
-            literal_clauses: vec![],
-            clause_users: vec![],
-            always: vec![],
+            prefilter: Prefilter::default(),
             settings: Settings::default(),
             lexicon: Default::default(),
         };
@@ -470,7 +458,8 @@ impl IntentEngine {
         Ok(engine)
     }
 
-    fn push_table(&mut self, (table, names): (Vec<Node>, Vec<String>)) -> u32 {
+    fn push_table(&mut self, (mut table, names): (Vec<Node>, Vec<String>)) -> u32 {
+        crate::program::annotate_table(&mut table);
         self.rule_tables.push(table);
         self.rule_names.push(names);
         (self.rule_tables.len() - 1) as u32
@@ -599,16 +588,21 @@ impl IntentEngine {
             } else {
                 0
             };
-            let node = self.compile_expr(&expr, rules, &local_lists, &text, sources)?;
+            let mut node = self.compile_expr(&expr, rules, &local_lists, &text, sources)?;
+            crate::program::annotate(&mut node, &self.rule_tables[rules as usize]);
+            let mut introducers = vec![];
+            crate::plausible::introducers(
+                &node,
+                &self.rule_tables[rules as usize],
+                &mut introducers,
+            );
             compiled.push((
                 order,
                 Sentence {
                     data: data_id,
                     node,
                     text,
-                    required: vec![],
-                    first: None,
-                    last: None,
+                    introducers,
                 },
             ));
         }
@@ -643,7 +637,7 @@ impl IntentEngine {
                 Err(IntentError::UnknownRule { rule, .. }) => {
                     scope.visiting.clear();
                     let i = scope.table.len() as u32;
-                    scope.table.push(Node::Alt(Box::new([])));
+                    scope.table.push(Node::Alt(Box::new([]), None));
                     scope.names.push(name.clone());
                     scope.index.insert(name.clone(), i);
                     scope.broken.insert(name.clone(), rule);
@@ -718,7 +712,7 @@ impl IntentEngine {
                 if *optional {
                     nodes.push(Node::Seq(Box::new([])));
                 }
-                Node::Alt(nodes.into())
+                Node::Alt(nodes.into(), None)
             }
             Expr::Perm(items) => {
                 if items.len() > 6 {
@@ -754,6 +748,7 @@ impl IntentEngine {
                 Node::List {
                     list: list_ref,
                     slot,
+                    follow: None,
                 }
             }
             Expr::Rule(name) => {
@@ -849,7 +844,10 @@ impl IntentEngine {
                         message: e.to_string(),
                     })?;
                     list.template_values.push(idx);
-                    Some(self.compile_expr(&expr, rules, local_lists, &text_in, sources)?)
+                    let mut node =
+                        self.compile_expr(&expr, rules, local_lists, &text_in, sources)?;
+                    crate::program::annotate(&mut node, &self.rule_tables[rules as usize]);
+                    Some(node)
                 } else {
                     list.trie
                         .insert(&template::normalize_template_text(&text_in), idx);
@@ -997,67 +995,41 @@ impl IntentEngine {
     }
 
     fn build_index(&mut self) {
-        let mut literal_ids: HashMap<String, u32> = HashMap::new();
-        let mut clause_ids: HashMap<Vec<String>, u32> = HashMap::new();
-        let mut patterns: Vec<String> = vec![];
-        let mut literal_clauses: Vec<Vec<u32>> = vec![];
-        let mut clause_users: Vec<Vec<u32>> = vec![];
-        let mut always = vec![];
-        for (si, s) in self.sentences.iter_mut().enumerate() {
-            let rules = &self.rule_tables[self.data[s.data as usize].rules as usize];
-            let (first, nullable) = crate::program::edge_literals(&s.node, rules, 0, false);
-            s.first = first.filter(|_| !nullable);
-            let (last, nullable) = crate::program::edge_literals(&s.node, rules, 0, true);
-            // Compared with the input's end without trailing hyphens (a word
-            // gap may take one), so the literals drop theirs too.
-            s.last = last.filter(|_| !nullable).and_then(|words| {
-                words
-                    .into_iter()
-                    .map(|w| {
-                        let keep = w.iter().rposition(|&c| c != '-' && c != '_')?;
-                        Some(w[..=keep].into())
-                    })
-                    .collect()
-            });
-            let mut clauses = vec![];
-            required_clauses(&s.node, rules, &mut clauses);
-            for c in &mut clauses {
-                c.sort();
-                c.dedup();
-            }
-            clauses.sort();
-            clauses.dedup();
-            let mut ids = vec![];
-            for clause in clauses {
-                let next = clause_ids.len() as u32;
-                let id = *clause_ids.entry(clause.clone()).or_insert_with(|| {
-                    clause_users.push(vec![]);
-                    for l in clause {
-                        let lid = *literal_ids.entry(l.clone()).or_insert_with(|| {
-                            patterns.push(l);
-                            literal_clauses.push(vec![]);
-                            (patterns.len() - 1) as u32
-                        });
-                        literal_clauses[lid as usize].push(next);
-                    }
-                    next
+        let templates: Vec<TemplateClauses> = self
+            .sentences
+            .iter()
+            .map(|s| {
+                let rules = &self.rule_tables[self.data[s.data as usize].rules as usize];
+                let mut clauses = vec![];
+                let mut contains = vec![];
+                required_clauses(&s.node, rules, &mut contains);
+                clauses.extend(contains.into_iter().map(|c| (Kind::Contains, c)));
+                let (first, nullable) = crate::program::edge_literals(&s.node, rules, 0, false);
+                if let Some(first) = first.filter(|_| !nullable) {
+                    clauses.push((
+                        Kind::Starts,
+                        first.iter().map(|w| w.iter().collect()).collect(),
+                    ));
+                }
+                let (last, nullable) = crate::program::edge_literals(&s.node, rules, 0, true);
+                // Compared with the input's end without trailing hyphens (a word
+                // gap may take one), so the literals drop theirs too.
+                let last = last.filter(|_| !nullable).and_then(|words| {
+                    words
+                        .into_iter()
+                        .map(|w| {
+                            let keep = w.iter().rposition(|&c| c != '-' && c != '_')?;
+                            Some(w[..=keep].iter().collect::<String>())
+                        })
+                        .collect::<Option<Vec<String>>>()
                 });
-                clause_users[id as usize].push(si as u32);
-                ids.push(id);
-            }
-            if ids.is_empty() {
-                always.push(si as u32);
-            }
-            s.required = ids;
-        }
-        self.literals = if patterns.is_empty() {
-            None
-        } else {
-            AhoCorasick::new(&patterns).ok()
-        };
-        self.literal_clauses = literal_clauses;
-        self.clause_users = clause_users;
-        self.always = always;
+                if let Some(last) = last {
+                    clauses.push((Kind::Ends, last));
+                }
+                TemplateClauses { clauses }
+            })
+            .collect();
+        self.prefilter = Prefilter::build(&templates);
         let roots: Vec<(&Node, &[Node])> = self
             .sentences
             .iter()
@@ -1122,64 +1094,50 @@ impl IntentEngine {
         &self.list_names
     }
 
-    /// Candidate sentence indices for an input, in template order (into
-    /// `bufs.candidates`): those whose every required clause has one of its
-    /// literals in the input.
-    fn candidates(&self, input: &Input, bufs: &mut Bufs) {
-        let Bufs {
-            counts,
-            seen,
-            satisfied,
-            candidates: out,
-            ..
-        } = bufs;
-        out.clear();
-        out.extend_from_slice(&self.always);
-        if let Some(ac) = &self.literals {
-            counts.clear();
-            counts.resize(self.sentences.len(), 0);
-            seen.clear();
-            seen.resize(self.literal_clauses.len(), false);
-            satisfied.clear();
-            satisfied.resize(self.clause_users.len(), false);
-            for m in ac.find_overlapping_iter(&input.low_str) {
-                let id = m.pattern().as_usize();
-                if std::mem::replace(&mut seen[id], true) {
-                    continue;
-                }
-                for &clause in &self.literal_clauses[id] {
-                    if std::mem::replace(&mut satisfied[clause as usize], true) {
-                        continue;
-                    }
-                    for &s in &self.clause_users[clause as usize] {
-                        let c = &mut counts[s as usize];
-                        *c += 1;
-                        if *c as usize == self.sentences[s as usize].required.len() {
-                            out.push(s);
-                        }
-                    }
-                }
-            }
-        }
-        out.sort_unstable();
-    }
-
     /// Recognises `text` with the caller's context.
     pub fn recognize(&self, text: &str, ctx: &Context) -> Recognition {
-        // The sentence's buffers are reused from the thread's last sentence.
-        let mut scratch = SCRATCH.try_with(|s| s.take()).unwrap_or_default();
+        self.with_scratch(|scratch| self.recognize_with(text, ctx, scratch, true))
+    }
+
+    /// The best match only: [`Recognition::best`] of [`IntentEngine::recognize`],
+    /// without building the candidates (what hassil's `recognize_best`
+    /// answers; cheaper when the candidates are not needed).
+    pub fn recognize_best(&self, text: &str, ctx: &Context) -> Option<IntentMatch> {
+        self.with_scratch(|scratch| self.recognize_with(text, ctx, scratch, false))
+            .best
+    }
+
+    /// Runs `f` with the thread's buffers, reused from its last sentence
+    /// (borrowed in place; fresh ones if they are in use).
+    fn with_scratch<T>(&self, f: impl FnOnce(&mut Scratch) -> T) -> T {
+        let mut f = Some(f);
+        let mut run = |scratch: &mut Scratch| (f.take().expect("called once"))(scratch);
+        match SCRATCH.try_with(|cell| cell.try_borrow_mut().ok().map(|mut s| run(&mut s))) {
+            Ok(Some(out)) => out,
+            _ => run(&mut Scratch::default()),
+        }
+    }
+
+    fn recognize_with(
+        &self,
+        text: &str,
+        ctx: &Context,
+        scratch: &mut Scratch,
+        candidates: bool,
+    ) -> Recognition {
         scratch.input.fill(text, &self.skip);
-        let Scratch { input, bufs } = &mut scratch;
+        let Scratch { input, bufs } = scratch;
         let hits = self.match_hits(input, ctx, 0, bufs);
         let recognition = if hits.hits.is_empty() && self.settings.fuzzy_max_edits > 0 {
             self.rank(crate::fuzzy::recognize_fuzzy(self, input, ctx))
-        } else {
+        } else if candidates {
             self.rank_hits(&hits, input, ctx, bufs)
+        } else {
+            self.best_hit(&hits, input, ctx, bufs)
         };
         bufs.hits = hits.hits;
         bufs.hit_entities = recycle(hits.entities);
         bufs.hit_context = recycle(hits.context);
-        let _ = SCRATCH.try_with(|s| s.replace(scratch));
         recognition
     }
 
@@ -1213,6 +1171,26 @@ impl IntentEngine {
             hit.total_chars,
             hit.key.edits,
         )
+    }
+
+    /// The best of the hits as [`IntentEngine::rank_hits`] reports it, without candidates.
+    fn best_hit(
+        &self,
+        all: &Hits<'_>,
+        input: &Input,
+        ctx: &Context,
+        bufs: &mut Bufs,
+    ) -> Recognition {
+        let keys = &mut bufs.keys;
+        keys.clear();
+        keys.extend(all.hits.iter().map(|h| h.key));
+        let best = best_index(keys)
+            .and_then(|i| self.materialise(all, &all.hits[i], input, ctx))
+            .filter(|m| m.confidence >= self.settings.threshold);
+        Recognition {
+            best,
+            candidates: vec![],
+        }
     }
 
     /// Ranks hits like [`IntentEngine::rank`] and builds only the matches it reports.
@@ -1284,11 +1262,6 @@ impl IntentEngine {
             .filter(|c| !c.is_whitespace())
             .count()
             .max(1) as f32;
-        let end = input
-            .low
-            .iter()
-            .rposition(|c| !(c.is_whitespace() || *c == '-' || *c == '_'))
-            .map_or(&input.low[..0], |i| &input.low[..=i]);
         // Per data block: 0 = not checked yet, 1 = context allows it, 2 = it doesn't.
         let mut block_ok = std::mem::take(&mut bufs.block_ok);
         block_ok.clear();
@@ -1369,20 +1342,10 @@ impl IntentEngine {
         };
         let mut matcher =
             Matcher::with_buffers(empty, input, &mut sink, std::mem::take(&mut bufs.matcher));
-        self.candidates(input, bufs);
+        self.prefilter
+            .candidates(input, &mut bufs.prefilter, &mut bufs.candidates);
         for &si in &bufs.candidates {
             let sentence = &self.sentences[si as usize];
-            if let Some(first) = &sentence.first
-                && !first.iter().any(|f| input.low.starts_with(f))
-            {
-                continue;
-            }
-            // A word gap at the end of a template may take a trailing hyphen.
-            if let Some(last) = &sentence.last
-                && !last.iter().any(|f| end.ends_with(f))
-            {
-                continue;
-            }
             let data = &self.data[sentence.data as usize];
             let slot = &mut block_ok[sentence.data as usize];
             if *slot == 0 {
@@ -1445,7 +1408,14 @@ impl IntentEngine {
             if e.wildcard {
                 wildcards += 1;
                 wildcard_chars += text.chars().filter(|c| !c.is_whitespace()).count();
-                plausibility = plausibility.min(self.lexicon.score(e.slot, &text));
+                let from =
+                    crate::plausible::span_start(&sentence.introducers, e.slot, input, e.start);
+                let score = if from == e.start {
+                    self.lexicon.score(e.slot, &text)
+                } else {
+                    self.lexicon.score(e.slot, &input.slice(from, e.end))
+                };
+                plausibility = plausibility.min(score);
             }
             let value = match &e.value {
                 EValue::Spoken => Value::Text(text.clone()),
@@ -1591,9 +1561,7 @@ struct Scratch {
 /// Working buffers of the pre-filter and the matcher loop.
 #[derive(Default)]
 pub(crate) struct Bufs {
-    counts: Vec<u16>,
-    seen: Vec<bool>,
-    satisfied: Vec<bool>,
+    prefilter: PrefilterBufs,
     candidates: Vec<u32>,
     block_ok: Vec<u8>,
     matcher: MatcherBufs,
@@ -1705,7 +1673,7 @@ fn permutations(items: &[Node]) -> Node {
         let first = rest.remove(i);
         alts.push(Node::Seq(Box::new([first, permutations(&rest)])));
     }
-    Node::Alt(alts.into())
+    Node::Alt(alts.into(), None)
 }
 
 /// hassil's `text_chunk_count`, used to order wildcard templates.

@@ -21,7 +21,7 @@ fn collect(node: &Node, out: &mut BTreeSet<String>) {
         Node::Lit { chars, .. } => {
             out.insert(chars.iter().collect());
         }
-        Node::Seq(items) | Node::Alt(items) => items.iter().for_each(|i| collect(i, out)),
+        Node::Seq(items) | Node::Alt(items, _) => items.iter().for_each(|i| collect(i, out)),
         Node::Space | Node::List { .. } | Node::Rule(_) => {}
     }
 }

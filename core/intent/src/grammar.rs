@@ -110,7 +110,7 @@ impl<'e> Builder<'e> {
                 }
                 seq(parts)?
             }
-            Node::Alt(items) => {
+            Node::Alt(items, _) => {
                 let mut alts = vec![];
                 let mut optional = false;
                 for item in items.iter() {
@@ -187,7 +187,7 @@ impl<'e> Builder<'e> {
                 }
                 acc
             }
-            Node::Alt(items) => {
+            Node::Alt(items, _) => {
                 let mut out = vec![];
                 for item in items.iter() {
                     out.extend(self.strings(item, table)?);

@@ -36,6 +36,7 @@ mod load;
 pub mod merge;
 mod numbers;
 mod plausible;
+mod prefilter;
 mod program;
 pub mod sample;
 pub mod template;

@@ -112,8 +112,9 @@ impl CharTrie {
                 }
             }
             let edges = n.edges.as_slice();
-            if let Ok(gap) = edges.binary_search_by_key(&' ', |e| e.0) {
-                let next = edges[gap].1;
+            // Edges are sorted, so a word gap is among the first few (only
+            // control characters sort before it).
+            if let Some(&(_, next)) = edges.iter().take_while(|e| e.0 <= ' ').find(|e| e.0 == ' ') {
                 // A word gap: whitespace run, or a hyphen/underscore joining words.
                 let mut p = pos;
                 while p < low.len() && low[p].is_whitespace() {

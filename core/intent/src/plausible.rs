@@ -24,11 +24,150 @@
 //! The match's confidence is multiplied by the lowest score of its wildcard
 //! spans, so implausible ones fall below the threshold ("I don't know") but
 //! still appear among the candidates.
+//!
+//! The span is scored with the words that belong to it. A template may put two
+//! optional groups before a wildcard, an *introducer* and a word after it:
+//! `who is [<in>] [the] {zone:state}`, where the second group's word reads as
+//! part of the introducer ("at the office"). When the sentence has that word
+//! without any introducer before it ("who is *the pope*"), the word opens the
+//! span's phrase instead, and the span is scored with it ("the pope": two
+//! words, its content word unknown to every list). German writes the same
+//! template with the article inside the preposition's group
+//! (`[((in|auf)[ <artikel_bestimmt>]|im)] {zone:state}`), which rejects "wer
+//! ist der Papst" the same way.
 
 use std::collections::HashSet;
 
 use crate::lists::SlotList;
-use crate::program::{ListRef, Node};
+use crate::program::{ListRef, Node, edge_literals};
+use crate::text::Input;
+
+/// Two optional groups before a wildcard, `[<in>] [the] {zone:state}`: the
+/// words the second can be (`the`), and the words the first can end with
+/// (`in`, `at`, …). See the module documentation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Introducer {
+    pub slot: u32,
+    pub words: Vec<Box<[char]>>,
+    pub before: Vec<Box<[char]>>,
+}
+
+/// The [`Introducer`]s of a template (its wildcards are found by the slot
+/// score only; here every list reference with two optional groups before it
+/// counts, open or closed).
+pub(crate) fn introducers(node: &Node, rules: &[Node], out: &mut Vec<Introducer>) {
+    match node {
+        Node::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                introducers(item, rules, out);
+                if let Node::List { slot, .. } = item
+                    && let Some(found) = introducer_before(&items[..i], rules, *slot)
+                    && !out.contains(&found)
+                {
+                    out.push(found);
+                }
+            }
+        }
+        Node::Alt(items, _) => items.iter().for_each(|i| introducers(i, rules, out)),
+        _ => {}
+    }
+}
+
+/// The optional group's choices other than the empty one, if `node` is optional.
+fn optional_choices(node: &Node) -> Option<Vec<&Node>> {
+    let Node::Alt(items, _) = node else {
+        return None;
+    };
+    let empty = |n: &Node| matches!(n, Node::Seq(s) if s.is_empty());
+    items
+        .iter()
+        .any(empty)
+        .then(|| items.iter().filter(|n| !empty(n)).collect())
+}
+
+/// The single literal words `node` can be (`None` when it can be anything else).
+fn single_words(node: &Node, rules: &[Node], depth: usize, out: &mut Vec<Box<[char]>>) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    match node {
+        Node::Lit { chars, .. } => {
+            out.push(chars.clone());
+            true
+        }
+        Node::Rule(i) => single_words(&rules[*i as usize], rules, depth + 1, out),
+        Node::Alt(items, _) => items.iter().all(|i| single_words(i, rules, depth + 1, out)),
+        Node::Seq(items) if items.len() == 1 => single_words(&items[0], rules, depth + 1, out),
+        _ => false,
+    }
+}
+
+fn introducer_before(before: &[Node], rules: &[Node], slot: u32) -> Option<Introducer> {
+    let mut groups = before.iter().rev().filter(|n| !matches!(n, Node::Space));
+    let second = optional_choices(groups.next()?)?;
+    let first = optional_choices(groups.next()?)?;
+    let mut words = vec![];
+    for choice in &second {
+        if !single_words(choice, rules, 0, &mut words) {
+            return None;
+        }
+    }
+    let mut ends = vec![];
+    for choice in &first {
+        let (last, nullable) = edge_literals(choice, rules, 0, true);
+        if nullable {
+            return None;
+        }
+        ends.extend(last?);
+    }
+    (!words.is_empty() && !ends.is_empty()).then_some(Introducer {
+        slot,
+        words,
+        before: ends,
+    })
+}
+
+/// The start of the word that ends just before `pos` (after the whitespace
+/// before `pos`), and that word's end; `None` at the start of the input.
+fn word_before(low: &[char], pos: usize) -> Option<(usize, usize)> {
+    let end = low[..pos].iter().rposition(|c| !c.is_whitespace())? + 1;
+    let start = low[..end]
+        .iter()
+        .rposition(|c| c.is_whitespace())
+        .map_or(0, |i| i + 1);
+    Some((start, end))
+}
+
+/// Where the span of a wildcard filling `slot` from `start` begins for
+/// scoring: at `start`, or at the word before it when that word is an
+/// introducer's second word with none of the introducer's own words before it.
+pub(crate) fn span_start(
+    introducers: &[Introducer],
+    slot: u32,
+    input: &Input,
+    start: usize,
+) -> usize {
+    let low = &input.low;
+    for intro in introducers.iter().filter(|i| i.slot == slot) {
+        let Some((ws, we)) = word_before(low, start) else {
+            continue;
+        };
+        let word = &low[ws..we];
+        // Not the second group's word, or also the first group's own last
+        // word (`[hiện tại] [<in>]`, where <in> has "tại"): no new phrase.
+        if !intro.words.iter().any(|w| **w == *word)
+            || intro.before.iter().any(|w| word.ends_with(w))
+        {
+            continue;
+        }
+        let introduced = word_before(low, ws)
+            .is_some_and(|(ps, pe)| intro.before.iter().any(|w| low[ps..pe].ends_with(w)));
+        if !introduced {
+            return ws;
+        }
+    }
+    start
+}
 
 /// What the compiled templates say about slots and words.
 #[derive(Debug, Default, Clone)]
@@ -100,7 +239,7 @@ impl Lexicon {
                 self.template_words.insert(chars.iter().collect());
             }
             Node::Space => {}
-            Node::Seq(items) | Node::Alt(items) => {
+            Node::Seq(items) | Node::Alt(items, _) => {
                 for i in items.iter() {
                     self.walk(i, rules, globals, locals, runtime, usage, seen, depth + 1);
                 }
@@ -119,7 +258,7 @@ impl Lexicon {
                     );
                 }
             }
-            Node::List { list, slot } => {
+            Node::List { list, slot, .. } => {
                 let u = &mut usage[*slot as usize];
                 let resolved = match *list {
                     ListRef::Global(id) => {
@@ -230,6 +369,33 @@ lists:
         assert_eq!(intent(&engine, "who is king of spain"), None);
         // The rejected match is still the best candidate.
         let rec = engine.recognize("who is albert einstein", &Context::new());
+        assert_eq!(rec.candidates[0].intent, "GetState");
+    }
+
+    /// `[<in>] [the] {zone:state}`: "the" without a preposition before it
+    /// opens the span's phrase ("the pope"), with one it doesn't ("at the office").
+    #[test]
+    fn an_article_without_its_preposition_belongs_to_the_span() {
+        let yaml = YAML.replace(
+            "who is [at] [the] {zone:state}",
+            "who is [<in>] [the] {zone:state}",
+        ) + "expansion_rules:\n  in: \"(in|at)\"\n";
+        let engine = IntentEngine::from_yaml_str(&yaml, "<test>", "en").unwrap();
+        assert_eq!(intent(&engine, "who is the pope"), None);
+        for accepted in [
+            "who is at the office",
+            "who is at work",
+            "who is home",
+            "who is in the garden",
+        ] {
+            assert_eq!(
+                intent(&engine, accepted).as_deref(),
+                Some("GetState"),
+                "{accepted}"
+            );
+        }
+        // The rejected match stays the best candidate.
+        let rec = engine.recognize("who is the pope", &Context::new());
         assert_eq!(rec.candidates[0].intent, "GetState");
     }
 

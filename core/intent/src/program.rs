@@ -23,13 +23,27 @@ pub(crate) enum Node {
     Space,
     /// Parts in order.
     Seq(Box<[Node]>),
-    /// One of the parts, in order.
-    Alt(Box<[Node]>),
-    /// A slot list.
-    List { list: ListRef, slot: u32 },
+    /// One of the parts, in order, with the characters each can start with
+    /// (see [`annotate`]).
+    Alt(Box<[Node]>, Firsts),
+    /// A slot list. `follow`: the characters what follows it in its sequence
+    /// can start with (after the word gap), when the sequence says (see
+    /// [`annotate`]); the matcher ends a value only where one of them is ahead.
+    List {
+        list: ListRef,
+        slot: u32,
+        follow: Option<Box<[char]>>,
+    },
     /// An expansion rule in the current rule table.
     Rule(u32),
 }
+
+/// Per choice of an alternative: the characters a match of it can start
+/// with, after the whitespace before it (`None`: any character, or it can
+/// match nothing); `None` for the whole alternative when no choice is
+/// restricted. The matcher skips a choice whose set lacks the character
+/// ahead without entering it.
+pub(crate) type Firsts = Option<Box<[Option<Box<[char]>>]>>;
 
 /// Which list a reference means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +124,8 @@ pub(crate) struct Matcher<'a, 's> {
     pub tag: u32,
     /// Spare hit buffers (list lookups nest, so one per depth).
     pool: Vec<Vec<(u32, usize)>>,
+    /// The `follow` set of the list being matched (read before anything nests).
+    follow: Option<&'a [char]>,
 }
 
 /// A matcher's buffers between sentences (see [`Matcher::with_buffers`]).
@@ -149,6 +165,7 @@ impl<'a, 's> Matcher<'a, 's> {
             sink,
             tag: 0,
             pool: bufs.pool,
+            follow: None,
         }
     }
 
@@ -276,8 +293,19 @@ impl<'a, 's> Matcher<'a, 's> {
                 }
             }
             Node::Seq(items) => self.seq(items, k, pos, sow),
-            Node::Alt(items) => {
+            Node::Alt(items, None) => {
                 for item in items.iter() {
+                    self.node(item, k, pos, sow);
+                }
+            }
+            Node::Alt(items, Some(firsts)) => {
+                let ahead = self.input.low.get(self.skip_ws(pos)).copied();
+                for (item, first) in items.iter().zip(firsts.iter()) {
+                    if let Some(first) = first
+                        && !ahead.is_some_and(|c| first.contains(&c))
+                    {
+                        continue;
+                    }
                     self.node(item, k, pos, sow);
                 }
             }
@@ -285,7 +313,8 @@ impl<'a, 's> Matcher<'a, 's> {
                 let rules = self.tables.rules;
                 self.node(&rules[*i as usize], k, pos, sow);
             }
-            Node::List { list, slot } => {
+            Node::List { list, slot, follow } => {
+                self.follow = follow.as_deref();
                 let list: &'a SlotList = match *list {
                     ListRef::Global(i) => match self.tables.globals.get(i as usize) {
                         Some(Some(l)) => l,
@@ -320,6 +349,17 @@ impl<'a, 's> Matcher<'a, 's> {
             && crate::engine::check_excluded(self.tables.excludes, &get)
     }
 
+    /// True when the character ahead of `pos` (after whitespace) can start
+    /// what follows a list (`follow`: `None` is anything).
+    fn followed(&self, follow: Option<&[char]>, pos: usize) -> bool {
+        follow.is_none_or(|set| {
+            self.input
+                .low
+                .get(self.skip_ws(pos))
+                .is_some_and(|c| set.contains(c))
+        })
+    }
+
     fn skip_ws(&self, mut pos: usize) -> usize {
         while pos < self.input.low.len() && self.input.low[pos].is_whitespace() {
             pos += 1;
@@ -335,6 +375,7 @@ impl<'a, 's> Matcher<'a, 's> {
         pos: usize,
         sow: bool,
     ) {
+        let follow = self.follow.take();
         let mut found = self.pool.pop().unwrap_or_default();
         found.clear();
         list.trie.find(&self.input.low, pos, &mut found);
@@ -377,7 +418,7 @@ impl<'a, 's> Matcher<'a, 's> {
                 let (v, end) = found[i];
                 i += 1;
                 let value = &list.values[v as usize];
-                if !self.value_allowed(value) {
+                if !self.value_allowed(value) || !self.followed(follow, end) {
                     continue;
                 }
                 self.push_value(slot, pos, end, value);
@@ -396,6 +437,7 @@ impl<'a, 's> Matcher<'a, 's> {
         pos: usize,
         sow: bool,
     ) {
+        let follow = self.follow.take();
         let low = &self.input.low;
         let mut p = pos;
         while p < low.len() && low[p].is_whitespace() {
@@ -420,24 +462,20 @@ impl<'a, 's> Matcher<'a, 's> {
                     p += 1;
                 }
             }
-            if range.digits {
-                let text: String = low[digits_start..p]
-                    .iter()
-                    .map(|&c| if c == ',' { '.' } else { c })
-                    .collect();
-                if let Ok(n) = text.parse::<f64>()
-                    && range.contains(n)
-                {
-                    self.state.entities.push(Entity {
-                        slot,
-                        value: EValue::Num(range.out(n)),
-                        start: digits_start,
-                        end: p,
-                        wildcard: false,
-                    });
-                    self.cont(k, p, sow);
-                    self.state.entities.pop();
-                }
+            if range.digits
+                && self.followed(follow, p)
+                && let Some(n) = parse_number(&low[digits_start..p])
+                && range.contains(n)
+            {
+                self.state.entities.push(Entity {
+                    slot,
+                    value: EValue::Num(range.out(n)),
+                    start: digits_start,
+                    end: p,
+                    wildcard: false,
+                });
+                self.cont(k, p, sow);
+                self.state.entities.pop();
             }
             return;
         }
@@ -448,6 +486,9 @@ impl<'a, 's> Matcher<'a, 's> {
             hits.clear();
             trie.find(low, pos, &mut hits);
             for &(v, end) in &hits {
+                if !self.followed(follow, end) {
+                    continue;
+                }
                 let score = (end - pos) as u32;
                 self.state.score += score;
                 self.state.entities.push(Entity {
@@ -466,6 +507,7 @@ impl<'a, 's> Matcher<'a, 's> {
     }
 
     fn wildcard(&mut self, slot: u32, k: &Cont<'a, '_>, pos: usize) {
+        let follow = self.follow.take();
         let low = &self.input.low;
         let mut start = pos;
         while start < low.len() && low[start].is_whitespace() {
@@ -478,6 +520,9 @@ impl<'a, 's> Matcher<'a, 's> {
             // word start, so only literal text can follow, as in hassil.
             let at_gap = end == low.len() || low[end].is_whitespace();
             if !at_gap && low[end - 1].is_whitespace() {
+                continue;
+            }
+            if !self.followed(follow, end) {
                 continue;
             }
             self.state.entities.push(Entity {
@@ -494,6 +539,21 @@ impl<'a, 's> Matcher<'a, 's> {
             }
         }
     }
+}
+
+/// The number written in `digits` (ASCII: a sign, digits, one `.` or `,`),
+/// parsed without allocating.
+fn parse_number(digits: &[char]) -> Option<f64> {
+    let mut buf = [0u8; 48];
+    let text = buf.get_mut(..digits.len())?;
+    for (b, &c) in text.iter_mut().zip(digits) {
+        *b = if c == ',' {
+            b'.'
+        } else {
+            u8::try_from(c).ok()?
+        };
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 /// True when `text` starts with one of `first` (or `first` is `None`: anything).
@@ -520,7 +580,7 @@ pub(crate) fn edge_literals(
         Node::Space => (Some(vec![]), true),
         Node::List { .. } => (None, false),
         Node::Rule(i) => edge_literals(&rules[*i as usize], rules, depth + 1, from_end),
-        Node::Alt(items) => {
+        Node::Alt(items, _) => {
             let mut all = Some(vec![]);
             let mut nullable = items.is_empty();
             for item in items.iter() {
@@ -577,7 +637,7 @@ pub(crate) fn required_clauses(node: &Node, rules: &[Node], out: &mut Vec<Vec<St
                 required_clauses(item, rules, out);
             }
         }
-        Node::Alt(items) => {
+        Node::Alt(items, _) => {
             let mut common: Option<Vec<Vec<String>>> = None;
             let mut any_of: Option<Vec<String>> = Some(vec![]);
             for item in items.iter() {
@@ -607,5 +667,110 @@ pub(crate) fn required_clauses(node: &Node, rules: &[Node], out: &mut Vec<Vec<St
             out.extend(common);
         }
         Node::Rule(i) => required_clauses(&rules[*i as usize], rules, out),
+    }
+}
+
+/// The most characters a choice's start set of [`Firsts`] may hold.
+const MAX_FIRSTS: usize = 16;
+
+/// The characters a match of `node` can start with after the whitespace
+/// before it (`None`: any), and whether it can match nothing. A word gap
+/// inside may take a hyphen or underscore instead of whitespace, so those
+/// join the set of what follows one.
+fn first_chars(node: &Node, rules: &[Node], depth: usize) -> (Option<Vec<char>>, bool) {
+    if depth > 64 {
+        return (None, false);
+    }
+    match node {
+        Node::Lit { chars, .. } => (chars.first().map(|&c| vec![c]), chars.is_empty()),
+        Node::Space => (Some(vec![]), true),
+        Node::List { .. } => (None, false),
+        Node::Rule(i) => first_chars(&rules[*i as usize], rules, depth + 1),
+        Node::Alt(items, _) => {
+            let mut all = Some(vec![]);
+            let mut nullable = items.is_empty();
+            for item in items.iter() {
+                let (f, n) = first_chars(item, rules, depth + 1);
+                nullable |= n;
+                all = all.zip(f).map(|(mut a, f)| {
+                    a.extend(f);
+                    a
+                });
+            }
+            (all, nullable)
+        }
+        Node::Seq(items) => seq_first_chars(items, rules, depth),
+    }
+}
+
+/// [`first_chars`] of a sequence of nodes.
+fn seq_first_chars(items: &[Node], rules: &[Node], depth: usize) -> (Option<Vec<char>>, bool) {
+    let mut all = Some(vec![]);
+    for item in items.iter() {
+        if matches!(item, Node::Space) {
+            all = all.map(|mut a| {
+                a.extend(['-', '_']);
+                a
+            });
+            continue;
+        }
+        let (f, n) = first_chars(item, rules, depth + 1);
+        all = all.zip(f).map(|(mut a, f)| {
+            a.extend(f);
+            a
+        });
+        if !n || all.is_none() {
+            return (all, false);
+        }
+    }
+    (all, true)
+}
+
+/// Fills in the start characters ([`Firsts`]) of every alternative inside
+/// `node`, whose rule references point into `rules`.
+pub(crate) fn annotate(node: &mut Node, rules: &[Node]) {
+    match node {
+        Node::Seq(items) => {
+            for i in 0..items.len() {
+                annotate(&mut items[i], rules);
+                if let Node::List { .. } = items[i] {
+                    let next = match seq_first_chars(&items[i + 1..], rules, 0) {
+                        (Some(mut set), false) if !set.is_empty() => {
+                            set.sort_unstable();
+                            set.dedup();
+                            (set.len() <= MAX_FIRSTS).then(|| set.into())
+                        }
+                        _ => None,
+                    };
+                    if let Node::List { follow, .. } = &mut items[i] {
+                        *follow = next;
+                    }
+                }
+            }
+        }
+        Node::Alt(items, firsts) => {
+            items.iter_mut().for_each(|i| annotate(i, rules));
+            let sets: Box<[Option<Box<[char]>>]> = items
+                .iter()
+                .map(|item| match first_chars(item, rules, 0) {
+                    (Some(mut set), false) => {
+                        set.sort_unstable();
+                        set.dedup();
+                        (set.len() <= MAX_FIRSTS).then(|| set.into())
+                    }
+                    _ => None,
+                })
+                .collect();
+            *firsts = sets.iter().any(Option::is_some).then_some(sets);
+        }
+        Node::Lit { .. } | Node::Space | Node::List { .. } | Node::Rule(_) => {}
+    }
+}
+
+/// [`annotate`] for every rule of a table (rules refer to rules of the same table).
+pub(crate) fn annotate_table(table: &mut [Node]) {
+    let snapshot = table.to_vec();
+    for node in table.iter_mut() {
+        annotate(node, &snapshot);
     }
 }

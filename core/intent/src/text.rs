@@ -345,6 +345,9 @@ impl Input {
         self.orig.clear();
         self.low.clear();
         self.low_str.clear();
+        self.orig.reserve(text.len());
+        self.low.reserve(text.len());
+        self.low_str.reserve(text.len());
         let table = char_flags();
         let mut pending_space = false;
         let mut prev = ' ';

@@ -72,6 +72,16 @@ fn every_package_language_agrees_with_hassil_on_the_fixed_sample() {
                         .map(|(lang, s)| {
                             let engine = engine(lang);
                             let (n, agree, known, shown) = agreement(&engine, lang, s, 5);
+                            // The best-only entry point answers what `recognize` does.
+                            for case in &s.cases {
+                                let ctx: emma_intent::Context = case.context.iter().collect();
+                                assert_eq!(
+                                    engine.recognize_best(&case.text, &ctx),
+                                    engine.recognize(&case.text, &ctx).best,
+                                    "{lang}: {:?}",
+                                    case.text
+                                );
+                            }
                             let failure = (agree + known < n).then(|| {
                                 format!("{lang}: {agree}+{known}/{n}\n  {}", shown.join("\n  "))
                             });

@@ -15,9 +15,9 @@ use std::path::PathBuf;
 use emma_intent::harness::{Fixtures, run_suite};
 use emma_intent::{Context, IntentEngine};
 
-/// "who is the pope": one unknown word after the article `[the]` consumes
-/// looks like "who is at work"; the span features cannot tell them apart.
-const LARGE_BOUND_EN: usize = 1;
+/// "who is the pope" was the last (an article without its preposition opens
+/// the span's phrase: see `plausible.rs`).
+const LARGE_BOUND_EN: usize = 0;
 const LARGE_BOUND_DE: usize = 0;
 
 fn engine(lang: &str) -> IntentEngine {
