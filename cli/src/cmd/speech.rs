@@ -51,6 +51,9 @@ pub struct ListenArgs {
     /// Silence after speech that ends an utterance, in milliseconds.
     #[arg(long, default_value_t = 400)]
     silence_ms: u32,
+    /// With --wav: treat each file as one utterance (no endpointing inside it), for batch use.
+    #[arg(long, requires = "wav")]
+    whole_file: bool,
     /// One JSON object per utterance per line.
     #[arg(long)]
     json: bool,
@@ -260,6 +263,11 @@ pub fn listen(args: ListenArgs) -> anyhow::Result<()> {
         engine,
     };
     if let Some(path) = &args.wav {
+        let endpoint = if args.whole_file {
+            endpoint.whole_stream()
+        } else {
+            endpoint
+        };
         for file in wav_files(path)? {
             recognizer = listen_file(recognizer, &file, endpoint, &printer)?;
         }

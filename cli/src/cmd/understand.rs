@@ -53,6 +53,9 @@ pub struct UnderstandArgs {
     /// Silence after speech that ends an utterance, in milliseconds.
     #[arg(long, default_value_t = 500)]
     silence_ms: u32,
+    /// With --wav: treat each file as one utterance (no endpointing inside it), for batch use.
+    #[arg(long, requires = "wav")]
+    whole_file: bool,
     /// One JSON object per utterance per line.
     #[arg(long)]
     json: bool,
@@ -111,6 +114,11 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
     };
     let printer = Printer { json: args.json };
     if let Some(path) = &args.wav {
+        let endpoint = if args.whole_file {
+            endpoint.whole_stream()
+        } else {
+            endpoint
+        };
         let files = super::speech::wav_files(path)?;
         let bar = if files.len() > 1 && !args.json {
             let bar = ProgressBar::new(files.len() as u64);
