@@ -1,7 +1,7 @@
 //! Endpointing in noise, on clips made in the run (espeak-ng speech, generated
 //! noise at known SNR, known speech spans): noise after speech does not start
 //! a new utterance, a quiet onset is not clipped, a 1 s pause separates two
-//! commands. The default (VAD) endpointer must keep all three; the old energy
+//! commands. The voice-activity endpointer (`EndpointConfig::voice_activity`) must keep all three; the old energy
 //! endpointer breaks them (which shows the checks can fail). Then the same
 //! through PocketSphinx: one command followed by noise gives one utterance.
 
@@ -61,8 +61,8 @@ fn violations(config: EndpointConfig, speech: &[Vec<i16>]) -> Vec<String> {
 }
 
 #[test]
-fn the_default_endpointer_keeps_utterances_whole_and_apart_in_noise() {
-    let v = violations(EndpointConfig::default(), &speech());
+fn the_voice_activity_endpointer_keeps_utterances_whole_and_apart_in_noise() {
+    let v = violations(EndpointConfig::voice_activity(), &speech());
     assert!(v.is_empty(), "{v:#?}");
 }
 
@@ -93,7 +93,7 @@ fn a_command_followed_by_noise_is_one_utterance_for_the_recogniser() {
             &[],
             &mut rng,
         );
-        let (utts, back) = transcribe(rec, &clip.audio, EndpointConfig::default()).unwrap();
+        let (utts, back) = transcribe(rec, &clip.audio, EndpointConfig::voice_activity()).unwrap();
         rec = back;
         let texts: Vec<&str> = utts.iter().map(|u| u.result.text.as_str()).collect();
         assert_eq!(texts.len(), 1, "{:?}: {texts:?}", SPOKEN[i].0);

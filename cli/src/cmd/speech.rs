@@ -54,6 +54,10 @@ pub struct ListenArgs {
     /// With --wav: treat each file as one utterance (no endpointing inside it), for batch use.
     #[arg(long, requires = "wav")]
     whole_file: bool,
+    /// End utterances with the voice-activity detector (earshot) instead of the
+    /// energy endpointer; the recogniser then hears only the utterances.
+    #[arg(long, conflicts_with = "whole_file")]
+    vad: bool,
     /// One JSON object per utterance per line.
     #[arg(long)]
     json: bool,
@@ -256,7 +260,11 @@ pub fn listen(args: ListenArgs) -> anyhow::Result<()> {
     }
     let endpoint = EndpointConfig {
         silence_end_ms: args.silence_ms,
-        ..EndpointConfig::default()
+        ..if args.vad {
+            EndpointConfig::voice_activity()
+        } else {
+            EndpointConfig::default()
+        }
     };
     let printer = Printer {
         json: args.json,

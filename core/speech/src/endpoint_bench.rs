@@ -791,7 +791,7 @@ pub struct EndpointBenchConfig {
 /// baseline), then the default, then the energy detector with the new
 /// hysteresis, then the other candidates compiled in with the default's settings.
 pub fn contenders() -> Vec<(String, Detector, EndpointConfig)> {
-    let new = EndpointConfig::default();
+    let new = EndpointConfig::voice_activity();
     let mut v = vec![
         (
             "baseline (old energy)".to_owned(),

@@ -45,10 +45,13 @@ pub enum ListenEvent {
 
 /// Feeds a stream into a recogniser and splits it into utterances.
 ///
-/// Only audio inside an utterance reaches the recogniser: from the
-/// endpointer's start of speech less the pre-roll (`pre_roll_ms`) to its end
-/// of speech. Noise between utterances is never decoded, so it cannot turn
-/// into an utterance of its own; with `whole_stream` set everything is.
+/// The endpointer decides where the recogniser's utterances end. With
+/// [`EndpointConfig::gate`] only audio inside an utterance reaches the
+/// recogniser: from the endpointer's start of speech less the pre-roll
+/// (`pre_roll_ms`) to its end of speech, so noise between utterances is never
+/// decoded. Without it (the default) the recogniser hears the whole stream,
+/// and an utterance the endpointer drops as too short is ended and discarded.
+/// With `whole_stream` set the whole stream is one utterance.
 pub struct Listener {
     recognizer: Box<dyn SpeechRecognizer>,
     endpointer: Endpointer,
@@ -95,7 +98,7 @@ impl Listener {
             fed_until: 0,
             utt_start: 0,
             pending: false,
-            open: config.whole_stream,
+            open: config.whole_stream || !config.gate,
             rec_fed: 0,
             rec_origin: 0,
             decode: Duration::ZERO,
@@ -136,6 +139,9 @@ impl Listener {
             self.ring_start += excess as u64;
             for boundary in self.endpointer.push(chunk) {
                 match boundary {
+                    Boundary::SpeechStart(_) if !self.endpointer.config().gate => {
+                        self.had_speech = true;
+                    }
                     Boundary::SpeechStart(s) => {
                         self.had_speech = true;
                         self.open = true;
@@ -150,14 +156,15 @@ impl Listener {
                     }
                     Boundary::SpeechEnd(_) => {
                         self.feed_to(self.samples, &mut out)?;
-                        self.open = false;
+                        self.open = !self.endpointer.config().gate;
                         if let Some(u) = self.finish_utterance()? {
                             out.push(ListenEvent::Final(u));
                         }
                     }
                     Boundary::Dropped(_) => {
-                        // Too short for an utterance: decode nothing of it.
-                        self.open = false;
+                        // Too short for an utterance: its result is discarded.
+                        self.feed_to(self.samples, &mut out)?;
+                        self.open = !self.endpointer.config().gate;
                         self.had_speech = false;
                         if self.pending {
                             self.recognizer.finish()?;
