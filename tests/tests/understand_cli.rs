@@ -96,3 +96,45 @@ fn bad_input_gets_a_clear_error() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("whisper"), "{}", stderr(&out));
 }
+
+#[test]
+fn whole_file_treats_a_recording_as_one_utterance() {
+    let dir = tempfile::tempdir().unwrap();
+    let wavs = dir.path().join("wav");
+    let commands = [
+        SpokenCommand::new("make it strong", "brewStrength", &[("strength", "strong")]),
+        SpokenCommand::new("make it mild", "brewStrength", &[("strength", "mild")]),
+    ];
+    let files = synthesize(&commands, VOICE, &wavs).unwrap();
+    // Two commands with more than a second of silence between them, in one file.
+    let joined_dir = dir.path().join("joined");
+    std::fs::create_dir_all(&joined_dir).unwrap();
+    let joined = joined_dir.join("two.wav");
+    let status = Command::new("sox")
+        .arg(&files[0])
+        .arg(&files[1])
+        .arg(&joined)
+        .args(["pad", "0", "0"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lines = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["--json", "--wav", joined.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = understand(&args, &coffee_context());
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let split = lines(&[]);
+    assert_eq!(split.len(), 2, "{split:?}");
+    assert_eq!(split[0]["text"], "make it strong", "{split:?}");
+    assert_eq!(split[1]["text"], "make it mild", "{split:?}");
+    let whole = lines(&["--whole-file"]);
+    assert_eq!(whole.len(), 1, "{whole:?}");
+    // Without a wav file to apply to, the option is refused.
+    let out = understand(&["--whole-file"], &coffee_context());
+    assert!(!out.status.success());
+}

@@ -33,6 +33,62 @@ enum BenchCommand {
     /// Wake word: recall on people's recordings and synthesised phrases, clean and in noise,
     /// false wakes per hour, wake-word → detection latency, memory; swept over thresholds.
     Wake(BenchWakeArgs),
+    /// Endpointing: split/merged/missed utterances and clipped onsets on a noisy corpus made
+    /// in the run, per voice-activity detector, against the old energy endpointer.
+    Endpoint(BenchEndpointArgs),
+}
+
+/// Arguments of `emma bench endpoint`.
+#[derive(Debug, Args)]
+pub struct BenchEndpointArgs {
+    /// Folder of real recordings (`.flac`/`.wav`, searched recursively) used as speech besides
+    /// espeak-ng; skipped when it does not exist.
+    #[arg(long, default_value = "../shared/data/wake-words")]
+    real: PathBuf,
+    /// At most this many real recordings.
+    #[arg(long, default_value_t = 12)]
+    real_max: usize,
+    /// Signal-to-noise ratios, dB.
+    #[arg(long, value_delimiter = ',', default_value = "24,18,12,6")]
+    snr: Vec<f32>,
+    /// Clips per scenario × noise × SNR.
+    #[arg(long, default_value_t = 6)]
+    per_cell: usize,
+    /// Seed of the corpus.
+    #[arg(long, default_value_t = 10)]
+    seed: u64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn bench_endpoint(args: BenchEndpointArgs) -> anyhow::Result<()> {
+    use emma_speech::endpoint_bench::{EndpointBenchConfig, run};
+    if args.per_cell == 0 || args.snr.is_empty() {
+        anyhow::bail!("--per-cell and --snr must not be empty");
+    }
+    let config = EndpointBenchConfig {
+        real_dir: args.real.is_dir().then_some(args.real),
+        real_max: args.real_max,
+        snrs: args.snr,
+        per_cell: args.per_cell,
+        seed: args.seed,
+    };
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let report = run(&config, &mut |msg| bar.set_message(msg.to_owned()))
+        .context("endpointing benchmark")?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
 }
 
 /// Arguments of `emma bench wake`.
@@ -132,5 +188,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Intents(args) => super::intents::bench(args, &crate::home::emma_home()),
         BenchCommand::Privacy(args) => super::privacy::bench(args),
         BenchCommand::Wake(args) => bench_wake(args),
+        BenchCommand::Endpoint(args) => bench_endpoint(args),
     }
 }

@@ -27,6 +27,9 @@ pub struct RunArgs {
     /// Understand these WAV files (a directory: every .wav in it, sorted) instead of the microphone.
     #[arg(long, value_name = "FILE|DIR")]
     wav: Option<PathBuf>,
+    /// With --wav: treat each file as one utterance (no endpointing inside it), for batch use.
+    #[arg(long, requires = "wav", conflicts_with = "wake")]
+    whole_file: bool,
     /// Handle this text as an utterance (repeatable), instead of the microphone.
     #[arg(long, value_name = "TEXT")]
     text: Vec<String>,
@@ -224,6 +227,11 @@ fn config(args: &RunArgs, audio: bool) -> anyhow::Result<AssistantConfig> {
             },
             (EngineArg::Vosk, None) => bail!("--engine vosk needs --model DIR"),
         });
+        if args.whole_file
+            && let Some(speech) = c.speech.as_mut()
+        {
+            speech.endpoint = speech.endpoint.whole_stream();
+        }
     }
     Ok(c)
 }

@@ -53,6 +53,13 @@ pub struct UnderstandArgs {
     /// Silence after speech that ends an utterance, in milliseconds.
     #[arg(long, default_value_t = 500)]
     silence_ms: u32,
+    /// With --wav: treat each file as one utterance (no endpointing inside it), for batch use.
+    #[arg(long, requires = "wav")]
+    whole_file: bool,
+    /// End utterances with the voice-activity detector (earshot) instead of the
+    /// energy endpointer; the recogniser then hears only the utterances.
+    #[arg(long, conflicts_with = "whole_file")]
+    vad: bool,
     /// One JSON object per utterance per line.
     #[arg(long)]
     json: bool,
@@ -107,10 +114,19 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
     }
     let endpoint = EndpointConfig {
         silence_end_ms: args.silence_ms,
-        ..EndpointConfig::default()
+        ..if args.vad {
+            EndpointConfig::voice_activity()
+        } else {
+            EndpointConfig::default()
+        }
     };
     let printer = Printer { json: args.json };
     if let Some(path) = &args.wav {
+        let endpoint = if args.whole_file {
+            endpoint.whole_stream()
+        } else {
+            endpoint
+        };
         let files = super::speech::wav_files(path)?;
         let bar = if files.len() > 1 && !args.json {
             let bar = ProgressBar::new(files.len() as u64);

@@ -14,7 +14,12 @@
 //! - `vosk_backend` (feature `vosk`) and `pocketsphinx` (feature
 //!   `pocketsphinx`): the two engines. Without the feature, [`open`] returns
 //!   [`SpeechError::EngineDisabled`] ("emma was built without vosk").
-//! - [`endpoint`]: energy-based end-of-utterance detection.
+//! - [`vad`]: frame classifiers (the `earshot` neural VAD by default, the old
+//!   energy threshold as the baseline).
+//! - [`endpoint`]: end-of-utterance detection: VAD with hysteresis, minimum
+//!   utterance length and pre-roll.
+//! - [`endpoint_bench`]: a noisy endpointing corpus synthesised in the run and
+//!   the measurements behind `emma bench endpoint`.
 //! - [`stream`]: [`Listener`] drives a recogniser with the endpointer, one final per utterance.
 //! - [`model`]: the model registry under `<emma home>/models`, with each model's language.
 //! - [`select`]: which engine and model to open for a language ([`ModelRegistry::choose`]).
@@ -29,6 +34,7 @@
 pub mod audio;
 pub mod bench;
 pub mod endpoint;
+pub mod endpoint_bench;
 mod error;
 #[cfg(feature = "mic")]
 pub mod mic;
@@ -39,13 +45,14 @@ pub mod recognizer;
 pub mod select;
 pub mod stream;
 pub mod synth;
+pub mod vad;
 #[cfg(feature = "vosk")]
 pub mod vosk_backend;
 pub mod wake;
 
 pub use audio::{Audio, SAMPLE_RATE};
 pub use emma_grammar::Grammar;
-pub use endpoint::{EndpointConfig, Endpointer};
+pub use endpoint::{Boundary, EndpointConfig, Endpointer};
 pub use error::{Result, SpeechError};
 pub use model::{ModelEntry, ModelRegistry, check_vosk_model};
 pub use recognizer::{
@@ -54,4 +61,5 @@ pub use recognizer::{
 };
 pub use select::{ModelChoice, ModelRequest};
 pub use stream::{ListenEvent, Listener, Utterance, transcribe};
+pub use vad::{FrameVad, VadEngine};
 pub use wake::{Detection, WakeEngine, WakeOptions, WakeWordDetector, open_wake};

@@ -517,9 +517,10 @@ impl Understander {
                                 .saturating_sub(buffer_start)
                                 .min(buffer.len() as u64)
                                 as usize;
+                            let pcm_start = buffer_start;
                             let pcm: Vec<i16> = buffer.drain(..end).collect();
                             buffer_start += end as u64;
-                            let u = self.redecode_cold_start(&mut listener, u, &pcm)?;
+                            let u = self.redecode_cold_start(&mut listener, u, &pcm, pcm_start)?;
                             let r = self.interpret(Some(&u), &last_partial, &pcm)?;
                             last_partial.clear();
                             on_result(&r)?;
@@ -532,7 +533,9 @@ impl Understander {
                 }
             }
             let last = match listener.finish()? {
-                Some(u) => Some(self.redecode_cold_start(&mut listener, u, &buffer)?),
+                Some(u) => {
+                    Some(self.redecode_cold_start(&mut listener, u, &buffer, buffer_start)?)
+                }
                 None => None,
             };
             if last.is_some() || !last_partial.is_empty() {
@@ -562,22 +565,30 @@ impl Understander {
     /// process, and all 5 right as later utterances. Once that utterance has
     /// updated the mean, decoding its audio again gives the later-utterance
     /// result, at the cost of one extra decode per recogniser lifetime.
+    /// `pcm_start` is the stream sample `pcm` starts at (the second
+    /// decoding's word times are moved to the stream's clock).
     fn redecode_cold_start(
         &mut self,
         listener: &mut Listener,
         first: Utterance,
         pcm: &[i16],
+        pcm_start: u64,
     ) -> Result<Utterance, UnderstandError> {
         if self.cmn_warm || pcm.is_empty() {
             return Ok(first);
         }
         self.cmn_warm = true;
-        let rec = listener.recognizer_mut();
         let t = std::time::Instant::now();
-        rec.reset()?;
+        listener.reset_recognizer()?;
+        let rec = listener.recognizer_mut();
         rec.accept(pcm)?;
-        let again = rec.finish()?;
-        rec.reset()?;
+        let mut again = rec.finish()?;
+        listener.reset_recognizer()?;
+        let shift = pcm_start as f64 / f64::from(SAMPLE_RATE);
+        for w in &mut again.words {
+            w.start += shift;
+            w.end += shift;
+        }
         tracing::debug!(
             first = %first.result.text,
             again = %again.text,
