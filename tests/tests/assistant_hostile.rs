@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use assistant_support::{Watcher, install, kitchen_home};
 use emma_core::assistant::{Assistant, AssistantConfig, AssistantEvent, BrokerChoice};
 use emma_core::devices::{Device, Domain};
+use emma_core::privacy::{Entry, Filter, Privacy};
 use emma_tests::mosquitto::Mosquitto;
 
 const COFFEE: &str = "skills/examples/coffee";
@@ -45,7 +46,11 @@ fn fixture() -> Fixture {
             "notify",
         ],
     );
-    install(&skills, HOSTILE, &["store", "profile:name"]);
+    install(
+        &skills,
+        HOSTILE,
+        &["store", "profile:name", "device:light.*:control"],
+    );
     // Granted what it declares, lights included: the budgets must hold even so.
     install(
         &skills,
@@ -123,6 +128,28 @@ fn a_skill_that_traps_gets_a_clear_answer_and_the_session_goes_on() {
     // The hostile skill itself is still usable after its traps.
     let t = f.assistant.process_text("hostile hello").unwrap();
     assert_eq!(t.reply, "hello friend");
+}
+
+#[test]
+fn a_command_a_skill_sent_before_it_failed_is_in_the_ledger() {
+    let mut f = fixture();
+    let t = f.assistant.process_text("hostile light then loop").unwrap();
+    assert_eq!(t.handled_by.as_deref(), Some("test.hostile"));
+    assert!(t.reply.contains("test.hostile could not do that"), "{t:?}");
+    // The command went out before the deadline stopped the call…
+    let got = f.watcher.devices(Duration::from_secs(3));
+    assert_eq!(got, vec!["light.kitchen"], "{got:?}");
+    // …so the share is in the customer's ledger, as for a call that succeeded
+    // (it was not: the failed call's commands were never recorded).
+    let privacy = Privacy::open_dir(f._dir.path()).unwrap();
+    let shares: Vec<Entry> = privacy
+        .ledger()
+        .entries(&Filter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "share" && e.party == "mqtt:emma/device/light.kitchen/set")
+        .collect();
+    assert_eq!(shares.len(), 1, "{shares:#?}");
 }
 
 #[test]

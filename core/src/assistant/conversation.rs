@@ -676,6 +676,11 @@ impl Worker {
         let sent_log = self.skills[index].sent.clone();
         sent_log.lock().unwrap_or_else(|e| e.into_inner()).clear();
         let result = self.router.skills_mut()[index].handle_intent(&request);
+        // What the skill sent went out even if the call then failed (trapped,
+        // or ran past its deadline): it is in the ledger either way.
+        let mut commands: Vec<SentCommand> =
+            std::mem::take(&mut *sent_log.lock().unwrap_or_else(|e| e.into_inner()));
+        crate::consent::record_commands(&self.privacy, &id, &commands, &reason, false);
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {
@@ -687,9 +692,6 @@ impl Worker {
                 return Said::text(self.responses.say("skill_failed", &[("skill", &id)]));
             }
         };
-        let mut commands: Vec<SentCommand> =
-            std::mem::take(&mut *sent_log.lock().unwrap_or_else(|e| e.into_inner()));
-        crate::consent::record_commands(&self.privacy, &id, &commands, &reason, false);
         self.effects(&id, &outcome.effects);
         for d in &outcome.denials {
             tracing::info!(skill = %id, permission = %d.permission, reason = %d.reason, "capability denied");
@@ -859,6 +861,15 @@ impl Worker {
                 kind: d.event.kind.clone(),
                 value: d.event.value.clone(),
             });
+            // Commands the skill sent are in the ledger even if its call then failed.
+            let sent = std::mem::take(
+                &mut *self.skills[d.skill]
+                    .sent
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+            let reason = emma_privacy::Reason::event(&d.event.kind);
+            crate::consent::record_commands(&self.privacy, &d.skill_id, &sent, &reason, false);
             let outcome = match d.result {
                 Ok(o) => o,
                 Err(e) => {
@@ -869,14 +880,6 @@ impl Worker {
                     continue;
                 }
             };
-            let sent = std::mem::take(
-                &mut *self.skills[d.skill]
-                    .sent
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()),
-            );
-            let reason = emma_privacy::Reason::event(&d.event.kind);
-            crate::consent::record_commands(&self.privacy, &d.skill_id, &sent, &reason, false);
             self.effects(&d.skill_id, &outcome.effects);
             let proposal = outcome.effects.iter().find_map(|e| match e {
                 Effect::OrderProposal { id, .. } => Some(id.clone()),

@@ -26,6 +26,14 @@ impl Skill for Hostile {
                     i = core::hint::black_box(i.wrapping_add(1));
                 }
             }
+            "ControlThenLoop" => {
+                // A command goes out, then the call runs past its deadline.
+                devices::control("light.kitchen", "turn_on", None)?;
+                let mut i: u64 = 0;
+                loop {
+                    i = core::hint::black_box(i.wrapping_add(1));
+                }
+            }
             "Recurse" => Ok(Reply::say(format!("{}", recurse(0, &mut [0; 4])))),
             "Allocate" => {
                 let mut chunks: Vec<Vec<u8>> = Vec::new();
