@@ -1,6 +1,9 @@
-//! Per-call overhead of the bindings: a trivial call (`is_running`) and
+//! Per-call overhead of the bindings: a trivial call (`is_running`), a trivial
+//! async call (`start` on a started assistant: in the bindings a `suspend`
+//! call completed from another thread, like `process_text`) and
 //! `process_text`, from Rust (the core assistant, the baseline), Kotlin and
-//! Python, measured in one run; prints each cost and the foreign minus Rust
+//! Python, measured in one run; prints each cost (`process_text`: the mean and
+//! the median, which a loaded machine disturbs less) and the foreign minus Rust
 //! difference (target: at most 20 µs above Rust), plus the peak memory of the
 //! Kotlin and Python processes. Kotlin runs twice: on the JVM's defaults and
 //! with a capped young generation ([`KOTLIN_YOUNG_GEN`]); see `bindings/README.md`
@@ -43,7 +46,9 @@ fn parse(out: &[u8]) -> HashMap<String, f64> {
         .collect()
 }
 
-fn rust(dir: &Path) -> (f64, f64) {
+/// The means of the trivial call and of `start` on a started assistant,
+/// `process_text`'s mean and median, in nanoseconds.
+fn rust(dir: &Path) -> (f64, f64, f64, f64) {
     let mut config = AssistantConfig::new(dir, "en");
     config.load_skills = false;
     let a = Assistant::new(config).expect("assistant");
@@ -58,16 +63,26 @@ fn rust(dir: &Path) -> (f64, f64) {
     }
     let trivial = t.elapsed().as_nanos() as f64 / f64::from(TRIVIAL);
     assert_eq!(running, 2 * TRIVIAL);
+    let t = Instant::now();
+    for _ in 0..TEXTS * 10 {
+        a.start().expect("start again");
+    }
+    let start_again = t.elapsed().as_nanos() as f64 / f64::from(TEXTS * 10);
     for _ in 0..TEXTS / 10 + 1 {
         a.process_text(SENTENCE).expect("process_text");
     }
-    let t = Instant::now();
-    for _ in 0..TEXTS {
-        a.process_text(SENTENCE).expect("process_text");
-    }
-    let text = t.elapsed().as_nanos() as f64 / f64::from(TEXTS);
+    let mut each: Vec<f64> = (0..TEXTS)
+        .map(|_| {
+            let t = Instant::now();
+            a.process_text(SENTENCE).expect("process_text");
+            t.elapsed().as_nanos() as f64
+        })
+        .collect();
+    let text = each.iter().sum::<f64>() / f64::from(TEXTS);
+    each.sort_by(f64::total_cmp);
+    let median = each[each.len() / 2];
     a.stop().expect("stop");
-    (trivial, text)
+    (trivial, start_again, text, median)
 }
 
 fn main() {
@@ -89,7 +104,7 @@ fn main() {
         ],
     );
 
-    let (rust_trivial, rust_text) = rust(&tmp.path().join("rust"));
+    let (rust_trivial, rust_start, rust_text, rust_text_median) = rust(&tmp.path().join("rust"));
     let kotlin_run = |sub: &str, options: &[&str]| {
         parse(
             &run_ok(
@@ -111,7 +126,8 @@ fn main() {
     );
 
     println!(
-        "per-call cost, one run ({TRIVIAL} trivial calls, {TEXTS} processText calls of {SENTENCE:?}):"
+        "per-call cost, one run ({TRIVIAL} trivial calls, {} start calls, {TEXTS} processText calls of {SENTENCE:?}):",
+        TEXTS * 10
     );
     println!(
         "{:<22} {:>12} {:>12} {:>14} {:>12} {:>14} {:>14} {:>14}",
@@ -126,7 +142,13 @@ fn main() {
     );
     for (name, key, base) in [
         ("isRunning (trivial)", "trivial_ns", rust_trivial),
-        ("processText", "process_text_ns", rust_text),
+        ("start again (async)", "start_again_ns", rust_start),
+        ("processText (mean)", "process_text_ns", rust_text),
+        (
+            "processText (median)",
+            "process_text_median_ns",
+            rust_text_median,
+        ),
     ] {
         let (k, ky, p) = (kotlin[key], kotlin_young[key], python[key]);
         println!(

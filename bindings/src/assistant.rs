@@ -4,6 +4,7 @@
 
 use crate::devices::{DeviceInfo, DeviceListener, DeviceWatch, ForeignDeviceListener, SentCommand};
 use crate::error::EmmaError;
+use crate::jvm::attach_waker;
 use crate::privacy::CustomerControl;
 use crate::skills::{OrderLine, SkillManager};
 use emma_core::assistant as core;
@@ -396,6 +397,7 @@ struct ForeignListener(Arc<dyn EventListener>);
 
 impl core::EventListener for ForeignListener {
     fn on_event(&self, event: &core::AssistantEvent) {
+        crate::jvm::attach_current_thread();
         if let Err(e) = self.0.on_event(event.clone().into()) {
             tracing::warn!("an app's event listener failed: {e}");
         }
@@ -407,6 +409,7 @@ struct ForeignTts(Arc<dyn TextToSpeech>);
 
 impl core::TextToSpeech for ForeignTts {
     fn synthesize(&self, text: &str, language: &str) -> Result<core::ReplyAudio, String> {
+        crate::jvm::attach_current_thread();
         let a = self
             .0
             .synthesize(text.into(), language.into())
@@ -436,17 +439,21 @@ impl Assistant {
     /// Starts the broker connection, devices, skills and speech; starting twice does nothing.
     pub async fn start(&self) -> Result<(), EmmaError> {
         let inner = self.inner.clone();
-        Ok(tokio::task::spawn_blocking(move || inner.start())
-            .await
-            .map_err(blocking_failed)??)
+        Ok(
+            attach_waker(tokio::task::spawn_blocking(move || inner.start()))
+                .await
+                .map_err(blocking_failed)??,
+        )
     }
 
     /// Stops cleanly (queued device commands are flushed first); stopping twice does nothing.
     pub async fn stop(&self) -> Result<(), EmmaError> {
         let inner = self.inner.clone();
-        Ok(tokio::task::spawn_blocking(move || inner.stop())
-            .await
-            .map_err(blocking_failed)??)
+        Ok(
+            attach_waker(tokio::task::spawn_blocking(move || inner.stop()))
+                .await
+                .map_err(blocking_failed)??,
+        )
     }
 
     /// Whether the assistant is started.
@@ -456,7 +463,9 @@ impl Assistant {
 
     /// Handles typed text as one utterance.
     pub async fn process_text(&self, text: String) -> Result<Turn, EmmaError> {
-        Ok(self.inner.process_text_async(&text).await?.into())
+        Ok(attach_waker(self.inner.process_text_async(&text))
+            .await?
+            .into())
     }
 
     /// Feeds captured mono 16-bit audio at `sample_rate` Hz; turns arrive as events.
@@ -478,7 +487,7 @@ impl Assistant {
     /// Ends the audio stream: the last utterance is handled; returns every turn of the stream.
     pub async fn end_audio(&self) -> Result<Vec<Turn>, EmmaError> {
         let inner = self.inner.clone();
-        let turns = tokio::task::spawn_blocking(move || inner.end_audio())
+        let turns = attach_waker(tokio::task::spawn_blocking(move || inner.end_audio()))
             .await
             .map_err(blocking_failed)??;
         Ok(turns.into_iter().map(Into::into).collect())
@@ -509,11 +518,9 @@ impl Assistant {
         device: String,
         assignment: String,
     ) -> Result<Vec<SentCommand>, EmmaError> {
-        let sent = self
-            .inner
-            .home()?
-            .command(&device, &Action::parse_assignment(&assignment)?)
-            .await?;
+        let home = self.inner.home()?;
+        let sent =
+            attach_waker(home.command(&device, &Action::parse_assignment(&assignment)?)).await?;
         Ok(sent.into_iter().map(Into::into).collect())
     }
 
@@ -556,9 +563,11 @@ impl Assistant {
     /// customer consented to `touchpoints`; returns what was sent (no text, no audio).
     pub async fn report_touchpoints(&self) -> Result<Vec<TouchpointReport>, EmmaError> {
         let inner = self.inner.clone();
-        let sent = tokio::task::spawn_blocking(move || inner.report_touchpoints())
-            .await
-            .map_err(blocking_failed)??;
+        let sent = attach_waker(tokio::task::spawn_blocking(move || {
+            inner.report_touchpoints()
+        }))
+        .await
+        .map_err(blocking_failed)??;
         Ok(sent.into_iter().map(Into::into).collect())
     }
 

@@ -13,13 +13,18 @@
 //! - [`privacy`]: customer control — consents, the ledger, export, erase.
 //! - [`skills`]: install, list, grant, revoke, uninstall skills; confirm or decline order proposals.
 //! - [`error`]: the one error type foreign code sees.
+//! - `jvm` (private): infrastructure that keeps the threads completing async
+//!   calls attached to the JVM, so Kotlin `suspend` calls do not pay a thread
+//!   attach and detach each (see its module docs).
 //!
-//! uniffi's generated scaffolding is `unsafe` FFI glue; this crate has no hand-written `unsafe`.
+//! uniffi's generated scaffolding is `unsafe` FFI glue; the only hand-written
+//! `unsafe` is in `jvm` (JNI's invocation interface and `dlsym`).
 
 pub mod assistant;
 pub mod devices;
 pub mod error;
 pub mod intents;
+mod jvm;
 pub mod privacy;
 pub mod skills;
 

@@ -3,6 +3,7 @@
 //! customer confirms or declines (`emma_core::skills::SkillHome`).
 
 use crate::error::EmmaError;
+use crate::jvm::attach_waker;
 use emma_core::skills::bundle::parse_public_key;
 use emma_core::skills::{
     HostError, InstalledSkill, Permission, Proposal, ProposalState, SkillHome, SkillRuntime, Trust,
@@ -170,12 +171,14 @@ impl SkillManager {
             self.customer.clone(),
             permissions(&grants)?,
         );
-        tokio::task::spawn_blocking(move || -> Result<_, EmmaError> {
-            let bundle = emma_core::skills::Bundle::read(Path::new(&path))
-                .map_err(|e| EmmaError::Skills(e.to_string()))?;
-            emma_core::assistant::check_install(&home, &bundle)?;
-            Ok(home.install(&runtime, Path::new(&path), &customer, &grants, dev)?)
-        })
+        attach_waker(tokio::task::spawn_blocking(
+            move || -> Result<_, EmmaError> {
+                let bundle = emma_core::skills::Bundle::read(Path::new(&path))
+                    .map_err(|e| EmmaError::Skills(e.to_string()))?;
+                emma_core::assistant::check_install(&home, &bundle)?;
+                Ok(home.install(&runtime, Path::new(&path), &customer, &grants, dev)?)
+            },
+        ))
         .await
         .map_err(|e| EmmaError::Internal(format!("installing a skill: {e}")))?
         .map(Into::into)

@@ -54,6 +54,17 @@ fun main(args: Array<String>) = runBlocking {
         check(mqtt.next("emma/device/light.kitchen_lamp/set").contains("40"))
     }
 
+    // The conversation thread completed a suspend call above, so it stays attached to the JVM
+    // (bindings/src/jvm.rs): every listener call of later turns comes from one daemon Java
+    // thread, not from a new Thread that JNA attaches and detaches around each callback.
+    val threads = ThreadRecorder()
+    assistant.addListener(threads)
+    repeat(3) { assistant.processText("turn off the kitchen lamp") }
+    check(threads.calls.get() >= 6) { "listener calls: ${threads.calls.get()}" }
+    check(threads.seen.size == 1 && threads.seen.single().isDaemon) {
+        "listener threads over ${threads.calls.get()} calls: ${threads.seen.map { "${it.name} daemon=${it.isDaemon}" }}"
+    }
+
     // A person at the brand, touchpoints: the home id, "did that help?", aggregates only with consent.
     check(assistant.homeId() == "home-kt") { "home id: ${assistant.homeId()}" }
     val asked = assistant.processText("I want to talk to a person")

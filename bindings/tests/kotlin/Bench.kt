@@ -1,6 +1,8 @@
 // Per-call cost from Kotlin, run by `cargo bench -p emma-bindings --bench ffi_overhead`.
 // Arguments: <data dir> <trivial calls> <processText calls> <sentence>
-// Prints `trivial_ns=… process_text_ns=… peak_rss_kib=…`.
+// Prints `trivial_ns=… start_again_ns=… process_text_ns=… process_text_median_ns=… peak_rss_kib=…`
+// (start_again: `start` on a started assistant, a trivial suspend call, 10 × processText calls;
+// processText: mean and median of the timed calls).
 @file:JvmName("BenchMain")
 
 package emma.tests
@@ -22,12 +24,22 @@ fun main(args: Array<String>) = runBlocking {
     var t0 = System.nanoTime()
     repeat(trivial) { if (assistant.isRunning()) running++ }
     val trivialNs = (System.nanoTime() - t0).toDouble() / trivial
-    repeat(texts / 10 + 1) { assistant.processText(sentence) }
+    // A trivial suspend call: start on a started assistant does nothing.
+    val starts = texts * 10
+    repeat(starts / 10) { assistant.start() }
     t0 = System.nanoTime()
-    repeat(texts) { assistant.processText(sentence) }
-    val textNs = (System.nanoTime() - t0).toDouble() / texts
+    repeat(starts) { assistant.start() }
+    val startNs = (System.nanoTime() - t0).toDouble() / starts
+    repeat(texts / 10 + 1) { assistant.processText(sentence) }
+    val each = LongArray(texts) {
+        val t = System.nanoTime()
+        assistant.processText(sentence)
+        System.nanoTime() - t
+    }
+    val textNs = each.sum().toDouble() / texts
+    val medianNs = each.sorted()[texts / 2]
     assistant.stop()
     check(running == 2 * trivial)
     val hwm = File("/proc/self/status").readLines().first { it.startsWith("VmHWM:") }.filter { it.isDigit() }
-    println("trivial_ns=$trivialNs process_text_ns=$textNs peak_rss_kib=$hwm")
+    println("trivial_ns=$trivialNs start_again_ns=$startNs process_text_ns=$textNs process_text_median_ns=$medianNs peak_rss_kib=$hwm")
 }

@@ -29,6 +29,19 @@ class Collector : EventListener {
     }
 }
 
+/** Records which Java threads deliver events (by identity: JNA attaching anew gives a new `Thread`). */
+class ThreadRecorder : EventListener {
+    val seen: MutableSet<Thread> = java.util.Collections.synchronizedSet(
+        java.util.Collections.newSetFromMap(java.util.IdentityHashMap<Thread, Boolean>())
+    )
+    val calls = java.util.concurrent.atomic.AtomicInteger()
+
+    override fun onEvent(event: AssistantEvent) {
+        calls.incrementAndGet()
+        seen.add(Thread.currentThread())
+    }
+}
+
 /** A listener that always throws: the assistant must carry on. */
 class ThrowingListener : EventListener {
     override fun onEvent(event: AssistantEvent) {

@@ -1,7 +1,9 @@
 """Per-call cost from Python, run by `cargo bench -p emma-bindings --bench ffi_overhead`.
 
 Usage: bench.py <data dir> <trivial calls> <processText calls> <sentence>
-Prints `trivial_ns=… process_text_ns=… peak_rss_kib=…`.
+Prints `trivial_ns=… start_again_ns=… process_text_ns=… process_text_median_ns=… peak_rss_kib=…`
+(start_again: `start` on a started assistant, a trivial async call, 10 × processText calls;
+processText: mean and median of the timed calls).
 """
 import asyncio
 import resource
@@ -11,6 +13,7 @@ import time
 from emma import Assistant, AssistantConfig
 
 data_dir, trivial, texts, sentence = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+starts = texts * 10
 
 
 async def main():
@@ -24,14 +27,26 @@ async def main():
     trivial_ns = (time.perf_counter_ns() - t0) / trivial
     for _ in range(texts // 10 + 1):
         await a.process_text(sentence)
+    for _ in range(starts // 10):
+        await a.start()
     t0 = time.perf_counter_ns()
+    for _ in range(starts):
+        await a.start()
+    start_ns = (time.perf_counter_ns() - t0) / starts
+    each = []
     for _ in range(texts):
+        t0 = time.perf_counter_ns()
         await a.process_text(sentence)
-    text_ns = (time.perf_counter_ns() - t0) / texts
+        each.append(time.perf_counter_ns() - t0)
+    text_ns = sum(each) / texts
+    median_ns = sorted(each)[texts // 2]
     await a.stop()
-    return trivial_ns, text_ns
+    return trivial_ns, start_ns, text_ns, median_ns
 
 
-trivial_ns, text_ns = asyncio.run(main())
+trivial_ns, start_ns, text_ns, median_ns = asyncio.run(main())
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-print(f"trivial_ns={trivial_ns} process_text_ns={text_ns} peak_rss_kib={peak}")
+print(
+    f"trivial_ns={trivial_ns} start_again_ns={start_ns} process_text_ns={text_ns} process_text_median_ns={median_ns} "
+    f"peak_rss_kib={peak}"
+)
