@@ -1256,12 +1256,7 @@ impl IntentEngine {
         if input.is_empty() {
             return results;
         }
-        let total_chars = input
-            .low
-            .iter()
-            .filter(|c| !c.is_whitespace())
-            .count()
-            .max(1) as f32;
+        let total_chars = input.non_space_len().max(1) as f32;
         // Per data block: 0 = not checked yet, 1 = context allows it, 2 = it doesn't.
         let mut block_ok = std::mem::take(&mut bufs.block_ok);
         block_ok.clear();

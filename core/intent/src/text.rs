@@ -304,6 +304,8 @@ pub struct Input {
     pub low: Vec<char>,
     /// `low` as a string, for substring pre-filtering.
     pub low_str: String,
+    /// Characters of `low` that are not whitespace (counted while filling).
+    non_space: usize,
 }
 
 impl Input {
@@ -345,6 +347,7 @@ impl Input {
         self.orig.clear();
         self.low.clear();
         self.low_str.clear();
+        self.non_space = 0;
         self.orig.reserve(text.len());
         self.low.reserve(text.len());
         self.low_str.reserve(text.len());
@@ -387,6 +390,7 @@ impl Input {
                 pending_space = false;
             }
             let l = if f & LOWER_SAME != 0 { c } else { lower(c) };
+            self.non_space += 1;
             self.orig.push(c);
             self.low.push(l);
             self.low_str.push(l);
@@ -402,12 +406,19 @@ impl Input {
         self.orig.extend(text.chars());
         self.low.extend(self.orig.iter().map(|&c| lower(c)));
         self.low_str.extend(self.low.iter());
+        self.non_space = self.low.iter().filter(|c| !c.is_whitespace()).count();
+    }
+
+    /// The number of characters that are not whitespace (what a match's
+    /// confidence divides wildcard characters by), counted while filling.
+    pub fn non_space_len(&self) -> usize {
+        self.non_space
     }
 
     /// The original text between two character offsets, trimmed.
     pub fn slice(&self, start: usize, end: usize) -> String {
         let chars = self.trimmed(start, end);
-        let mut out = String::with_capacity(chars.len());
+        let mut out = String::with_capacity(chars.iter().map(|c| c.len_utf8()).sum());
         out.extend(chars);
         out
     }
