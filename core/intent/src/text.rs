@@ -350,11 +350,14 @@ impl Input {
         self.non_space = 0;
         self.orig.reserve(text.len());
         self.low.reserve(text.len());
-        self.low_str.reserve(text.len());
         let table = char_flags();
         let mut pending_space = false;
         let mut prev = ' ';
         let mut last_class = 0;
+        // The lower-case text is `text` itself when nothing is lowered and
+        // the whitespace is single spaces between words (most sentences):
+        // copied at the end instead of encoded character by character.
+        let mut same = true;
         for c in text.chars() {
             let f = flags(table, c);
             if f & PUNCT != 0 {
@@ -380,20 +383,30 @@ impl Input {
             }
             prev = c;
             if f & SPACE != 0 {
+                same &= c == ' ' && !pending_space && !self.orig.is_empty();
                 pending_space = !self.orig.is_empty();
                 continue;
             }
             if pending_space {
                 self.orig.push(' ');
                 self.low.push(' ');
-                self.low_str.push(' ');
                 pending_space = false;
             }
-            let l = if f & LOWER_SAME != 0 { c } else { lower(c) };
+            let l = if f & LOWER_SAME != 0 {
+                c
+            } else {
+                let l = lower(c);
+                same &= l == c;
+                l
+            };
             self.non_space += 1;
             self.orig.push(c);
             self.low.push(l);
-            self.low_str.push(l);
+        }
+        if same && !pending_space {
+            self.low_str.push_str(text);
+        } else {
+            self.low_str.extend(self.low.iter());
         }
         true
     }
