@@ -161,8 +161,10 @@ pub struct IntentMatch {
     pub confidence: f32,
     /// Response key of the matched data block.
     pub response: Option<String>,
-    /// Metadata of the matched data block (scalars as text).
-    pub metadata: BTreeMap<String, String>,
+    /// Metadata of the matched data block (scalars as text), shared with the
+    /// block (every match of it refers to the same map instead of a copy).
+    #[serde(serialize_with = "serialize_shared")]
+    pub metadata: Arc<BTreeMap<String, String>>,
     /// Context after matching (caller context plus matched list values' context).
     pub context: BTreeMap<String, String>,
     /// The template that matched.
@@ -173,6 +175,15 @@ pub struct IntentMatch {
     pub wildcards: u32,
     /// Word edits made in fuzzy mode (0 for exact matches).
     pub edits: u32,
+}
+
+/// Serialises shared data as the data itself (serde's `rc` feature is not
+/// enabled workspace-wide).
+fn serialize_shared<T: serde::Serialize, S: serde::Serializer>(
+    value: &Arc<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    T::serialize(value, serializer)
 }
 
 /// The outcome of [`IntentEngine::recognize`].
@@ -228,7 +239,7 @@ pub(crate) struct DataBlock {
     pub requires: Vec<(String, CtxReq)>,
     pub excludes: Vec<(String, CtxReq)>,
     pub response: Option<String>,
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: Arc<BTreeMap<String, String>>,
     pub rules: u32,
 }
 
@@ -549,7 +560,8 @@ impl IntentEngine {
             .entries()
             .iter()
             .map(|(k, v)| (k.clone(), yaml_value_text(v)))
-            .collect();
+            .collect::<BTreeMap<_, _>>()
+            .into();
         let data_id = self.data.len() as u32;
         self.data.push(DataBlock {
             intent: intent_id,
