@@ -350,15 +350,18 @@ impl Input {
         self.non_space = 0;
         self.orig.reserve(text.len());
         self.low.reserve(text.len());
+        self.low_str.reserve(text.len());
         let table = char_flags();
         let mut pending_space = false;
         let mut prev = ' ';
         let mut last_class = 0;
-        // The lower-case text is `text` itself when nothing is lowered and
-        // the whitespace is single spaces between words (most sentences):
-        // copied at the end instead of encoded character by character.
-        let mut same = true;
-        for c in text.chars() {
+        // When the whitespace is single spaces between words (most
+        // sentences), the lower-case text is `text` with its upper-case
+        // characters replaced: copied in runs between them instead of
+        // encoded character by character. `copied`: bytes of `text` done.
+        let mut spaces_same = true;
+        let mut copied = 0;
+        for (i, c) in text.char_indices() {
             let f = flags(table, c);
             if f & PUNCT != 0 {
                 return false;
@@ -383,7 +386,7 @@ impl Input {
             }
             prev = c;
             if f & SPACE != 0 {
-                same &= c == ' ' && !pending_space && !self.orig.is_empty();
+                spaces_same &= c == ' ' && !pending_space && !self.orig.is_empty();
                 pending_space = !self.orig.is_empty();
                 continue;
             }
@@ -396,16 +399,21 @@ impl Input {
                 c
             } else {
                 let l = lower(c);
-                same &= l == c;
+                if l != c {
+                    self.low_str.push_str(&text[copied..i]);
+                    self.low_str.push(l);
+                    copied = i + c.len_utf8();
+                }
                 l
             };
             self.non_space += 1;
             self.orig.push(c);
             self.low.push(l);
         }
-        if same && !pending_space {
-            self.low_str.push_str(text);
+        if spaces_same && !pending_space {
+            self.low_str.push_str(&text[copied..]);
         } else {
+            self.low_str.clear();
             self.low_str.extend(self.low.iter());
         }
         true
@@ -535,12 +543,20 @@ mod tests {
             // An en quad is whitespace whose NFC is a plain space.
             "two\u{2000}words",
             "what's the time?",
+            // Upper case copied around, whitespace collapsed, both.
+            "Turn ON the Kitchen LIGHT",
+            "Гэрлийг АСААРАЙ",
+            "  leading and  double\tspaces ",
+            " Upper  Case\u{a0}NBSP",
+            "İstanbul ΣΟΦΊΑ trailing ",
         ] {
             let input = Input::new(text, &SkipWords::default());
             let (orig, low) = full(text);
             assert_eq!(input.orig.iter().collect::<String>(), orig, "{text:?}");
             assert_eq!(input.low_str, low, "{text:?}");
             assert_eq!(input.low.iter().collect::<String>(), low, "{text:?}");
+            let non_space = low.chars().filter(|c| !c.is_whitespace()).count();
+            assert_eq!(input.non_space_len(), non_space, "{text:?}");
         }
         // Buffers reused for a shorter sentence hold only that sentence.
         let mut input = Input::new("a much longer first sentence", &SkipWords::default());
