@@ -1108,15 +1108,30 @@ impl IntentEngine {
 
     /// Recognises `text` with the caller's context.
     pub fn recognize(&self, text: &str, ctx: &Context) -> Recognition {
-        self.with_scratch(|scratch| self.recognize_with(text, ctx, scratch, true))
+        self.with_scratch(|scratch| {
+            self.recognize_with(
+                text,
+                ctx,
+                scratch,
+                |engine, hits, input, bufs| engine.rank_hits(hits, input, ctx, bufs),
+                |recognition| recognition,
+            )
+        })
     }
 
     /// The best match only: [`Recognition::best`] of [`IntentEngine::recognize`],
     /// without building the candidates (what hassil's `recognize_best`
     /// answers; cheaper when the candidates are not needed).
     pub fn recognize_best(&self, text: &str, ctx: &Context) -> Option<IntentMatch> {
-        self.with_scratch(|scratch| self.recognize_with(text, ctx, scratch, false))
-            .best
+        self.with_scratch(|scratch| {
+            self.recognize_with(
+                text,
+                ctx,
+                scratch,
+                |engine, hits, input, bufs| engine.best_hit(hits, input, ctx, bufs),
+                |recognition| recognition.best,
+            )
+        })
     }
 
     /// Runs `f` with the thread's buffers, reused from its last sentence
@@ -1130,22 +1145,24 @@ impl IntentEngine {
         }
     }
 
-    fn recognize_with(
+    /// Matches `text` and reports the hits with `report` (or, when nothing
+    /// matched exactly and fuzzy matching is on, the fuzzy matches' ranking
+    /// with `fuzzy`).
+    fn recognize_with<T>(
         &self,
         text: &str,
         ctx: &Context,
         scratch: &mut Scratch,
-        candidates: bool,
-    ) -> Recognition {
+        report: impl FnOnce(&Self, &Hits<'_>, &Input, &mut Bufs) -> T,
+        fuzzy: impl FnOnce(Recognition) -> T,
+    ) -> T {
         scratch.input.fill(text, &self.skip);
         let Scratch { input, bufs } = scratch;
         let hits = self.match_hits(input, ctx, 0, bufs);
         let recognition = if hits.hits.is_empty() && self.settings.fuzzy_max_edits > 0 {
-            self.rank(crate::fuzzy::recognize_fuzzy(self, input, ctx))
-        } else if candidates {
-            self.rank_hits(&hits, input, ctx, bufs)
+            fuzzy(self.rank(crate::fuzzy::recognize_fuzzy(self, input, ctx)))
         } else {
-            self.best_hit(&hits, input, ctx, bufs)
+            report(self, &hits, input, bufs)
         };
         bufs.hits = hits.hits;
         bufs.hit_entities = recycle(hits.entities);
@@ -1192,17 +1209,13 @@ impl IntentEngine {
         input: &Input,
         ctx: &Context,
         bufs: &mut Bufs,
-    ) -> Recognition {
+    ) -> Option<IntentMatch> {
         let keys = &mut bufs.keys;
         keys.clear();
         keys.extend(all.hits.iter().map(|h| h.key));
-        let best = best_index(keys)
+        best_index(keys)
             .and_then(|i| self.materialise(all, &all.hits[i], input, ctx))
-            .filter(|m| m.confidence >= self.settings.threshold);
-        Recognition {
-            best,
-            candidates: vec![],
-        }
+            .filter(|m| m.confidence >= self.settings.threshold)
     }
 
     /// Ranks hits like [`IntentEngine::rank`] and builds only the matches it reports.
