@@ -161,8 +161,10 @@ pub struct IntentMatch {
     pub confidence: f32,
     /// Response key of the matched data block.
     pub response: Option<String>,
-    /// Metadata of the matched data block (scalars as text).
-    pub metadata: BTreeMap<String, String>,
+    /// Metadata of the matched data block (scalars as text), shared with the
+    /// block (every match of it refers to the same map instead of a copy).
+    #[serde(serialize_with = "serialize_shared")]
+    pub metadata: Arc<BTreeMap<String, String>>,
     /// Context after matching (caller context plus matched list values' context).
     pub context: BTreeMap<String, String>,
     /// The template that matched.
@@ -173,6 +175,15 @@ pub struct IntentMatch {
     pub wildcards: u32,
     /// Word edits made in fuzzy mode (0 for exact matches).
     pub edits: u32,
+}
+
+/// Serialises shared data as the data itself (serde's `rc` feature is not
+/// enabled workspace-wide).
+fn serialize_shared<T: serde::Serialize, S: serde::Serializer>(
+    value: &Arc<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    T::serialize(value, serializer)
 }
 
 /// The outcome of [`IntentEngine::recognize`].
@@ -228,7 +239,7 @@ pub(crate) struct DataBlock {
     pub requires: Vec<(String, CtxReq)>,
     pub excludes: Vec<(String, CtxReq)>,
     pub response: Option<String>,
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: Arc<BTreeMap<String, String>>,
     pub rules: u32,
 }
 
@@ -549,7 +560,8 @@ impl IntentEngine {
             .entries()
             .iter()
             .map(|(k, v)| (k.clone(), yaml_value_text(v)))
-            .collect();
+            .collect::<BTreeMap<_, _>>()
+            .into();
         let data_id = self.data.len() as u32;
         self.data.push(DataBlock {
             intent: intent_id,
@@ -1096,15 +1108,30 @@ impl IntentEngine {
 
     /// Recognises `text` with the caller's context.
     pub fn recognize(&self, text: &str, ctx: &Context) -> Recognition {
-        self.with_scratch(|scratch| self.recognize_with(text, ctx, scratch, true))
+        self.with_scratch(|scratch| {
+            self.recognize_with(
+                text,
+                ctx,
+                scratch,
+                |engine, hits, input, bufs| engine.rank_hits(hits, input, ctx, bufs),
+                |recognition| recognition,
+            )
+        })
     }
 
     /// The best match only: [`Recognition::best`] of [`IntentEngine::recognize`],
     /// without building the candidates (what hassil's `recognize_best`
     /// answers; cheaper when the candidates are not needed).
     pub fn recognize_best(&self, text: &str, ctx: &Context) -> Option<IntentMatch> {
-        self.with_scratch(|scratch| self.recognize_with(text, ctx, scratch, false))
-            .best
+        self.with_scratch(|scratch| {
+            self.recognize_with(
+                text,
+                ctx,
+                scratch,
+                |engine, hits, input, bufs| engine.best_hit(hits, input, ctx, bufs),
+                |recognition| recognition.best,
+            )
+        })
     }
 
     /// Runs `f` with the thread's buffers, reused from its last sentence
@@ -1118,22 +1145,24 @@ impl IntentEngine {
         }
     }
 
-    fn recognize_with(
+    /// Matches `text` and reports the hits with `report` (or, when nothing
+    /// matched exactly and fuzzy matching is on, the fuzzy matches' ranking
+    /// with `fuzzy`).
+    fn recognize_with<T>(
         &self,
         text: &str,
         ctx: &Context,
         scratch: &mut Scratch,
-        candidates: bool,
-    ) -> Recognition {
+        report: impl FnOnce(&Self, &Hits<'_>, &Input, &mut Bufs) -> T,
+        fuzzy: impl FnOnce(Recognition) -> T,
+    ) -> T {
         scratch.input.fill(text, &self.skip);
         let Scratch { input, bufs } = scratch;
         let hits = self.match_hits(input, ctx, 0, bufs);
         let recognition = if hits.hits.is_empty() && self.settings.fuzzy_max_edits > 0 {
-            self.rank(crate::fuzzy::recognize_fuzzy(self, input, ctx))
-        } else if candidates {
-            self.rank_hits(&hits, input, ctx, bufs)
+            fuzzy(self.rank(crate::fuzzy::recognize_fuzzy(self, input, ctx)))
         } else {
-            self.best_hit(&hits, input, ctx, bufs)
+            report(self, &hits, input, bufs)
         };
         bufs.hits = hits.hits;
         bufs.hit_entities = recycle(hits.entities);
@@ -1180,17 +1209,13 @@ impl IntentEngine {
         input: &Input,
         ctx: &Context,
         bufs: &mut Bufs,
-    ) -> Recognition {
+    ) -> Option<IntentMatch> {
         let keys = &mut bufs.keys;
         keys.clear();
         keys.extend(all.hits.iter().map(|h| h.key));
-        let best = best_index(keys)
+        best_index(keys)
             .and_then(|i| self.materialise(all, &all.hits[i], input, ctx))
-            .filter(|m| m.confidence >= self.settings.threshold);
-        Recognition {
-            best,
-            candidates: vec![],
-        }
+            .filter(|m| m.confidence >= self.settings.threshold)
     }
 
     /// Ranks hits like [`IntentEngine::rank`] and builds only the matches it reports.
@@ -1256,12 +1281,7 @@ impl IntentEngine {
         if input.is_empty() {
             return results;
         }
-        let total_chars = input
-            .low
-            .iter()
-            .filter(|c| !c.is_whitespace())
-            .count()
-            .max(1) as f32;
+        let total_chars = input.non_space_len().max(1) as f32;
         // Per data block: 0 = not checked yet, 1 = context allows it, 2 = it doesn't.
         let mut block_ok = std::mem::take(&mut bufs.block_ok);
         block_ok.clear();

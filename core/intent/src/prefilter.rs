@@ -20,7 +20,8 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
 
 use crate::text::Input;
 
@@ -97,7 +98,7 @@ impl AnchorTrie {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Prefilter {
     /// *Contains* literals: pattern `i` is literal id `i`.
-    contains: Option<AhoCorasick>,
+    contains: Option<DFA>,
     starts: AnchorTrie,
     /// *Ends* literals, reversed.
     ends: AnchorTrie,
@@ -160,8 +161,11 @@ impl Prefilter {
             } else {
                 // A DFA: the fastest search, for 0.03–0.35 MB per language
                 // (mn 16 literals, de 372).
-                AhoCorasick::builder()
-                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                // Walked by hand (`candidates`), so without the crate's own
+                // prefilter: every literal ending at a byte is marked there.
+                DFA::builder()
+                    .match_kind(aho_corasick::MatchKind::Standard)
+                    .prefilter(false)
                     .build(&contains)
                     .ok()
             },
@@ -266,9 +270,29 @@ impl Prefilter {
                 found.push(id);
             }
         };
-        if let Some(ac) = &self.contains {
-            for m in ac.find_overlapping_iter(&input.low_str) {
-                mark(m.pattern().as_u32());
+        if let Some(dfa) = &self.contains
+            && let Ok(start) = dfa.start_state(aho_corasick::Anchored::No)
+        {
+            // Every literal the sentence contains (an overlapping search):
+            // a match state lists all literals ending at its byte.
+            let mut sid = start;
+            for i in 0..if dfa.is_match(sid) {
+                dfa.match_len(sid)
+            } else {
+                0
+            } {
+                mark(dfa.match_pattern(sid, i).as_u32());
+            }
+            for &b in input.low_str.as_bytes() {
+                sid = dfa.next_state(aho_corasick::Anchored::No, sid, b);
+                if dfa.is_special(sid) {
+                    if dfa.is_dead(sid) {
+                        break;
+                    }
+                    for i in 0..dfa.match_len(sid) {
+                        mark(dfa.match_pattern(sid, i).as_u32());
+                    }
+                }
             }
         }
         let low = &input.low;
