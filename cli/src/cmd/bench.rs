@@ -83,10 +83,15 @@ fn bench_endpoint(args: BenchEndpointArgs) -> anyhow::Result<()> {
     let report = run(&config, &mut |msg| bar.set_message(msg.to_owned()))
         .context("endpointing benchmark")?;
     bar.finish_and_clear();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    print_report(args.json, &report, report.table())
+}
+
+/// Prints a bench report: pretty JSON with `--json`, else its table.
+fn print_report(json: bool, report: &impl serde::Serialize, table: String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
     } else {
-        print!("{}", report.table());
+        print!("{table}");
     }
     Ok(())
 }
@@ -170,12 +175,7 @@ fn bench_wake(args: BenchWakeArgs) -> anyhow::Result<()> {
     let report = emma_speech::wake::bench::run(&config, &mut |msg| bar.set_message(msg.to_owned()))
         .with_context(|| format!("wake-word benchmark on {}", args.data.display()))?;
     bar.finish_and_clear();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", report.table());
-    }
-    Ok(())
+    print_report(args.json, &report, report.table())
 }
 
 /// Runs `emma bench`.
