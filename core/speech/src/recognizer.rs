@@ -47,6 +47,19 @@ pub struct FinalResult {
     pub verification: Option<Verification>,
 }
 
+impl FinalResult {
+    /// Moves every word's timing by `samples` at 16 kHz: from the clock of
+    /// the audio the recogniser was fed to the stream's, when the stream
+    /// sample `samples` was the recogniser's first.
+    pub fn shift_words(&mut self, samples: u64) {
+        let by = samples as f64 / f64::from(crate::audio::SAMPLE_RATE);
+        for w in &mut self.words {
+            w.start += by;
+            w.end += by;
+        }
+    }
+}
+
 /// Acoustic evidence that a grammar-restricted transcript is what was said:
 /// the grammar path's acoustic log-likelihood against that of an
 /// unconstrained phone loop over the same audio (the classic

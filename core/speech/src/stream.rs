@@ -139,20 +139,20 @@ impl Listener {
             self.ring_start += excess as u64;
             for boundary in self.endpointer.push(chunk) {
                 match boundary {
-                    Boundary::SpeechStart(_) if !self.endpointer.config().gate => {
-                        self.had_speech = true;
-                    }
                     Boundary::SpeechStart(s) => {
                         self.had_speech = true;
-                        self.open = true;
-                        let from = s
-                            .saturating_sub(self.endpointer.config().pre_roll_samples())
-                            .max(self.fed_until)
-                            .max(self.ring_start);
-                        if !self.pending {
-                            self.utt_start = from;
+                        if self.endpointer.config().gate {
+                            // Feed from the pre-roll on, never again what was fed.
+                            self.open = true;
+                            let from = s
+                                .saturating_sub(self.endpointer.config().pre_roll_samples())
+                                .max(self.fed_until)
+                                .max(self.ring_start);
+                            if !self.pending {
+                                self.utt_start = from;
+                            }
+                            self.fed_until = from;
                         }
-                        self.fed_until = from;
                     }
                     Boundary::SpeechEnd(_) => {
                         self.feed_to(self.samples, &mut out)?;
@@ -171,7 +171,6 @@ impl Listener {
                             self.pending = false;
                             self.decode = Duration::ZERO;
                         }
-                        self.fed_until = self.samples;
                     }
                 }
             }
@@ -257,11 +256,7 @@ impl Listener {
 
     fn utterance(&self, mut result: FinalResult, finish: Duration) -> Utterance {
         // Word times count on the recogniser's clock: put them on the stream's.
-        let shift = self.rec_origin as f64 / f64::from(SAMPLE_RATE);
-        for w in &mut result.words {
-            w.start += shift;
-            w.end += shift;
-        }
+        result.shift_words(self.rec_origin);
         Utterance {
             result,
             start_s: self.utt_start as f64 / f64::from(SAMPLE_RATE),

@@ -584,11 +584,7 @@ impl Understander {
         rec.accept(pcm)?;
         let mut again = rec.finish()?;
         listener.reset_recognizer()?;
-        let shift = pcm_start as f64 / f64::from(SAMPLE_RATE);
-        for w in &mut again.words {
-            w.start += shift;
-            w.end += shift;
-        }
+        again.shift_words(pcm_start);
         tracing::debug!(
             first = %first.result.text,
             again = %again.text,
