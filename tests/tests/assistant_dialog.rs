@@ -324,6 +324,79 @@ fn misuse_gets_typed_errors_and_listeners_that_panic_are_survived() {
     );
 }
 
+/// A listener that calls back into the assistant with the blocking calls,
+/// which would wait for the very thread running it.
+struct Reentrant {
+    assistant: Assistant,
+    results: std::sync::Mutex<Vec<String>>,
+}
+
+impl EventListener for Reentrant {
+    fn on_event(&self, event: &AssistantEvent) {
+        if !matches!(event, AssistantEvent::Reply { .. }) {
+            return;
+        }
+        let a = &self.assistant;
+        let mut results = self.results.lock().unwrap();
+        for (call, r) in [
+            (
+                "process_text",
+                a.process_text("turn off the kitchen light").err(),
+            ),
+            ("end_audio", a.end_audio().err()),
+            ("report_touchpoints", a.report_touchpoints().err()),
+            ("stop", a.stop().err()),
+        ] {
+            results.push(match r {
+                Some(AssistantError::InListener { call: named }) => {
+                    assert_eq!(named, call);
+                    format!("{call}: refused")
+                }
+                other => format!("{call}: {other:?}"),
+            });
+        }
+    }
+}
+
+#[test]
+fn blocking_calls_from_a_listener_are_refused_instead_of_deadlocking() {
+    let f = fixture(|_| {}, true);
+    let listener = Arc::new(Reentrant {
+        assistant: f.assistant.clone(),
+        results: Default::default(),
+    });
+    f.assistant.add_listener(listener.clone());
+    // Without the check this turn never returns: process_text inside the
+    // listener waits for the conversation thread that is running it, and stop
+    // joins it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let a = f.assistant.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(a.process_text("turn on the kitchen light"));
+    });
+    let turn = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the turn came back")
+        .unwrap();
+    assert_eq!(devices(&turn), ["light.kitchen"]);
+    assert_eq!(
+        listener.results.lock().unwrap().clone(),
+        [
+            "process_text: refused",
+            "end_audio: refused",
+            "report_touchpoints: refused",
+            "stop: refused"
+        ]
+    );
+    let e = AssistantError::InListener { call: "stop" }.to_string();
+    assert!(e.contains("from another thread"), "{e}");
+    // The refused stop did nothing: the assistant still runs and serves turns
+    // (each turn's listener call is refused again, the turn is not).
+    assert!(f.assistant.is_running());
+    let turn = f.say("turn off the kitchen light");
+    assert_eq!(devices(&turn), ["light.kitchen"]);
+}
+
 #[test]
 fn with_a_wake_word_only_the_command_after_it_is_acted_on() {
     let mut f = fixture(

@@ -56,6 +56,15 @@ pub enum AssistantError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A call that waits for the assistant's own threads was made from an
+    /// event listener, which runs on one of them: it would wait for itself.
+    #[error(
+        "{call} waits for the assistant's own thread, and was called from an event listener running on it; call it from another thread (or use its async form)"
+    )]
+    InListener {
+        /// The call (`process_text`, `stop`, …).
+        call: &'static str,
+    },
     /// The assistant's worker stopped while the call was in flight (it was stopped or dropped).
     #[error("the assistant stopped while this call was in flight")]
     Stopped,

@@ -196,6 +196,19 @@ pub struct Turn {
 }
 
 /// A callback receiving every event (must return quickly; runs on the assistant's thread).
+///
+/// A listener must not wait for the assistant: the calls that block until the
+/// assistant's own threads answer ([`Assistant::process_text`],
+/// [`Assistant::end_audio`], [`Assistant::stop`],
+/// [`Assistant::report_touchpoints`]) return
+/// [`AssistantError::InListener`](super::AssistantError::InListener) when made
+/// from inside `on_event`, instead of waiting for the thread that is running
+/// the listener (a deadlock). Hand such work to another thread.
+///
+/// [`Assistant::process_text`]: super::Assistant::process_text
+/// [`Assistant::end_audio`]: super::Assistant::end_audio
+/// [`Assistant::stop`]: super::Assistant::stop
+/// [`Assistant::report_touchpoints`]: super::Assistant::report_touchpoints
 pub trait EventListener: Send + Sync {
     /// One event.
     fn on_event(&self, event: &AssistantEvent);
@@ -226,6 +239,32 @@ impl EventReceiver {
     /// Every event waiting now.
     pub fn drain(&self) -> Vec<AssistantEvent> {
         self.rx.try_iter().collect()
+    }
+}
+
+thread_local! {
+    /// How many listener calls this thread is inside (listeners may emit too).
+    static IN_LISTENER: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether the current thread is running an [`EventListener`].
+pub(crate) fn in_listener() -> bool {
+    IN_LISTENER.with(|n| n.get() > 0)
+}
+
+/// Marks the current thread as inside a listener call until dropped.
+struct ListenerScope;
+
+impl ListenerScope {
+    fn enter() -> Self {
+        IN_LISTENER.with(|n| n.set(n.get() + 1));
+        ListenerScope
+    }
+}
+
+impl Drop for ListenerScope {
+    fn drop(&mut self) {
+        IN_LISTENER.with(|n| n.set(n.get().saturating_sub(1)));
     }
 }
 
@@ -261,6 +300,7 @@ impl Hub {
             inner.listeners.clone()
         };
         for l in listeners {
+            let _scope = ListenerScope::enter();
             let call = std::panic::AssertUnwindSafe(|| l.on_event(&event));
             if std::panic::catch_unwind(call).is_err() {
                 tracing::warn!("an event listener panicked; the assistant goes on");

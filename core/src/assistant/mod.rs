@@ -234,6 +234,7 @@ impl Assistant {
     /// `flush_timeout`), skills are unloaded. Stopping a stopped assistant
     /// does nothing.
     pub fn stop(&self) -> Result<(), AssistantError> {
+        not_in_listener("stop")?;
         let running = self.state().take();
         match running {
             Some(r) => self.shared.stop(r),
@@ -249,6 +250,7 @@ impl Assistant {
     /// Handles typed text as one utterance; blocks until the reply.
     /// (From async code, use [`Assistant::process_text_async`].)
     pub fn process_text(&self, text: &str) -> Result<Turn, AssistantError> {
+        not_in_listener("process_text")?;
         let (tx, rx) = mpsc::channel();
         self.send(Request::Text {
             text: text.to_string(),
@@ -334,6 +336,7 @@ impl Assistant {
     /// Ends the current audio stream: the last utterance is understood and
     /// acted on; returns every turn of the stream. Without audio, no turns.
     pub fn end_audio(&self) -> Result<Vec<Turn>, AssistantError> {
+        not_in_listener("end_audio")?;
         let session = {
             let mut state = self.state();
             let running = state.as_mut().ok_or(AssistantError::NotRunning)?;
@@ -406,6 +409,7 @@ impl Assistant {
     pub fn report_touchpoints(
         &self,
     ) -> Result<Vec<emma_handoff::TouchpointReport>, AssistantError> {
+        not_in_listener("report_touchpoints")?;
         let (bus, h) = {
             let state = self.state();
             let r = state.as_ref().ok_or(AssistantError::NotRunning)?;
@@ -451,6 +455,16 @@ impl Assistant {
 
     fn state(&self) -> MutexGuard<'_, Option<Running>> {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Refuses a call that waits for the assistant's threads when it is made
+/// from an event listener (see [`EventListener`]).
+fn not_in_listener(call: &'static str) -> Result<(), AssistantError> {
+    if event::in_listener() {
+        Err(AssistantError::InListener { call })
+    } else {
+        Ok(())
     }
 }
 
