@@ -468,6 +468,17 @@ impl Assistant {
             .into())
     }
 
+    /// Handles typed text as one utterance, blocking the calling thread until
+    /// the reply: for apps that already work on a thread of their own (Kotlin
+    /// `Dispatchers.IO`, a Python worker thread, a command-line tool). It skips
+    /// the hop through the app's event loop that an async call makes, so it
+    /// costs the app less per call than `processText`. Never call it on a UI
+    /// thread or an event loop; from an event listener it throws
+    /// `WrongThread` (the listener runs on the thread that would answer).
+    pub fn process_text_blocking(&self, text: String) -> Result<Turn, EmmaError> {
+        Ok(self.inner.process_text(&text)?.into())
+    }
+
     /// Feeds captured mono 16-bit audio at `sample_rate` Hz; turns arrive as events.
     pub fn process_audio(&self, samples: Vec<i16>, sample_rate: u32) -> Result<(), EmmaError> {
         Ok(self.inner.process_audio(core::AudioChunk::I16 {

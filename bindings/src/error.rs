@@ -35,6 +35,10 @@ pub enum EmmaError {
     /// The privacy stores (consents, ledger, customer data) failed or are busy.
     #[error("{0}")]
     Privacy(String),
+    /// A blocking call was made from an event listener, which runs on the
+    /// assistant's own thread: call it from another thread, or use its async form.
+    #[error("{0}")]
+    WrongThread(String),
     /// Something else inside the assistant failed.
     #[error("{0}")]
     Internal(String),
@@ -54,6 +58,7 @@ impl From<AssistantError> for EmmaError {
             AssistantError::Devices(_) => EmmaError::Devices(msg),
             AssistantError::Skills(_) => EmmaError::Skills(msg),
             AssistantError::Privacy(_) => EmmaError::Privacy(msg),
+            AssistantError::InListener { .. } => EmmaError::WrongThread(msg),
             AssistantError::Io { .. } => EmmaError::Internal(msg),
         }
     }

@@ -8,11 +8,13 @@ import emma.Assistant
 import emma.AssistantConfig
 import emma.AssistantEvent
 import emma.EmmaException
+import emma.EventListener
 import java.util.concurrent.atomic.AtomicInteger
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withContext
 
 fun main(args: Array<String>) = runBlocking {
     val dataDir = args[0]
@@ -59,6 +61,26 @@ fun main(args: Array<String>) = runBlocking {
     val turn = assistant.processText("what is the meaning of life")
     check(turn.intent == null) { "an unrelated sentence was acted on: $turn" }
     events.await("not-understood event") { it as? AssistantEvent.NotUnderstood }
+
+    // The blocking form answers on the calling thread (a worker thread's call).
+    val blocking = withContext(Dispatchers.IO) { assistant.processTextBlocking("what is the meaning of life") }
+    check(blocking.intent == null && blocking.reply.isNotEmpty()) { "blocking turn: $blocking" }
+    // Called from inside a listener (the assistant's own thread) it is refused, not a deadlock.
+    val refused = java.util.concurrent.CopyOnWriteArrayList<String>()
+    assistant.addListener(object : EventListener {
+        override fun onEvent(event: AssistantEvent) {
+            if (event is AssistantEvent.Reply && refused.isEmpty()) {
+                try {
+                    assistant.processTextBlocking("turn on the kitchen lamp")
+                    refused.add("no error")
+                } catch (e: EmmaException.WrongThread) {
+                    refused.add(e.message ?: "")
+                }
+            }
+        }
+    })
+    withContext(Dispatchers.IO) { assistant.processTextBlocking("what is the meaning of life") }
+    check(refused.size == 1 && refused[0].contains("another thread")) { "listener's call: $refused" }
 
     // Audio to a text-only assistant: typed error naming what to configure.
     try {

@@ -1,8 +1,9 @@
 // Per-call cost from Kotlin, run by `cargo bench -p emma-bindings --bench ffi_overhead`.
 // Arguments: <data dir> <trivial calls> <processText calls> <sentence>
-// Prints `trivial_ns=… start_again_ns=… process_text_ns=… process_text_median_ns=… peak_rss_kib=…`
-// (start_again: `start` on a started assistant, a trivial suspend call, 10 × processText calls;
-// processText: mean and median of the timed calls).
+// Prints `trivial_ns=… start_again_ns=… process_text_ns=… process_text_median_ns=…
+// blocking_ns=… blocking_median_ns=… peak_rss_kib=…` (start_again: `start` on a started
+// assistant, a trivial suspend call, 10 × processText calls; processText and
+// processTextBlocking: mean and median of the timed calls).
 @file:JvmName("BenchMain")
 
 package emma.tests
@@ -38,8 +39,18 @@ fun main(args: Array<String>) = runBlocking {
     }
     val textNs = each.sum().toDouble() / texts
     val medianNs = each.sorted()[texts / 2]
+    // The blocking form, from this (worker-like) thread.
+    repeat(texts / 10 + 1) { assistant.processTextBlocking(sentence) }
+    val eachBlocking = LongArray(texts) {
+        val t = System.nanoTime()
+        assistant.processTextBlocking(sentence)
+        System.nanoTime() - t
+    }
+    val blockingNs = eachBlocking.sum().toDouble() / texts
+    val blockingMedianNs = eachBlocking.sorted()[texts / 2]
     assistant.stop()
     check(running == 2 * trivial)
     val hwm = File("/proc/self/status").readLines().first { it.startsWith("VmHWM:") }.filter { it.isDigit() }
-    println("trivial_ns=$trivialNs start_again_ns=$startNs process_text_ns=$textNs process_text_median_ns=$medianNs peak_rss_kib=$hwm")
+    println("trivial_ns=$trivialNs start_again_ns=$startNs process_text_ns=$textNs process_text_median_ns=$medianNs " +
+        "blocking_ns=$blockingNs blocking_median_ns=$blockingMedianNs peak_rss_kib=$hwm")
 }

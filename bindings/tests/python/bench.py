@@ -1,9 +1,10 @@
 """Per-call cost from Python, run by `cargo bench -p emma-bindings --bench ffi_overhead`.
 
 Usage: bench.py <data dir> <trivial calls> <processText calls> <sentence>
-Prints `trivial_ns=… start_again_ns=… process_text_ns=… process_text_median_ns=… peak_rss_kib=…`
-(start_again: `start` on a started assistant, a trivial async call, 10 × processText calls;
-processText: mean and median of the timed calls).
+Prints `trivial_ns=… start_again_ns=… process_text_ns=… process_text_median_ns=…
+blocking_ns=… blocking_median_ns=… peak_rss_kib=…` (start_again: `start` on a started
+assistant, a trivial async call, 10 × processText calls; process_text and
+process_text_blocking: mean and median of the timed calls).
 """
 import asyncio
 import resource
@@ -40,13 +41,22 @@ async def main():
         each.append(time.perf_counter_ns() - t0)
     text_ns = sum(each) / texts
     median_ns = sorted(each)[texts // 2]
+    # The blocking form, as a worker thread (or a script without asyncio) calls it.
+    for _ in range(texts // 10 + 1):
+        a.process_text_blocking(sentence)
+    each = []
+    for _ in range(texts):
+        t0 = time.perf_counter_ns()
+        a.process_text_blocking(sentence)
+        each.append(time.perf_counter_ns() - t0)
+    blocking = (sum(each) / texts, sorted(each)[texts // 2])
     await a.stop()
-    return trivial_ns, start_ns, text_ns, median_ns
+    return trivial_ns, start_ns, text_ns, median_ns, blocking
 
 
-trivial_ns, start_ns, text_ns, median_ns = asyncio.run(main())
+trivial_ns, start_ns, text_ns, median_ns, (blocking_ns, blocking_median_ns) = asyncio.run(main())
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 print(
     f"trivial_ns={trivial_ns} start_again_ns={start_ns} process_text_ns={text_ns} process_text_median_ns={median_ns} "
-    f"peak_rss_kib={peak}"
+    f"blocking_ns={blocking_ns} blocking_median_ns={blocking_median_ns} peak_rss_kib={peak}"
 )

@@ -7,7 +7,7 @@ import asyncio
 import sys
 import threading
 
-from emma import Assistant, AssistantConfig, AssistantEvent, EmmaError
+from emma import Assistant, AssistantConfig, AssistantEvent, EmmaError, EventListener
 from support import Collector, ThrowingListener
 
 data_dir = sys.argv[1]
@@ -44,6 +44,32 @@ asyncio.run(assistant.start())  # starting twice is a no-op
 turn = asyncio.run(assistant.process_text("what is the meaning of life"))
 assert turn.intent is None, turn
 events.wait_for("not-understood event", lambda e: e if isinstance(e, AssistantEvent.NOT_UNDERSTOOD) else None)
+
+# The blocking form answers on the calling thread.
+turn = assistant.process_text_blocking("what is the meaning of life")
+assert turn.intent is None and turn.reply, turn
+
+
+class Reentrant(EventListener):
+    """Calls the blocking form from inside a listener: refused, not a deadlock."""
+
+    def __init__(self):
+        self.errors = []
+
+    def on_event(self, event):
+        if isinstance(event, AssistantEvent.REPLY) and not self.errors:
+            try:
+                assistant.process_text_blocking("turn on the kitchen lamp")
+                self.errors.append("no error")
+            except EmmaError.WrongThread as e:
+                self.errors.append(str(e))
+
+
+reentrant = Reentrant()
+assistant.add_listener(reentrant)
+turn = assistant.process_text_blocking("what is the meaning of life")
+assert turn.intent is None, turn
+assert len(reentrant.errors) == 1 and "another thread" in reentrant.errors[0], reentrant.errors
 
 msg = expect(EmmaError.Speech, assistant.process_audio, [0] * 1600, 16000)
 assert "speech" in msg, msg
