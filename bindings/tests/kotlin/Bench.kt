@@ -31,26 +31,23 @@ fun main(args: Array<String>) = runBlocking {
     t0 = System.nanoTime()
     repeat(starts) { assistant.start() }
     val startNs = (System.nanoTime() - t0).toDouble() / starts
-    repeat(texts / 10 + 1) { assistant.processText(sentence) }
-    val each = LongArray(texts) {
-        val t = System.nanoTime()
-        assistant.processText(sentence)
-        System.nanoTime() - t
-    }
-    val textNs = each.sum().toDouble() / texts
-    val medianNs = each.sorted()[texts / 2]
+    val (textNs, medianNs) = meanAndMedian(texts) { assistant.processText(sentence) }
     // The blocking form, from this (worker-like) thread.
-    repeat(texts / 10 + 1) { assistant.processTextBlocking(sentence) }
-    val eachBlocking = LongArray(texts) {
-        val t = System.nanoTime()
-        assistant.processTextBlocking(sentence)
-        System.nanoTime() - t
-    }
-    val blockingNs = eachBlocking.sum().toDouble() / texts
-    val blockingMedianNs = eachBlocking.sorted()[texts / 2]
+    val (blockingNs, blockingMedianNs) = meanAndMedian(texts) { assistant.processTextBlocking(sentence) }
     assistant.stop()
     check(running == 2 * trivial)
     val hwm = File("/proc/self/status").readLines().first { it.startsWith("VmHWM:") }.filter { it.isDigit() }
     println("trivial_ns=$trivialNs start_again_ns=$startNs process_text_ns=$textNs process_text_median_ns=$medianNs " +
         "blocking_ns=$blockingNs blocking_median_ns=$blockingMedianNs peak_rss_kib=$hwm")
+}
+
+/** Mean and median in ns of `n` timed calls of `call`, after `n / 10 + 1` untimed ones. */
+inline fun meanAndMedian(n: Int, call: () -> Unit): Pair<Double, Long> {
+    repeat(n / 10 + 1) { call() }
+    val each = LongArray(n) {
+        val t = System.nanoTime()
+        call()
+        System.nanoTime() - t
+    }
+    return Pair(each.sum().toDouble() / n, each.sorted()[n / 2])
 }
