@@ -83,6 +83,7 @@ use crate::prefilter::{Kind, Prefilter, PrefilterBufs, TemplateClauses};
 use crate::program::{
     EValue, Entity, ListRef, Matcher, MatcherBufs, Node, State, Tables, recycle, required_clauses,
 };
+use crate::shared::SharedStr;
 use crate::template::{self, Expr};
 use crate::text::{Input, SkipWords};
 use crate::value::Value;
@@ -153,22 +154,22 @@ pub struct SlotValue {
 /// One recognised intent.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct IntentMatch {
-    /// Intent name.
-    pub intent: String,
-    /// Slots by name.
-    pub slots: BTreeMap<String, SlotValue>,
+    /// Intent name (shared with the engine).
+    pub intent: SharedStr,
+    /// Slots by name (names shared with the engine).
+    pub slots: BTreeMap<SharedStr, SlotValue>,
     /// Confidence in [0, 1].
     pub confidence: f32,
-    /// Response key of the matched data block.
-    pub response: Option<String>,
+    /// Response key of the matched data block (shared with the engine).
+    pub response: Option<SharedStr>,
     /// Metadata of the matched data block (scalars as text), shared with the
     /// block (every match of it refers to the same map instead of a copy).
     #[serde(serialize_with = "serialize_shared")]
     pub metadata: Arc<BTreeMap<String, String>>,
     /// Context after matching (caller context plus matched list values' context).
     pub context: BTreeMap<String, String>,
-    /// The template that matched.
-    pub template: String,
+    /// The template that matched (shared with the engine).
+    pub template: SharedStr,
     /// Literal template characters matched (hassil's `text_chunks_matched`).
     pub literal_chars: u32,
     /// Number of wildcard slots.
@@ -202,7 +203,7 @@ pub(crate) struct CtxReq {
     /// `None`: any value (must be present in the final check).
     pub values: Option<Vec<String>>,
     /// Copy the value into this slot.
-    pub copy_to: Option<String>,
+    pub copy_to: Option<SharedStr>,
 }
 
 pub(crate) fn check_required<'v>(
@@ -235,10 +236,10 @@ pub(crate) fn check_excluded<'v>(
 #[derive(Debug, Clone)]
 pub(crate) struct DataBlock {
     pub intent: u32,
-    pub slots: Vec<(String, Value)>,
+    pub slots: Vec<(SharedStr, Value)>,
     pub requires: Vec<(String, CtxReq)>,
     pub excludes: Vec<(String, CtxReq)>,
-    pub response: Option<String>,
+    pub response: Option<SharedStr>,
     pub metadata: Arc<BTreeMap<String, String>>,
     pub rules: u32,
 }
@@ -247,7 +248,7 @@ pub(crate) struct DataBlock {
 pub(crate) struct Sentence {
     pub data: u32,
     pub node: Node,
-    pub text: String,
+    pub text: SharedStr,
     /// Optional groups before its wildcards that change how a span is scored
     /// (see `plausible.rs`).
     pub introducers: Vec<crate::plausible::Introducer>,
@@ -284,6 +285,8 @@ pub const RUNTIME_LISTS: [&str; 3] = ["name", "area", "floor"];
 pub struct IntentEngine {
     pub(crate) lang: String,
     pub(crate) intents: Vec<String>,
+    /// The same names, shared with the matches that report them.
+    pub(crate) intent_names: Vec<SharedStr>,
     pub(crate) data: Vec<DataBlock>,
     pub(crate) sentences: Vec<Sentence>,
     pub(crate) rule_tables: Vec<Vec<Node>>,
@@ -293,7 +296,7 @@ pub struct IntentEngine {
     pub(crate) list_index: HashMap<String, u32>,
     pub(crate) globals: Vec<Option<Arc<SlotList>>>,
     pub(crate) locals: Vec<SlotList>,
-    pub(crate) slot_names: Vec<String>,
+    pub(crate) slot_names: Vec<SharedStr>,
     pub(crate) skip: SkipWords,
     pub(crate) prefilter: Prefilter,
     pub(crate) settings: Settings,
@@ -382,6 +385,7 @@ impl IntentEngine {
         let mut engine = IntentEngine {
             lang,
             intents: vec![],
+            intent_names: vec![],
             data: vec![],
             sentences: vec![],
             rule_tables: vec![],
@@ -442,6 +446,9 @@ impl IntentEngine {
         for (intent_name, intent) in intents.entries() {
             let intent_id = engine.intents.len() as u32;
             engine.intents.push(intent_name.clone());
+            engine
+                .intent_names
+                .push(SharedStr::from(intent_name.as_str()));
             let data_items = match intent.get("data") {
                 Some(Yaml::Seq(items)) => items.clone(),
                 _ => {
@@ -491,7 +498,7 @@ impl IntentEngine {
         if let Some(i) = self.slot_names.iter().position(|s| s == name) {
             return i as u32;
         }
-        self.slot_names.push(name.to_string());
+        self.slot_names.push(SharedStr::from(name));
         (self.slot_names.len() - 1) as u32
     }
 
@@ -550,7 +557,7 @@ impl IntentEngine {
             .unwrap_or(&empty)
             .entries()
             .iter()
-            .map(|(k, v)| (k.clone(), Value::from_yaml(v)))
+            .map(|(k, v)| (SharedStr::from(k.as_str()), Value::from_yaml(v)))
             .collect();
         let requires = ctx_reqs(data.get("requires_context").unwrap_or(&empty));
         let excludes = ctx_reqs(data.get("excludes_context").unwrap_or(&empty));
@@ -568,7 +575,10 @@ impl IntentEngine {
             slots,
             requires,
             excludes,
-            response: data.get("response").and_then(Yaml::as_text),
+            response: data
+                .get("response")
+                .and_then(Yaml::as_text)
+                .map(SharedStr::from),
             metadata,
             rules,
         });
@@ -613,7 +623,7 @@ impl IntentEngine {
                 Sentence {
                     data: data_id,
                     node,
-                    text,
+                    text: text.into(),
                     introducers,
                 },
             ));
@@ -1405,10 +1415,9 @@ impl IntentEngine {
         total_chars: f32,
         edits: u32,
     ) -> Option<IntentMatch> {
-        let mut context: BTreeMap<String, String> = ctx
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        // The caller's map copied as it is (already sorted: no collecting
+        // and sorting; nothing allocated when it is empty).
+        let mut context: BTreeMap<String, String> = ctx.entries.clone();
         for (k, v) in matched_context {
             context.insert(k.to_string(), v.to_string());
         }
@@ -1419,7 +1428,7 @@ impl IntentEngine {
                 return None;
             }
         }
-        let mut slots: BTreeMap<String, SlotValue> = BTreeMap::new();
+        let mut slots: BTreeMap<SharedStr, SlotValue> = BTreeMap::new();
         let mut wildcards = 0;
         let mut wildcard_chars = 0usize;
         let mut plausibility = 1.0f32;
@@ -1491,7 +1500,7 @@ impl IntentEngine {
             confidence *= (1.0 - edits as f32 / words).max(0.0) * 0.9;
         }
         Some(IntentMatch {
-            intent: self.intents[data.intent as usize].clone(),
+            intent: self.intent_names[data.intent as usize].clone(),
             slots,
             confidence: confidence.clamp(0.0, 1.0),
             response: data.response.clone(),
@@ -1752,7 +1761,13 @@ fn ctx_reqs(map: &Yaml) -> Vec<(String, CtxReq)> {
                 Yaml::Seq(items) => Some(items.iter().filter_map(Yaml::as_text).collect()),
                 other => other.as_text().map(|t| vec![t]),
             };
-            (key.clone(), CtxReq { values, copy_to })
+            (
+                key.clone(),
+                CtxReq {
+                    values,
+                    copy_to: copy_to.map(SharedStr::from),
+                },
+            )
         })
         .collect()
 }

@@ -14,6 +14,7 @@
 //! - [`merge`]: one engine from several sources (built-in intents, skills), each with its own lists.
 //! - [`sample`]: bounded sample sentences of a source's templates (the assistant's shadowing check).
 //! - `hassil_baseline` (feature `bench`): Python hassil measured against Emma for the benchmarks.
+//! - [`SharedStr`]: names a match shares with the engine (intent, template, slots).
 //! - internal: `yaml` (budgeted YAML), `text` (normalisation), `lists`
 //!   (slot lists as tries), `program` (compiled templates and the matcher),
 //!   `load` (finding files), `fuzzy`, `numbers`.
@@ -39,6 +40,7 @@ mod plausible;
 mod prefilter;
 mod program;
 pub mod sample;
+mod shared;
 pub mod template;
 mod text;
 pub mod value;
@@ -49,4 +51,5 @@ pub use error::{IntentError, Origin};
 pub use lists::ListValue;
 pub use merge::{IntentSource, Owners};
 pub use sample::{Sample, SampleLimits, samples};
+pub use shared::SharedStr;
 pub use value::Value;
