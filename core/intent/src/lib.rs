@@ -16,7 +16,8 @@
 //! - `hassil_baseline` (feature `bench`): Python hassil measured against Emma for the benchmarks.
 //! - [`SharedStr`]: names a match shares with the engine (intent, template, slots).
 //! - internal: `yaml` (budgeted YAML), `text` (normalisation), `lists`
-//!   (slot lists as tries), `program` (compiled templates and the matcher),
+//!   (slot lists as tries), `literals` (literal search over characters),
+//!   `program` (compiled templates and the matcher), `prefilter`,
 //!   `load` (finding files), `fuzzy`, `numbers`.
 //!
 //! This crate does no I/O except reading the intent files it is pointed at
@@ -33,6 +34,7 @@ pub mod harness;
 pub mod hassil_baseline;
 pub mod import;
 mod lists;
+mod literals;
 mod load;
 pub mod merge;
 mod numbers;

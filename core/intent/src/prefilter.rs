@@ -11,8 +11,9 @@
 //!
 //! A template is a candidate when each of its clauses has a literal in the
 //! sentence. One pass finds the literals present: Aho-Corasick over the
-//! sentence for *contains*, a walk from each end through a trie for *starts*
-//! and *ends*. Templates are then reached from the literals found, through one
+//! sentence's characters for *contains* ([`crate::literals::CharDfa`]), a walk
+//! from each end through a trie for *starts* and *ends* (dense tables indexed
+//! by the same character classes). Templates are then reached from the literals found, through one
 //! *anchor* clause per template — the one whose literals the fewest templates
 //! use, so a literal that hundreds of templates contain ("the", Welsh "y",
 //! "de") doesn't touch all of them for every sentence — and only those reached
@@ -20,9 +21,7 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::automaton::Automaton;
-use aho_corasick::dfa::DFA;
-
+use crate::literals::{Alphabet, CharDfa, NO_NODE};
 use crate::text::Input;
 
 /// The kind of a clause (what "has this literal" means).
@@ -42,53 +41,59 @@ pub(crate) struct TemplateClauses {
     pub clauses: Vec<(Kind, Vec<String>)>,
 }
 
-/// A character trie for literals anchored at one end of the sentence.
+/// A character trie for literals anchored at one end of the sentence, with
+/// a dense transition table (node × character class).
 #[derive(Debug, Clone, Default)]
 struct AnchorTrie {
-    nodes: Vec<AnchorNode>,
-}
-
-/// A node of an [`AnchorTrie`].
-#[derive(Debug, Clone, Default)]
-struct AnchorNode {
-    /// Edges sorted by character.
-    edges: Vec<(char, u32)>,
-    /// The literal that ends here.
-    literal: Option<u32>,
+    /// `next[node * classes + class]`: the child, or [`NO_NODE`].
+    next: Vec<u32>,
+    /// Per node: the literal that ends there, or [`NO_NODE`].
+    literal: Vec<u32>,
 }
 
 impl AnchorTrie {
-    fn insert(&mut self, chars: impl Iterator<Item = char>, id: u32) {
-        if self.nodes.is_empty() {
-            self.nodes.push(AnchorNode::default());
+    fn insert(&mut self, abc: &Alphabet, chars: impl Iterator<Item = char>, id: u32) {
+        if self.literal.is_empty() {
+            self.push_node(abc);
         }
         let mut node = 0usize;
         for c in chars {
-            node = match self.nodes[node].edges.binary_search_by_key(&c, |e| e.0) {
-                Ok(i) => self.nodes[node].edges[i].1 as usize,
-                Err(i) => {
-                    self.nodes.push(AnchorNode::default());
-                    let n = (self.nodes.len() - 1) as u32;
-                    self.nodes[node].edges.insert(i, (c, n));
-                    n as usize
+            let at = node * abc.len + abc.class(c);
+            node = match self.next[at] {
+                NO_NODE => {
+                    let n = self.push_node(abc);
+                    self.next[at] = n as u32;
+                    n
                 }
+                n => n as usize,
             };
         }
-        self.nodes[node].literal = Some(id);
+        self.literal[node] = id;
+    }
+
+    fn push_node(&mut self, abc: &Alphabet) -> usize {
+        self.literal.push(NO_NODE);
+        self.next.resize(self.next.len() + abc.len, NO_NODE);
+        self.literal.len() - 1
     }
 
     /// Calls `found` with every literal that `chars` starts with.
-    fn walk(&self, chars: impl Iterator<Item = char>, mut found: impl FnMut(u32)) {
-        let Some(mut node) = self.nodes.first() else {
+    fn walk(&self, abc: &Alphabet, chars: impl Iterator<Item = char>, mut found: impl FnMut(u32)) {
+        if self.literal.is_empty() {
             return;
-        };
+        }
+        let mut node = 0usize;
         for c in chars {
-            match node.edges.binary_search_by_key(&c, |e| e.0) {
-                Ok(i) => node = &self.nodes[node.edges[i].1 as usize],
-                Err(_) => return,
+            let class = abc.class(c);
+            if class == 0 {
+                return;
             }
-            if let Some(id) = node.literal {
-                found(id);
+            match self.next[node * abc.len + class] {
+                NO_NODE => return,
+                n => node = n as usize,
+            }
+            if self.literal[node] != NO_NODE {
+                found(self.literal[node]);
             }
         }
     }
@@ -97,8 +102,10 @@ impl AnchorTrie {
 /// The compiled pre-filter of an engine's templates.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Prefilter {
+    /// The characters of all literals.
+    alphabet: Alphabet,
     /// *Contains* literals: pattern `i` is literal id `i`.
-    contains: Option<DFA>,
+    contains: CharDfa,
     starts: AnchorTrie,
     /// *Ends* literals, reversed.
     ends: AnchorTrie,
@@ -155,30 +162,25 @@ impl Prefilter {
             }
         }
         let literals = contains.len() + anchored.len();
+        let alphabet = Alphabet::new(
+            contains
+                .iter()
+                .copied()
+                .chain(anchored.iter().map(|(_, l)| *l)),
+        );
         let mut filter = Prefilter {
-            contains: if contains.is_empty() {
-                None
-            } else {
-                // A DFA: the fastest search, for 0.03–0.35 MB per language
-                // (mn 16 literals, de 372).
-                // Walked by hand (`candidates`), so without the crate's own
-                // prefilter: every literal ending at a byte is marked there.
-                DFA::builder()
-                    .match_kind(aho_corasick::MatchKind::Standard)
-                    .prefilter(false)
-                    .build(&contains)
-                    .ok()
-            },
+            contains: CharDfa::build(&alphabet, &contains),
             literals,
             ..Prefilter::default()
         };
         for (i, (kind, l)) in anchored.iter().enumerate() {
             let id = (contains.len() + i) as u32;
             match kind {
-                Kind::Starts => filter.starts.insert(l.chars(), id),
-                _ => filter.ends.insert(l.chars().rev(), id),
+                Kind::Starts => filter.starts.insert(&alphabet, l.chars(), id),
+                _ => filter.ends.insert(&alphabet, l.chars().rev(), id),
             }
         }
+        filter.alphabet = alphabet;
         // How many templates use each literal: the anchor is the clause
         // whose literals are used least (summed over its literals, squared,
         // so one common literal outweighs several rare ones).
@@ -270,39 +272,17 @@ impl Prefilter {
                 found.push(id);
             }
         };
-        if let Some(dfa) = &self.contains
-            && let Ok(start) = dfa.start_state(aho_corasick::Anchored::No)
-        {
-            // Every literal the sentence contains (an overlapping search):
-            // a match state lists all literals ending at its byte.
-            let mut sid = start;
-            for i in 0..if dfa.is_match(sid) {
-                dfa.match_len(sid)
-            } else {
-                0
-            } {
-                mark(dfa.match_pattern(sid, i).as_u32());
-            }
-            for &b in input.low_str.as_bytes() {
-                sid = dfa.next_state(aho_corasick::Anchored::No, sid, b);
-                if dfa.is_special(sid) {
-                    if dfa.is_dead(sid) {
-                        break;
-                    }
-                    for i in 0..dfa.match_len(sid) {
-                        mark(dfa.match_pattern(sid, i).as_u32());
-                    }
-                }
-            }
-        }
+        let abc = &self.alphabet;
         let low = &input.low;
-        self.starts.walk(low.iter().copied(), &mut mark);
+        self.contains.walk(abc, low, &mut mark);
+        self.starts.walk(abc, low.iter().copied(), &mut mark);
         // The end, without trailing whitespace, hyphens and underscores.
         let end = low
             .iter()
             .rposition(|c| !(c.is_whitespace() || *c == '-' || *c == '_'))
             .map_or(0, |i| i + 1);
-        self.ends.walk(low[..end].iter().rev().copied(), &mut mark);
+        self.ends
+            .walk(abc, low[..end].iter().rev().copied(), &mut mark);
         for &lit in found.iter() {
             let (a, b) = (
                 self.trigger_start[lit as usize] as usize,

@@ -4,6 +4,8 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+use crate::literals::{Alphabet, CharDfa};
+
 /// Characters hassil strips at word edges: `.。,，?¿？؟!¡！;；:：’`.
 fn is_punct(c: char) -> bool {
     matches!(
@@ -134,8 +136,13 @@ pub struct SkipWords {
     /// Remove the words wherever they occur, not only as whole words (hassil
     /// does so for languages with `settings.ignore_whitespace`).
     anywhere: bool,
-    /// The same words as strings, for a quick "any of them here?" check.
+    /// The same words as strings.
     strings: Vec<String>,
+    /// The words as an automaton over the input's characters, for the quick
+    /// "any of them here?" check every sentence makes (one pass for all
+    /// words; a substring search per word cost ~230 instructions each).
+    alphabet: Alphabet,
+    finder: CharDfa,
 }
 
 impl SkipWords {
@@ -148,11 +155,16 @@ impl SkipWords {
             .collect();
         words.sort_by_key(|w| std::cmp::Reverse(w.len()));
         words.dedup();
-        let strings = words.iter().map(|w| w.iter().collect()).collect();
+        let strings: Vec<String> = words.iter().map(|w| w.iter().collect()).collect();
+        let alphabet = Alphabet::new(strings.iter().map(String::as_str));
+        let literals: Vec<&str> = strings.iter().map(String::as_str).collect();
+        let finder = CharDfa::build(&alphabet, &literals);
         Self {
             words,
             strings,
             anywhere: false,
+            alphabet,
+            finder,
         }
     }
 
@@ -330,11 +342,7 @@ impl Input {
         }
         // Most sentences hold no skip word: look for one in the lower-case
         // text before removing any.
-        if skip
-            .strings
-            .iter()
-            .any(|w| self.low_str.contains(w.as_str()))
-        {
+        if !skip.words.is_empty() && skip.finder.any(&skip.alphabet, &self.low) {
             let text: String = self.orig.iter().collect();
             self.fill_normalised(&skip.remove(&text));
         }
