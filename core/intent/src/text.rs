@@ -244,6 +244,9 @@ const NFC_MAYBE_STARTER: u8 = 16;
 /// NFC quick check "yes" with a non-zero combining class (viramas, nuktas):
 /// NFC while the classes of consecutive marks don't decrease.
 const NFC_YES_MARK: u8 = 32;
+/// The common case in one test: lower case already, NFC-safe, neither
+/// punctuation nor whitespace (the character is copied as it is).
+const PLAIN: u8 = 64;
 
 /// The NFC flags of `c` (none when it needs the full normalisation).
 fn nfc_flags(c: char) -> u8 {
@@ -287,6 +290,9 @@ fn compute_flags(c: char) -> u8 {
     }
     if c.is_whitespace() {
         f |= SPACE;
+    }
+    if f & (LOWER_SAME | NFC_SAFE) == LOWER_SAME | NFC_SAFE && f & (PUNCT | SPACE) == 0 {
+        f |= PLAIN;
     }
     f
 }
@@ -371,6 +377,15 @@ impl Input {
         let mut copied = 0;
         for (i, c) in text.char_indices() {
             let f = flags(table, c);
+            if f & PLAIN != 0 && !pending_space {
+                // What the checks below do for such a character, in one test.
+                last_class = 0;
+                prev = c;
+                self.non_space += 1;
+                self.orig.push(c);
+                self.low.push(c);
+                continue;
+            }
             if f & PUNCT != 0 {
                 return false;
             }
