@@ -117,7 +117,7 @@ impl CharTrie {
             if let Some(&(_, next)) = edges.iter().take_while(|e| e.0 <= ' ').find(|e| e.0 == ' ') {
                 // A word gap: whitespace run, or a hyphen/underscore joining words.
                 let mut p = pos;
-                while p < low.len() && low[p].is_whitespace() {
+                while p < low.len() && low[p] == ' ' {
                     p += 1;
                 }
                 if p == pos && p < low.len() && (low[p] == '-' || low[p] == '_') {

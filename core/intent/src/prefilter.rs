@@ -279,7 +279,7 @@ impl Prefilter {
         // The end, without trailing whitespace, hyphens and underscores.
         let end = low
             .iter()
-            .rposition(|c| !(c.is_whitespace() || *c == '-' || *c == '_'))
+            .rposition(|&c| !(c == ' ' || c == '-' || c == '_'))
             .map_or(0, |i| i + 1);
         self.ends
             .walk(abc, low[..end].iter().rev().copied(), &mut mark);

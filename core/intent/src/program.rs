@@ -192,7 +192,7 @@ impl<'a, 's> Matcher<'a, 's> {
     fn space(&self, pos: usize, sow: bool) -> Option<usize> {
         let low = &self.input.low;
         let mut p = pos;
-        while p < low.len() && low[p].is_whitespace() {
+        while p < low.len() && low[p] == ' ' {
             p += 1;
         }
         if p > pos || sow || pos == low.len() {
@@ -208,7 +208,7 @@ impl<'a, 's> Matcher<'a, 's> {
         match k {
             Cont::Done => {
                 let low = &self.input.low;
-                if low[pos..].iter().all(|c| c.is_whitespace()) {
+                if low[pos..].iter().all(|&c| c == ' ') {
                     (self.sink)(&self.state, self.tag);
                 }
             }
@@ -361,7 +361,7 @@ impl<'a, 's> Matcher<'a, 's> {
     }
 
     fn skip_ws(&self, mut pos: usize) -> usize {
-        while pos < self.input.low.len() && self.input.low[pos].is_whitespace() {
+        while pos < self.input.low.len() && self.input.low[pos] == ' ' {
             pos += 1;
         }
         pos
@@ -440,7 +440,7 @@ impl<'a, 's> Matcher<'a, 's> {
         let follow = self.follow.take();
         let low = &self.input.low;
         let mut p = pos;
-        while p < low.len() && low[p].is_whitespace() {
+        while p < low.len() && low[p] == ' ' {
             p += 1;
         }
         let digits_start = p;
@@ -510,7 +510,7 @@ impl<'a, 's> Matcher<'a, 's> {
         let follow = self.follow.take();
         let low = &self.input.low;
         let mut start = pos;
-        while start < low.len() && low[start].is_whitespace() {
+        while start < low.len() && low[start] == ' ' {
             start += 1;
         }
         for end in start + 1..=low.len() {
@@ -518,8 +518,8 @@ impl<'a, 's> Matcher<'a, 's> {
             // glues the next text to it (`{name}timer`, as Dutch/German compounds
             // and languages without spaces do): that continuation is not at a
             // word start, so only literal text can follow, as in hassil.
-            let at_gap = end == low.len() || low[end].is_whitespace();
-            if !at_gap && low[end - 1].is_whitespace() {
+            let at_gap = end == low.len() || low[end] == ' ';
+            if !at_gap && low[end - 1] == ' ' {
                 continue;
             }
             if !self.followed(follow, end) {

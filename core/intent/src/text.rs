@@ -314,6 +314,11 @@ fn flags(table: &[u8], c: char) -> u8 {
 
 /// A sentence ready for matching: original characters (for slot text) and a
 /// lower-cased shadow of the same length.
+///
+/// Its only whitespace is single spaces (`' '`) between words: filling
+/// collapses every whitespace run, whatever its characters, to one space and
+/// trims the ends, so the matcher tests `== ' '` instead of the Unicode
+/// whitespace property (a table search for every non-ASCII character).
 #[derive(Debug, Clone, Default)]
 pub struct Input {
     /// Characters as spoken (after normalisation).
@@ -352,6 +357,13 @@ impl Input {
             let text: String = self.orig.iter().collect();
             self.fill_normalised(&skip.remove(&text));
         }
+        debug_assert!(
+            self.low.iter().all(|&c| c == ' ' || !c.is_whitespace())
+                && self.low.first() != Some(&' ')
+                && self.low.last() != Some(&' ')
+                && !self.low.windows(2).any(|w| w == [' ', ' ']),
+            "whitespace is single spaces between words"
+        );
     }
 
     /// Fills the buffers from text without punctuation whose characters are
@@ -450,7 +462,7 @@ impl Input {
         self.orig.extend(text.chars());
         self.low.extend(self.orig.iter().map(|&c| lower(c)));
         self.low_str.extend(self.low.iter());
-        self.non_space = self.low.iter().filter(|c| !c.is_whitespace()).count();
+        self.non_space = self.low.iter().filter(|&&c| c != ' ').count();
     }
 
     /// The number of characters that are not whitespace (what a match's
@@ -475,12 +487,12 @@ impl Input {
     fn trimmed(&self, start: usize, end: usize) -> &[char] {
         let mut chars = &self.orig[start..end];
         while let [first, rest @ ..] = chars
-            && first.is_whitespace()
+            && *first == ' '
         {
             chars = rest;
         }
         while let [rest @ .., last] = chars
-            && last.is_whitespace()
+            && *last == ' '
         {
             chars = rest;
         }
