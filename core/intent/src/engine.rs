@@ -300,6 +300,9 @@ pub struct IntentEngine {
     pub(crate) skip: SkipWords,
     pub(crate) prefilter: Prefilter,
     pub(crate) settings: Settings,
+    /// The slot id of `settings.best_slot_name` (set with the settings and
+    /// when the templates are compiled, instead of searched per sentence).
+    pub(crate) best_slot: Option<u32>,
     pub(crate) lexicon: crate::plausible::Lexicon,
 }
 
@@ -415,6 +418,7 @@ impl IntentEngine {
             },
             prefilter: Prefilter::default(),
             settings: Settings::default(),
+            best_slot: None,
             lexicon: Default::default(),
         };
         let empty = Yaml::Map(vec![]);
@@ -1017,6 +1021,7 @@ impl IntentEngine {
     }
 
     fn build_index(&mut self) {
+        self.best_slot = self.find_best_slot();
         let templates: Vec<TemplateClauses> = self
             .sentences
             .iter()
@@ -1096,6 +1101,16 @@ impl IntentEngine {
     /// Changes settings (threshold, fuzzy mode, preferred slot).
     pub fn set_settings(&mut self, settings: Settings) {
         self.settings = settings;
+        self.best_slot = self.find_best_slot();
+    }
+
+    /// The slot id of the preferred slot (`best_slot_name`), if a template has it.
+    fn find_best_slot(&self) -> Option<u32> {
+        let name = self.settings.best_slot_name.as_deref()?;
+        self.slot_names
+            .iter()
+            .position(|s| s == name)
+            .map(|i| i as u32)
     }
 
     /// Sets the confidence threshold below which results are rejected.
@@ -1300,7 +1315,7 @@ impl IntentEngine {
             .settings
             .best_slot_name
             .as_deref()
-            .map(|name| (name, self.slot_names.iter().position(|s| s == name)));
+            .map(|name| (name, self.best_slot.map(|i| i as usize)));
         let mut sink = |state: &State<'a>, si: u32| {
             let sentence = &self.sentences[si as usize];
             let data = &self.data[sentence.data as usize];
