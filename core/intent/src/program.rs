@@ -232,20 +232,61 @@ impl<'a, 's> Matcher<'a, 's> {
     }
 
     fn seq(&mut self, items: &'a [Node], k: &Cont<'a, '_>, pos: usize, sow: bool) {
-        match items.split_first() {
-            None => self.cont(k, pos, sow),
-            Some((first, rest)) => {
-                if rest.is_empty() {
+        // Literals and word gaps match at most one way: they are followed
+        // here in a loop (each counted as a step, as `node` counts it, and
+        // its score added until the rest returns) instead of a `node` call,
+        // a continuation and a `cont` call each.
+        let (mut items, mut pos, mut sow) = (items, pos, sow);
+        let mut added = 0;
+        loop {
+            let Some((first, rest)) = items.split_first() else {
+                self.cont(k, pos, sow);
+                break;
+            };
+            match first {
+                Node::Lit { chars, score } => {
+                    self.steps += 1;
+                    if self.steps > MAX_STEPS {
+                        break;
+                    }
+                    let at = if sow { self.skip_ws(pos) } else { pos };
+                    let low = &self.input.low;
+                    if low
+                        .get(at..at + chars.len())
+                        .is_none_or(|ahead| ahead != &chars[..])
+                    {
+                        break;
+                    }
+                    self.state.score += score;
+                    added += score;
+                    (pos, sow) = (at + chars.len(), false);
+                }
+                Node::Space => {
+                    self.steps += 1;
+                    if self.steps > MAX_STEPS {
+                        break;
+                    }
+                    let Some(p) = self.space(pos, sow) else {
+                        break;
+                    };
+                    (pos, sow) = (p, true);
+                }
+                _ if rest.is_empty() => {
                     self.node(first, k, pos, sow);
-                } else {
+                    break;
+                }
+                _ => {
                     let k2 = Cont::Seq {
                         items: rest,
                         next: k,
                     };
                     self.node(first, &k2, pos, sow);
+                    break;
                 }
             }
+            items = rest;
         }
+        self.state.score -= added;
     }
 
     fn push_value(&mut self, slot: u32, start: usize, end: usize, value: &'a TextValue) {
@@ -279,8 +320,9 @@ impl<'a, 's> Matcher<'a, 's> {
             Node::Lit { chars, score } => {
                 let pos = if sow { self.skip_ws(pos) } else { pos };
                 let low = &self.input.low;
-                if low.len() - pos >= chars.len()
-                    && chars.iter().zip(&low[pos..]).all(|(a, b)| a == b)
+                if low
+                    .get(pos..pos + chars.len())
+                    .is_some_and(|ahead| ahead == &chars[..])
                 {
                     self.state.score += score;
                     self.cont(k, pos + chars.len(), false);
