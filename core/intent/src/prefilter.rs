@@ -113,7 +113,7 @@ pub(crate) struct Prefilter {
     /// Per literal id: the templates whose anchor clause lists it (CSR).
     trigger_start: Vec<u32>,
     triggers: Vec<u32>,
-    /// Per template: its clauses (CSR into `clause_start`).
+    /// Per template: its clauses (CSR into `clause_start`), the anchor first.
     template_start: Vec<u32>,
     /// Per clause: its literal ids (CSR into `clause_literals`).
     clause_start: Vec<u32>,
@@ -212,9 +212,12 @@ impl Prefilter {
         filter.template_start.push(0);
         filter.clause_start.push(0);
         for (ti, clauses) in compiled.iter().enumerate() {
-            let anchor = clauses
-                .iter()
-                .min_by_key(|c| c.iter().map(|&l| users[l as usize].pow(2)).sum::<u64>());
+            // Rarest first: the first is the anchor (a sentence reaches the
+            // template only through it, so it is not checked again), and the
+            // others are checked in this order, the likeliest to fail first.
+            let mut clauses: Vec<&Vec<u32>> = clauses.iter().collect();
+            clauses.sort_by_key(|c| c.iter().map(|&l| users[l as usize].pow(2)).sum::<u64>());
+            let anchor = clauses.first().copied();
             match anchor {
                 None => filter.always.push(ti as u32),
                 Some(anchor) => {
@@ -223,7 +226,7 @@ impl Prefilter {
                     }
                 }
             }
-            for c in clauses {
+            for c in &clauses {
                 filter.clause_literals.extend_from_slice(c);
                 filter
                     .clause_start
@@ -298,7 +301,8 @@ impl Prefilter {
                     self.template_start[t as usize] as usize,
                     self.template_start[t as usize + 1] as usize,
                 );
-                let all = (ca..cb).all(|c| {
+                // The anchor (the first clause) has the literal that led here.
+                let all = (ca + 1..cb).all(|c| {
                     let (la, lb) = (
                         self.clause_start[c] as usize,
                         self.clause_start[c + 1] as usize,
