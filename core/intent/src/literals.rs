@@ -168,32 +168,77 @@ impl CharDfa {
         false
     }
 
+    /// [`CharDfa::walk`] over `markers.0` followed by `chars`, also
+    /// reporting the literals that end with `markers.1` placed after
+    /// `chars[..end]` (looked at without being taken, so literals go on
+    /// being found across `end`): literals anchored at the start (after the
+    /// start marker) and at `end` (before the end marker) in one pass.
+    #[inline]
+    pub fn walk_anchored(
+        &self,
+        abc: &Alphabet,
+        markers: (char, char),
+        chars: &[char],
+        end: usize,
+        mut found: impl FnMut(u32),
+    ) {
+        if !self.report_empty(&mut found) {
+            return;
+        }
+        let mut at = 0usize;
+        self.steps(abc, &mut at, &[markers.0], &mut found);
+        self.steps(abc, &mut at, &chars[..end], &mut found);
+        let t = self.next[at + abc.class(markers.1)];
+        if t & HAS_MATCH != 0 {
+            self.report(abc, t, &mut found);
+        }
+        self.steps(abc, &mut at, &chars[end..], &mut found);
+    }
+
     /// Calls `found` with every literal that occurs in `chars` (at least
     /// once; a literal may be reported again where it occurs again).
-    #[inline]
+    #[cfg(test)]
     pub fn walk(&self, abc: &Alphabet, chars: &[char], mut found: impl FnMut(u32)) {
-        let k = abc.len;
-        // The empty literal is in every sentence.
+        if self.report_empty(&mut found) {
+            self.steps(abc, &mut 0, chars, &mut found);
+        }
+    }
+
+    /// Reports the empty literal (in every sentence); false when the
+    /// automaton is not built (a default one has no literals).
+    #[inline]
+    fn report_empty(&self, found: &mut impl FnMut(u32)) -> bool {
         let Some(&empty) = self.output_start.get(1) else {
-            return; // Not built (a default automaton has no literals).
+            return false;
         };
         for &id in &self.outputs[..empty as usize] {
             found(id);
         }
-        let mut at = 0usize;
+        true
+    }
+
+    /// Takes `chars` from state `at` (premultiplied), reporting literals.
+    #[inline]
+    fn steps(&self, abc: &Alphabet, at: &mut usize, chars: &[char], found: &mut impl FnMut(u32)) {
         for &c in chars {
-            let t = self.next[at + abc.class(c)];
-            at = (t & !HAS_MATCH) as usize;
+            let t = self.next[*at + abc.class(c)];
+            *at = (t & !HAS_MATCH) as usize;
             if t & HAS_MATCH != 0 {
-                let state = at / k;
-                let (a, b) = (
-                    self.output_start[state] as usize,
-                    self.output_start[state + 1] as usize,
-                );
-                for &id in &self.outputs[a..b] {
-                    found(id);
-                }
+                self.report(abc, t, found);
             }
+        }
+    }
+
+    /// Reports the literals of transition `t`'s target state.
+    #[inline]
+    fn report(&self, abc: &Alphabet, t: u32, found: &mut impl FnMut(u32)) {
+        let state = (t & !HAS_MATCH) as usize / abc.len;
+        let (a, b) = (
+            self.output_start[state] as usize,
+            self.output_start[state + 1] as usize,
+        );
+        for &id in &self.outputs[a..b] {
+            found(id);
         }
     }
 }
@@ -241,6 +286,23 @@ mod tests {
             let abc2 = Alphabet::new(nonempty.iter().copied());
             let any = CharDfa::build(&abc2, nonempty).any(&abc2, &chars);
             assert_eq!(any, nonempty.iter().any(|l| text.contains(l)), "{text:?}");
+        }
+        // Anchored: "^turn" at the start only, "on$" at the end (before
+        // trailing text that `end` leaves out) only; "on" anywhere.
+        let literals = ["\u{2}turn", "on\u{3}", "on", "n-"];
+        let abc = Alphabet::new(literals.iter().copied());
+        let dfa = CharDfa::build(&abc, &literals);
+        for (text, end, want) in [
+            ("turn on", 7, vec![0, 1, 2]),
+            ("return on-", 9, vec![1, 2, 3]),
+            ("turn on it", 10, vec![0, 2]),
+        ] {
+            let chars: Vec<char> = text.chars().collect();
+            let mut got = vec![];
+            dfa.walk_anchored(&abc, ('\u{2}', '\u{3}'), &chars, end, |id| got.push(id));
+            got.sort_unstable();
+            got.dedup();
+            assert_eq!(got, want, "{text:?}");
         }
         // A default (unbuilt) automaton finds nothing.
         assert!(!CharDfa::default().any(&Alphabet::default(), &['a']));

@@ -11,9 +11,10 @@
 //!
 //! A template is a candidate when each of its clauses has a literal in the
 //! sentence. One pass finds the literals present: Aho-Corasick over the
-//! sentence's characters for *contains* ([`crate::literals::CharDfa`]), a walk
-//! from each end through a trie for *starts* and *ends* (dense tables indexed
-//! by the same character classes). Templates are then reached from the literals found, through one
+//! sentence's characters ([`crate::literals::CharDfa`]), where a *starts*
+//! literal is the literal after a start marker and an *ends* literal the
+//! literal before an end marker, the markers fed before the first character
+//! and (looked at without being taken) after the last one. Templates are then reached from the literals found, through one
 //! *anchor* clause per template — the one whose literals the fewest templates
 //! use, so a literal that hundreds of templates contain ("the", Welsh "y",
 //! "de") doesn't touch all of them for every sentence — and only those reached
@@ -21,7 +22,7 @@
 
 use std::collections::HashMap;
 
-use crate::literals::{Alphabet, CharDfa, NO_NODE};
+use crate::literals::{Alphabet, CharDfa};
 use crate::text::Input;
 
 /// The kind of a clause (what "has this literal" means).
@@ -41,74 +42,19 @@ pub(crate) struct TemplateClauses {
     pub clauses: Vec<(Kind, Vec<String>)>,
 }
 
-/// A character trie for literals anchored at one end of the sentence, with
-/// a dense transition table (node × character class).
-#[derive(Debug, Clone, Default)]
-struct AnchorTrie {
-    /// `next[node * classes + class]`: the child, or [`NO_NODE`].
-    next: Vec<u32>,
-    /// Per node: the literal that ends there, or [`NO_NODE`].
-    literal: Vec<u32>,
-}
-
-impl AnchorTrie {
-    fn insert(&mut self, abc: &Alphabet, chars: impl Iterator<Item = char>, id: u32) {
-        if self.literal.is_empty() {
-            self.push_node(abc);
-        }
-        let mut node = 0usize;
-        for c in chars {
-            let at = node * abc.len + abc.class(c);
-            node = match self.next[at] {
-                NO_NODE => {
-                    let n = self.push_node(abc);
-                    self.next[at] = n as u32;
-                    n
-                }
-                n => n as usize,
-            };
-        }
-        self.literal[node] = id;
-    }
-
-    fn push_node(&mut self, abc: &Alphabet) -> usize {
-        self.literal.push(NO_NODE);
-        self.next.resize(self.next.len() + abc.len, NO_NODE);
-        self.literal.len() - 1
-    }
-
-    /// Calls `found` with every literal that `chars` starts with.
-    fn walk(&self, abc: &Alphabet, chars: impl Iterator<Item = char>, mut found: impl FnMut(u32)) {
-        if self.literal.is_empty() {
-            return;
-        }
-        let mut node = 0usize;
-        for c in chars {
-            let class = abc.class(c);
-            if class == 0 {
-                return;
-            }
-            match self.next[node * abc.len + class] {
-                NO_NODE => return,
-                n => node = n as usize,
-            }
-            if self.literal[node] != NO_NODE {
-                found(self.literal[node]);
-            }
-        }
-    }
-}
+/// Stands for the start of the sentence in *starts* literals (`"\u{2}turn"`).
+const START: char = '\u{2}';
+/// Stands for the end of the sentence in *ends* literals (`"lights\u{3}"`).
+const END: char = '\u{3}';
 
 /// The compiled pre-filter of an engine's templates.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Prefilter {
     /// The characters of all literals.
     alphabet: Alphabet,
-    /// *Contains* literals: pattern `i` is literal id `i`.
-    contains: CharDfa,
-    starts: AnchorTrie,
-    /// *Ends* literals, reversed.
-    ends: AnchorTrie,
+    /// All literals, pattern `i` being literal id `i`: *contains* literals
+    /// as they are, *starts* ones after [`START`], *ends* ones before [`END`].
+    literal_dfa: CharDfa,
     literals: usize,
     /// Per literal id: the templates whose anchor clause lists it (CSR).
     trigger_start: Vec<u32>,
@@ -162,24 +108,24 @@ impl Prefilter {
             }
         }
         let literals = contains.len() + anchored.len();
-        let alphabet = Alphabet::new(
-            contains
-                .iter()
-                .copied()
-                .chain(anchored.iter().map(|(_, l)| *l)),
-        );
+        let patterns: Vec<String> = contains
+            .iter()
+            .map(|l| l.to_string())
+            .chain(anchored.iter().map(|(kind, l)| match kind {
+                Kind::Starts => format!("{START}{l}"),
+                _ => format!("{l}{END}"),
+            }))
+            .collect();
+        let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        let alphabet = Alphabet::new(patterns.iter().copied().chain([
+            START.encode_utf8(&mut [0; 4]) as &str,
+            END.encode_utf8(&mut [0; 4]),
+        ]));
         let mut filter = Prefilter {
-            contains: CharDfa::build(&alphabet, &contains),
+            literal_dfa: CharDfa::build(&alphabet, &patterns),
             literals,
             ..Prefilter::default()
         };
-        for (i, (kind, l)) in anchored.iter().enumerate() {
-            let id = (contains.len() + i) as u32;
-            match kind {
-                Kind::Starts => filter.starts.insert(&alphabet, l.chars(), id),
-                _ => filter.ends.insert(&alphabet, l.chars().rev(), id),
-            }
-        }
         filter.alphabet = alphabet;
         // How many templates use each literal: the anchor is the clause
         // whose literals are used least (summed over its literals, squared,
@@ -275,17 +221,14 @@ impl Prefilter {
                 found.push(id);
             }
         };
-        let abc = &self.alphabet;
         let low = &input.low;
-        self.contains.walk(abc, low, &mut mark);
-        self.starts.walk(abc, low.iter().copied(), &mut mark);
         // The end, without trailing whitespace, hyphens and underscores.
         let end = low
             .iter()
             .rposition(|&c| !(c == ' ' || c == '-' || c == '_'))
             .map_or(0, |i| i + 1);
-        self.ends
-            .walk(abc, low[..end].iter().rev().copied(), &mut mark);
+        self.literal_dfa
+            .walk_anchored(&self.alphabet, (START, END), low, end, &mut mark);
         for &lit in found.iter() {
             let (a, b) = (
                 self.trigger_start[lit as usize] as usize,
