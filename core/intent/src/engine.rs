@@ -1511,7 +1511,12 @@ impl IntentEngine {
         let wildcard_share = wildcard_chars as f32 / total_chars;
         let mut confidence = (1.0 - 0.5 * wildcard_share) * plausibility;
         if edits > 0 {
-            let words = input.low_str.split_whitespace().count().max(1) as f32;
+            let words = input
+                .low
+                .split(|&c| c == ' ')
+                .filter(|w| !w.is_empty())
+                .count()
+                .max(1) as f32;
             confidence *= (1.0 - edits as f32 / words).max(0.0) * 0.9;
         }
         Some(IntentMatch {

@@ -312,21 +312,25 @@ fn flags(table: &[u8], c: char) -> u8 {
     }
 }
 
-/// A sentence ready for matching: original characters (for slot text) and a
-/// lower-cased shadow of the same length.
+/// A sentence ready for matching: its lower-cased characters, and where the
+/// original (for slot text) differs from them.
 ///
 /// Its only whitespace is single spaces (`' '`) between words: filling
 /// collapses every whitespace run, whatever its characters, to one space and
 /// trims the ends, so the matcher tests `== ' '` instead of the Unicode
 /// whitespace property (a table search for every non-ASCII character).
+///
+/// The original characters are the lower-case ones except at the positions
+/// listed in `cased` (upper-case letters, mostly few): filling writes one
+/// character per position instead of two, and slot text is rebuilt from
+/// `low` with those put back.
 #[derive(Debug, Clone, Default)]
 pub struct Input {
-    /// Characters as spoken (after normalisation).
-    pub orig: Vec<char>,
-    /// Lower-cased, same length as `orig`.
+    /// Lower-cased characters (after normalisation).
     pub low: Vec<char>,
-    /// `low` as a string, for substring pre-filtering.
-    pub low_str: String,
+    /// `(position, original character)` where the original differs from
+    /// `low`, by position.
+    cased: Vec<(u32, char)>,
     /// Characters of `low` that are not whitespace (counted while filling).
     non_space: usize,
 }
@@ -354,7 +358,7 @@ impl Input {
         // Most sentences hold no skip word: look for one in the lower-case
         // text before removing any.
         if !skip.words.is_empty() && skip.finder.any(&skip.alphabet, &self.low) {
-            let text: String = self.orig.iter().collect();
+            let text = self.orig_string();
             self.fill_normalised(&skip.remove(&text));
         }
         debug_assert!(
@@ -370,31 +374,21 @@ impl Input {
     /// all NFC-safe; false (buffers undefined) when the text needs the full
     /// normalisation.
     fn fill_plain(&mut self, text: &str) -> bool {
-        self.orig.clear();
         self.low.clear();
-        self.low_str.clear();
+        self.cased.clear();
         self.non_space = 0;
-        self.orig.reserve(text.len());
         self.low.reserve(text.len());
-        self.low_str.reserve(text.len());
         let table = char_flags();
         let mut pending_space = false;
         let mut prev = ' ';
         let mut last_class = 0;
-        // When the whitespace is single spaces between words (most
-        // sentences), the lower-case text is `text` with its upper-case
-        // characters replaced: copied in runs between them instead of
-        // encoded character by character. `copied`: bytes of `text` done.
-        let mut spaces_same = true;
-        let mut copied = 0;
-        for (i, c) in text.char_indices() {
+        for c in text.chars() {
             let f = flags(table, c);
             if f & PLAIN != 0 && !pending_space {
                 // What the checks below do for such a character, in one test.
                 last_class = 0;
                 prev = c;
                 self.non_space += 1;
-                self.orig.push(c);
                 self.low.push(c);
                 continue;
             }
@@ -421,47 +415,34 @@ impl Input {
             }
             prev = c;
             if f & SPACE != 0 {
-                spaces_same &= c == ' ' && !pending_space && !self.orig.is_empty();
-                pending_space = !self.orig.is_empty();
+                pending_space = !self.low.is_empty();
                 continue;
             }
             if pending_space {
-                self.orig.push(' ');
                 self.low.push(' ');
                 pending_space = false;
             }
-            let l = if f & LOWER_SAME != 0 {
-                c
-            } else {
-                let l = lower(c);
-                if l != c {
-                    self.low_str.push_str(&text[copied..i]);
-                    self.low_str.push(l);
-                    copied = i + c.len_utf8();
-                }
-                l
-            };
+            let l = if f & LOWER_SAME != 0 { c } else { lower(c) };
+            if l != c {
+                self.cased.push((self.low.len() as u32, c));
+            }
             self.non_space += 1;
-            self.orig.push(c);
             self.low.push(l);
-        }
-        if spaces_same && !pending_space {
-            self.low_str.push_str(&text[copied..]);
-        } else {
-            self.low_str.clear();
-            self.low_str.extend(self.low.iter());
         }
         true
     }
 
     /// Fills the buffers from already normalised text.
     fn fill_normalised(&mut self, text: &str) {
-        self.orig.clear();
         self.low.clear();
-        self.low_str.clear();
-        self.orig.extend(text.chars());
-        self.low.extend(self.orig.iter().map(|&c| lower(c)));
-        self.low_str.extend(self.low.iter());
+        self.cased.clear();
+        for c in text.chars() {
+            let l = lower(c);
+            if l != c {
+                self.cased.push((self.low.len() as u32, c));
+            }
+            self.low.push(l);
+        }
         self.non_space = self.low.iter().filter(|&&c| c != ' ').count();
     }
 
@@ -471,42 +452,60 @@ impl Input {
         self.non_space
     }
 
+    /// The original (normalised, not lower-cased) text.
+    pub fn orig_string(&self) -> String {
+        self.orig_range(0, self.low.len())
+    }
+
+    /// The original text between two character offsets.
+    fn orig_range(&self, start: usize, end: usize) -> String {
+        let chars = &self.low[start..end];
+        let mut out = String::with_capacity(chars.iter().map(|c| c.len_utf8()).sum());
+        let first = self.cased.partition_point(|&(p, _)| (p as usize) < start);
+        let mut from = start;
+        for &(p, c) in self.cased[first..]
+            .iter()
+            .take_while(|&&(p, _)| (p as usize) < end)
+        {
+            out.extend(&self.low[from..p as usize]);
+            out.push(c);
+            from = p as usize + 1;
+        }
+        out.extend(&self.low[from..end]);
+        out
+    }
+
     /// The original text between two character offsets, trimmed.
     pub fn slice(&self, start: usize, end: usize) -> String {
-        let chars = self.trimmed(start, end);
-        let mut out = String::with_capacity(chars.iter().map(|c| c.len_utf8()).sum());
-        out.extend(chars);
-        out
+        let (start, end) = self.trimmed(start, end);
+        self.orig_range(start, end)
     }
 
     /// The number of characters of [`Input::slice`].
     pub fn trimmed_len(&self, start: usize, end: usize) -> usize {
-        self.trimmed(start, end).len()
+        let (start, end) = self.trimmed(start, end);
+        end - start
     }
 
-    fn trimmed(&self, start: usize, end: usize) -> &[char] {
-        let mut chars = &self.orig[start..end];
-        while let [first, rest @ ..] = chars
-            && *first == ' '
-        {
-            chars = rest;
+    /// `start..end` without the spaces at its ends.
+    fn trimmed(&self, mut start: usize, mut end: usize) -> (usize, usize) {
+        while start < end && self.low[start] == ' ' {
+            start += 1;
         }
-        while let [rest @ .., last] = chars
-            && *last == ' '
-        {
-            chars = rest;
+        while end > start && self.low[end - 1] == ' ' {
+            end -= 1;
         }
-        chars
+        (start, end)
     }
 
     /// Number of characters.
     pub fn len(&self) -> usize {
-        self.orig.len()
+        self.low.len()
     }
 
     /// True for empty input.
     pub fn is_empty(&self) -> bool {
-        self.orig.is_empty()
+        self.low.is_empty()
     }
 }
 
@@ -548,7 +547,7 @@ mod tests {
     #[test]
     fn input_keeps_case_for_slots() {
         let input = Input::new("  Play  The Office! ", &SkipWords::default());
-        assert_eq!(input.low_str, "play the office");
+        assert_eq!(input.low.iter().collect::<String>(), "play the office");
         assert_eq!(input.slice(5, 15), "The Office");
     }
 
@@ -587,8 +586,7 @@ mod tests {
         ] {
             let input = Input::new(text, &SkipWords::default());
             let (orig, low) = full(text);
-            assert_eq!(input.orig.iter().collect::<String>(), orig, "{text:?}");
-            assert_eq!(input.low_str, low, "{text:?}");
+            assert_eq!(input.orig_string(), orig, "{text:?}");
             assert_eq!(input.low.iter().collect::<String>(), low, "{text:?}");
             let non_space = low.chars().filter(|c| !c.is_whitespace()).count();
             assert_eq!(input.non_space_len(), non_space, "{text:?}");
@@ -596,7 +594,8 @@ mod tests {
         // Buffers reused for a shorter sentence hold only that sentence.
         let mut input = Input::new("a much longer first sentence", &SkipWords::default());
         input.fill("Hi", &SkipWords::default());
-        assert_eq!(input.low_str, "hi");
-        assert_eq!(input.orig, vec!['H', 'i']);
+        assert_eq!(input.low, vec!['h', 'i']);
+        assert_eq!(input.orig_string(), "Hi");
+        assert_eq!(input.slice(0, 2), "Hi");
     }
 }
