@@ -460,13 +460,23 @@ impl Input {
     /// The original text between two character offsets.
     fn orig_range(&self, start: usize, end: usize) -> String {
         let chars = &self.low[start..end];
-        let mut out = String::with_capacity(chars.iter().map(|c| c.len_utf8()).sum());
         let first = self.cased.partition_point(|&(p, _)| (p as usize) < start);
-        let mut from = start;
-        for &(p, c) in self.cased[first..]
+        let cased = self.cased[first..]
             .iter()
-            .take_while(|&&(p, _)| (p as usize) < end)
-        {
+            .take_while(|&&(p, _)| (p as usize) < end);
+        // ASCII text (most slot values in Latin script) as bytes: a
+        // narrowing copy instead of encoding character by character.
+        let high = chars.iter().fold(0, |acc, &c| acc | c as u32);
+        if high < 0x80 && cased.clone().all(|(_, c)| c.is_ascii()) {
+            let mut bytes: Vec<u8> = chars.iter().map(|&c| c as u8).collect();
+            for &(p, c) in cased {
+                bytes[p as usize - start] = c as u8;
+            }
+            return String::from_utf8(bytes).expect("ASCII is UTF-8");
+        }
+        let mut out = String::with_capacity(chars.iter().map(|c| c.len_utf8()).sum());
+        let mut from = start;
+        for &(p, c) in cased {
             out.extend(&self.low[from..p as usize]);
             out.push(c);
             from = p as usize + 1;
@@ -597,5 +607,11 @@ mod tests {
         assert_eq!(input.low, vec!['h', 'i']);
         assert_eq!(input.orig_string(), "Hi");
         assert_eq!(input.slice(0, 2), "Hi");
+        // Non-ASCII text keeps its original characters; ASCII too.
+        let input = Input::new("Свет ЁЛКА Ok", &SkipWords::default());
+        assert_eq!(input.slice(0, 4), "Свет");
+        assert_eq!(input.slice(4, 10), "ЁЛКА");
+        assert_eq!(input.slice(10, 12), "Ok");
+        assert_eq!(input.orig_string(), "Свет ЁЛКА Ok");
     }
 }
