@@ -379,16 +379,20 @@ impl Input {
         self.non_space = 0;
         self.low.reserve(text.len());
         let table = char_flags();
-        let mut pending_space = false;
+        if text.is_ascii() {
+            return self.fill_ascii(text, table);
+        }
         let mut prev = ' ';
         let mut last_class = 0;
+        // Spaces written: one for each whitespace run after a word (one at
+        // the end is taken back below).
+        let mut spaces = 0;
         for c in text.chars() {
             let f = flags(table, c);
-            if f & PLAIN != 0 && !pending_space {
+            if f & PLAIN != 0 {
                 // What the checks below do for such a character, in one test.
                 last_class = 0;
                 prev = c;
-                self.non_space += 1;
                 self.low.push(c);
                 continue;
             }
@@ -415,20 +419,58 @@ impl Input {
             }
             prev = c;
             if f & SPACE != 0 {
-                pending_space = !self.low.is_empty();
+                if self.low.last().is_some_and(|&l| l != ' ') {
+                    self.low.push(' ');
+                    spaces += 1;
+                }
                 continue;
-            }
-            if pending_space {
-                self.low.push(' ');
-                pending_space = false;
             }
             let l = if f & LOWER_SAME != 0 { c } else { lower(c) };
             if l != c {
                 self.cased.push((self.low.len() as u32, c));
             }
-            self.non_space += 1;
             self.low.push(l);
         }
+        if self.low.last() == Some(&' ') {
+            self.low.pop();
+            spaces -= 1;
+        }
+        self.non_space = self.low.len() - spaces;
+        true
+    }
+
+    /// [`Input::fill_plain`] for ASCII text: byte by byte, every character
+    /// NFC-safe, flags from the table's first 128 entries.
+    fn fill_ascii(&mut self, text: &str, table: &[u8]) -> bool {
+        let ascii: &[u8; 128] = table[..128].try_into().expect("the table covers ASCII");
+        let mut spaces = 0;
+        for &b in text.as_bytes() {
+            let f = ascii[usize::from(b & 0x7f)];
+            if f & PLAIN != 0 {
+                self.low.push(char::from(b));
+                continue;
+            }
+            if f & PUNCT != 0 {
+                return false;
+            }
+            if f & SPACE != 0 {
+                if self.low.last().is_some_and(|&l| l != ' ') {
+                    self.low.push(' ');
+                    spaces += 1;
+                }
+                continue;
+            }
+            let l = b.to_ascii_lowercase();
+            if l != b {
+                self.cased.push((self.low.len() as u32, char::from(b)));
+            }
+            self.low.push(char::from(l));
+        }
+        if self.low.last() == Some(&' ') {
+            self.low.pop();
+            spaces -= 1;
+        }
+        self.non_space = self.low.len() - spaces;
         true
     }
 
