@@ -134,10 +134,8 @@ impl CharTrie {
             }
             if n.gap != 0 {
                 // A word gap: whitespace run, or a hyphen/underscore joining words.
-                let mut p = pos;
-                while p < low.len() && low[p] == ' ' {
-                    p += 1;
-                }
+                // (The input's word gaps are single spaces, see `Input`.)
+                let mut p = pos + usize::from(low.get(pos) == Some(&' '));
                 if p == pos && p < low.len() && (low[p] == '-' || low[p] == '_') {
                     p += 1;
                 }

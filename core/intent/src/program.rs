@@ -191,10 +191,8 @@ impl<'a, 's> Matcher<'a, 's> {
     /// be empty after a gap or at the start.
     fn space(&self, pos: usize, sow: bool) -> Option<usize> {
         let low = &self.input.low;
-        let mut p = pos;
-        while p < low.len() && low[p] == ' ' {
-            p += 1;
-        }
+        // The input's word gaps are single spaces (see `Input`).
+        let p = pos + usize::from(low.get(pos) == Some(&' '));
         if p > pos || sow || pos == low.len() {
             return Some(p);
         }
@@ -208,7 +206,8 @@ impl<'a, 's> Matcher<'a, 's> {
         match k {
             Cont::Done => {
                 let low = &self.input.low;
-                if low[pos..].iter().all(|&c| c == ' ') {
+                // Nothing but spaces left: the input has none at its end.
+                if pos == low.len() {
                     (self.sink)(&self.state, self.tag);
                 }
             }
@@ -402,11 +401,10 @@ impl<'a, 's> Matcher<'a, 's> {
         })
     }
 
-    fn skip_ws(&self, mut pos: usize) -> usize {
-        while pos < self.input.low.len() && self.input.low[pos] == ' ' {
-            pos += 1;
-        }
-        pos
+    /// Past the space at `pos`, if any (the input's word gaps are single
+    /// spaces, see `Input`).
+    fn skip_ws(&self, pos: usize) -> usize {
+        pos + usize::from(self.input.low.get(pos) == Some(&' '))
     }
 
     fn text_list(
@@ -481,10 +479,7 @@ impl<'a, 's> Matcher<'a, 's> {
     ) {
         let follow = self.follow.take();
         let low = &self.input.low;
-        let mut p = pos;
-        while p < low.len() && low[p] == ' ' {
-            p += 1;
-        }
+        let mut p = pos + usize::from(low.get(pos) == Some(&' '));
         let digits_start = p;
         if p < low.len() && low[p] == '-' && low.get(p + 1).is_some_and(|c| c.is_ascii_digit()) {
             p += 1;
@@ -551,10 +546,7 @@ impl<'a, 's> Matcher<'a, 's> {
     fn wildcard(&mut self, slot: u32, k: &Cont<'a, '_>, pos: usize) {
         let follow = self.follow.take();
         let low = &self.input.low;
-        let mut start = pos;
-        while start < low.len() && low[start] == ' ' {
-            start += 1;
-        }
+        let start = pos + usize::from(low.get(pos) == Some(&' '));
         for end in start + 1..=low.len() {
             // A wildcard ends at a word gap, or inside a word when the template
             // glues the next text to it (`{name}timer`, as Dutch/German compounds
