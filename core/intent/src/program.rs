@@ -43,7 +43,31 @@ pub(crate) enum Node {
 /// match nothing); `None` for the whole alternative when no choice is
 /// restricted. The matcher skips a choice whose set lacks the character
 /// ahead without entering it.
-pub(crate) type Firsts = Option<Box<[Option<Box<[char]>>]>>;
+pub(crate) type Firsts = Option<Box<[Option<FirstSet>]>>;
+
+/// A choice's start characters, with a 64-bit summary (bit `c % 64` for each
+/// character) that rules most choices out in one test before the list is
+/// searched.
+#[derive(Debug, Clone)]
+pub(crate) struct FirstSet {
+    mask: u64,
+    chars: Box<[char]>,
+}
+
+impl FirstSet {
+    fn new(chars: Vec<char>) -> Self {
+        FirstSet {
+            mask: chars.iter().fold(0, |m, &c| m | first_bit(c)),
+            chars: chars.into(),
+        }
+    }
+}
+
+/// The bit of `c` in a [`FirstSet`]'s summary.
+#[inline]
+fn first_bit(c: char) -> u64 {
+    1 << (c as u32 % 64)
+}
 
 /// Which list a reference means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -341,9 +365,12 @@ impl<'a, 's> Matcher<'a, 's> {
             }
             Node::Alt(items, Some(firsts)) => {
                 let ahead = self.input.low.get(self.skip_ws(pos)).copied();
+                // No bit at the input's end: every restricted choice is skipped.
+                let bit = ahead.map_or(0, first_bit);
                 for (item, first) in items.iter().zip(firsts.iter()) {
                     if let Some(first) = first
-                        && !ahead.is_some_and(|c| first.contains(&c))
+                        && (first.mask & bit == 0
+                            || !ahead.is_some_and(|c| first.chars.contains(&c)))
                     {
                         continue;
                     }
@@ -784,13 +811,13 @@ pub(crate) fn annotate(node: &mut Node, rules: &[Node]) {
         }
         Node::Alt(items, firsts) => {
             items.iter_mut().for_each(|i| annotate(i, rules));
-            let sets: Box<[Option<Box<[char]>>]> = items
+            let sets: Box<[Option<FirstSet>]> = items
                 .iter()
                 .map(|item| match first_chars(item, rules, 0) {
                     (Some(mut set), false) => {
                         set.sort_unstable();
                         set.dedup();
-                        (set.len() <= MAX_FIRSTS).then(|| set.into())
+                        (set.len() <= MAX_FIRSTS).then(|| FirstSet::new(set))
                     }
                     _ => None,
                 })
