@@ -29,14 +29,14 @@ pub struct ParsedIntent {
 impl From<&IntentMatch> for ParsedIntent {
     fn from(m: &IntentMatch) -> Self {
         ParsedIntent {
-            name: m.intent.clone(),
+            name: m.intent.to_string(),
             slots: m
                 .slots
                 .iter()
-                .map(|(k, v)| (k.clone(), v.value.to_string()))
+                .map(|(k, v)| (k.to_string(), v.value.to_string()))
                 .collect(),
             confidence: m.confidence,
-            template: m.template.clone(),
+            template: m.template.to_string(),
         }
     }
 }

@@ -303,7 +303,7 @@ pub fn ha_light_commands(tree: &Path, step: usize) -> anyhow::Result<(Vec<Spoken
             .map(|m| {
                 m.slots
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.value.to_string()))
+                    .map(|(k, v)| (k.to_string(), v.value.to_string()))
                     .collect()
             })
             .unwrap_or_default();

@@ -218,7 +218,7 @@ fn parse(args: ParseArgs) -> anyhow::Result<()> {
                     .iter()
                     .map(|(k, v)| {
                         (
-                            k.clone(),
+                            k.to_string(),
                             serde_json::to_value(&v.value).unwrap_or_default(),
                         )
                     })

@@ -75,7 +75,7 @@ pub fn slots_of(m: &IntentMatch) -> Slots {
             } else {
                 v.text.clone()
             };
-            (k.clone(), (value, spoken))
+            (k.to_string(), (value, spoken))
         })
         .collect()
 }

@@ -342,7 +342,7 @@ pub fn intent_message(
     IntentMessage {
         input: input.to_string(),
         intent: IntentName {
-            intent_name: m.intent.clone(),
+            intent_name: m.intent.to_string(),
             confidence_score: m.confidence,
         },
         slots: m
@@ -360,8 +360,8 @@ pub fn intent_message(
                     },
                 };
                 Slot {
-                    entity: name.clone(),
-                    slot_name: name.clone(),
+                    entity: name.to_string(),
+                    slot_name: name.to_string(),
                     raw_value: if v.text.is_empty() {
                         v.value.to_string()
                     } else {

@@ -83,6 +83,7 @@ use crate::prefilter::{Kind, Prefilter, PrefilterBufs, TemplateClauses};
 use crate::program::{
     EValue, Entity, ListRef, Matcher, MatcherBufs, Node, State, Tables, recycle, required_clauses,
 };
+use crate::shared::SharedStr;
 use crate::template::{self, Expr};
 use crate::text::{Input, SkipWords};
 use crate::value::Value;
@@ -153,22 +154,22 @@ pub struct SlotValue {
 /// One recognised intent.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct IntentMatch {
-    /// Intent name.
-    pub intent: String,
-    /// Slots by name.
-    pub slots: BTreeMap<String, SlotValue>,
+    /// Intent name (shared with the engine).
+    pub intent: SharedStr,
+    /// Slots by name (names shared with the engine).
+    pub slots: BTreeMap<SharedStr, SlotValue>,
     /// Confidence in [0, 1].
     pub confidence: f32,
-    /// Response key of the matched data block.
-    pub response: Option<String>,
+    /// Response key of the matched data block (shared with the engine).
+    pub response: Option<SharedStr>,
     /// Metadata of the matched data block (scalars as text), shared with the
     /// block (every match of it refers to the same map instead of a copy).
     #[serde(serialize_with = "serialize_shared")]
     pub metadata: Arc<BTreeMap<String, String>>,
     /// Context after matching (caller context plus matched list values' context).
     pub context: BTreeMap<String, String>,
-    /// The template that matched.
-    pub template: String,
+    /// The template that matched (shared with the engine).
+    pub template: SharedStr,
     /// Literal template characters matched (hassil's `text_chunks_matched`).
     pub literal_chars: u32,
     /// Number of wildcard slots.
@@ -202,7 +203,7 @@ pub(crate) struct CtxReq {
     /// `None`: any value (must be present in the final check).
     pub values: Option<Vec<String>>,
     /// Copy the value into this slot.
-    pub copy_to: Option<String>,
+    pub copy_to: Option<SharedStr>,
 }
 
 pub(crate) fn check_required<'v>(
@@ -235,10 +236,10 @@ pub(crate) fn check_excluded<'v>(
 #[derive(Debug, Clone)]
 pub(crate) struct DataBlock {
     pub intent: u32,
-    pub slots: Vec<(String, Value)>,
+    pub slots: Vec<(SharedStr, Value)>,
     pub requires: Vec<(String, CtxReq)>,
     pub excludes: Vec<(String, CtxReq)>,
-    pub response: Option<String>,
+    pub response: Option<SharedStr>,
     pub metadata: Arc<BTreeMap<String, String>>,
     pub rules: u32,
 }
@@ -247,7 +248,7 @@ pub(crate) struct DataBlock {
 pub(crate) struct Sentence {
     pub data: u32,
     pub node: Node,
-    pub text: String,
+    pub text: SharedStr,
     /// Optional groups before its wildcards that change how a span is scored
     /// (see `plausible.rs`).
     pub introducers: Vec<crate::plausible::Introducer>,
@@ -284,6 +285,8 @@ pub const RUNTIME_LISTS: [&str; 3] = ["name", "area", "floor"];
 pub struct IntentEngine {
     pub(crate) lang: String,
     pub(crate) intents: Vec<String>,
+    /// The same names, shared with the matches that report them.
+    pub(crate) intent_names: Vec<SharedStr>,
     pub(crate) data: Vec<DataBlock>,
     pub(crate) sentences: Vec<Sentence>,
     pub(crate) rule_tables: Vec<Vec<Node>>,
@@ -293,10 +296,13 @@ pub struct IntentEngine {
     pub(crate) list_index: HashMap<String, u32>,
     pub(crate) globals: Vec<Option<Arc<SlotList>>>,
     pub(crate) locals: Vec<SlotList>,
-    pub(crate) slot_names: Vec<String>,
+    pub(crate) slot_names: Vec<SharedStr>,
     pub(crate) skip: SkipWords,
     pub(crate) prefilter: Prefilter,
     pub(crate) settings: Settings,
+    /// The slot id of `settings.best_slot_name` (set with the settings and
+    /// when the templates are compiled, instead of searched per sentence).
+    pub(crate) best_slot: Option<u32>,
     pub(crate) lexicon: crate::plausible::Lexicon,
 }
 
@@ -382,6 +388,7 @@ impl IntentEngine {
         let mut engine = IntentEngine {
             lang,
             intents: vec![],
+            intent_names: vec![],
             data: vec![],
             sentences: vec![],
             rule_tables: vec![],
@@ -411,6 +418,7 @@ impl IntentEngine {
             },
             prefilter: Prefilter::default(),
             settings: Settings::default(),
+            best_slot: None,
             lexicon: Default::default(),
         };
         let empty = Yaml::Map(vec![]);
@@ -442,6 +450,9 @@ impl IntentEngine {
         for (intent_name, intent) in intents.entries() {
             let intent_id = engine.intents.len() as u32;
             engine.intents.push(intent_name.clone());
+            engine
+                .intent_names
+                .push(SharedStr::from(intent_name.as_str()));
             let data_items = match intent.get("data") {
                 Some(Yaml::Seq(items)) => items.clone(),
                 _ => {
@@ -491,7 +502,7 @@ impl IntentEngine {
         if let Some(i) = self.slot_names.iter().position(|s| s == name) {
             return i as u32;
         }
-        self.slot_names.push(name.to_string());
+        self.slot_names.push(SharedStr::from(name));
         (self.slot_names.len() - 1) as u32
     }
 
@@ -550,7 +561,7 @@ impl IntentEngine {
             .unwrap_or(&empty)
             .entries()
             .iter()
-            .map(|(k, v)| (k.clone(), Value::from_yaml(v)))
+            .map(|(k, v)| (SharedStr::from(k.as_str()), Value::from_yaml(v)))
             .collect();
         let requires = ctx_reqs(data.get("requires_context").unwrap_or(&empty));
         let excludes = ctx_reqs(data.get("excludes_context").unwrap_or(&empty));
@@ -568,7 +579,10 @@ impl IntentEngine {
             slots,
             requires,
             excludes,
-            response: data.get("response").and_then(Yaml::as_text),
+            response: data
+                .get("response")
+                .and_then(Yaml::as_text)
+                .map(SharedStr::from),
             metadata,
             rules,
         });
@@ -613,7 +627,7 @@ impl IntentEngine {
                 Sentence {
                     data: data_id,
                     node,
-                    text,
+                    text: text.into(),
                     introducers,
                 },
             ));
@@ -1007,6 +1021,7 @@ impl IntentEngine {
     }
 
     fn build_index(&mut self) {
+        self.best_slot = self.find_best_slot();
         let templates: Vec<TemplateClauses> = self
             .sentences
             .iter()
@@ -1086,6 +1101,16 @@ impl IntentEngine {
     /// Changes settings (threshold, fuzzy mode, preferred slot).
     pub fn set_settings(&mut self, settings: Settings) {
         self.settings = settings;
+        self.best_slot = self.find_best_slot();
+    }
+
+    /// The slot id of the preferred slot (`best_slot_name`), if a template has it.
+    fn find_best_slot(&self) -> Option<u32> {
+        let name = self.settings.best_slot_name.as_deref()?;
+        self.slot_names
+            .iter()
+            .position(|s| s == name)
+            .map(|i| i as u32)
     }
 
     /// Sets the confidence threshold below which results are rejected.
@@ -1290,7 +1315,7 @@ impl IntentEngine {
             .settings
             .best_slot_name
             .as_deref()
-            .map(|name| (name, self.slot_names.iter().position(|s| s == name)));
+            .map(|name| (name, self.best_slot.map(|i| i as usize)));
         let mut sink = |state: &State<'a>, si: u32| {
             let sentence = &self.sentences[si as usize];
             let data = &self.data[sentence.data as usize];
@@ -1405,10 +1430,9 @@ impl IntentEngine {
         total_chars: f32,
         edits: u32,
     ) -> Option<IntentMatch> {
-        let mut context: BTreeMap<String, String> = ctx
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        // The caller's map copied as it is (already sorted: no collecting
+        // and sorting; nothing allocated when it is empty).
+        let mut context: BTreeMap<String, String> = ctx.entries.clone();
         for (k, v) in matched_context {
             context.insert(k.to_string(), v.to_string());
         }
@@ -1419,7 +1443,7 @@ impl IntentEngine {
                 return None;
             }
         }
-        let mut slots: BTreeMap<String, SlotValue> = BTreeMap::new();
+        let mut slots: BTreeMap<SharedStr, SlotValue> = BTreeMap::new();
         let mut wildcards = 0;
         let mut wildcard_chars = 0usize;
         let mut plausibility = 1.0f32;
@@ -1487,11 +1511,16 @@ impl IntentEngine {
         let wildcard_share = wildcard_chars as f32 / total_chars;
         let mut confidence = (1.0 - 0.5 * wildcard_share) * plausibility;
         if edits > 0 {
-            let words = input.low_str.split_whitespace().count().max(1) as f32;
+            let words = input
+                .low
+                .split(|&c| c == ' ')
+                .filter(|w| !w.is_empty())
+                .count()
+                .max(1) as f32;
             confidence *= (1.0 - edits as f32 / words).max(0.0) * 0.9;
         }
         Some(IntentMatch {
-            intent: self.intents[data.intent as usize].clone(),
+            intent: self.intent_names[data.intent as usize].clone(),
             slots,
             confidence: confidence.clamp(0.0, 1.0),
             response: data.response.clone(),
@@ -1752,7 +1781,13 @@ fn ctx_reqs(map: &Yaml) -> Vec<(String, CtxReq)> {
                 Yaml::Seq(items) => Some(items.iter().filter_map(Yaml::as_text).collect()),
                 other => other.as_text().map(|t| vec![t]),
             };
-            (key.clone(), CtxReq { values, copy_to })
+            (
+                key.clone(),
+                CtxReq {
+                    values,
+                    copy_to: copy_to.map(SharedStr::from),
+                },
+            )
         })
         .collect()
 }

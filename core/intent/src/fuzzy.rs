@@ -96,9 +96,7 @@ pub(crate) fn recognize_fuzzy(
     let max_edits = engine.settings.fuzzy_max_edits as usize;
     let vocab = vocabulary(engine);
     let words: Vec<String> = input
-        .orig
-        .iter()
-        .collect::<String>()
+        .orig_string()
         .split_whitespace()
         .map(String::from)
         .collect();

@@ -245,10 +245,11 @@ pub fn judge(case: &TestCase, got: Option<&IntentMatch>) -> bool {
     let Some(got) = got else { return false };
     got.intent == case.intent
         && got.slots.len() == case.slots.len()
-        && case
-            .slots
-            .iter()
-            .all(|(k, vs)| got.slots.get(k).is_some_and(|a| slot_matches(vs, &a.value)))
+        && case.slots.iter().all(|(k, vs)| {
+            got.slots
+                .get(k.as_str())
+                .is_some_and(|a| slot_matches(vs, &a.value))
+        })
 }
 
 fn read_doc(path: &Path) -> Result<Yaml, IntentError> {

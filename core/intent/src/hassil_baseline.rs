@@ -260,7 +260,7 @@ pub fn run_emma(
             engine
                 .recognize(&c.sentence, &c.context)
                 .best
-                .map(|m| m.intent)
+                .map(|m| m.intent.to_string())
         })
         .collect();
     let t1 = Instant::now();

@@ -14,8 +14,10 @@
 //! - [`merge`]: one engine from several sources (built-in intents, skills), each with its own lists.
 //! - [`sample`]: bounded sample sentences of a source's templates (the assistant's shadowing check).
 //! - `hassil_baseline` (feature `bench`): Python hassil measured against Emma for the benchmarks.
+//! - [`SharedStr`]: names a match shares with the engine (intent, template, slots).
 //! - internal: `yaml` (budgeted YAML), `text` (normalisation), `lists`
-//!   (slot lists as tries), `program` (compiled templates and the matcher),
+//!   (slot lists as tries), `literals` (literal search over characters),
+//!   `program` (compiled templates and the matcher), `prefilter`,
 //!   `load` (finding files), `fuzzy`, `numbers`.
 //!
 //! This crate does no I/O except reading the intent files it is pointed at
@@ -32,6 +34,7 @@ pub mod harness;
 pub mod hassil_baseline;
 pub mod import;
 mod lists;
+mod literals;
 mod load;
 pub mod merge;
 mod numbers;
@@ -39,6 +42,7 @@ mod plausible;
 mod prefilter;
 mod program;
 pub mod sample;
+mod shared;
 pub mod template;
 mod text;
 pub mod value;
@@ -49,4 +53,5 @@ pub use error::{IntentError, Origin};
 pub use lists::ListValue;
 pub use merge::{IntentSource, Owners};
 pub use sample::{Sample, SampleLimits, samples};
+pub use shared::SharedStr;
 pub use value::Value;

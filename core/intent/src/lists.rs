@@ -51,7 +51,8 @@ pub(crate) struct TextValue {
     pub text_in: String,
 }
 
-/// A character trie over lower-cased words; `' '` edges stand for a word gap.
+/// A character trie over lower-cased words; a word gap in a value (a space
+/// when inserted) is the node's `gap` edge, apart from its character edges.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CharTrie {
     nodes: Vec<TrieNode>,
@@ -59,9 +60,16 @@ pub(crate) struct CharTrie {
 
 #[derive(Debug, Clone, Default)]
 struct TrieNode {
+    /// Character edges (never `' '`), sorted by character.
     edges: Vec<(char, u32)>,
+    /// The child after a word gap (0: none; the root is nobody's child).
+    gap: u32,
     values: Vec<u32>,
 }
+
+/// Up to this many edges a node is searched from the start (most nodes
+/// below the first characters have one or two).
+const LINEAR_EDGES: usize = 4;
 
 impl CharTrie {
     pub fn new() -> Self {
@@ -75,16 +83,24 @@ impl CharTrie {
         let mut node = 0usize;
         let text = crate::text::normalize_whitespace(text);
         for c in text.chars().map(lower) {
-            let c = if c.is_whitespace() { ' ' } else { c };
-            // Edges stay sorted by character, so a word gap (' ') comes first
-            // and `walk` finds the next character by binary search.
-            let next = match self.nodes[node].edges.binary_search_by_key(&c, |e| e.0) {
-                Ok(i) => self.nodes[node].edges[i].1 as usize,
-                Err(i) => {
-                    self.nodes.push(TrieNode::default());
-                    let n = self.nodes.len() - 1;
-                    self.nodes[node].edges.insert(i, (c, n as u32));
-                    n
+            let next = if c.is_whitespace() {
+                match self.nodes[node].gap {
+                    0 => {
+                        let n = self.push_node();
+                        self.nodes[node].gap = n as u32;
+                        n
+                    }
+                    n => n as usize,
+                }
+            } else {
+                // Edges stay sorted by character, so `walk` can search them.
+                match self.nodes[node].edges.binary_search_by_key(&c, |e| e.0) {
+                    Ok(i) => self.nodes[node].edges[i].1 as usize,
+                    Err(i) => {
+                        let n = self.push_node();
+                        self.nodes[node].edges.insert(i, (c, n as u32));
+                        n
+                    }
                 }
             };
             node = next;
@@ -92,6 +108,11 @@ impl CharTrie {
         if node != 0 {
             self.nodes[node].values.push(id);
         }
+    }
+
+    fn push_node(&mut self) -> usize {
+        self.nodes.push(TrieNode::default());
+        self.nodes.len() - 1
     }
 
     /// All `(value id, end offset)` pairs whose text matches `low` at `pos`.
@@ -111,29 +132,33 @@ impl CharTrie {
                     out.push((v, pos));
                 }
             }
-            let edges = n.edges.as_slice();
-            // Edges are sorted, so a word gap is among the first few (only
-            // control characters sort before it).
-            if let Some(&(_, next)) = edges.iter().take_while(|e| e.0 <= ' ').find(|e| e.0 == ' ') {
+            if n.gap != 0 {
                 // A word gap: whitespace run, or a hyphen/underscore joining words.
-                let mut p = pos;
-                while p < low.len() && low[p].is_whitespace() {
-                    p += 1;
-                }
+                // (The input's word gaps are single spaces, see `Input`.)
+                let mut p = pos + usize::from(low.get(pos) == Some(&' '));
                 if p == pos && p < low.len() && (low[p] == '-' || low[p] == '_') {
                     p += 1;
                 }
                 if p > pos {
-                    self.walk(next as usize, low, p, out);
+                    self.walk(n.gap as usize, low, p, out);
                 }
             }
             let Some(&c) = low.get(pos) else { return };
-            match edges.binary_search_by_key(&c, |e| e.0) {
-                Ok(i) if c != ' ' => {
-                    node = edges[i].1 as usize;
+            let edges = n.edges.as_slice();
+            let next = if edges.len() <= LINEAR_EDGES {
+                edges.iter().find(|e| e.0 == c).map(|e| e.1)
+            } else {
+                edges
+                    .binary_search_by_key(&c, |e| e.0)
+                    .ok()
+                    .map(|i| edges[i].1)
+            };
+            match next {
+                Some(next) => {
+                    node = next as usize;
                     pos += 1;
                 }
-                _ => return,
+                None => return,
             }
         }
     }

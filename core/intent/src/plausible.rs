@@ -344,7 +344,7 @@ lists:
         engine
             .recognize(text, &Context::new())
             .best
-            .map(|m| m.intent)
+            .map(|m| m.intent.to_string())
     }
 
     #[test]

@@ -11,8 +11,10 @@
 //!
 //! A template is a candidate when each of its clauses has a literal in the
 //! sentence. One pass finds the literals present: Aho-Corasick over the
-//! sentence for *contains*, a walk from each end through a trie for *starts*
-//! and *ends*. Templates are then reached from the literals found, through one
+//! sentence's characters ([`crate::literals::CharDfa`]), where a *starts*
+//! literal is the literal after a start marker and an *ends* literal the
+//! literal before an end marker, the markers fed before the first character
+//! and (looked at without being taken) after the last one. Templates are then reached from the literals found, through one
 //! *anchor* clause per template — the one whose literals the fewest templates
 //! use, so a literal that hundreds of templates contain ("the", Welsh "y",
 //! "de") doesn't touch all of them for every sentence — and only those reached
@@ -20,9 +22,7 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::automaton::Automaton;
-use aho_corasick::dfa::DFA;
-
+use crate::literals::{Alphabet, CharDfa};
 use crate::text::Input;
 
 /// The kind of a clause (what "has this literal" means).
@@ -42,71 +42,24 @@ pub(crate) struct TemplateClauses {
     pub clauses: Vec<(Kind, Vec<String>)>,
 }
 
-/// A character trie for literals anchored at one end of the sentence.
-#[derive(Debug, Clone, Default)]
-struct AnchorTrie {
-    nodes: Vec<AnchorNode>,
-}
-
-/// A node of an [`AnchorTrie`].
-#[derive(Debug, Clone, Default)]
-struct AnchorNode {
-    /// Edges sorted by character.
-    edges: Vec<(char, u32)>,
-    /// The literal that ends here.
-    literal: Option<u32>,
-}
-
-impl AnchorTrie {
-    fn insert(&mut self, chars: impl Iterator<Item = char>, id: u32) {
-        if self.nodes.is_empty() {
-            self.nodes.push(AnchorNode::default());
-        }
-        let mut node = 0usize;
-        for c in chars {
-            node = match self.nodes[node].edges.binary_search_by_key(&c, |e| e.0) {
-                Ok(i) => self.nodes[node].edges[i].1 as usize,
-                Err(i) => {
-                    self.nodes.push(AnchorNode::default());
-                    let n = (self.nodes.len() - 1) as u32;
-                    self.nodes[node].edges.insert(i, (c, n));
-                    n as usize
-                }
-            };
-        }
-        self.nodes[node].literal = Some(id);
-    }
-
-    /// Calls `found` with every literal that `chars` starts with.
-    fn walk(&self, chars: impl Iterator<Item = char>, mut found: impl FnMut(u32)) {
-        let Some(mut node) = self.nodes.first() else {
-            return;
-        };
-        for c in chars {
-            match node.edges.binary_search_by_key(&c, |e| e.0) {
-                Ok(i) => node = &self.nodes[node.edges[i].1 as usize],
-                Err(_) => return,
-            }
-            if let Some(id) = node.literal {
-                found(id);
-            }
-        }
-    }
-}
+/// Stands for the start of the sentence in *starts* literals (`"\u{2}turn"`).
+const START: char = '\u{2}';
+/// Stands for the end of the sentence in *ends* literals (`"lights\u{3}"`).
+const END: char = '\u{3}';
 
 /// The compiled pre-filter of an engine's templates.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Prefilter {
-    /// *Contains* literals: pattern `i` is literal id `i`.
-    contains: Option<DFA>,
-    starts: AnchorTrie,
-    /// *Ends* literals, reversed.
-    ends: AnchorTrie,
+    /// The characters of all literals.
+    alphabet: Alphabet,
+    /// All literals, pattern `i` being literal id `i`: *contains* literals
+    /// as they are, *starts* ones after [`START`], *ends* ones before [`END`].
+    literal_dfa: CharDfa,
     literals: usize,
     /// Per literal id: the templates whose anchor clause lists it (CSR).
     trigger_start: Vec<u32>,
     triggers: Vec<u32>,
-    /// Per template: its clauses (CSR into `clause_start`).
+    /// Per template: its clauses (CSR into `clause_start`), the anchor first.
     template_start: Vec<u32>,
     /// Per clause: its literal ids (CSR into `clause_literals`).
     clause_start: Vec<u32>,
@@ -155,30 +108,25 @@ impl Prefilter {
             }
         }
         let literals = contains.len() + anchored.len();
+        let patterns: Vec<String> = contains
+            .iter()
+            .map(|l| l.to_string())
+            .chain(anchored.iter().map(|(kind, l)| match kind {
+                Kind::Starts => format!("{START}{l}"),
+                _ => format!("{l}{END}"),
+            }))
+            .collect();
+        let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        let alphabet = Alphabet::new(patterns.iter().copied().chain([
+            START.encode_utf8(&mut [0; 4]) as &str,
+            END.encode_utf8(&mut [0; 4]),
+        ]));
         let mut filter = Prefilter {
-            contains: if contains.is_empty() {
-                None
-            } else {
-                // A DFA: the fastest search, for 0.03–0.35 MB per language
-                // (mn 16 literals, de 372).
-                // Walked by hand (`candidates`), so without the crate's own
-                // prefilter: every literal ending at a byte is marked there.
-                DFA::builder()
-                    .match_kind(aho_corasick::MatchKind::Standard)
-                    .prefilter(false)
-                    .build(&contains)
-                    .ok()
-            },
+            literal_dfa: CharDfa::build(&alphabet, &patterns),
             literals,
             ..Prefilter::default()
         };
-        for (i, (kind, l)) in anchored.iter().enumerate() {
-            let id = (contains.len() + i) as u32;
-            match kind {
-                Kind::Starts => filter.starts.insert(l.chars(), id),
-                _ => filter.ends.insert(l.chars().rev(), id),
-            }
-        }
+        filter.alphabet = alphabet;
         // How many templates use each literal: the anchor is the clause
         // whose literals are used least (summed over its literals, squared,
         // so one common literal outweighs several rare ones).
@@ -210,9 +158,12 @@ impl Prefilter {
         filter.template_start.push(0);
         filter.clause_start.push(0);
         for (ti, clauses) in compiled.iter().enumerate() {
-            let anchor = clauses
-                .iter()
-                .min_by_key(|c| c.iter().map(|&l| users[l as usize].pow(2)).sum::<u64>());
+            // Rarest first: the first is the anchor (a sentence reaches the
+            // template only through it, so it is not checked again), and the
+            // others are checked in this order, the likeliest to fail first.
+            let mut clauses: Vec<&Vec<u32>> = clauses.iter().collect();
+            clauses.sort_by_key(|c| c.iter().map(|&l| users[l as usize].pow(2)).sum::<u64>());
+            let anchor = clauses.first().copied();
             match anchor {
                 None => filter.always.push(ti as u32),
                 Some(anchor) => {
@@ -221,7 +172,7 @@ impl Prefilter {
                     }
                 }
             }
-            for c in clauses {
+            for c in &clauses {
                 filter.clause_literals.extend_from_slice(c);
                 filter
                     .clause_start
@@ -270,39 +221,14 @@ impl Prefilter {
                 found.push(id);
             }
         };
-        if let Some(dfa) = &self.contains
-            && let Ok(start) = dfa.start_state(aho_corasick::Anchored::No)
-        {
-            // Every literal the sentence contains (an overlapping search):
-            // a match state lists all literals ending at its byte.
-            let mut sid = start;
-            for i in 0..if dfa.is_match(sid) {
-                dfa.match_len(sid)
-            } else {
-                0
-            } {
-                mark(dfa.match_pattern(sid, i).as_u32());
-            }
-            for &b in input.low_str.as_bytes() {
-                sid = dfa.next_state(aho_corasick::Anchored::No, sid, b);
-                if dfa.is_special(sid) {
-                    if dfa.is_dead(sid) {
-                        break;
-                    }
-                    for i in 0..dfa.match_len(sid) {
-                        mark(dfa.match_pattern(sid, i).as_u32());
-                    }
-                }
-            }
-        }
         let low = &input.low;
-        self.starts.walk(low.iter().copied(), &mut mark);
         // The end, without trailing whitespace, hyphens and underscores.
         let end = low
             .iter()
-            .rposition(|c| !(c.is_whitespace() || *c == '-' || *c == '_'))
+            .rposition(|&c| !(c == ' ' || c == '-' || c == '_'))
             .map_or(0, |i| i + 1);
-        self.ends.walk(low[..end].iter().rev().copied(), &mut mark);
+        self.literal_dfa
+            .walk_anchored(&self.alphabet, (START, END), low, end, &mut mark);
         for &lit in found.iter() {
             let (a, b) = (
                 self.trigger_start[lit as usize] as usize,
@@ -318,7 +244,8 @@ impl Prefilter {
                     self.template_start[t as usize] as usize,
                     self.template_start[t as usize + 1] as usize,
                 );
-                let all = (ca..cb).all(|c| {
+                // The anchor (the first clause) has the literal that led here.
+                let all = (ca + 1..cb).all(|c| {
                     let (la, lb) = (
                         self.clause_start[c] as usize,
                         self.clause_start[c + 1] as usize,

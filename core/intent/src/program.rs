@@ -43,7 +43,31 @@ pub(crate) enum Node {
 /// match nothing); `None` for the whole alternative when no choice is
 /// restricted. The matcher skips a choice whose set lacks the character
 /// ahead without entering it.
-pub(crate) type Firsts = Option<Box<[Option<Box<[char]>>]>>;
+pub(crate) type Firsts = Option<Box<[Option<FirstSet>]>>;
+
+/// A choice's start characters, with a 64-bit summary (bit `c % 64` for each
+/// character) that rules most choices out in one test before the list is
+/// searched.
+#[derive(Debug, Clone)]
+pub(crate) struct FirstSet {
+    mask: u64,
+    chars: Box<[char]>,
+}
+
+impl FirstSet {
+    fn new(chars: Vec<char>) -> Self {
+        FirstSet {
+            mask: chars.iter().fold(0, |m, &c| m | first_bit(c)),
+            chars: chars.into(),
+        }
+    }
+}
+
+/// The bit of `c` in a [`FirstSet`]'s summary.
+#[inline]
+fn first_bit(c: char) -> u64 {
+    1 << (c as u32 % 64)
+}
 
 /// Which list a reference means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,10 +215,8 @@ impl<'a, 's> Matcher<'a, 's> {
     /// be empty after a gap or at the start.
     fn space(&self, pos: usize, sow: bool) -> Option<usize> {
         let low = &self.input.low;
-        let mut p = pos;
-        while p < low.len() && low[p].is_whitespace() {
-            p += 1;
-        }
+        // The input's word gaps are single spaces (see `Input`).
+        let p = pos + usize::from(low.get(pos) == Some(&' '));
         if p > pos || sow || pos == low.len() {
             return Some(p);
         }
@@ -208,7 +230,8 @@ impl<'a, 's> Matcher<'a, 's> {
         match k {
             Cont::Done => {
                 let low = &self.input.low;
-                if low[pos..].iter().all(|c| c.is_whitespace()) {
+                // Nothing but spaces left: the input has none at its end.
+                if pos == low.len() {
                     (self.sink)(&self.state, self.tag);
                 }
             }
@@ -232,20 +255,61 @@ impl<'a, 's> Matcher<'a, 's> {
     }
 
     fn seq(&mut self, items: &'a [Node], k: &Cont<'a, '_>, pos: usize, sow: bool) {
-        match items.split_first() {
-            None => self.cont(k, pos, sow),
-            Some((first, rest)) => {
-                if rest.is_empty() {
+        // Literals and word gaps match at most one way: they are followed
+        // here in a loop (each counted as a step, as `node` counts it, and
+        // its score added until the rest returns) instead of a `node` call,
+        // a continuation and a `cont` call each.
+        let (mut items, mut pos, mut sow) = (items, pos, sow);
+        let mut added = 0;
+        loop {
+            let Some((first, rest)) = items.split_first() else {
+                self.cont(k, pos, sow);
+                break;
+            };
+            match first {
+                Node::Lit { chars, score } => {
+                    self.steps += 1;
+                    if self.steps > MAX_STEPS {
+                        break;
+                    }
+                    let at = if sow { self.skip_ws(pos) } else { pos };
+                    let low = &self.input.low;
+                    if low
+                        .get(at..at + chars.len())
+                        .is_none_or(|ahead| ahead != &chars[..])
+                    {
+                        break;
+                    }
+                    self.state.score += score;
+                    added += score;
+                    (pos, sow) = (at + chars.len(), false);
+                }
+                Node::Space => {
+                    self.steps += 1;
+                    if self.steps > MAX_STEPS {
+                        break;
+                    }
+                    let Some(p) = self.space(pos, sow) else {
+                        break;
+                    };
+                    (pos, sow) = (p, true);
+                }
+                _ if rest.is_empty() => {
                     self.node(first, k, pos, sow);
-                } else {
+                    break;
+                }
+                _ => {
                     let k2 = Cont::Seq {
                         items: rest,
                         next: k,
                     };
                     self.node(first, &k2, pos, sow);
+                    break;
                 }
             }
+            items = rest;
         }
+        self.state.score -= added;
     }
 
     fn push_value(&mut self, slot: u32, start: usize, end: usize, value: &'a TextValue) {
@@ -279,8 +343,9 @@ impl<'a, 's> Matcher<'a, 's> {
             Node::Lit { chars, score } => {
                 let pos = if sow { self.skip_ws(pos) } else { pos };
                 let low = &self.input.low;
-                if low.len() - pos >= chars.len()
-                    && chars.iter().zip(&low[pos..]).all(|(a, b)| a == b)
+                if low
+                    .get(pos..pos + chars.len())
+                    .is_some_and(|ahead| ahead == &chars[..])
                 {
                     self.state.score += score;
                     self.cont(k, pos + chars.len(), false);
@@ -300,9 +365,12 @@ impl<'a, 's> Matcher<'a, 's> {
             }
             Node::Alt(items, Some(firsts)) => {
                 let ahead = self.input.low.get(self.skip_ws(pos)).copied();
+                // No bit at the input's end: every restricted choice is skipped.
+                let bit = ahead.map_or(0, first_bit);
                 for (item, first) in items.iter().zip(firsts.iter()) {
                     if let Some(first) = first
-                        && !ahead.is_some_and(|c| first.contains(&c))
+                        && (first.mask & bit == 0
+                            || !ahead.is_some_and(|c| first.chars.contains(&c)))
                     {
                         continue;
                     }
@@ -360,11 +428,10 @@ impl<'a, 's> Matcher<'a, 's> {
         })
     }
 
-    fn skip_ws(&self, mut pos: usize) -> usize {
-        while pos < self.input.low.len() && self.input.low[pos].is_whitespace() {
-            pos += 1;
-        }
-        pos
+    /// Past the space at `pos`, if any (the input's word gaps are single
+    /// spaces, see `Input`).
+    fn skip_ws(&self, pos: usize) -> usize {
+        pos + usize::from(self.input.low.get(pos) == Some(&' '))
     }
 
     fn text_list(
@@ -439,10 +506,7 @@ impl<'a, 's> Matcher<'a, 's> {
     ) {
         let follow = self.follow.take();
         let low = &self.input.low;
-        let mut p = pos;
-        while p < low.len() && low[p].is_whitespace() {
-            p += 1;
-        }
+        let mut p = pos + usize::from(low.get(pos) == Some(&' '));
         let digits_start = p;
         if p < low.len() && low[p] == '-' && low.get(p + 1).is_some_and(|c| c.is_ascii_digit()) {
             p += 1;
@@ -509,17 +573,14 @@ impl<'a, 's> Matcher<'a, 's> {
     fn wildcard(&mut self, slot: u32, k: &Cont<'a, '_>, pos: usize) {
         let follow = self.follow.take();
         let low = &self.input.low;
-        let mut start = pos;
-        while start < low.len() && low[start].is_whitespace() {
-            start += 1;
-        }
+        let start = pos + usize::from(low.get(pos) == Some(&' '));
         for end in start + 1..=low.len() {
             // A wildcard ends at a word gap, or inside a word when the template
             // glues the next text to it (`{name}timer`, as Dutch/German compounds
             // and languages without spaces do): that continuation is not at a
             // word start, so only literal text can follow, as in hassil.
-            let at_gap = end == low.len() || low[end].is_whitespace();
-            if !at_gap && low[end - 1].is_whitespace() {
+            let at_gap = end == low.len() || low[end] == ' ';
+            if !at_gap && low[end - 1] == ' ' {
                 continue;
             }
             if !self.followed(follow, end) {
@@ -750,13 +811,13 @@ pub(crate) fn annotate(node: &mut Node, rules: &[Node]) {
         }
         Node::Alt(items, firsts) => {
             items.iter_mut().for_each(|i| annotate(i, rules));
-            let sets: Box<[Option<Box<[char]>>]> = items
+            let sets: Box<[Option<FirstSet>]> = items
                 .iter()
                 .map(|item| match first_chars(item, rules, 0) {
                     (Some(mut set), false) => {
                         set.sort_unstable();
                         set.dedup();
-                        (set.len() <= MAX_FIRSTS).then(|| set.into())
+                        (set.len() <= MAX_FIRSTS).then(|| FirstSet::new(set))
                     }
                     _ => None,
                 })

@@ -4,6 +4,8 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+use crate::literals::{Alphabet, CharDfa};
+
 /// Characters hassil strips at word edges: `.。,，?¿？؟!¡！;；:：’`.
 fn is_punct(c: char) -> bool {
     matches!(
@@ -134,8 +136,13 @@ pub struct SkipWords {
     /// Remove the words wherever they occur, not only as whole words (hassil
     /// does so for languages with `settings.ignore_whitespace`).
     anywhere: bool,
-    /// The same words as strings, for a quick "any of them here?" check.
+    /// The same words as strings.
     strings: Vec<String>,
+    /// The words as an automaton over the input's characters, for the quick
+    /// "any of them here?" check every sentence makes (one pass for all
+    /// words; a substring search per word cost ~230 instructions each).
+    alphabet: Alphabet,
+    finder: CharDfa,
 }
 
 impl SkipWords {
@@ -148,11 +155,16 @@ impl SkipWords {
             .collect();
         words.sort_by_key(|w| std::cmp::Reverse(w.len()));
         words.dedup();
-        let strings = words.iter().map(|w| w.iter().collect()).collect();
+        let strings: Vec<String> = words.iter().map(|w| w.iter().collect()).collect();
+        let alphabet = Alphabet::new(strings.iter().map(String::as_str));
+        let literals: Vec<&str> = strings.iter().map(String::as_str).collect();
+        let finder = CharDfa::build(&alphabet, &literals);
         Self {
             words,
             strings,
             anywhere: false,
+            alphabet,
+            finder,
         }
     }
 
@@ -232,6 +244,9 @@ const NFC_MAYBE_STARTER: u8 = 16;
 /// NFC quick check "yes" with a non-zero combining class (viramas, nuktas):
 /// NFC while the classes of consecutive marks don't decrease.
 const NFC_YES_MARK: u8 = 32;
+/// The common case in one test: lower case already, NFC-safe, neither
+/// punctuation nor whitespace (the character is copied as it is).
+const PLAIN: u8 = 64;
 
 /// The NFC flags of `c` (none when it needs the full normalisation).
 fn nfc_flags(c: char) -> u8 {
@@ -276,6 +291,9 @@ fn compute_flags(c: char) -> u8 {
     if c.is_whitespace() {
         f |= SPACE;
     }
+    if f & (LOWER_SAME | NFC_SAFE) == LOWER_SAME | NFC_SAFE && f & (PUNCT | SPACE) == 0 {
+        f |= PLAIN;
+    }
     f
 }
 
@@ -294,16 +312,25 @@ fn flags(table: &[u8], c: char) -> u8 {
     }
 }
 
-/// A sentence ready for matching: original characters (for slot text) and a
-/// lower-cased shadow of the same length.
+/// A sentence ready for matching: its lower-cased characters, and where the
+/// original (for slot text) differs from them.
+///
+/// Its only whitespace is single spaces (`' '`) between words: filling
+/// collapses every whitespace run, whatever its characters, to one space and
+/// trims the ends, so the matcher tests `== ' '` instead of the Unicode
+/// whitespace property (a table search for every non-ASCII character).
+///
+/// The original characters are the lower-case ones except at the positions
+/// listed in `cased` (upper-case letters, mostly few): filling writes one
+/// character per position instead of two, and slot text is rebuilt from
+/// `low` with those put back.
 #[derive(Debug, Clone, Default)]
 pub struct Input {
-    /// Characters as spoken (after normalisation).
-    pub orig: Vec<char>,
-    /// Lower-cased, same length as `orig`.
+    /// Lower-cased characters (after normalisation).
     pub low: Vec<char>,
-    /// `low` as a string, for substring pre-filtering.
-    pub low_str: String,
+    /// `(position, original character)` where the original differs from
+    /// `low`, by position.
+    cased: Vec<(u32, char)>,
     /// Characters of `low` that are not whitespace (counted while filling).
     non_space: usize,
 }
@@ -330,39 +357,45 @@ impl Input {
         }
         // Most sentences hold no skip word: look for one in the lower-case
         // text before removing any.
-        if skip
-            .strings
-            .iter()
-            .any(|w| self.low_str.contains(w.as_str()))
-        {
-            let text: String = self.orig.iter().collect();
+        if !skip.words.is_empty() && skip.finder.any(&skip.alphabet, &self.low) {
+            let text = self.orig_string();
             self.fill_normalised(&skip.remove(&text));
         }
+        debug_assert!(
+            self.low.iter().all(|&c| c == ' ' || !c.is_whitespace())
+                && self.low.first() != Some(&' ')
+                && self.low.last() != Some(&' ')
+                && !self.low.windows(2).any(|w| w == [' ', ' ']),
+            "whitespace is single spaces between words"
+        );
     }
 
     /// Fills the buffers from text without punctuation whose characters are
     /// all NFC-safe; false (buffers undefined) when the text needs the full
     /// normalisation.
     fn fill_plain(&mut self, text: &str) -> bool {
-        self.orig.clear();
         self.low.clear();
-        self.low_str.clear();
+        self.cased.clear();
         self.non_space = 0;
-        self.orig.reserve(text.len());
         self.low.reserve(text.len());
-        self.low_str.reserve(text.len());
         let table = char_flags();
-        let mut pending_space = false;
+        if text.is_ascii() {
+            return self.fill_ascii(text, table);
+        }
         let mut prev = ' ';
         let mut last_class = 0;
-        // When the whitespace is single spaces between words (most
-        // sentences), the lower-case text is `text` with its upper-case
-        // characters replaced: copied in runs between them instead of
-        // encoded character by character. `copied`: bytes of `text` done.
-        let mut spaces_same = true;
-        let mut copied = 0;
-        for (i, c) in text.char_indices() {
+        // Spaces written: one for each whitespace run after a word (one at
+        // the end is taken back below).
+        let mut spaces = 0;
+        for c in text.chars() {
             let f = flags(table, c);
+            if f & PLAIN != 0 {
+                // What the checks below do for such a character, in one test.
+                last_class = 0;
+                prev = c;
+                self.low.push(c);
+                continue;
+            }
             if f & PUNCT != 0 {
                 return false;
             }
@@ -386,48 +419,73 @@ impl Input {
             }
             prev = c;
             if f & SPACE != 0 {
-                spaces_same &= c == ' ' && !pending_space && !self.orig.is_empty();
-                pending_space = !self.orig.is_empty();
+                if self.low.last().is_some_and(|&l| l != ' ') {
+                    self.low.push(' ');
+                    spaces += 1;
+                }
                 continue;
             }
-            if pending_space {
-                self.orig.push(' ');
-                self.low.push(' ');
-                pending_space = false;
+            let l = if f & LOWER_SAME != 0 { c } else { lower(c) };
+            if l != c {
+                self.cased.push((self.low.len() as u32, c));
             }
-            let l = if f & LOWER_SAME != 0 {
-                c
-            } else {
-                let l = lower(c);
-                if l != c {
-                    self.low_str.push_str(&text[copied..i]);
-                    self.low_str.push(l);
-                    copied = i + c.len_utf8();
-                }
-                l
-            };
-            self.non_space += 1;
-            self.orig.push(c);
             self.low.push(l);
         }
-        if spaces_same && !pending_space {
-            self.low_str.push_str(&text[copied..]);
-        } else {
-            self.low_str.clear();
-            self.low_str.extend(self.low.iter());
+        if self.low.last() == Some(&' ') {
+            self.low.pop();
+            spaces -= 1;
         }
+        self.non_space = self.low.len() - spaces;
+        true
+    }
+
+    /// [`Input::fill_plain`] for ASCII text: byte by byte, every character
+    /// NFC-safe, flags from the table's first 128 entries.
+    fn fill_ascii(&mut self, text: &str, table: &[u8]) -> bool {
+        let ascii: &[u8; 128] = table[..128].try_into().expect("the table covers ASCII");
+        let mut spaces = 0;
+        for &b in text.as_bytes() {
+            let f = ascii[usize::from(b & 0x7f)];
+            if f & PLAIN != 0 {
+                self.low.push(char::from(b));
+                continue;
+            }
+            if f & PUNCT != 0 {
+                return false;
+            }
+            if f & SPACE != 0 {
+                if self.low.last().is_some_and(|&l| l != ' ') {
+                    self.low.push(' ');
+                    spaces += 1;
+                }
+                continue;
+            }
+            let l = b.to_ascii_lowercase();
+            if l != b {
+                self.cased.push((self.low.len() as u32, char::from(b)));
+            }
+            self.low.push(char::from(l));
+        }
+        if self.low.last() == Some(&' ') {
+            self.low.pop();
+            spaces -= 1;
+        }
+        self.non_space = self.low.len() - spaces;
         true
     }
 
     /// Fills the buffers from already normalised text.
     fn fill_normalised(&mut self, text: &str) {
-        self.orig.clear();
         self.low.clear();
-        self.low_str.clear();
-        self.orig.extend(text.chars());
-        self.low.extend(self.orig.iter().map(|&c| lower(c)));
-        self.low_str.extend(self.low.iter());
-        self.non_space = self.low.iter().filter(|c| !c.is_whitespace()).count();
+        self.cased.clear();
+        for c in text.chars() {
+            let l = lower(c);
+            if l != c {
+                self.cased.push((self.low.len() as u32, c));
+            }
+            self.low.push(l);
+        }
+        self.non_space = self.low.iter().filter(|&&c| c != ' ').count();
     }
 
     /// The number of characters that are not whitespace (what a match's
@@ -436,42 +494,70 @@ impl Input {
         self.non_space
     }
 
+    /// The original (normalised, not lower-cased) text.
+    pub fn orig_string(&self) -> String {
+        self.orig_range(0, self.low.len())
+    }
+
+    /// The original text between two character offsets.
+    fn orig_range(&self, start: usize, end: usize) -> String {
+        let chars = &self.low[start..end];
+        let first = self.cased.partition_point(|&(p, _)| (p as usize) < start);
+        let cased = self.cased[first..]
+            .iter()
+            .take_while(|&&(p, _)| (p as usize) < end);
+        // ASCII text (most slot values in Latin script) as bytes: a
+        // narrowing copy instead of encoding character by character.
+        let high = chars.iter().fold(0, |acc, &c| acc | c as u32);
+        if high < 0x80 && cased.clone().all(|(_, c)| c.is_ascii()) {
+            let mut bytes: Vec<u8> = chars.iter().map(|&c| c as u8).collect();
+            for &(p, c) in cased {
+                bytes[p as usize - start] = c as u8;
+            }
+            return String::from_utf8(bytes).expect("ASCII is UTF-8");
+        }
+        let mut out = String::with_capacity(chars.iter().map(|c| c.len_utf8()).sum());
+        let mut from = start;
+        for &(p, c) in cased {
+            out.extend(&self.low[from..p as usize]);
+            out.push(c);
+            from = p as usize + 1;
+        }
+        out.extend(&self.low[from..end]);
+        out
+    }
+
     /// The original text between two character offsets, trimmed.
     pub fn slice(&self, start: usize, end: usize) -> String {
-        let chars = self.trimmed(start, end);
-        let mut out = String::with_capacity(chars.iter().map(|c| c.len_utf8()).sum());
-        out.extend(chars);
-        out
+        let (start, end) = self.trimmed(start, end);
+        self.orig_range(start, end)
     }
 
     /// The number of characters of [`Input::slice`].
     pub fn trimmed_len(&self, start: usize, end: usize) -> usize {
-        self.trimmed(start, end).len()
+        let (start, end) = self.trimmed(start, end);
+        end - start
     }
 
-    fn trimmed(&self, start: usize, end: usize) -> &[char] {
-        let mut chars = &self.orig[start..end];
-        while let [first, rest @ ..] = chars
-            && first.is_whitespace()
-        {
-            chars = rest;
+    /// `start..end` without the spaces at its ends.
+    fn trimmed(&self, mut start: usize, mut end: usize) -> (usize, usize) {
+        while start < end && self.low[start] == ' ' {
+            start += 1;
         }
-        while let [rest @ .., last] = chars
-            && last.is_whitespace()
-        {
-            chars = rest;
+        while end > start && self.low[end - 1] == ' ' {
+            end -= 1;
         }
-        chars
+        (start, end)
     }
 
     /// Number of characters.
     pub fn len(&self) -> usize {
-        self.orig.len()
+        self.low.len()
     }
 
     /// True for empty input.
     pub fn is_empty(&self) -> bool {
-        self.orig.is_empty()
+        self.low.is_empty()
     }
 }
 
@@ -513,7 +599,7 @@ mod tests {
     #[test]
     fn input_keeps_case_for_slots() {
         let input = Input::new("  Play  The Office! ", &SkipWords::default());
-        assert_eq!(input.low_str, "play the office");
+        assert_eq!(input.low.iter().collect::<String>(), "play the office");
         assert_eq!(input.slice(5, 15), "The Office");
     }
 
@@ -552,8 +638,7 @@ mod tests {
         ] {
             let input = Input::new(text, &SkipWords::default());
             let (orig, low) = full(text);
-            assert_eq!(input.orig.iter().collect::<String>(), orig, "{text:?}");
-            assert_eq!(input.low_str, low, "{text:?}");
+            assert_eq!(input.orig_string(), orig, "{text:?}");
             assert_eq!(input.low.iter().collect::<String>(), low, "{text:?}");
             let non_space = low.chars().filter(|c| !c.is_whitespace()).count();
             assert_eq!(input.non_space_len(), non_space, "{text:?}");
@@ -561,7 +646,14 @@ mod tests {
         // Buffers reused for a shorter sentence hold only that sentence.
         let mut input = Input::new("a much longer first sentence", &SkipWords::default());
         input.fill("Hi", &SkipWords::default());
-        assert_eq!(input.low_str, "hi");
-        assert_eq!(input.orig, vec!['H', 'i']);
+        assert_eq!(input.low, vec!['h', 'i']);
+        assert_eq!(input.orig_string(), "Hi");
+        assert_eq!(input.slice(0, 2), "Hi");
+        // Non-ASCII text keeps its original characters; ASCII too.
+        let input = Input::new("Свет ЁЛКА Ok", &SkipWords::default());
+        assert_eq!(input.slice(0, 4), "Свет");
+        assert_eq!(input.slice(4, 10), "ЁЛКА");
+        assert_eq!(input.slice(10, 12), "Ok");
+        assert_eq!(input.orig_string(), "Свет ЁЛКА Ok");
     }
 }

@@ -77,7 +77,7 @@ fn check(
             let got: Vec<(String, String)> = m
                 .slots
                 .iter()
-                .map(|(k, v)| (k.clone(), v.value.to_string()))
+                .map(|(k, v)| (k.to_string(), v.value.to_string()))
                 .collect();
             let want: Vec<(String, String)> = slots
                 .iter()

@@ -337,13 +337,13 @@ impl Worker {
                 .candidates
                 .iter()
                 .find(|c| {
-                    matches!(self.routes.handlers.get(&c.intent), Some(Handler::Skill(s)) if s == skill)
+                    matches!(self.routes.handlers.get(c.intent.as_str()), Some(Handler::Skill(s)) if s == skill)
                 })
                 .or(r.best.as_ref()),
             None => r.best.as_ref(),
         }?;
         Some(Recognized {
-            intent: pick.intent.clone(),
+            intent: pick.intent.to_string(),
             slots: emma_devices::control::slots_of(pick),
             confidence: pick.confidence,
         })

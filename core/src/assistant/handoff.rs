@@ -780,7 +780,7 @@ impl Worker {
         for t in &texts {
             for c in self.routes.engine.recognize(t, &Context::new()).candidates {
                 let conf = c.confidence.clamp(0.0, 1.0);
-                let e = best.entry(c.intent).or_insert(conf);
+                let e = best.entry(c.intent.to_string()).or_insert(conf);
                 *e = e.max(conf);
             }
         }

@@ -140,7 +140,7 @@ pub fn overlaps(
             .candidates
             .into_iter()
             .filter(|m| m.confidence >= threshold)
-            .map(|m| m.intent)
+            .map(|m| m.intent.to_string())
             .collect()
     };
     let limits = limits(lang);

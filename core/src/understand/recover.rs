@@ -25,11 +25,11 @@ pub(super) fn match_hypotheses(
     let ctx = Context::new();
     let found = |text: &str, m: IntentMatch, conf: f32, via: &str| Understood {
         text: text.to_owned(),
-        intent: Some(m.intent),
+        intent: Some(m.intent.to_string()),
         slots: m
             .slots
             .into_iter()
-            .map(|(k, v)| (k, v.value.to_string()))
+            .map(|(k, v)| (k.to_string(), v.value.to_string()))
             .collect(),
         confidence: conf.clamp(0.0, 1.0),
         via: format!("{prefix}{via}"),
@@ -106,10 +106,10 @@ fn agree(
     for (sentence, added) in completions.iter().map(|c| (c.join(" "), c.len())) {
         if let Some(m) = intents.recognize(&sentence, &ctx).best {
             total += 1;
-            by_intent.entry(m.intent).or_default().push((
+            by_intent.entry(m.intent.to_string()).or_default().push((
                 m.slots
                     .into_iter()
-                    .map(|(k, v)| (k, v.value.to_string()))
+                    .map(|(k, v)| (k.to_string(), v.value.to_string()))
                     .collect(),
                 added,
             ));

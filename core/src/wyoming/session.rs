@@ -443,12 +443,12 @@ impl Session {
         context.insert("text".into(), Value::String(text.into()));
         context.insert("confidence".into(), Value::from(f64::from(m.confidence)));
         Ok(Event::Intent(Intent {
-            name: m.intent,
+            name: m.intent.to_string(),
             entities: m
                 .slots
                 .into_iter()
                 .map(|(name, v)| Entity {
-                    name,
+                    name: name.to_string(),
                     value: serde_json::to_value(&v.value).unwrap_or(Value::Null),
                 })
                 .collect(),

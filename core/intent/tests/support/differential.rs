@@ -195,13 +195,13 @@ pub fn emma_answer(engine: &IntentEngine, case: &Case) -> Option<Answer> {
     let rec = engine.recognize(&case.text, &context(case));
     let m: IntentMatch = rec.best.or_else(|| rec.candidates.into_iter().next())?;
     Some(Answer {
-        intent: m.intent,
+        intent: m.intent.to_string(),
         slots: m
             .slots
             .into_iter()
             .map(|(k, v)| {
                 (
-                    k,
+                    k.to_string(),
                     SlotAnswer {
                         value: serde_json::to_value(&v.value).unwrap(),
                         text: v.text,
@@ -210,7 +210,7 @@ pub fn emma_answer(engine: &IntentEngine, case: &Case) -> Option<Answer> {
                 )
             })
             .collect(),
-        response: Some(m.response.unwrap_or_else(|| "default".into())),
+        response: Some(m.response.map_or_else(|| "default".into(), String::from)),
     })
 }
 

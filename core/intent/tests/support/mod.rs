@@ -18,7 +18,7 @@ pub fn check(engine: &IntentEngine, sentence: &str, intent: Option<&str>, slots:
             let got: Vec<(String, String)> = m
                 .slots
                 .iter()
-                .map(|(k, v)| (k.clone(), v.value.to_string()))
+                .map(|(k, v)| (k.to_string(), v.value.to_string()))
                 .collect();
             let mut want_slots: Vec<(String, String)> = slots
                 .iter()
