@@ -207,6 +207,60 @@ fn in_domain_commands_are_still_understood() {
     assert!(exact >= 7, "coffee clean: {exact}/{}", commands.len());
 }
 
+/// The Moonshine English model `scripts/setup` installs.
+fn moonshine_model() -> PathBuf {
+    ModelRegistry::new(emma_tests::speech::emma_home().join("models"))
+        .moonshine_english()
+        .expect("the Moonshine model is installed (run scripts/setup)")
+}
+
+#[test]
+fn agreement_rejects_spoken_non_commands_the_acoustic_check_lets_through() {
+    let dir = tempfile::tempdir().unwrap();
+    // Out-of-domain sentences the default acoustic rejection accepted as
+    // coffee orders in the measurement (docs/understand.md), and a command.
+    let ood = [
+        "tell me a joke",
+        "what is the weather like tomorrow",
+        "i'd like a cup of tea",
+        "play some music",
+    ];
+    let files = ood_corpus::speak(&ood, CLEAN, &dir.path().join("ood")).unwrap();
+    let command = coffee_commands().into_iter().next().unwrap();
+    let cmd_file = &synthesize(std::slice::from_ref(&command), CLEAN, &dir.path().join("cmd"))
+        .unwrap()[0];
+    let mut u = coffee();
+    let models = moonshine_model().parent().unwrap().to_owned();
+    assert!(
+        u.use_agreement_if_installed(&ModelRegistry::new(models))
+            .unwrap()
+    );
+    assert_eq!(u.agreement_rule(), Some(Some(AgreementRule::DEFAULT)));
+    let mut by_agreement = 0;
+    for f in &files {
+        for r in hear(&mut u, f) {
+            assert_eq!(r.intent, None, "{}: {r:?}", f.display());
+            if r.rejected_by == Some(emma_core::understand::RejectedBy::Agreement) {
+                assert_eq!(r.rejected, Some(Rejected::NotACommand));
+                let a = r.agreement.as_ref().expect("the transcript is reported");
+                assert!(!a.transcript.is_empty(), "{r:?}");
+                by_agreement += 1;
+            }
+        }
+    }
+    // Without the agreement check the acoustic one lets some through.
+    assert!(by_agreement >= 1, "the agreement check rejected nothing");
+    let heard = hear(&mut u, cmd_file);
+    let first = heard.first().expect("the command is heard");
+    assert!(
+        command.accepts(first.intent.as_deref(), &first.slots),
+        "{:?} → {first:?}",
+        command.text
+    );
+    let a = first.agreement.as_ref().expect("the command was checked");
+    assert!(AgreementRule::DEFAULT.agrees(a), "{a:?}");
+}
+
 // ---- The full measurement (ignored by default) ----
 
 /// One file decoded with rejection off: what each rejection rule would decide.

@@ -24,6 +24,12 @@
 //! it is rejected at once, and no recovery step or free-decoding pass may
 //! turn it into an intent.
 //!
+//! A command that passed the acoustic check can then be checked against an
+//! open-vocabulary transcript of the same audio (Moonshine; [`agree`],
+//! [`Understander::set_agreement`]): when the transcript does not agree
+//! with the command, the utterance is not a command either
+//! ([`RejectedBy::Agreement`]).
+//!
 //! [`Decoding::Free`] skips the grammar (free decoding + matching only), for
 //! comparison. The grammar walk behind steps 2 and 3 is [`walk`]; the
 //! matching itself is in `recover`.
