@@ -20,11 +20,11 @@ use std::time::Instant;
 
 use emma_core::intent::IntentEngine;
 use emma_core::intent::harness::Fixtures;
+use emma_core::speech::ModelRegistry;
 use emma_core::speech::{EndpointConfig, Engine, POCKETSPHINX_EN_US, audio};
 use emma_core::understand::{
     Agreement, AgreementRule, Decoding, Rejected, Rejection, Understander, Understood,
 };
-use emma_core::speech::ModelRegistry;
 use emma_tests::ood_corpus;
 use emma_tests::speech_corpus::{
     Condition, Noise, SpokenCommand, coffee_commands, coffee_context, full_conditions,
@@ -227,8 +227,12 @@ fn agreement_rejects_spoken_non_commands_the_acoustic_check_lets_through() {
     ];
     let files = ood_corpus::speak(&ood, CLEAN, &dir.path().join("ood")).unwrap();
     let command = coffee_commands().into_iter().next().unwrap();
-    let cmd_file = &synthesize(std::slice::from_ref(&command), CLEAN, &dir.path().join("cmd"))
-        .unwrap()[0];
+    let cmd_file = &synthesize(
+        std::slice::from_ref(&command),
+        CLEAN,
+        &dir.path().join("cmd"),
+    )
+    .unwrap()[0];
     let mut u = coffee();
     let models = moonshine_model().parent().unwrap().to_owned();
     assert!(
@@ -309,7 +313,7 @@ impl Scored {
         let v = r.verification;
         Scored {
             default_ok: v.is_none_or(|v| !Rejection::default().rejects(&v)),
-            agreement: r.agreement.clone(),
+            agreement: r.agreement.as_deref().cloned(),
             ratio: v.map(|v| v.ratio_per_frame()),
             speech: v.and_then(|v| v.speech_ratio()),
             word: v.and_then(|v| v.min_word_ratio),
@@ -405,10 +409,10 @@ fn table(sets: &[(String, bool, Vec<Sample>)], sweep: bool) {
             "**default** (acoustic)".to_owned(),
             Box::new(|s: &Scored| s.default_ok),
         ));
-        if sets
-            .iter()
-            .any(|(_, _, v)| v.iter().any(|s| s.accepted.iter().any(|a| a.agreement.is_some())))
-        {
+        if sets.iter().any(|(_, _, v)| {
+            v.iter()
+                .any(|s| s.accepted.iter().any(|a| a.agreement.is_some()))
+        }) {
             let mut rules = vec![AgreementRule::SameIntent];
             for w in [0.34, 0.5, 0.6, 0.67, 0.75] {
                 rules.push(AgreementRule::Words(w));
@@ -553,7 +557,8 @@ fn full_ood_table() {
         started.elapsed()
     );
     let only = std::env::var("EMMA_OOD_SETS").unwrap_or_default();
-    let moonshine = ModelRegistry::new(emma_tests::speech::emma_home().join("models")).moonshine_english();
+    let moonshine =
+        ModelRegistry::new(emma_tests::speech::emma_home().join("models")).moonshine_english();
     if moonshine.is_none() {
         eprintln!("Moonshine is not installed (scripts/setup): no agreement rows");
     }

@@ -89,9 +89,16 @@ fn a_grammar_is_refused_and_free_decoding_accepted() {
 fn a_directory_without_the_model_is_a_load_error() {
     let dir = tempfile::tempdir().unwrap();
     let err = MoonshineModel::load(dir.path()).unwrap_err().to_string();
-    assert!(err.contains("moonshine") && err.contains("encoder_model.ort"), "{err}");
+    assert!(
+        err.contains("moonshine") && err.contains("encoder_model.ort"),
+        "{err}"
+    );
     // Model files but no libraries.
-    for f in ["encoder_model.ort", "decoder_model_merged.ort", "tokenizer.bin"] {
+    for f in [
+        "encoder_model.ort",
+        "decoder_model_merged.ort",
+        "tokenizer.bin",
+    ] {
         std::fs::write(dir.path().join(f), b"not a model").unwrap();
     }
     let err = MoonshineModel::load(dir.path()).unwrap_err().to_string();

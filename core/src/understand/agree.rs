@@ -127,11 +127,7 @@ pub fn normalise(lang: &str, text: &str) -> Vec<String> {
             continue;
         }
         // Hyphenated words as the grammar writes them: "twenty-one" → two words.
-        out.extend(
-            word.split('-')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned),
-        );
+        out.extend(word.split('-').filter(|s| !s.is_empty()).map(str::to_owned));
     }
     out
 }
@@ -167,8 +163,14 @@ mod tests {
 
     #[test]
     fn normalising_drops_case_and_punctuation_and_spells_digits() {
-        assert_eq!(words("Set 2 timers, please."), ["set", "two", "timers", "please"]);
-        assert_eq!(words("Dim it to 25%"), ["dim", "it", "to", "twenty", "five", "percent"]);
+        assert_eq!(
+            words("Set 2 timers, please."),
+            ["set", "two", "timers", "please"]
+        );
+        assert_eq!(
+            words("Dim it to 25%"),
+            ["dim", "it", "to", "twenty", "five", "percent"]
+        );
         assert_eq!(words("Don't stop"), ["don't", "stop"]);
         assert!(words(" ... ").is_empty());
     }

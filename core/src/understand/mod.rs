@@ -231,7 +231,7 @@ pub struct Understood {
     /// What the open-vocabulary transcript said about the grammar's command,
     /// when the agreement check ran (see [`Understander::set_agreement`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub agreement: Option<Agreement>,
+    pub agreement: Option<Box<Agreement>>,
 }
 
 impl Understood {
@@ -524,11 +524,11 @@ impl Understander {
                 verification: found.verification,
                 rejected: Some(Rejected::NotACommand),
                 rejected_by: Some(RejectedBy::Agreement),
-                agreement: Some(a),
+                agreement: Some(Box::new(a)),
                 ..Understood::unmatched(found.text)
             });
         }
-        found.agreement = Some(a);
+        found.agreement = Some(Box::new(a));
         Ok(found)
     }
 

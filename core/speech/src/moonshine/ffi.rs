@@ -79,7 +79,11 @@ fn symbol(lib: *mut c_void, name: &CStr, path: &Path) -> Result<*mut c_void> {
     if s.is_null() {
         return Err(load_error(
             path,
-            format!("{} has no symbol {}", path.display(), name.to_string_lossy()),
+            format!(
+                "{} has no symbol {}",
+                path.display(),
+                name.to_string_lossy()
+            ),
         ));
     }
     Ok(s)
@@ -188,9 +192,8 @@ impl Model {
         let mut text: *mut c_char = std::ptr::null_mut();
         // SAFETY: the handle is live (freed only in Drop) and `&mut self`
         // keeps calls from overlapping; `audio` is valid for `len` floats.
-        let rc = unsafe {
-            (self.lib.transcribe)(self.handle, audio.as_ptr(), audio.len(), &mut text)
-        };
+        let rc =
+            unsafe { (self.lib.transcribe)(self.handle, audio.as_ptr(), audio.len(), &mut text) };
         if rc != 0 {
             return Err(Some(rc));
         }
