@@ -114,16 +114,18 @@ pub fn normalise(lang: &str, text: &str) -> Vec<String> {
         }
         if word.chars().all(|c| c.is_ascii_digit())
             && let Ok(n) = word.parse::<i64>()
-            && let Ok(spelled) = emma_numbers::spell_out(lang, n)
+            && let Ok(forms) = emma_numbers::spell_out(lang, n)
+            && let Some(spelled) = forms.first()
         {
-            // Spelled numbers may come as one string with spaces or hyphens.
-            for w in spelled {
-                out.extend(
-                    w.split([' ', '-'])
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned),
-                );
-            }
+            // `spell_out` lists every cardinal form ("twenty-five", then
+            // "twenty five", then gender and case variants); the first is
+            // the default. Its words may be joined by spaces or hyphens.
+            out.extend(
+                spelled
+                    .split([' ', '-'])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+            );
             continue;
         }
         // Hyphenated words as the grammar writes them: "twenty-one" → two words.
@@ -173,6 +175,24 @@ mod tests {
         );
         assert_eq!(words("Don't stop"), ["don't", "stop"]);
         assert!(words(" ... ").is_empty());
+    }
+
+    #[test]
+    fn a_number_is_spelled_once() {
+        // `emma_numbers::spell_out` returns every cardinal form ("twenty-five"
+        // and "twenty five", gender and case variants): only the first, the
+        // default, is what a person says.
+        assert_eq!(words("2"), ["two"]);
+        assert_eq!(words("25"), ["twenty", "five"]);
+        assert_eq!(
+            words("set it to 21 degrees"),
+            ["set", "it", "to", "twenty", "one", "degrees"]
+        );
+        assert_eq!(words("100"), ["one", "hundred"]);
+        assert_eq!(normalise("de", "2"), ["zwei"]);
+        assert_eq!(normalise("de", "1"), ["eins"]);
+        let g = words("set the brightness to twenty five percent");
+        assert_eq!(word_share(&g, &words("Set the brightness to 25%.")), 1.0);
     }
 
     #[test]
