@@ -30,25 +30,103 @@ fn model() -> Arc<MoonshineModel> {
         .clone()
 }
 
-fn words(text: &str) -> String {
+/// Lowercase words without punctuation ("Tell me a joke." → `tell me a joke`).
+fn words(text: &str) -> Vec<String> {
     text.to_lowercase()
-        .chars()
-        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
         .collect()
 }
 
+/// The longest common subsequence of `a` and `b` over the longer one.
+fn overlap(a: &[String], b: &[String]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let mut prev = vec![0usize; b.len() + 1];
+    for x in a {
+        let mut cur = vec![0usize; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = if x == y {
+                prev[j] + 1
+            } else {
+                cur[j].max(prev[j + 1])
+            };
+        }
+        prev = cur;
+    }
+    prev[b.len()] as f64 / a.len().max(b.len()) as f64
+}
+
+/// `text` spoken by espeak-ng (en-us, 150 wpm) with 0.3 s of silence before
+/// and 0.5 s after, as an utterance comes out of the endpointer.
+fn spoken(text: &str) -> Vec<i16> {
+    let audio = synth::espeak(text, "en-us", 150).unwrap();
+    let rate = emma_speech::SAMPLE_RATE as usize;
+    let mut pcm = vec![0i16; rate * 3 / 10];
+    pcm.extend_from_slice(&audio.samples);
+    pcm.extend(std::iter::repeat_n(0i16, rate / 2));
+    pcm
+}
+
+/// Clean synthetic sentences, none with a number (Moonshine writes digits).
+const SENTENCES: [&str; 8] = [
+    "tell me a joke",
+    "turn on the kitchen light",
+    "what is the capital of france",
+    "make me a large latte",
+    "please close the front door",
+    "what time is it",
+    "play some music in the living room",
+    "good morning",
+];
+
+/// Moonshine is a neural recogniser and espeak-ng is not a human voice: a
+/// single sentence is a poor test of it (without the silence around it,
+/// "tell me a joke" came back "Tell me on job." and "good morning" "Go
+/// tomorrow, Dean."; with it, all eight below were right on 2026-12-02).
+/// So the test asks what a working engine does on several clean sentences
+/// and a broken one (no output, wrong sample format or rate, audio cut or
+/// repeated, the wrong model) cannot: at least 6 of the 8 word for word and
+/// at least 85% of the words overall.
 #[test]
-fn a_spoken_sentence_is_transcribed_word_for_word() {
-    let audio = synth::espeak("tell me a joke", "en-us", 150).unwrap();
+fn clean_spoken_sentences_are_transcribed() {
     let mut rec = MoonshineRecognizer::new(model());
     assert_eq!(rec.engine(), Engine::Moonshine);
-    for chunk in audio.samples.chunks(1600) {
-        assert_eq!(rec.accept(chunk).unwrap(), None, "not streaming");
+    let mut exact = 0;
+    let mut share = 0.0;
+    let mut heard = vec![];
+    for sentence in SENTENCES {
+        for chunk in spoken(sentence).chunks(1600) {
+            assert_eq!(rec.accept(chunk).unwrap(), None, "not streaming");
+        }
+        let text = rec.finish().unwrap().text;
+        let (want, got) = (words(sentence), words(&text));
+        exact += usize::from(want == got);
+        share += overlap(&want, &got);
+        heard.push(text);
     }
-    let text = rec.finish().unwrap().text;
-    assert_eq!(words(&text), "tell me a joke", "{text:?}");
+    let share = share / SENTENCES.len() as f64;
+    assert!(
+        exact >= 6 && share >= 0.85,
+        "{exact}/8 exact, {:.0}% of the words: {heard:?}",
+        share * 100.0
+    );
     // `finish` ends the utterance: the next one starts empty.
     assert_eq!(rec.finish().unwrap().text, "");
+}
+
+#[test]
+fn the_overlap_measure_tells_right_from_wrong() {
+    let w = |s: &str| words(s);
+    assert_eq!(overlap(&w("tell me a joke"), &w("Tell me a joke.")), 1.0);
+    assert_eq!(overlap(&w("tell me a joke"), &w("Tell me on job.")), 0.5);
+    assert_eq!(overlap(&w("good morning"), &w("")), 0.0);
+    assert_eq!(
+        overlap(&w("good morning"), &w("good morning good morning")),
+        0.5
+    );
 }
 
 #[test]
