@@ -517,7 +517,7 @@ impl Understander {
             &transcript,
             t.elapsed().as_millis() as u64,
         );
-        tracing::debug!(grammar = %found.text, transcript = %a.transcript, same_intent = a.same_intent, words = a.words, ms = a.ms, "agreement");
+        tracing::debug!(grammar = %found.text, transcript = %a.transcript, audio_ms = pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE), same_intent = a.same_intent, words = a.words, ms = a.ms, "agreement");
         if check.rule.is_some_and(|rule| !rule.agrees(&a)) {
             return Ok(Understood {
                 fit: found.fit,
