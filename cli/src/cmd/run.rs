@@ -241,7 +241,14 @@ fn config(args: &RunArgs, audio: bool) -> anyhow::Result<AssistantConfig> {
             && let Some(s) = c.speech.take()
         {
             let registry = emma_speech::ModelRegistry::new(crate::home::emma_home().join("models"));
-            c.speech = Some(s.with_agreement_if_installed(&registry));
+            let s = s.with_agreement_if_installed(&registry);
+            if s.agreement.is_none() {
+                bail!(
+                    "--agreement needs English grammar decoding and the Moonshine model in {} (run scripts/setup)",
+                    registry.dir().display()
+                );
+            }
+            c.speech = Some(s);
         }
     }
     Ok(c)
