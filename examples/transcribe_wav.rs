@@ -14,14 +14,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let file = PathBuf::from(
         args.next()
-            .ok_or("usage: transcribe_wav FILE [vosk|pocketsphinx] [MODEL_DIR]")?,
+            .ok_or("usage: transcribe_wav FILE [vosk|pocketsphinx|moonshine] [MODEL_DIR]")?,
     );
     let engine: Engine = args.next().as_deref().unwrap_or("pocketsphinx").parse()?;
     let model = match (args.next(), engine) {
         (Some(dir), _) => PathBuf::from(dir),
         (None, Engine::PocketSphinx) => PathBuf::from(POCKETSPHINX_EN_US),
-        (None, Engine::Vosk) => {
-            return Err("give the Vosk model directory as the third argument".into());
+        (None, Engine::Vosk | Engine::Moonshine) => {
+            return Err("give the model directory as the third argument".into());
         }
     };
     let audio = audio::read_file(&file)?;

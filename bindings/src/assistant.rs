@@ -644,6 +644,7 @@ impl From<SpeechConfig> for core::SpeechConfig {
                 emma_core::understand::Decoding::Free
             },
             endpoint: Default::default(),
+            agreement: None,
         }
     }
 }

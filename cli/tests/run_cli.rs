@@ -109,3 +109,90 @@ fn text_and_bad_input_get_replies_and_errors_exit_1() {
     assert!(!ok);
     assert!(stderr.contains("language"), "{stderr}");
 }
+
+/// The Moonshine model `scripts/setup` installs in the real Emma home.
+fn installed_moonshine() -> std::path::PathBuf {
+    let home = std::env::var_os("EMMA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
+                .join(".local/share/emma")
+        });
+    let dir = home.join("models/moonshine-base-en");
+    assert!(
+        dir.join("lib/libmoonshine.so").is_file(),
+        "the Moonshine model is installed in {} (run scripts/setup)",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn agreement_rejects_a_question_the_grammar_forced_into_a_command() {
+    let home = tempfile::tempdir().unwrap();
+    let wavs = tempfile::tempdir().unwrap();
+    espeak(wavs.path(), "1.wav", "who won the football game yesterday");
+    espeak(wavs.path(), "2.wav", "turn on the lights");
+    let wav = wavs.path().to_str().unwrap();
+    let args = ["--wav", wav, "--whole-file", "--json", "--no-skills"];
+    // Without the model in this home, --agreement is an error, not silently off.
+    let (ok, _, stderr) = run(home.path(), &[&args[..], &["--agreement"]].concat());
+    assert!(!ok);
+    assert!(
+        stderr.contains("--agreement needs") && stderr.contains("scripts/setup"),
+        "{stderr}"
+    );
+    std::fs::create_dir_all(home.path().join("models")).unwrap();
+    std::os::unix::fs::symlink(
+        installed_moonshine(),
+        home.path().join("models/moonshine-base-en"),
+    )
+    .unwrap();
+    // Without agreement the grammar makes the question a command (measured:
+    // "want to talk to …", a handoff to a person); with it, the question is
+    // not understood and nothing is done, and the command still is.
+    let kinds = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .filter(|k| k != "partial")
+            .collect()
+    };
+    let (ok, plain, stderr) = run(home.path(), &args);
+    assert!(ok, "{stderr}");
+    let (ok, events, stderr) = run(home.path(), &[&args[..], &["--agreement"]].concat());
+    assert!(ok, "{stderr}");
+    let intents: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "intent")
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        intents,
+        ["HassTurnOn"],
+        "with: {:?}\nwithout: {:?}",
+        kinds(&events),
+        kinds(&plain)
+    );
+    let rejected: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "not-understood")
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(rejected.len(), 1, "{:?}", kinds(&events));
+    assert!(rejected[0].contains("open-vocabulary"), "{rejected:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["type"] != "handoff" && e["type"] != "device-command"),
+        "{:?}",
+        kinds(&events)
+    );
+    // The same files without agreement: the question became an intent.
+    assert!(
+        plain.iter().filter(|e| e["type"] == "intent").count() >= 2,
+        "{:?}",
+        kinds(&plain)
+    );
+}

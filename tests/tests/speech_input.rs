@@ -46,7 +46,7 @@ fn unknown_engine_is_a_clear_error() {
     assert!(matches!(err, SpeechError::UnknownEngine(_)));
     assert_eq!(
         err.to_string(),
-        "unknown speech engine `whisper`; use `vosk` or `pocketsphinx`"
+        "unknown speech engine `whisper`; use `vosk`, `pocketsphinx` or `moonshine`"
     );
 }
 

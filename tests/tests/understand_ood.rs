@@ -20,8 +20,11 @@ use std::time::Instant;
 
 use emma_core::intent::IntentEngine;
 use emma_core::intent::harness::Fixtures;
+use emma_core::speech::ModelRegistry;
 use emma_core::speech::{EndpointConfig, Engine, POCKETSPHINX_EN_US, audio};
-use emma_core::understand::{Decoding, Rejected, Rejection, Understander, Understood};
+use emma_core::understand::{
+    Agreement, AgreementRule, Decoding, Rejected, Rejection, Understander, Understood,
+};
 use emma_tests::ood_corpus;
 use emma_tests::speech_corpus::{
     Condition, Noise, SpokenCommand, coffee_commands, coffee_context, full_conditions,
@@ -204,6 +207,64 @@ fn in_domain_commands_are_still_understood() {
     assert!(exact >= 7, "coffee clean: {exact}/{}", commands.len());
 }
 
+/// The Moonshine English model `scripts/setup` installs.
+fn moonshine_model() -> PathBuf {
+    ModelRegistry::new(emma_tests::speech::emma_home().join("models"))
+        .moonshine_english()
+        .expect("the Moonshine model is installed (run scripts/setup)")
+}
+
+#[test]
+fn agreement_rejects_spoken_non_commands_the_acoustic_check_lets_through() {
+    let dir = tempfile::tempdir().unwrap();
+    // Out-of-domain sentences the default acoustic rejection accepted as
+    // coffee orders in the measurement (docs/understand.md), and a command.
+    let ood = [
+        "tell me a joke",
+        "what is the weather like tomorrow",
+        "i'd like a cup of tea",
+        "play some music",
+    ];
+    let files = ood_corpus::speak(&ood, CLEAN, &dir.path().join("ood")).unwrap();
+    let command = coffee_commands().into_iter().next().unwrap();
+    let cmd_file = &synthesize(
+        std::slice::from_ref(&command),
+        CLEAN,
+        &dir.path().join("cmd"),
+    )
+    .unwrap()[0];
+    let mut u = coffee();
+    let models = moonshine_model().parent().unwrap().to_owned();
+    assert!(
+        u.use_agreement_if_installed(&ModelRegistry::new(models))
+            .unwrap()
+    );
+    assert_eq!(u.agreement_rule(), Some(Some(AgreementRule::DEFAULT)));
+    let mut by_agreement = 0;
+    for f in &files {
+        for r in hear(&mut u, f) {
+            assert_eq!(r.intent, None, "{}: {r:?}", f.display());
+            if r.rejected_by == Some(emma_core::understand::RejectedBy::Agreement) {
+                assert_eq!(r.rejected, Some(Rejected::NotACommand));
+                let a = r.agreement.as_ref().expect("the transcript is reported");
+                assert!(!a.transcript.is_empty(), "{r:?}");
+                by_agreement += 1;
+            }
+        }
+    }
+    // Without the agreement check the acoustic one lets some through.
+    assert!(by_agreement >= 1, "the agreement check rejected nothing");
+    let heard = hear(&mut u, cmd_file);
+    let first = heard.first().expect("the command is heard");
+    assert!(
+        command.accepts(first.intent.as_deref(), &first.slots),
+        "{:?} → {first:?}",
+        command.text
+    );
+    let a = first.agreement.as_ref().expect("the command was checked");
+    assert!(AgreementRule::DEFAULT.agrees(a), "{a:?}");
+}
+
 // ---- The full measurement (ignored by default) ----
 
 /// One file decoded with rejection off: what each rejection rule would decide.
@@ -216,8 +277,12 @@ struct Sample {
     correct: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Scored {
+    /// The library's default acoustic rejection lets it through.
+    default_ok: bool,
+    /// The open-vocabulary transcript's agreement (when Moonshine is installed).
+    agreement: Option<Agreement>,
     /// Whole-utterance phone-loop ratio.
     ratio: Option<f64>,
     /// The ratio over the grammar words' frames only.
@@ -247,6 +312,8 @@ impl Scored {
     fn of(r: &Understood) -> Scored {
         let v = r.verification;
         Scored {
+            default_ok: v.is_none_or(|v| !Rejection::default().rejects(&v)),
+            agreement: r.agreement.as_deref().cloned(),
             ratio: v.map(|v| v.ratio_per_frame()),
             speech: v.and_then(|v| v.speech_ratio()),
             word: v.and_then(|v| v.min_word_ratio),
@@ -265,6 +332,11 @@ impl Scored {
             Score::Loop => self.loop_ratio,
             Score::LoopSpeech => self.loop_speech,
         }
+    }
+
+    /// The default acoustic rule, then agreement by `rule` (no transcript: no agreement).
+    fn agrees(&self, rule: AgreementRule) -> bool {
+        self.default_ok && self.agreement.as_ref().is_some_and(|a| rule.agrees(a))
     }
 
     fn passes(&self, score: Score, min: f64, when_nothing_fits: bool) -> bool {
@@ -334,6 +406,28 @@ fn table(sets: &[(String, bool, Vec<Sample>)], sweep: bool) {
     )];
     if sweep {
         methods.push((
+            "**default** (acoustic)".to_owned(),
+            Box::new(|s: &Scored| s.default_ok),
+        ));
+        if sets.iter().any(|(_, _, v)| {
+            v.iter()
+                .any(|s| s.accepted.iter().any(|a| a.agreement.is_some()))
+        }) {
+            let mut rules = vec![AgreementRule::SameIntent];
+            for w in [0.34, 0.5, 0.6, 0.67, 0.75] {
+                rules.push(AgreementRule::Words(w));
+            }
+            for w in [0.5, 0.6, 0.67, 0.75, 0.8] {
+                rules.push(AgreementRule::SameIntentOrWords(w));
+            }
+            for rule in rules {
+                methods.push((
+                    format!("default + agreement: {}", rule.name()),
+                    Box::new(move |s: &Scored| s.agrees(rule)),
+                ));
+            }
+        }
+        methods.push((
             "no full path and no grammar word fits".to_owned(),
             Box::new(|s: &Scored| s.passes(Score::Ratio, f64::NEG_INFINITY, true)),
         ));
@@ -382,24 +476,33 @@ fn table(sets: &[(String, bool, Vec<Sample>)], sweep: bool) {
 /// empty scores for a file without any), for plotting the curve.
 fn scores_tsv(sets: &[(String, bool, Vec<Sample>)]) -> String {
     let mut tsv = String::from(
-        "set\tfile\tood\tcorrect\tratio\tspeech\tword\tloop\tloop_speech\tnothing_fits\n",
+        "set\tfile\tood\tcorrect\tratio\tspeech\tword\tloop\tloop_speech\tnothing_fits\tdefault_ok\tsame_intent\twords\tms\ttranscript\n",
     );
     let f = |x: Option<f64>| x.map_or(String::new(), |f| format!("{f:.4}"));
     for (name, ood, samples) in sets {
         for (i, s) in samples.iter().enumerate() {
             if s.accepted.is_empty() {
-                tsv += &format!("{name}\t{i}\t{ood}\t{}\t-\t-\t-\t-\t-\t-\n", s.correct);
+                tsv += &format!(
+                    "{name}\t{i}\t{ood}\t{}\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\n",
+                    s.correct
+                );
             }
             for a in &s.accepted {
+                let ag = a.agreement.as_ref();
                 tsv += &format!(
-                    "{name}\t{i}\t{ood}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                    "{name}\t{i}\t{ood}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                     s.correct,
                     f(a.ratio),
                     f(a.speech),
                     f(a.word),
                     f(a.loop_ratio),
                     f(a.loop_speech),
-                    a.nothing_fits
+                    a.nothing_fits,
+                    a.default_ok,
+                    ag.map_or("-".to_owned(), |g| g.same_intent.to_string()),
+                    f(ag.map(|g| g.words)),
+                    ag.map_or("-".to_owned(), |g| g.ms.to_string()),
+                    ag.map_or("-".to_owned(), |g| g.transcript.replace(['\t', '\n'], " ")),
                 );
             }
         }
@@ -454,6 +557,11 @@ fn full_ood_table() {
         started.elapsed()
     );
     let only = std::env::var("EMMA_OOD_SETS").unwrap_or_default();
+    let moonshine =
+        ModelRegistry::new(emma_tests::speech::emma_home().join("models")).moonshine_english();
+    if moonshine.is_none() {
+        eprintln!("Moonshine is not installed (scripts/setup): no agreement rows");
+    }
     let mut sets: Vec<(String, bool, Vec<Sample>)> = vec![];
     let mut before: Vec<(String, bool, Vec<Sample>)> = vec![];
     let write_scores = |sets: &[(String, bool, Vec<Sample>)]| {
@@ -479,6 +587,11 @@ fn full_ood_table() {
             when_nothing_fits: true,
             ..Rejection::off()
         });
+        // Every command the grammar finds is transcribed by Moonshine too
+        // (reported, not enforced), so the agreement rules apply afterwards.
+        if let Some(dir) = &moonshine {
+            u.set_agreement(Engine::Moonshine, dir, None).unwrap();
+        }
         let t = Instant::now();
         let mut samples = vec![];
         for c in full_conditions() {
@@ -541,4 +654,28 @@ fn full_ood_table() {
     }
     println!("\nAll rules (the first row is the no-fit rule here, not \"before\"):\n");
     table(&sets, true);
+    moonshine_times(&sets);
+}
+
+/// How long Moonshine took per transcribed utterance (it adds to the end-of-speech latency).
+fn moonshine_times(sets: &[(String, bool, Vec<Sample>)]) {
+    let mut ms: Vec<u64> = sets
+        .iter()
+        .flat_map(|(_, _, v)| v.iter())
+        .flat_map(|s| s.accepted.iter())
+        .filter_map(|a| a.agreement.as_ref().map(|g| g.ms))
+        .collect();
+    if ms.is_empty() {
+        return;
+    }
+    ms.sort_unstable();
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "\nMoonshine per transcribed utterance ({}): mean {:.0} ms, p50 {} ms, p95 {} ms, max {} ms",
+        ms.len(),
+        ms.iter().sum::<u64>() as f64 / ms.len() as f64,
+        at(0.5),
+        at(0.95),
+        ms[ms.len() - 1]
+    );
 }

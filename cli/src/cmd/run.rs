@@ -68,6 +68,11 @@ pub struct RunArgs {
     /// Speak replies with espeak-ng (reported as audio in the events).
     #[arg(long)]
     speak: bool,
+    /// Check commands against an open-vocabulary Moonshine transcript and
+    /// reject those it disagrees with (English, when `scripts/setup`
+    /// installed Moonshine; off by default, see docs/understand.md).
+    #[arg(long)]
+    agreement: bool,
     /// Do not load installed skills.
     #[arg(long)]
     no_skills: bool,
@@ -231,6 +236,19 @@ fn config(args: &RunArgs, audio: bool) -> anyhow::Result<AssistantConfig> {
             && let Some(speech) = c.speech.as_mut()
         {
             speech.endpoint = speech.endpoint.whole_stream();
+        }
+        if args.agreement
+            && let Some(s) = c.speech.take()
+        {
+            let registry = emma_speech::ModelRegistry::new(crate::home::emma_home().join("models"));
+            let s = s.with_agreement_if_installed(&registry);
+            if s.agreement.is_none() {
+                bail!(
+                    "--agreement needs English grammar decoding and the Moonshine model in {} (run scripts/setup)",
+                    registry.dir().display()
+                );
+            }
+            c.speech = Some(s);
         }
     }
     Ok(c)

@@ -20,8 +20,9 @@ use crate::home::emma_home;
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("input").required(true).args(["wav", "mic", "stdin"]))]
 pub struct ListenArgs {
-    /// Speech engine: `vosk` or `pocketsphinx`. Default: the one with a model for
-    /// `--lang` (pocketsphinx for English), else vosk.
+    /// Speech engine: `vosk`, `pocketsphinx` or `moonshine` (open-vocabulary
+    /// English, transcribes each utterance whole when it ends). Default: the one
+    /// with a model for `--lang` (pocketsphinx for English), else vosk.
     #[arg(long)]
     engine: Option<String>,
     /// Language to recognise (`de`, `en-us`); picks a model of that language and
@@ -131,7 +132,7 @@ pub struct BenchAsrArgs {
     model: Option<String>,
 }
 
-fn registry() -> ModelRegistry {
+pub(crate) fn registry() -> ModelRegistry {
     ModelRegistry::new(emma_home().join("models"))
 }
 
@@ -529,6 +530,7 @@ pub fn bench_asr(args: BenchAsrArgs) -> anyhow::Result<()> {
         let (phrases, voice): (&[&str], &str) = match engine {
             Engine::PocketSphinx => (&EN_PHRASES, "en-us"),
             Engine::Vosk => (&KO_PHRASES, "ko"),
+            Engine::Moonshine => (&EN_PHRASES, "en-us"),
         };
         let audio = phrases
             .iter()

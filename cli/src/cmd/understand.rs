@@ -29,7 +29,8 @@ pub struct UnderstandArgs {
     /// Language of the intents.
     #[arg(long, default_value = "en")]
     lang: String,
-    /// Speech engine: `vosk` or `pocketsphinx`. Default: pocketsphinx for English, vosk otherwise.
+    /// Speech engine: `vosk`, `pocketsphinx` or `moonshine` (free decoding
+    /// only). Default: pocketsphinx for English, vosk otherwise.
     #[arg(long)]
     engine: Option<String>,
     /// Model: a registered name (`emma model list`) or a directory. Default:
@@ -63,6 +64,13 @@ pub struct UnderstandArgs {
     /// One JSON object per utterance per line.
     #[arg(long)]
     json: bool,
+    /// Check every grammar command against an open-vocabulary Moonshine
+    /// transcript of the same audio and reject it when they disagree
+    /// (English, needs the model `scripts/setup` installs). Off by default:
+    /// measured, it loses in-domain commands in noise and adds seconds of
+    /// latency on a loaded machine (docs/understand.md).
+    #[arg(long)]
+    agreement: bool,
 }
 
 /// How speech is decoded before matching.
@@ -111,6 +119,11 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
         Understander::new(engine, choice.engine, &choice.dir, args.decoding.into())?;
     for w in understander.warnings() {
         eprintln!("emma: warning: {w}");
+    }
+    if args.agreement && !understander.use_agreement_if_installed(&super::speech::registry())? {
+        anyhow::bail!(
+            "--agreement needs English intents, grammar decoding and the Moonshine model (run scripts/setup)"
+        );
     }
     let endpoint = EndpointConfig {
         silence_end_ms: args.silence_ms,
@@ -199,6 +212,9 @@ impl Printer {
                 "slots": slots,
                 "confidence": (f64::from(confidence) * 1000.0).round() / 1000.0,
                 "via": u.via,
+                "rejected": u.rejected,
+                "rejected_by": u.rejected_by,
+                "transcript": u.agreement.as_ref().map(|a| &a.transcript),
             });
             writeln!(out, "{line}")?;
         } else {
@@ -211,7 +227,22 @@ impl Printer {
                     u.via,
                     u.text
                 )?,
-                None => writeln!(out, "{source}: no intent \"{}\"", u.text)?,
+                None => match (u.rejected_by, &u.agreement) {
+                    (Some(by), Some(a)) => writeln!(
+                        out,
+                        "{source}: no intent \"{}\" (not a command: {}; heard \"{}\")",
+                        u.text,
+                        by.name(),
+                        a.transcript
+                    )?,
+                    (Some(by), None) => writeln!(
+                        out,
+                        "{source}: no intent \"{}\" (not a command: {})",
+                        u.text,
+                        by.name()
+                    )?,
+                    _ => writeln!(out, "{source}: no intent \"{}\"", u.text)?,
+                },
             }
         }
         out.flush()?;

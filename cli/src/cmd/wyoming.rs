@@ -387,6 +387,9 @@ fn model_dir(engine: Engine, model: Option<&str>) -> anyhow::Result<(PathBuf, St
             .default_vosk()
             .context("no Vosk model found; run scripts/setup or `emma model add`")?,
         (Engine::PocketSphinx, None) => PathBuf::from(POCKETSPHINX_EN_US),
+        (Engine::Moonshine, None) => registry
+            .moonshine_english()
+            .context("no Moonshine model found; run scripts/setup")?,
     };
     let name = match (engine, model) {
         (Engine::PocketSphinx, None) => "pocketsphinx-en-us".to_string(),

@@ -36,7 +36,7 @@ pub enum SpeechError {
         reason: String,
     },
     /// The engine name is not one this crate knows.
-    #[error("unknown speech engine `{0}`; use `vosk` or `pocketsphinx`")]
+    #[error("unknown speech engine `{0}`; use `vosk`, `pocketsphinx` or `moonshine`")]
     UnknownEngine(String),
     /// The engine is known but this build does not include it.
     #[error("emma was built without {0}; rebuild with `--features {0}`")]

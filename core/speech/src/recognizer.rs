@@ -214,6 +214,9 @@ pub enum Engine {
     /// CMU PocketSphinx 5prealpha, Debian's en-us model by default.
     #[serde(rename = "pocketsphinx")]
     PocketSphinx,
+    /// Moonshine (base, English), open vocabulary and not streaming: it
+    /// transcribes a whole utterance at `finish` and cannot take a grammar.
+    Moonshine,
 }
 
 impl Engine {
@@ -222,6 +225,7 @@ impl Engine {
         match self {
             Engine::Vosk => "vosk",
             Engine::PocketSphinx => "pocketsphinx",
+            Engine::Moonshine => "moonshine",
         }
     }
 
@@ -230,6 +234,7 @@ impl Engine {
         match self {
             Engine::Vosk => cfg!(feature = "vosk"),
             Engine::PocketSphinx => cfg!(feature = "pocketsphinx"),
+            Engine::Moonshine => cfg!(feature = "moonshine"),
         }
     }
 }
@@ -247,6 +252,7 @@ impl FromStr for Engine {
         match s.to_ascii_lowercase().as_str() {
             "vosk" => Ok(Engine::Vosk),
             "pocketsphinx" | "sphinx" => Ok(Engine::PocketSphinx),
+            "moonshine" => Ok(Engine::Moonshine),
             _ => Err(SpeechError::UnknownEngine(s.to_owned())),
         }
     }
@@ -257,7 +263,8 @@ pub const POCKETSPHINX_EN_US: &str = "/usr/share/pocketsphinx/model/en-us";
 
 /// Opens a recogniser for `engine` with the model at `model`.
 ///
-/// Vosk: `model` is a Vosk model directory. PocketSphinx: `model` is a
+/// Vosk: `model` is a Vosk model directory. Moonshine: a directory laid out
+/// as `scripts/setup` installs `moonshine-base-en` (weights, tokenizer, `lib/`). PocketSphinx: `model` is a
 /// directory with `en-us/` (acoustic model), `cmudict-en-us.dict` and
 /// `en-us.lm.bin`, laid out like [`POCKETSPHINX_EN_US`]'s parent… or that
 /// directory itself; see [`crate::pocketsphinx_model_files`].
@@ -265,7 +272,21 @@ pub fn open(engine: Engine, model: &Path) -> Result<Box<dyn SpeechRecognizer>> {
     match engine {
         Engine::Vosk => open_vosk(model),
         Engine::PocketSphinx => open_pocketsphinx(model),
+        Engine::Moonshine => open_moonshine(model),
     }
+}
+
+#[cfg(feature = "moonshine")]
+fn open_moonshine(model: &Path) -> Result<Box<dyn SpeechRecognizer>> {
+    let model = crate::moonshine::MoonshineModel::load(model)?;
+    Ok(Box::new(crate::moonshine::MoonshineRecognizer::new(
+        std::sync::Arc::new(model),
+    )))
+}
+
+#[cfg(not(feature = "moonshine"))]
+fn open_moonshine(_: &Path) -> Result<Box<dyn SpeechRecognizer>> {
+    Err(SpeechError::EngineDisabled("moonshine"))
 }
 
 #[cfg(feature = "vosk")]
@@ -361,7 +382,7 @@ mod tests {
         let err = "whisper".parse::<Engine>().unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown speech engine `whisper`; use `vosk` or `pocketsphinx`"
+            "unknown speech engine `whisper`; use `vosk`, `pocketsphinx` or `moonshine`"
         );
     }
 

@@ -15,7 +15,9 @@
 //!    this build has PocketSphinx, else a Vosk English model.
 //! 3. Otherwise the registered Vosk model of that language (the exact tag
 //!    first, `de-at` before `de` for `de-at`, then any of the same language).
-//! 4. No language at all: Vosk's default model ([`ModelRegistry::default_vosk`])
+//! 4. The moonshine engine without a model: the English Moonshine model
+//!    `scripts/setup` installs (Moonshine has no other language here).
+//! 5. No language at all: Vosk's default model ([`ModelRegistry::default_vosk`])
 //!    or PocketSphinx's built-in one.
 
 use std::path::{Path, PathBuf};
@@ -23,7 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Result, SpeechError};
-use crate::model::{ModelRegistry, is_lang_tag, model_lang, same_language};
+use crate::model::{MOONSHINE_ENGLISH, ModelRegistry, is_lang_tag, model_lang, same_language};
 use crate::recognizer::{Engine, POCKETSPHINX_EN_US};
 
 /// The language of PocketSphinx's built-in model ([`POCKETSPHINX_EN_US`]).
@@ -76,7 +78,7 @@ impl ModelRegistry {
         if let Some(name) = request.model {
             let engine = request.engine.unwrap_or(Engine::Vosk);
             let dir = match engine {
-                Engine::Vosk => self.resolve(name)?,
+                Engine::Vosk | Engine::Moonshine => self.resolve(name)?,
                 Engine::PocketSphinx => PathBuf::from(name),
             };
             let lang = model_lang(&dir);
@@ -91,6 +93,29 @@ impl ModelRegistry {
                 });
             }
             return Ok(ModelChoice { engine, dir, lang });
+        }
+        if request.engine == Some(Engine::Moonshine) {
+            if let Some(lang) = request.lang
+                && !same_language(lang, "en")
+            {
+                return Err(SpeechError::NoModelForLanguage {
+                    lang: lang.to_owned(),
+                    engine: "moonshine",
+                    installed: vec![format!("{MOONSHINE_ENGLISH} (en)")],
+                    hint: format!("choose the vosk engine and {}", install_hint(lang)),
+                });
+            }
+            let dir = self
+                .moonshine_english()
+                .ok_or_else(|| SpeechError::ModelNotFound {
+                    name: format!("{MOONSHINE_ENGLISH} (scripts/setup installs it)"),
+                    dir: self.dir().to_owned(),
+                })?;
+            return Ok(ModelChoice {
+                engine: Engine::Moonshine,
+                dir,
+                lang: Some("en".to_owned()),
+            });
         }
         let Some(lang) = request.lang else {
             return match request.engine {

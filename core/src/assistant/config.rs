@@ -201,9 +201,28 @@ pub struct SpeechConfig {
     pub decoding: Decoding,
     /// Where utterances start and end.
     pub endpoint: EndpointConfig,
+    /// A Moonshine model directory: every command the grammar finds must
+    /// agree with Moonshine's open-vocabulary transcript of the utterance
+    /// ([`crate::understand::AgreementRule::DEFAULT`]), which rejects most
+    /// speech that is not a command; `None`: the acoustic rejection only.
+    /// [`SpeechConfig::with_agreement_if_installed`] sets it for English.
+    pub agreement: Option<PathBuf>,
 }
 
 impl SpeechConfig {
+    /// With rejection by agreement when this config decodes English with a
+    /// grammar and `registry` holds the Moonshine English model.
+    pub fn with_agreement_if_installed(mut self, registry: &emma_speech::ModelRegistry) -> Self {
+        let english = self
+            .model_language
+            .as_deref()
+            .is_some_and(|l| emma_speech::model::same_language(l, "en"));
+        if english && self.decoding == Decoding::Grammar && Engine::Moonshine.is_enabled() {
+            self.agreement = registry.moonshine_english();
+        }
+        self
+    }
+
     /// PocketSphinx with Debian's US English model, restricted to the intents' grammar.
     pub fn pocketsphinx_en_us() -> SpeechConfig {
         SpeechConfig {
@@ -212,6 +231,7 @@ impl SpeechConfig {
             model_language: Some("en".into()),
             decoding: Decoding::Grammar,
             endpoint: EndpointConfig::default(),
+            agreement: None,
         }
     }
 }
@@ -314,6 +334,7 @@ mod tests {
             model_language: Some("ko".into()),
             decoding: Decoding::Grammar,
             endpoint: EndpointConfig::default(),
+            agreement: None,
         });
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("\"ko\"") && e.contains("install"), "{e}");

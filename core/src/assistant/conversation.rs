@@ -180,11 +180,14 @@ impl Worker {
                         let now = Instant::now();
                         self.touch.begin(now);
                         self.handoffs.begin_turn(now, &understood.text);
-                        let mut said = self.not_understood(
-                            &understood.text,
-                            "not a command (the speech fits no sentence of the grammar)",
-                            "not_understood",
-                        );
+                        let reason = match understood.rejected_by {
+                            Some(crate::understand::RejectedBy::Agreement) => {
+                                "not a command (an open-vocabulary transcript of the speech disagrees with the grammar's command)"
+                            }
+                            _ => "not a command (the speech fits no sentence of the grammar)",
+                        };
+                        let mut said =
+                            self.not_understood(&understood.text, reason, "not_understood");
                         if let Some(line) = self.handoff_after(&said.reply) {
                             said.reply = format!("{}. {line}", said.reply);
                         }

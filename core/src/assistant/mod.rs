@@ -631,6 +631,14 @@ impl Shared {
                 // would warn about empty lists and decode no device name.
                 emma_devices::control::load_lists(&mut engine, &home.registry().intent_lists());
                 let mut u = Understander::new(engine, s.engine, &s.model, s.decoding)?;
+                if let Some(dir) = &s.agreement {
+                    u.set_agreement(
+                        emma_speech::Engine::Moonshine,
+                        dir,
+                        Some(crate::understand::AgreementRule::DEFAULT),
+                    )?;
+                    tracing::info!("speech: commands are checked against a Moonshine transcript");
+                }
                 u.watch_speech(speaking.clone());
                 for w in u.warnings() {
                     tracing::info!("speech: {w}");

@@ -24,12 +24,21 @@
 //! it is rejected at once, and no recovery step or free-decoding pass may
 //! turn it into an intent.
 //!
+//! A command that passed the acoustic check can then be checked against an
+//! open-vocabulary transcript of the same audio (Moonshine; [`agree`],
+//! [`Understander::set_agreement`]): when the transcript does not agree
+//! with the command, the utterance is not a command either
+//! ([`RejectedBy::Agreement`]).
+//!
 //! [`Decoding::Free`] skips the grammar (free decoding + matching only), for
 //! comparison. The grammar walk behind steps 2 and 3 is [`walk`]; the
 //! matching itself is in `recover`.
 
+pub mod agree;
 mod recover;
 pub mod walk;
+
+pub use agree::{Agreement, AgreementRule};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -170,6 +179,27 @@ pub enum Rejected {
     NoMatch,
 }
 
+/// Which check rejected an utterance as [`Rejected::NotACommand`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RejectedBy {
+    /// The acoustic likelihood ratios of [`Rejection`].
+    Acoustic,
+    /// The open-vocabulary transcript did not agree with the grammar's
+    /// command ([`AgreementRule`]; see [`Understander::set_agreement`]).
+    Agreement,
+}
+
+impl RejectedBy {
+    /// The name shown to people.
+    pub fn name(self) -> &'static str {
+        match self {
+            RejectedBy::Acoustic => "acoustic fit",
+            RejectedBy::Agreement => "open-vocabulary agreement",
+        }
+    }
+}
+
 /// What one utterance was understood as.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Understood {
@@ -195,6 +225,13 @@ pub struct Understood {
     /// Why there is no intent although speech was heard; `None` with an intent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejected: Option<Rejected>,
+    /// Which check made it [`Rejected::NotACommand`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected_by: Option<RejectedBy>,
+    /// What the open-vocabulary transcript said about the grammar's command,
+    /// when the agreement check ran (see [`Understander::set_agreement`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<Box<Agreement>>,
 }
 
 impl Understood {
@@ -216,6 +253,8 @@ impl Understood {
             fit: None,
             verification: None,
             rejected: Some(Rejected::NoMatch),
+            rejected_by: None,
+            agreement: None,
         }
     }
 }
@@ -255,6 +294,15 @@ pub struct Understander {
     cmn_warm: bool,
     /// Set while a stream is inside an utterance (see [`Understander::watch_speech`]).
     speaking: Option<Arc<AtomicBool>>,
+    /// The open-vocabulary check of grammar commands, when set.
+    agreement: Option<AgreementCheck>,
+}
+
+/// An open-vocabulary recogniser and the rule its transcript must meet.
+struct AgreementCheck {
+    recognizer: Box<dyn SpeechRecognizer>,
+    /// `None`: transcribe and report ([`Understood::agreement`]) without rejecting.
+    rule: Option<AgreementRule>,
 }
 
 /// What setting a grammar on a recogniser came to.
@@ -345,6 +393,12 @@ impl Understander {
             .iter()
             .map(|w| format!("grammar: {w}"))
             .collect();
+        // Moonshine takes no grammar: free decoding and matching only.
+        let decoding = if engine == Engine::Moonshine {
+            Decoding::Free
+        } else {
+            decoding
+        };
         let mut recognizer = emma_speech::open(engine, model)?;
         let set = set_grammar(
             recognizer.as_mut(),
@@ -368,7 +422,114 @@ impl Understander {
             rejection,
             cmn_warm: engine != Engine::PocketSphinx,
             speaking: None,
+            agreement: None,
         })
+    }
+
+    /// Checks every command the grammar finds against an open-vocabulary
+    /// transcript of the same utterance by `engine` with the model at
+    /// `model` (Moonshine): with `Some(rule)`, a command whose transcript
+    /// does not agree is rejected as [`Rejected::NotACommand`] by
+    /// [`RejectedBy::Agreement`]; with `None` the comparison is only
+    /// reported in [`Understood::agreement`]. Runs after the acoustic
+    /// rejection, on utterances that passed it; it adds the transcription's
+    /// time to each command's latency.
+    pub fn set_agreement(
+        &mut self,
+        engine: Engine,
+        model: &Path,
+        rule: Option<AgreementRule>,
+    ) -> Result<(), UnderstandError> {
+        let recognizer = emma_speech::open(engine, model)?;
+        self.agreement = Some(AgreementCheck { recognizer, rule });
+        Ok(())
+    }
+
+    /// Changes the agreement rule of a check set with
+    /// [`Understander::set_agreement`] (`None`: report only); no effect without one.
+    pub fn set_agreement_rule(&mut self, rule: Option<AgreementRule>) {
+        if let Some(a) = &mut self.agreement {
+            a.rule = rule;
+        }
+    }
+
+    /// Turns the agreement check off.
+    pub fn clear_agreement(&mut self) {
+        self.agreement = None;
+    }
+
+    /// The agreement check's rule: `None` without a check, `Some(None)` when it only reports.
+    pub fn agreement_rule(&self) -> Option<Option<AgreementRule>> {
+        self.agreement.as_ref().map(|a| a.rule)
+    }
+
+    /// Turns rejection by agreement on with [`AgreementRule::DEFAULT`] when
+    /// the intents are English, decoding is restricted to their grammar and
+    /// the Moonshine English model is installed in `registry`; returns
+    /// whether it did. A model that fails to load is reported as an error.
+    pub fn use_agreement_if_installed(
+        &mut self,
+        registry: &emma_speech::ModelRegistry,
+    ) -> Result<bool, UnderstandError> {
+        let english = emma_speech::model::same_language(self.intents.language(), "en");
+        if !english || !self.restricted || !Engine::Moonshine.is_enabled() {
+            return Ok(false);
+        }
+        let Some(dir) = registry.moonshine_english() else {
+            return Ok(false);
+        };
+        self.set_agreement(Engine::Moonshine, &dir, Some(AgreementRule::DEFAULT))?;
+        Ok(true)
+    }
+
+    /// Compares `found` (a command) with the open-vocabulary transcript of
+    /// `pcm`; a command the rule says disagrees comes back rejected.
+    fn check_agreement(
+        &mut self,
+        mut found: Understood,
+        pcm: &[i16],
+    ) -> Result<Understood, UnderstandError> {
+        let Some(check) = self.agreement.as_mut() else {
+            return Ok(found);
+        };
+        let Some(intent) = found.intent.clone() else {
+            return Ok(found);
+        };
+        let t = std::time::Instant::now();
+        check.recognizer.reset()?;
+        let transcript = check
+            .recognizer
+            .accept(pcm)
+            .and_then(|_| check.recognizer.finish());
+        let transcript = match transcript {
+            Ok(r) => r.text,
+            Err(e) => {
+                // Cannot check (e.g. an utterance too long to transcribe):
+                // the acoustic verdict stands.
+                tracing::warn!("agreement check skipped: {e}");
+                return Ok(found);
+            }
+        };
+        let a = agree::compare(
+            &self.intents,
+            &found.text,
+            &intent,
+            &transcript,
+            t.elapsed().as_millis() as u64,
+        );
+        tracing::debug!(grammar = %found.text, transcript = %a.transcript, audio_ms = pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE), same_intent = a.same_intent, words = a.words, ms = a.ms, "agreement");
+        if check.rule.is_some_and(|rule| !rule.agrees(&a)) {
+            return Ok(Understood {
+                fit: found.fit,
+                verification: found.verification,
+                rejected: Some(Rejected::NotACommand),
+                rejected_by: Some(RejectedBy::Agreement),
+                agreement: Some(Box::new(a)),
+                ..Understood::unmatched(found.text)
+            });
+        }
+        found.agreement = Some(Box::new(a));
+        Ok(found)
     }
 
     /// Changes when hypotheses are rejected as "not a command" (the default
@@ -617,6 +778,7 @@ impl Understander {
                 fit,
                 verification,
                 rejected: Some(Rejected::NotACommand),
+                rejected_by: Some(RejectedBy::Acoustic),
                 ..Understood::unmatched(
                     utterance.map(|u| u.result.text.clone()).unwrap_or_default(),
                 )
@@ -642,12 +804,13 @@ impl Understander {
         if let Some(found) =
             recover::match_hypotheses(&self.intents, &self.walker_grammar, &hyps, prefix)
         {
-            return Ok(Understood {
+            let found = Understood {
                 confidence: found.confidence * acoustic,
                 fit,
                 verification,
                 ..found
-            });
+            };
+            return self.check_agreement(found, pcm);
         }
         if self.needs_free && !pcm.is_empty() {
             let text = self.decode_free(pcm)?;
@@ -655,7 +818,7 @@ impl Understander {
             if let Some(found) =
                 recover::match_hypotheses(&self.intents, &self.walker_grammar, &hyps, "free-")
             {
-                return Ok(found);
+                return self.check_agreement(found, pcm);
             }
         }
         Ok(Understood {

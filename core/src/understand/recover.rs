@@ -36,6 +36,8 @@ pub(super) fn match_hypotheses(
         fit: None,
         verification: None,
         rejected: None,
+        rejected_by: None,
+        agreement: None,
     };
     // 1. Exact matches.
     for (text, weight, via) in hyps {
@@ -70,6 +72,8 @@ pub(super) fn match_hypotheses(
                     fit: None,
                     verification: None,
                     rejected: None,
+                    rejected_by: None,
+                    agreement: None,
                 });
             }
         }

@@ -1,0 +1,227 @@
+//! Rejection by agreement: a second, open-vocabulary recogniser (Moonshine)
+//! transcribes the same utterance, and a grammar hypothesis is accepted only
+//! when that transcript agrees with it.
+//!
+//! The grammar decoder forces any speech into some command; an
+//! open-vocabulary transcript of "tell me a joke" says "tell me a joke".
+//! Two signals compare the two:
+//! - the **intent** the text intent engine finds in the transcript (exact
+//!   matching, as for typed text: it rejects almost all out-of-domain
+//!   sentences), compared with the grammar hypothesis' intent;
+//! - the **words**: the longest common subsequence of the normalised
+//!   grammar words and transcript words (lowercase, no punctuation, digits
+//!   spelled out), as a share of the longer of the two.
+//!
+//! [`AgreementRule`] says how they combine; `docs/understand.md` has the
+//! measured trade-off.
+
+use emma_intent::{Context, IntentEngine};
+use serde::Serialize;
+
+/// What the open-vocabulary transcript of an utterance said about a grammar hypothesis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Agreement {
+    /// The open-vocabulary transcript, as the recogniser wrote it.
+    pub transcript: String,
+    /// The intent the text intent engine found in the transcript, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    /// That intent is the grammar hypothesis' intent.
+    pub same_intent: bool,
+    /// Shared words (longest common subsequence of normalised words) as a
+    /// share of the longer word sequence, in 0..=1.
+    pub words: f64,
+    /// Milliseconds the transcription took (it adds to end-of-speech latency).
+    pub ms: u64,
+}
+
+/// When a transcript agrees with a grammar hypothesis.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AgreementRule {
+    /// The transcript gives the same intent.
+    SameIntent,
+    /// At least this share of words agree.
+    Words(f64),
+    /// The same intent, or at least this share of words.
+    SameIntentOrWords(f64),
+}
+
+impl AgreementRule {
+    /// The default rule, chosen from the measurement in `docs/understand.md`.
+    pub const DEFAULT: AgreementRule = AgreementRule::SameIntentOrWords(0.5);
+
+    /// Whether `a` agrees under this rule.
+    pub fn agrees(&self, a: &Agreement) -> bool {
+        match *self {
+            AgreementRule::SameIntent => a.same_intent,
+            AgreementRule::Words(min) => a.words >= min,
+            AgreementRule::SameIntentOrWords(min) => a.same_intent || a.words >= min,
+        }
+    }
+
+    /// A short name for output (`emma understand`): `intent`, `words ≥ 0.5`, ….
+    pub fn name(&self) -> String {
+        match self {
+            AgreementRule::SameIntent => "same intent".to_owned(),
+            AgreementRule::Words(min) => format!("words ≥ {min}"),
+            AgreementRule::SameIntentOrWords(min) => format!("same intent or words ≥ {min}"),
+        }
+    }
+}
+
+/// Compares `transcript` (open vocabulary) with the grammar hypothesis
+/// `grammar_text` that was understood as `intent`.
+pub fn compare(
+    intents: &IntentEngine,
+    grammar_text: &str,
+    intent: &str,
+    transcript: &str,
+    ms: u64,
+) -> Agreement {
+    let lang = intents.language().to_owned();
+    let heard = normalise(&lang, transcript);
+    let text_intent = if heard.is_empty() {
+        None
+    } else {
+        // Matched as typed text would be, and also in its normalised form
+        // (digits spelled out, no punctuation), whichever finds an intent.
+        let ctx = Context::new();
+        intents
+            .recognize(transcript, &ctx)
+            .best
+            .or_else(|| intents.recognize(&heard.join(" "), &ctx).best)
+            .map(|m| m.intent)
+    };
+    let grammar = normalise(&lang, grammar_text);
+    Agreement {
+        transcript: transcript.to_owned(),
+        same_intent: text_intent.as_deref() == Some(intent),
+        intent: text_intent,
+        words: word_share(&grammar, &heard),
+        ms,
+    }
+}
+
+/// Lowercase words without punctuation, numbers spelled out in `lang`
+/// (`"Set 2 timers."` → `set two timers`; `20%` → `twenty percent`).
+pub fn normalise(lang: &str, text: &str) -> Vec<String> {
+    let mut out = vec![];
+    let lower = text.to_lowercase().replace('%', " percent ");
+    for raw in lower.split(|c: char| !(c.is_alphanumeric() || c == '\'')) {
+        let word = raw.trim_matches('\'');
+        if word.is_empty() {
+            continue;
+        }
+        if word.chars().all(|c| c.is_ascii_digit())
+            && let Ok(n) = word.parse::<i64>()
+            && let Ok(forms) = emma_numbers::spell_out(lang, n)
+            && let Some(spelled) = forms.first()
+        {
+            // `spell_out` lists every cardinal form ("twenty-five", then
+            // "twenty five", then gender and case variants); the first is
+            // the default. Its words may be joined by spaces or hyphens.
+            out.extend(
+                spelled
+                    .split([' ', '-'])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+            );
+            continue;
+        }
+        // Hyphenated words as the grammar writes them: "twenty-one" → two words.
+        out.extend(word.split('-').filter(|s| !s.is_empty()).map(str::to_owned));
+    }
+    out
+}
+
+/// The longest common subsequence of `a` and `b` as a share of the longer one
+/// (0 when either is empty).
+pub fn word_share(a: &[String], b: &[String]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let mut prev = vec![0usize; b.len() + 1];
+    for x in a {
+        let mut cur = vec![0usize; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = if x == y {
+                prev[j] + 1
+            } else {
+                cur[j].max(prev[j + 1])
+            };
+        }
+        prev = cur;
+    }
+    prev[b.len()] as f64 / a.len().max(b.len()) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        normalise("en", s)
+    }
+
+    #[test]
+    fn normalising_drops_case_and_punctuation_and_spells_digits() {
+        assert_eq!(
+            words("Set 2 timers, please."),
+            ["set", "two", "timers", "please"]
+        );
+        assert_eq!(
+            words("Dim it to 25%"),
+            ["dim", "it", "to", "twenty", "five", "percent"]
+        );
+        assert_eq!(words("Don't stop"), ["don't", "stop"]);
+        assert!(words(" ... ").is_empty());
+    }
+
+    #[test]
+    fn a_number_is_spelled_once() {
+        // `emma_numbers::spell_out` returns every cardinal form ("twenty-five"
+        // and "twenty five", gender and case variants): only the first, the
+        // default, is what a person says.
+        assert_eq!(words("2"), ["two"]);
+        assert_eq!(words("25"), ["twenty", "five"]);
+        assert_eq!(
+            words("set it to 21 degrees"),
+            ["set", "it", "to", "twenty", "one", "degrees"]
+        );
+        assert_eq!(words("100"), ["one", "hundred"]);
+        assert_eq!(normalise("de", "2"), ["zwei"]);
+        assert_eq!(normalise("de", "1"), ["eins"]);
+        let g = words("set the brightness to twenty five percent");
+        assert_eq!(word_share(&g, &words("Set the brightness to 25%.")), 1.0);
+    }
+
+    #[test]
+    fn word_share_is_the_common_subsequence_over_the_longer_side() {
+        let g = words("make me a large latte");
+        assert_eq!(word_share(&g, &words("Make me a large latte.")), 1.0);
+        assert!((word_share(&g, &words("make me a latte")) - 0.8).abs() < 1e-9);
+        assert!((word_share(&g, &words("tell me a joke")) - 0.4).abs() < 1e-9);
+        assert_eq!(word_share(&g, &[]), 0.0);
+    }
+
+    #[test]
+    fn rules_combine_the_two_signals() {
+        let a = Agreement {
+            transcript: "x".into(),
+            intent: None,
+            same_intent: false,
+            words: 0.6,
+            ms: 0,
+        };
+        assert!(!AgreementRule::SameIntent.agrees(&a));
+        assert!(AgreementRule::Words(0.5).agrees(&a));
+        assert!(!AgreementRule::Words(0.7).agrees(&a));
+        let same = Agreement {
+            same_intent: true,
+            words: 0.0,
+            ..a.clone()
+        };
+        assert!(AgreementRule::SameIntentOrWords(0.9).agrees(&same));
+        assert!(!AgreementRule::SameIntentOrWords(0.9).agrees(&a));
+    }
+}
