@@ -90,7 +90,7 @@ pub fn compare(
             .recognize(transcript, &ctx)
             .best
             .or_else(|| intents.recognize(&heard.join(" "), &ctx).best)
-            .map(|m| m.intent)
+            .map(|m| m.intent.to_string())
     };
     let grammar = normalise(&lang, grammar_text);
     Agreement {
