@@ -52,6 +52,7 @@ pub mod vad;
 #[cfg(feature = "vosk")]
 pub mod vosk_backend;
 pub mod wake;
+pub mod words;
 
 pub use audio::{Audio, SAMPLE_RATE};
 pub use emma_grammar::Grammar;

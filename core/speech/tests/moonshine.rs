@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use emma_speech::moonshine::{MAX_SAMPLES, MIN_SAMPLES, MoonshineModel, MoonshineRecognizer};
+use emma_speech::words::word_share;
 use emma_speech::{Engine, Grammar, ModelRegistry, SpeechError, SpeechRecognizer, synth};
 
 fn emma_home() -> PathBuf {
@@ -37,26 +38,6 @@ fn words(text: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// The longest common subsequence of `a` and `b` over the longer one.
-fn overlap(a: &[String], b: &[String]) -> f64 {
-    if a.is_empty() || b.is_empty() {
-        return 0.0;
-    }
-    let mut prev = vec![0usize; b.len() + 1];
-    for x in a {
-        let mut cur = vec![0usize; b.len() + 1];
-        for (j, y) in b.iter().enumerate() {
-            cur[j + 1] = if x == y {
-                prev[j] + 1
-            } else {
-                cur[j].max(prev[j + 1])
-            };
-        }
-        prev = cur;
-    }
-    prev[b.len()] as f64 / a.len().max(b.len()) as f64
 }
 
 /// `text` spoken by espeak-ng (en-us, 150 wpm) with 0.3 s of silence before
@@ -104,7 +85,7 @@ fn clean_spoken_sentences_are_transcribed() {
         let text = rec.finish().unwrap().text;
         let (want, got) = (words(sentence), words(&text));
         exact += usize::from(want == got);
-        share += overlap(&want, &got);
+        share += word_share(&want, &got);
         heard.push(text);
     }
     let share = share / SENTENCES.len() as f64;
@@ -120,11 +101,11 @@ fn clean_spoken_sentences_are_transcribed() {
 #[test]
 fn the_overlap_measure_tells_right_from_wrong() {
     let w = |s: &str| words(s);
-    assert_eq!(overlap(&w("tell me a joke"), &w("Tell me a joke.")), 1.0);
-    assert_eq!(overlap(&w("tell me a joke"), &w("Tell me on job.")), 0.5);
-    assert_eq!(overlap(&w("good morning"), &w("")), 0.0);
+    assert_eq!(word_share(&w("tell me a joke"), &w("Tell me a joke.")), 1.0);
+    assert_eq!(word_share(&w("tell me a joke"), &w("Tell me on job.")), 0.5);
+    assert_eq!(word_share(&w("good morning"), &w("")), 0.0);
     assert_eq!(
-        overlap(&w("good morning"), &w("good morning good morning")),
+        word_share(&w("good morning"), &w("good morning good morning")),
         0.5
     );
 }
