@@ -374,6 +374,57 @@ fn the_reference_client_gets_transcripts_intents_handling_and_speech() {
     );
 }
 
+#[test]
+fn moonshine_transcribes_what_no_grammar_holds() {
+    // Home Assistant's Wyoming ASR is free transcription; Moonshine gives it
+    // open vocabulary (a question no command grammar holds). Its model comes
+    // from scripts/setup, linked into a fresh home.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("models")).unwrap();
+    let installed = setup_home().join("models/moonshine-base-en");
+    assert!(
+        installed.join("lib/libmoonshine.so").is_file(),
+        "{} is missing: run scripts/setup",
+        installed.display()
+    );
+    std::os::unix::fs::symlink(&installed, home.path().join("models/moonshine-base-en")).unwrap();
+    let wavs = tempfile::tempdir().unwrap();
+    let raw = wavs.path().join("raw.wav");
+    let wav = wavs.path().join("question.wav");
+    espeak("what is the capital of france", &raw);
+    // 16 kHz mono with the silence an endpointed utterance has around it.
+    sox_effects(
+        &raw,
+        &wav,
+        &["-r", "16000", "-c", "1", "-b", "16"],
+        &["pad", "0.3", "0.5"],
+    );
+    let server = serve(
+        home.path(),
+        "tcp://127.0.0.1:0",
+        &[
+            "--engine",
+            "moonshine",
+            "--no-handle",
+            "--no-tts",
+            "--no-wake",
+        ],
+    );
+    let info = &client(&server.uri, &["describe"])[0];
+    assert!(info.to_string().contains("moonshine"), "{info}");
+    let out = &client(&server.uri, &["transcribe", wav.to_str().unwrap()])[0];
+    let text = out["text"].as_str().unwrap_or_default().to_lowercase();
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    assert_eq!(
+        words,
+        ["what", "is", "the", "capital", "of", "france"],
+        "{out}"
+    );
+}
+
 /// The first `n` recordings of `word` (sorted by name) from the shared data.
 fn wake_clips(word: &str, n: usize) -> Vec<PathBuf> {
     // `EMMA_SHARED_DATA` names the shared data directory, as for the workspace's other tests.

@@ -62,7 +62,8 @@ pub struct ServeArgs {
     /// (default for a Home Assistant tree: its `tests/<lang>/_fixtures.yaml`).
     #[arg(long, value_name = "FILE")]
     fixtures: Option<PathBuf>,
-    /// Speech engine: `vosk` or `pocketsphinx`. Default: pocketsphinx for English, vosk otherwise.
+    /// Speech engine: `vosk`, `pocketsphinx` or `moonshine` (English, open vocabulary: free
+    /// transcription, no grammar). Default: pocketsphinx for English, vosk otherwise.
     #[arg(long)]
     engine: Option<String>,
     /// Speech model: a registered name (`emma model list`) or a directory.
