@@ -9,6 +9,7 @@ import emma.AssistantConfig
 import emma.AssistantEvent
 import emma.EmmaException
 import emma.EventListener
+import emma.Turn
 import java.util.concurrent.atomic.AtomicInteger
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
@@ -79,7 +80,23 @@ fun main(args: Array<String>) = runBlocking {
             }
         }
     })
-    withContext(Dispatchers.IO) { assistant.processTextBlocking("what is the meaning of life") }
+    // On a daemon thread with a deadline: a deadlock fails the test instead of hanging it.
+    val answered = java.util.concurrent.CompletableFuture<Turn>()
+    Thread {
+        try {
+            answered.complete(assistant.processTextBlocking("what is the meaning of life"))
+        } catch (e: Throwable) {
+            answered.completeExceptionally(e)
+        }
+    }
+        .apply { isDaemon = true }
+        .start()
+    val reply = try {
+        answered.get(20, java.util.concurrent.TimeUnit.SECONDS)
+    } catch (_: java.util.concurrent.TimeoutException) {
+        error("the turn did not come back within 20 s: the listener's call deadlocked")
+    }
+    check(reply.intent == null) { "an unrelated sentence was acted on: $reply" }
     check(refused.size == 1 && refused[0].contains("another thread")) { "listener's call: $refused" }
 
     // Audio to a text-only assistant: typed error naming what to configure.

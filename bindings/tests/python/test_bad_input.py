@@ -67,8 +67,22 @@ class Reentrant(EventListener):
 
 reentrant = Reentrant()
 assistant.add_listener(reentrant)
-turn = assistant.process_text_blocking("what is the meaning of life")
-assert turn.intent is None, turn
+# In a daemon thread with a deadline: a deadlock fails the test instead of hanging it.
+answered = []
+
+
+def call_blocking():
+    try:
+        answered.append(assistant.process_text_blocking("what is the meaning of life"))
+    except BaseException as e:  # reported below
+        answered.append(e)
+
+
+caller = threading.Thread(target=call_blocking, daemon=True)
+caller.start()
+caller.join(20)
+assert answered, "the turn did not come back within 20 s: the listener's call deadlocked"
+assert not isinstance(answered[0], BaseException) and answered[0].intent is None, answered[0]
 assert len(reentrant.errors) == 1 and "another thread" in reentrant.errors[0], reentrant.errors
 
 msg = expect(EmmaError.Speech, assistant.process_audio, [0] * 1600, 16000)
