@@ -558,3 +558,89 @@ fn minutes_of_silence_clipped_speech_and_odd_rates_end_in_answers_not_failures()
         "{sent:?}"
     );
 }
+
+/// Spoken questions Emma does not serve, which the grammar decoder forces
+/// into commands (measured in docs/understand.md, "Asking instead of acting").
+const QUESTIONS: [&str; 8] = [
+    "how old is the president",
+    "who won the football game yesterday",
+    "sing me a song",
+    "tell me a joke",
+    "what is the capital of france",
+    "how far away is the moon",
+    "remind me to call my mother",
+    "what is the meaning of life",
+];
+
+/// Speech config with `sure` as the word-loop ratio from which commands are
+/// acted on without asking (`NEG_INFINITY`: never ask).
+fn asking_from(sure: f64) -> impl FnOnce(&mut AssistantConfig) {
+    move |c| {
+        let mut s = SpeechConfig::pocketsphinx_en_us();
+        s.rejection.sure_word_loop_ratio = sure;
+        c.speech = Some(s);
+    }
+}
+
+/// Turns that acted: an intent carried out that is not a dialog word ("no").
+fn acted(turns: &[Turn]) -> Vec<String> {
+    turns
+        .iter()
+        .filter(|t| {
+            t.intent
+                .as_ref()
+                .is_some_and(|i| !matches!(i.name.as_str(), "EmmaYes" | "EmmaNo" | "EmmaCancel"))
+        })
+        .map(|t| format!("{:?} → {:?}: {:?}", t.heard, t.intent, t.reply))
+        .collect()
+}
+
+#[test]
+fn spoken_questions_are_asked_about_or_refused_never_acted_on() {
+    // Control: an assistant that never asks acts on what it misheard (a
+    // handoff to a person with "want to talk to a agent", when measured).
+    let mut never_asks = fixture(asking_from(f64::NEG_INFINITY), true);
+    let turns = speak(&never_asks.assistant, &QUESTIONS);
+    assert!(
+        !acted(&turns).is_empty() || !never_asks.published(Duration::from_secs(1)).is_empty(),
+        "the grammar no longer forces these questions into commands: {turns:#?}"
+    );
+    // The default asks "Did you say …?" instead, or says it did not understand.
+    let mut f = fixture(
+        asking_from(emma_core::understand::Rejection::DEFAULT_SURE_WORD_LOOP_RATIO),
+        true,
+    );
+    let turns = speak(&f.assistant, &QUESTIONS);
+    assert!(acted(&turns).is_empty(), "{:#?}", acted(&turns));
+    assert!(f.published(Duration::from_secs(2)).is_empty());
+    assert!(
+        turns
+            .iter()
+            .any(|t| t.reply.starts_with("Did you say") && t.expects_answer),
+        "{turns:#?}"
+    );
+}
+
+#[test]
+fn an_unsure_command_waits_for_yes_and_no_sends_nothing() {
+    // Every command is unsure here, so each is asked about.
+    let mut f = fixture(asking_from(f64::INFINITY), true);
+    let turns = speak(
+        &f.assistant,
+        &[
+            "turn on the kitchen light",
+            "yes",
+            "turn on the sofa lamp",
+            "no",
+        ],
+    );
+    let replies: Vec<&str> = turns.iter().map(|t| t.reply.as_str()).collect();
+    assert_eq!(turns.len(), 4, "{replies:?}");
+    assert_eq!(replies[0], "Did you say \"turn on the kitchen light\"?");
+    assert!(turns[0].expects_answer && turns[0].commands.is_empty());
+    assert_eq!(devices(&turns[1]), ["light.kitchen"], "{replies:?}");
+    assert!(replies[2].starts_with("Did you say"), "{replies:?}");
+    assert!(turns[3].commands.is_empty(), "{replies:?}");
+    assert_eq!(replies[3], "Okay, sorry; please say it again");
+    assert_eq!(f.published(Duration::from_secs(2)), ["light.kitchen"]);
+}

@@ -296,6 +296,11 @@ struct Scored {
     posterior: Option<f64>,
     /// No full grammar path and no grammar word on the best partial one.
     nothing_fits: bool,
+    /// Which step found the intent (`grammar`, `completion`, …).
+    via: String,
+    /// The command was reconstructed, not heard whole
+    /// (`emma_core::understand::Unsure::Recovered`).
+    recovered: bool,
 }
 
 /// Which verification score a rule thresholds.
@@ -321,7 +326,20 @@ impl Scored {
             loop_speech: v.and_then(|v| v.speech_word_loop_ratio()),
             posterior: v.map(|v| v.posterior),
             nothing_fits: v.is_some_and(|v| !v.complete && v.words == 0),
+            via: r.via.clone(),
+            // Measured with asking off: what the default would call reconstructed.
+            recovered: !matches!(r.via.as_str(), "grammar" | "nbest" | "partial"),
         }
+    }
+
+    /// Under the default rejection with "ask below `sure`" (and when
+    /// `recovered`): whether the assistant would ask before acting. With an
+    /// agreement rule, two recognisers agreeing is evidence enough.
+    fn asked(&self, sure: f64, agreement: Option<AgreementRule>) -> bool {
+        if agreement.is_some() {
+            return false;
+        }
+        self.recovered || self.loop_speech.is_some_and(|f| f < sure)
     }
 
     fn get(&self, score: Score) -> Option<f64> {
@@ -472,25 +490,105 @@ fn table(sets: &[(String, bool, Vec<Sample>)], sweep: bool) {
     }
 }
 
+/// What the assistant would do with each utterance when it asks before
+/// acting on unsure commands: per set, how many it acts on at once and how
+/// many it asks about ("Did you say …?"); the rest it rejects. In-domain
+/// counts only exactly right commands.
+fn ask_table(sets: &[(String, bool, Vec<Sample>)]) {
+    let mut header = "| policy |".to_owned();
+    let mut rule = "|---|".to_owned();
+    for (name, ood, _) in sets {
+        header += &format!(
+            " {name} ({}) |",
+            if *ood {
+                "acted ↓ / asked"
+            } else {
+                "acted ↑ / asked"
+            }
+        );
+        rule += "---|";
+    }
+    println!("{header}\n{rule}");
+    let agreeing = sets.iter().any(|(_, _, v)| {
+        v.iter()
+            .any(|s| s.accepted.iter().any(|a| a.agreement.is_some()))
+    });
+    let mut policies: Vec<(String, f64, Option<AgreementRule>)> = vec![(
+        "default, never asks (before)".to_owned(),
+        f64::NEG_INFINITY,
+        None,
+    )];
+    for sure in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        policies.push((
+            format!("default, asks below word-loop {sure} or when recovered"),
+            sure,
+            None,
+        ));
+    }
+    if agreeing {
+        policies.push((
+            format!(
+                "default + agreement ({}), acts when it agrees",
+                AgreementRule::DEFAULT.name()
+            ),
+            f64::NEG_INFINITY,
+            Some(AgreementRule::DEFAULT),
+        ));
+    }
+    for (label, sure, agreement) in &policies {
+        let mut line = format!("| {label} |");
+        for (_, ood, samples) in sets {
+            let (mut acted, mut asked) = (0, 0);
+            for s in samples {
+                if !*ood && !s.correct {
+                    continue;
+                }
+                let passing: Vec<&Scored> = s
+                    .accepted
+                    .iter()
+                    .filter(|a| match agreement {
+                        Some(rule) => a.agrees(*rule),
+                        None => a.default_ok,
+                    })
+                    .collect();
+                if passing
+                    .iter()
+                    .any(|a| !sure.is_finite() || !a.asked(*sure, *agreement))
+                {
+                    acted += 1;
+                } else if !passing.is_empty() {
+                    asked += 1;
+                }
+            }
+            line += &format!(
+                " {} / {} |",
+                pct(acted, samples.len()),
+                pct(asked, samples.len())
+            );
+        }
+        println!("{line}");
+    }
+}
+
 /// Raw scores, one line per utterance with an intent (and one line with
 /// empty scores for a file without any), for plotting the curve.
 fn scores_tsv(sets: &[(String, bool, Vec<Sample>)]) -> String {
     let mut tsv = String::from(
-        "set\tfile\tood\tcorrect\tratio\tspeech\tword\tloop\tloop_speech\tnothing_fits\tdefault_ok\tsame_intent\twords\tms\ttranscript\n",
+        "set\tfile\tood\tcorrect\tratio\tspeech\tword\tloop\tloop_speech\tnothing_fits\tdefault_ok\tsame_intent\twords\tms\ttranscript\tvia\n",
     );
     let f = |x: Option<f64>| x.map_or(String::new(), |f| format!("{f:.4}"));
     for (name, ood, samples) in sets {
         for (i, s) in samples.iter().enumerate() {
             if s.accepted.is_empty() {
                 tsv += &format!(
-                    "{name}\t{i}\t{ood}\t{}\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\n",
+                    "{name}\t{i}\t{ood}\t{}\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\n",
                     s.correct
                 );
             }
             for a in &s.accepted {
                 let ag = a.agreement.as_ref();
                 tsv += &format!(
-                    "{name}\t{i}\t{ood}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                    "{name}\t{i}\t{ood}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                     s.correct,
                     f(a.ratio),
                     f(a.speech),
@@ -503,6 +601,7 @@ fn scores_tsv(sets: &[(String, bool, Vec<Sample>)]) -> String {
                     f(ag.map(|g| g.words)),
                     ag.map_or("-".to_owned(), |g| g.ms.to_string()),
                     ag.map_or("-".to_owned(), |g| g.transcript.replace(['\t', '\n'], " ")),
+                    a.via,
                 );
             }
         }
@@ -646,6 +745,7 @@ fn full_ood_table() {
             write_scores(&sets);
             // Progress: the table so far (the full run takes long on a loaded machine).
             table(&sets, true);
+            ask_table(&sets);
         }
     }
     if !before.is_empty() {
@@ -654,6 +754,8 @@ fn full_ood_table() {
     }
     println!("\nAll rules (the first row is the no-fit rule here, not \"before\"):\n");
     table(&sets, true);
+    println!("\nAsking before acting (the assistant's \"Did you say …?\"):\n");
+    ask_table(&sets);
     moonshine_times(&sets);
 }
 

@@ -214,6 +214,7 @@ impl Printer {
                 "via": u.via,
                 "rejected": u.rejected,
                 "rejected_by": u.rejected_by,
+                "unsure": u.unsure,
                 "transcript": u.agreement.as_ref().map(|a| &a.transcript),
             });
             writeln!(out, "{line}")?;
@@ -222,10 +223,16 @@ impl Printer {
             match intent {
                 Some(name) => writeln!(
                     out,
-                    "{source}: {name} {{{}}} ({confidence:.2}, {}) \"{}\"",
+                    "{source}: {name} {{{}}} ({confidence:.2}, {}) \"{}\"{}",
                     slots.join(", "),
                     u.via,
-                    u.text
+                    u.text,
+                    u.unsure
+                        .map(|why| format!(
+                            " (unsure: {}; the assistant would ask first)",
+                            why.name()
+                        ))
+                        .unwrap_or_default()
                 )?,
                 None => match (u.rejected_by, &u.agreement) {
                     (Some(by), Some(a)) => writeln!(

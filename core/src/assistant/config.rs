@@ -207,6 +207,13 @@ pub struct SpeechConfig {
     /// speech that is not a command; `None`: the acoustic rejection only.
     /// [`SpeechConfig::with_agreement_if_installed`] sets it for English.
     pub agreement: Option<PathBuf>,
+    /// When speech is "not a command" and when a command is too unsure to
+    /// act on without asking "Did you say …?" first
+    /// ([`crate::understand::Rejection::sure_word_loop_ratio`]); the
+    /// calibrated default asks below a word-loop ratio of
+    /// [`crate::understand::Rejection::DEFAULT_SURE_WORD_LOOP_RATIO`] and
+    /// about reconstructed commands.
+    pub rejection: crate::understand::Rejection,
 }
 
 impl SpeechConfig {
@@ -232,6 +239,7 @@ impl SpeechConfig {
             decoding: Decoding::Grammar,
             endpoint: EndpointConfig::default(),
             agreement: None,
+            rejection: Default::default(),
         }
     }
 }
@@ -335,6 +343,7 @@ mod tests {
             decoding: Decoding::Grammar,
             endpoint: EndpointConfig::default(),
             agreement: None,
+            rejection: Default::default(),
         });
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("\"ko\"") && e.contains("install"), "{e}");

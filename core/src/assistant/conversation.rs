@@ -79,6 +79,14 @@ struct Recognized {
     confidence: f32,
 }
 
+/// What the recogniser made of an utterance.
+struct Heard {
+    /// The command, if any.
+    rec: Option<Recognized>,
+    /// Set when the command should be confirmed before acting on it.
+    unsure: Option<crate::understand::Unsure>,
+}
+
 /// A loaded skill and where its device commands are logged.
 pub(crate) struct LoadedSkill {
     /// The skill's services (consent-filtered), to tell them why the skill is called.
@@ -205,7 +213,11 @@ impl Worker {
                             .collect(),
                         confidence: understood.confidence,
                     });
-                    let turn = self.turn(&understood.text, Some(rec));
+                    let heard = Heard {
+                        rec,
+                        unsure: understood.unsure,
+                    };
+                    let turn = self.turn(&understood.text, Some(heard));
                     reply(Ok(turn));
                 }
                 Request::DeviceEvent(event) => self.device_event(&event),
@@ -250,7 +262,7 @@ impl Worker {
     }
 
     /// One utterance: dialog, intent, handler, reply.
-    fn turn(&mut self, text: &str, heard: Option<Option<Recognized>>) -> Turn {
+    fn turn(&mut self, text: &str, heard: Option<Heard>) -> Turn {
         let now = Instant::now();
         self.refresh_lists();
         self.session.expire(now);
@@ -292,7 +304,7 @@ impl Worker {
         turn
     }
 
-    fn understand_and_act(&mut self, text: &str, heard: Option<Option<Recognized>>) -> Said {
+    fn understand_and_act(&mut self, text: &str, heard: Option<Heard>) -> Said {
         if text.is_empty() {
             return self.not_understood(text, "nothing was said", "empty");
         }
@@ -312,9 +324,9 @@ impl Worker {
         if answer == Answer::Cancel {
             return Said::dialog(self.responses.say("nothing_to_cancel", &[]), false);
         }
-        let rec = match heard {
-            Some(rec) => rec,
-            None => self.recognize(text, None),
+        let (rec, unsure) = match heard {
+            Some(h) => (h.rec, h.unsure),
+            None => (self.recognize(text, None), None),
         };
         let Some(rec) = rec else {
             return self.not_understood(text, "no intent matched", "not_understood");
@@ -328,6 +340,19 @@ impl Worker {
                 ),
                 "low_confidence",
             );
+        }
+        // Dialog words out of a dialog ("no", "cancel") do nothing to ask about.
+        if let Some(why) = unsure
+            && !super::dialog::DIALOG_INTENTS.contains(&rec.intent.as_str())
+        {
+            // Heard, but not surely: ask instead of acting on a misheard question.
+            tracing::info!(intent = %rec.intent, why = why.name(), "asking before acting");
+            self.session.pending = Some(Pending::ConfirmHeard {
+                intent: rec.intent,
+                slots: rec.slots,
+                confidence: rec.confidence,
+            });
+            return Said::dialog(self.responses.say("did_you_say", &[("heard", text)]), true);
         }
         self.act(rec, false)
     }
@@ -427,6 +452,24 @@ impl Worker {
                     true,
                 )),
                 Answer::No => Some(Said::dialog(self.responses.say("not_done", &[]), false)),
+                _ => None,
+            },
+            Pending::ConfirmHeard {
+                intent,
+                slots,
+                confidence,
+            } => match answer {
+                // Confirmed what was heard: handled as if heard surely (an
+                // unlock still asks its own question).
+                Answer::Yes => Some(self.act(
+                    Recognized {
+                        intent,
+                        slots,
+                        confidence,
+                    },
+                    false,
+                )),
+                Answer::No => Some(Said::dialog(self.responses.say("misheard", &[]), false)),
                 _ => None,
             },
             Pending::ConfirmProposal { skill, id } => {

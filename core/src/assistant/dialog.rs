@@ -243,6 +243,16 @@ pub enum Pending {
         /// Confidence of the original match.
         confidence: f32,
     },
+    /// A command heard without enough certainty waits for yes or no
+    /// ("Did you say …?"; see [`crate::understand::Unsure`]).
+    ConfirmHeard {
+        /// The intent.
+        intent: String,
+        /// Its slots.
+        slots: Slots,
+        /// Confidence of the original match.
+        confidence: f32,
+    },
     /// A skill's order proposal waits for yes or no.
     ConfirmProposal {
         /// The skill.

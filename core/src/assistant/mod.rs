@@ -631,6 +631,7 @@ impl Shared {
                 // would warn about empty lists and decode no device name.
                 emma_devices::control::load_lists(&mut engine, &home.registry().intent_lists());
                 let mut u = Understander::new(engine, s.engine, &s.model, s.decoding)?;
+                u.set_rejection(s.rejection);
                 if let Some(dir) = &s.agreement {
                     u.set_agreement(
                         emma_speech::Engine::Moonshine,

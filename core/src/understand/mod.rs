@@ -93,6 +93,12 @@ pub struct Rejection {
     /// Also reject when the grammar search ended without a full path and
     /// not one grammar word fits the audio (the best partial path is silence).
     pub when_nothing_fits: bool,
+    /// A command whose word-loop ratio passed `min_word_loop_ratio` but is
+    /// below this is accepted as [`Unsure::AcousticFit`]: reported with its
+    /// intent, and the assistant asks before acting on it. Also, while this
+    /// is finite, reconstructed commands are [`Unsure::Recovered`];
+    /// `f64::NEG_INFINITY`: nothing is unsure (never ask).
+    pub sure_word_loop_ratio: f64,
 }
 
 impl Rejection {
@@ -105,6 +111,10 @@ impl Rejection {
     /// The default threshold on the words' ratio against the phone loop: the
     /// highest that kept every measured in-domain command.
     pub const DEFAULT_MIN_SPEECH_RATIO: f64 = -4.0;
+    /// The default word-loop ratio from which a command is acted on without
+    /// asking ([`Rejection::sure_word_loop_ratio`]), chosen from the measured
+    /// curves (`docs/understand.md`, "Asking instead of acting").
+    pub const DEFAULT_SURE_WORD_LOOP_RATIO: f64 = 0.5;
     /// The acoustic confidence is 0.5 this far below the word-loop threshold.
     const CONFIDENCE_MARGIN: f64 = 0.5;
     /// How fast the acoustic confidence rises with the word-loop ratio.
@@ -117,7 +127,22 @@ impl Rejection {
             min_speech_ratio: f64::NEG_INFINITY,
             min_word_loop_ratio: f64::NEG_INFINITY,
             when_nothing_fits: false,
+            sure_word_loop_ratio: f64::NEG_INFINITY,
         }
+    }
+
+    /// Whether commands may be marked unsure at all (see
+    /// [`Rejection::sure_word_loop_ratio`]).
+    pub fn asks(&self) -> bool {
+        self.sure_word_loop_ratio > f64::NEG_INFINITY
+    }
+
+    /// Whether a command that passed [`Rejection::rejects`] is too weak an
+    /// acoustic fit to act on without asking.
+    pub fn unsure(&self, v: &Verification) -> bool {
+        self.asks()
+            && v.speech_word_loop_ratio()
+                .is_some_and(|s| s < self.sure_word_loop_ratio)
     }
 
     /// Whether any rule needs the verification passes' scores.
@@ -157,13 +182,15 @@ impl Default for Rejection {
     /// The no-fit rule, the word-loop ratio at
     /// [`Rejection::DEFAULT_MIN_WORD_LOOP_RATIO`] and the phone-loop words'
     /// ratio at [`Rejection::DEFAULT_MIN_SPEECH_RATIO`]: the strictest point
-    /// of the measured curves that lost no in-domain command.
+    /// of the measured curves that lost no in-domain command; commands below
+    /// [`Rejection::DEFAULT_SURE_WORD_LOOP_RATIO`] are asked about.
     fn default() -> Self {
         Rejection {
             min_ratio: f64::NEG_INFINITY,
             min_speech_ratio: Self::DEFAULT_MIN_SPEECH_RATIO,
             min_word_loop_ratio: Self::DEFAULT_MIN_WORD_LOOP_RATIO,
             when_nothing_fits: true,
+            sure_word_loop_ratio: Self::DEFAULT_SURE_WORD_LOOP_RATIO,
         }
     }
 }
@@ -200,6 +227,39 @@ impl RejectedBy {
     }
 }
 
+/// Why a command was understood but should not be acted on without asking
+/// the speaker first ("Did you say …?").
+///
+/// The grammar decoder forces speech into some command; when the evidence
+/// for that command is weak, asking costs the customer one "yes", acting on
+/// a question it did not understand costs their trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unsure {
+    /// The words' fit against the word loop passed the rejection threshold
+    /// but not [`Rejection::sure_word_loop_ratio`].
+    AcousticFit,
+    /// The command was reconstructed, not heard whole: completed from a
+    /// cut-off transcript, aligned to the nearest grammar sentence, or found
+    /// by free decoding.
+    Recovered,
+}
+
+impl Unsure {
+    /// The name shown to people.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unsure::AcousticFit => "weak acoustic fit",
+            Unsure::Recovered => "reconstructed from a partial transcript",
+        }
+    }
+
+    /// Whether the command found `via` a step (see [`Understood::via`]) was reconstructed.
+    fn recovered(via: &str) -> bool {
+        !matches!(via, "grammar" | "nbest" | "partial")
+    }
+}
+
 /// What one utterance was understood as.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Understood {
@@ -232,6 +292,10 @@ pub struct Understood {
     /// when the agreement check ran (see [`Understander::set_agreement`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agreement: Option<Box<Agreement>>,
+    /// Set when there is an intent but too little evidence to act on it
+    /// without asking (see [`Unsure`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsure: Option<Unsure>,
 }
 
 impl Understood {
@@ -255,6 +319,7 @@ impl Understood {
             rejected: Some(Rejected::NoMatch),
             rejected_by: None,
             agreement: None,
+            unsure: None,
         }
     }
 }
@@ -527,6 +592,10 @@ impl Understander {
                 agreement: Some(Box::new(a)),
                 ..Understood::unmatched(found.text)
             });
+        }
+        if check.rule.is_some() {
+            // Two recognisers agree on the command: that is the evidence asking would seek.
+            found.unsure = None;
         }
         found.agreement = Some(Box::new(a));
         Ok(found)
@@ -804,10 +873,18 @@ impl Understander {
         if let Some(found) =
             recover::match_hypotheses(&self.intents, &self.walker_grammar, &hyps, prefix)
         {
+            let weak = verification.is_some_and(|v| self.rejection.unsure(&v));
             let found = Understood {
                 confidence: found.confidence * acoustic,
                 fit,
                 verification,
+                unsure: if self.rejection.asks() && Unsure::recovered(&found.via) {
+                    Some(Unsure::Recovered)
+                } else if weak {
+                    Some(Unsure::AcousticFit)
+                } else {
+                    None
+                },
                 ..found
             };
             return self.check_agreement(found, pcm);
@@ -818,6 +895,10 @@ impl Understander {
             if let Some(found) =
                 recover::match_hypotheses(&self.intents, &self.walker_grammar, &hyps, "free-")
             {
+                let found = Understood {
+                    unsure: self.rejection.asks().then_some(Unsure::Recovered),
+                    ..found
+                };
                 return self.check_agreement(found, pcm);
             }
         }
@@ -902,6 +983,29 @@ mod tests {
         }));
         assert!(!Rejection::off().rejects(&verification(-9.0, -9.0)));
         assert!(!Rejection::off().verifies());
+    }
+
+    #[test]
+    fn the_default_asks_about_weak_fits_and_reconstructed_commands() {
+        let r = Rejection::default();
+        assert!(r.asks());
+        let sure = Rejection::DEFAULT_SURE_WORD_LOOP_RATIO;
+        assert!(r.unsure(&verification(-1.0, sure - 0.1)));
+        assert!(!r.unsure(&verification(-1.0, sure + 0.1)));
+        // Rejected is not unsure: that is decided first, by `rejects`.
+        assert!(r.rejects(&verification(-1.0, -1.0)));
+        let never = Rejection {
+            sure_word_loop_ratio: f64::NEG_INFINITY,
+            ..r
+        };
+        assert!(!never.asks() && !never.unsure(&verification(-1.0, -0.5)));
+        assert!(!Rejection::off().asks());
+        for via in ["completion", "fuzzy", "free-grammar", "free-completion"] {
+            assert!(Unsure::recovered(via), "{via}");
+        }
+        for via in ["grammar", "nbest", "partial"] {
+            assert!(!Unsure::recovered(via), "{via}");
+        }
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub(super) fn match_hypotheses(
         rejected: None,
         rejected_by: None,
         agreement: None,
+        unsure: None,
     };
     // 1. Exact matches.
     for (text, weight, via) in hyps {
@@ -74,6 +75,7 @@ pub(super) fn match_hypotheses(
                     rejected: None,
                     rejected_by: None,
                     agreement: None,
+                    unsure: None,
                 });
             }
         }
