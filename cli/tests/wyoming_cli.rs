@@ -375,6 +375,49 @@ fn the_reference_client_gets_transcripts_intents_handling_and_speech() {
 }
 
 #[test]
+fn speech_that_is_not_a_command_gets_no_forced_transcript() {
+    // The grammar decoder forces any speech into some command ("tell me a
+    // joke" → a light command); Home Assistant acts on the transcript it is
+    // given, so what the acoustic check rejects must come back empty.
+    let home = home_with_lights();
+    let server = serve(
+        home.path(),
+        "tcp://127.0.0.1:0",
+        &["--no-handle", "--no-tts", "--no-wake"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // Before rejected speech was left out, "tell me a joke" came back as
+    // "turn all the light on" in some runs (which decoder of the server's
+    // pool hears it, and what it heard before, varies; the unit test
+    // `a_rejected_utterance_adds_nothing_to_the_transcript` is exact).
+    let questions = [
+        "how far away is the moon",
+        "how old is the president",
+        "remind me to call my mother",
+        "sing me a song",
+        "tell me a joke",
+        "what is the weather like tomorrow",
+        "who won the football game yesterday",
+    ];
+    let mut texts = vec![];
+    for (i, q) in questions.iter().enumerate() {
+        let raw = dir.path().join(format!("{i}-raw.wav"));
+        let wav = dir.path().join(format!("{i}.wav"));
+        espeak(q, &raw);
+        sox_effects(&raw, &wav, &["-r", "16000"], &["pad", "0.3", "0.5"]);
+        // One request at a time: the server's decoders keep their noise estimate between requests.
+        let out = client(&server.uri, &["transcribe", wav.to_str().unwrap()]).remove(0);
+        texts.push(out["text"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(texts, [""; 7]);
+    // A command is still transcribed.
+    let cmd = dir.path().join("cmd.wav");
+    espeak("turn on the kitchen light", &cmd);
+    let out = &client(&server.uri, &["transcribe", cmd.to_str().unwrap()])[0];
+    assert_eq!(out["text"], "turn on the kitchen light", "{out}");
+}
+
+#[test]
 fn moonshine_transcribes_what_no_grammar_holds() {
     // Home Assistant's Wyoming ASR is free transcription; Moonshine gives it
     // open vocabulary (a question no command grammar holds). Its model comes

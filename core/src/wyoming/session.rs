@@ -17,6 +17,7 @@ use super::handle::Request;
 use super::tts::CHUNK_SAMPLES;
 use super::wake::{WakeHit, WakeStream};
 use super::{MAX_TEXT, Services};
+use crate::understand::{Rejected, Understood};
 
 /// A connection's state.
 pub struct Session {
@@ -97,6 +98,20 @@ fn check_text(text: &str) -> Result<(), HandlerError> {
         ));
     }
     Ok(())
+}
+
+/// The text an utterance contributes to the transcript: none when nothing
+/// was heard, or when the speech was rejected as not a command. The grammar
+/// decoder forces any speech into some command; sending that forced text
+/// would have Home Assistant act on a question it never understood.
+fn heard(u: Understood) -> Option<String> {
+    if u.text.is_empty() || u.rejected == Some(Rejected::NotACommand) {
+        if !u.text.is_empty() {
+            tracing::debug!(forced = %u.text, "wyoming: speech rejected as not a command, no transcript");
+        }
+        return None;
+    }
+    Some(u.text)
 }
 
 async fn send(out: &mut Responder, event: Event) -> Result<(), HandlerError> {
@@ -311,17 +326,9 @@ impl Session {
             self.stream = None;
             return Err(refuse("asr-failed", e));
         }
-        for u in stream.audio.ready() {
-            if !u.text.is_empty() {
-                send(
-                    out,
-                    Event::TranscriptChunk {
-                        text: u.text.clone(),
-                    },
-                )
-                .await?;
-                stream.texts.push(u.text);
-            }
+        for text in stream.audio.ready().into_iter().filter_map(heard) {
+            send(out, Event::TranscriptChunk { text: text.clone() }).await?;
+            stream.texts.push(text);
         }
         Ok(())
     }
@@ -353,17 +360,9 @@ impl Session {
         let rest = audio.finish().await.map_err(|e| refuse("asr-failed", e))?;
         // Utterances already streamed are not repeated as chunks; the final
         // transcript joins them all.
-        for u in rest {
-            if !u.text.is_empty() {
-                send(
-                    out,
-                    Event::TranscriptChunk {
-                        text: u.text.clone(),
-                    },
-                )
-                .await?;
-                texts.push(u.text);
-            }
+        for text in rest.into_iter().filter_map(heard) {
+            send(out, Event::TranscriptChunk { text: text.clone() }).await?;
+            texts.push(text);
         }
         send(out, Event::TranscriptStop).await?;
         let text = texts.join(" ");
@@ -575,6 +574,32 @@ mod tests {
 
     fn intent(json: serde_json::Value) -> Intent {
         serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_rejected_utterance_adds_nothing_to_the_transcript() {
+        // What the grammar forced "tell me a joke" into, measured.
+        let forced = Understood {
+            text: "turn all the light on".into(),
+            rejected: Some(Rejected::NotACommand),
+            ..Understood::nothing()
+        };
+        assert_eq!(heard(forced), None);
+        assert_eq!(heard(Understood::nothing()), None);
+        let command = Understood {
+            text: "turn on the kitchen light".into(),
+            intent: Some("HassTurnOn".into()),
+            rejected: None,
+            ..Understood::nothing()
+        };
+        assert_eq!(heard(command).as_deref(), Some("turn on the kitchen light"));
+        // Speech no intent matched is still a transcript (Home Assistant may know more).
+        let other = Understood {
+            text: "pause music".into(),
+            rejected: Some(Rejected::NoMatch),
+            ..Understood::nothing()
+        };
+        assert_eq!(heard(other).as_deref(), Some("pause music"));
     }
 
     #[test]
