@@ -60,6 +60,12 @@ fn json_lines_follow_the_contract_and_a_cut_off_order_is_recovered() {
     assert_eq!(lines[1]["slots"], serde_json::json!({"size": "large"}));
     assert_eq!(lines[1]["via"], "completion", "{lines:?}");
     assert!(lines[1]["confidence"].as_f64().unwrap() < conf);
+    // A reconstructed command is reported, and the assistant would ask first.
+    assert_eq!(lines[1]["unsure"], "recovered", "{lines:?}");
+    assert!(
+        lines[0]["unsure"].is_null() || lines[0]["unsure"] == "acoustic-fit",
+        "{lines:?}"
+    );
 }
 
 #[test]
