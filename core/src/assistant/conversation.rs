@@ -29,7 +29,7 @@ use emma_skill_host::types::Effect;
 use emma_skill_host::{Permission, Request as SkillRequest, SkillHome, SkillInstance};
 use tokio::runtime::Handle;
 
-use super::dialog::{Answer, Pending, Responses, Session, normalize};
+use super::dialog::{Answer, Confirming, Pending, Responses, Session, normalize};
 use super::error::AssistantError;
 use super::event::{AssistantEvent, Hub, IntentInfo, Turn, command_event};
 use super::intents::{Handler, Routes};
@@ -347,10 +347,11 @@ impl Worker {
         {
             // Heard, but not surely: ask instead of acting on a misheard question.
             tracing::info!(intent = %rec.intent, why = why.name(), "asking before acting");
-            self.session.pending = Some(Pending::ConfirmHeard {
+            self.session.pending = Some(Pending::ConfirmCommand {
                 intent: rec.intent,
                 slots: rec.slots,
                 confidence: rec.confidence,
+                why: Confirming::Heard,
             });
             return Said::dialog(self.responses.say("did_you_say", &[("heard", text)]), true);
         }
@@ -442,34 +443,19 @@ impl Worker {
                 intent,
                 slots,
                 confidence,
+                why,
             } => match answer {
+                // A confirmed unlock is done; a confirmed hearing is handled
+                // as if heard surely (an unlock then still asks its own question).
                 Answer::Yes => Some(self.act(
                     Recognized {
                         intent,
                         slots,
                         confidence,
                     },
-                    true,
+                    why == Confirming::Unlock,
                 )),
-                Answer::No => Some(Said::dialog(self.responses.say("not_done", &[]), false)),
-                _ => None,
-            },
-            Pending::ConfirmHeard {
-                intent,
-                slots,
-                confidence,
-            } => match answer {
-                // Confirmed what was heard: handled as if heard surely (an
-                // unlock still asks its own question).
-                Answer::Yes => Some(self.act(
-                    Recognized {
-                        intent,
-                        slots,
-                        confidence,
-                    },
-                    false,
-                )),
-                Answer::No => Some(Said::dialog(self.responses.say("misheard", &[]), false)),
+                Answer::No => Some(Said::dialog(self.responses.say(why.declined(), &[]), false)),
                 _ => None,
             },
             Pending::ConfirmProposal { skill, id } => {
@@ -628,6 +614,7 @@ impl Worker {
                 intent: rec.intent,
                 slots: rec.slots,
                 confidence: rec.confidence,
+                why: Confirming::Unlock,
             });
             return Said::dialog(
                 self.responses.say("confirm_unlock", &[("names", &names)]),

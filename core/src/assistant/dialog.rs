@@ -234,7 +234,8 @@ pub enum Pending {
         /// Confidence of the original match.
         confidence: f32,
     },
-    /// A built-in command waits for yes or no (e.g. unlocking).
+    /// A command waits for yes or no: unlocking, or a command heard
+    /// without enough certainty ("Did you say …?").
     ConfirmCommand {
         /// The intent.
         intent: String,
@@ -242,16 +243,8 @@ pub enum Pending {
         slots: Slots,
         /// Confidence of the original match.
         confidence: f32,
-    },
-    /// A command heard without enough certainty waits for yes or no
-    /// ("Did you say …?"; see [`crate::understand::Unsure`]).
-    ConfirmHeard {
-        /// The intent.
-        intent: String,
-        /// Its slots.
-        slots: Slots,
-        /// Confidence of the original match.
-        confidence: f32,
+        /// Why Emma asks.
+        why: Confirming,
     },
     /// A skill's order proposal waits for yes or no.
     ConfirmProposal {
@@ -267,6 +260,26 @@ pub enum Pending {
         /// The skill's follow-up topic.
         topic: String,
     },
+}
+
+/// Why a command waits for yes or no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirming {
+    /// Unlocking can't be undone by voice from outside.
+    Unlock,
+    /// The command was heard without enough certainty
+    /// ([`crate::understand::Unsure`]); a yes handles it as if heard surely.
+    Heard,
+}
+
+impl Confirming {
+    /// The response line for a no.
+    pub fn declined(self) -> &'static str {
+        match self {
+            Confirming::Unlock => "not_done",
+            Confirming::Heard => "misheard",
+        }
+    }
 }
 
 /// The conversation's short-term memory.
