@@ -258,53 +258,115 @@ impl<'a, 's> Matcher<'a, 's> {
         // Literals and word gaps match at most one way: they are followed
         // here in a loop (each counted as a step, as `node` counts it, and
         // its score added until the rest returns) instead of a `node` call,
-        // a continuation and a `cont` call each.
+        // a continuation and a `cont` call each. Wrappers are looked through
+        // in the loop too (a step each, as `node` counts them): a rule
+        // reference, a one-part sequence, a sequence at the end (its parts
+        // become the rest), and an alternative's last choice that can start
+        // here (the others are run first, as `node` runs them in order) —
+        // for an optional part (`[…]`), its empty choice.
         let (mut items, mut pos, mut sow) = (items, pos, sow);
         let mut added = 0;
-        loop {
-            let Some((first, rest)) = items.split_first() else {
+        'items: loop {
+            let Some((mut first, rest)) = items.split_first() else {
                 self.cont(k, pos, sow);
                 break;
             };
-            match first {
-                Node::Lit { chars, score } => {
-                    self.steps += 1;
-                    if self.steps > MAX_STEPS {
+            loop {
+                self.steps += 1;
+                if self.steps > MAX_STEPS {
+                    break 'items;
+                }
+                match first {
+                    Node::Lit { chars, score } => {
+                        let at = if sow { self.skip_ws(pos) } else { pos };
+                        let low = &self.input.low;
+                        if low
+                            .get(at..at + chars.len())
+                            .is_none_or(|ahead| ahead != &chars[..])
+                        {
+                            break 'items;
+                        }
+                        self.state.score += score;
+                        added += score;
+                        (pos, sow) = (at + chars.len(), false);
                         break;
                     }
-                    let at = if sow { self.skip_ws(pos) } else { pos };
-                    let low = &self.input.low;
-                    if low
-                        .get(at..at + chars.len())
-                        .is_none_or(|ahead| ahead != &chars[..])
-                    {
+                    Node::Space => {
+                        let Some(p) = self.space(pos, sow) else {
+                            break 'items;
+                        };
+                        (pos, sow) = (p, true);
                         break;
                     }
-                    self.state.score += score;
-                    added += score;
-                    (pos, sow) = (at + chars.len(), false);
-                }
-                Node::Space => {
-                    self.steps += 1;
-                    if self.steps > MAX_STEPS {
-                        break;
+                    Node::Rule(i) => {
+                        let rules = self.tables.rules;
+                        first = &rules[*i as usize];
                     }
-                    let Some(p) = self.space(pos, sow) else {
-                        break;
-                    };
-                    (pos, sow) = (p, true);
-                }
-                _ if rest.is_empty() => {
-                    self.node(first, k, pos, sow);
-                    break;
-                }
-                _ => {
-                    let k2 = Cont::Seq {
-                        items: rest,
-                        next: k,
-                    };
-                    self.node(first, &k2, pos, sow);
-                    break;
+                    Node::Seq(inner) => match inner.len() {
+                        0 => break,
+                        1 => first = &inner[0],
+                        _ if rest.is_empty() => {
+                            items = inner;
+                            continue 'items;
+                        }
+                        _ => {
+                            let k2 = Cont::Seq {
+                                items: rest,
+                                next: k,
+                            };
+                            self.seq(inner, &k2, pos, sow);
+                            break 'items;
+                        }
+                    },
+                    Node::Alt(choices, firsts) => {
+                        let k2 = Cont::Seq {
+                            items: rest,
+                            next: k,
+                        };
+                        let kk = if rest.is_empty() { k } else { &k2 };
+                        // Each choice that can start here is run once the
+                        // next one is found; the last is followed here.
+                        let mut pending: Option<&'a Node> = None;
+                        match firsts {
+                            None => {
+                                for choice in choices.iter() {
+                                    if let Some(p) = pending.replace(choice) {
+                                        self.node(p, kk, pos, sow);
+                                    }
+                                }
+                            }
+                            Some(firsts) => {
+                                let ahead = self.input.low.get(self.skip_ws(pos)).copied();
+                                // No bit at the input's end: every restricted choice is skipped.
+                                let bit = ahead.map_or(0, first_bit);
+                                for (choice, f) in choices.iter().zip(firsts.iter()) {
+                                    if f.as_ref().is_none_or(|f| opens(f, ahead, bit))
+                                        && let Some(p) = pending.replace(choice)
+                                    {
+                                        self.node(p, kk, pos, sow);
+                                    }
+                                }
+                            }
+                        }
+                        let Some(last) = pending else {
+                            break 'items;
+                        };
+                        first = last;
+                    }
+                    Node::List { .. } => {
+                        // `node` counts this step again.
+                        self.steps -= 1;
+                        if rest.is_empty() {
+                            self.node(first, k, pos, sow);
+                        } else {
+                            let k2 = Cont::Seq {
+                                items: rest,
+                                next: k,
+                            };
+                            self.node(first, &k2, pos, sow);
+                        }
+                        break 'items;
+                    }
                 }
             }
             items = rest;
@@ -358,25 +420,7 @@ impl<'a, 's> Matcher<'a, 's> {
                 }
             }
             Node::Seq(items) => self.seq(items, k, pos, sow),
-            Node::Alt(items, None) => {
-                for item in items.iter() {
-                    self.node(item, k, pos, sow);
-                }
-            }
-            Node::Alt(items, Some(firsts)) => {
-                let ahead = self.input.low.get(self.skip_ws(pos)).copied();
-                // No bit at the input's end: every restricted choice is skipped.
-                let bit = ahead.map_or(0, first_bit);
-                for (item, first) in items.iter().zip(firsts.iter()) {
-                    if let Some(first) = first
-                        && (first.mask & bit == 0
-                            || !ahead.is_some_and(|c| first.chars.contains(&c)))
-                    {
-                        continue;
-                    }
-                    self.node(item, k, pos, sow);
-                }
-            }
+            Node::Alt(items, firsts) => self.choices(items, firsts.as_deref(), k, pos, sow),
             Node::Rule(i) => {
                 let rules = self.tables.rules;
                 self.node(&rules[*i as usize], k, pos, sow);
@@ -401,6 +445,32 @@ impl<'a, 's> Matcher<'a, 's> {
                     SlotList::Range(r) => self.range_list(r, *slot, k, pos, sow),
                     SlotList::Wildcard => self.wildcard(*slot, k, pos),
                 }
+            }
+        }
+    }
+
+    /// Runs the choices of an alternative in order, skipping those whose
+    /// start set (`firsts`, one per choice) lacks the character ahead.
+    fn choices(
+        &mut self,
+        items: &'a [Node],
+        firsts: Option<&[Option<FirstSet>]>,
+        k: &Cont<'a, '_>,
+        pos: usize,
+        sow: bool,
+    ) {
+        let Some(firsts) = firsts else {
+            for item in items {
+                self.node(item, k, pos, sow);
+            }
+            return;
+        };
+        let ahead = self.input.low.get(self.skip_ws(pos)).copied();
+        // No bit at the input's end: every restricted choice is skipped.
+        let bit = ahead.map_or(0, first_bit);
+        for (item, first) in items.iter().zip(firsts.iter()) {
+            if first.as_ref().is_none_or(|f| opens(f, ahead, bit)) {
+                self.node(item, k, pos, sow);
             }
         }
     }
@@ -600,6 +670,14 @@ impl<'a, 's> Matcher<'a, 's> {
             }
         }
     }
+}
+
+/// True when a choice with start set `first` can start with `ahead` (the
+/// character after the whitespace ahead; `bit` its [`first_bit`], 0 at the
+/// input's end).
+#[inline]
+fn opens(first: &FirstSet, ahead: Option<char>, bit: u64) -> bool {
+    first.mask & bit != 0 && ahead.is_some_and(|c| first.chars.contains(&c))
 }
 
 /// The number written in `digits` (ASCII: a sign, digits, one `.` or `,`),
