@@ -819,10 +819,9 @@ impl IntentEngine {
         sources: &Sources,
     ) -> Result<SlotList, IntentError> {
         if let Some(values) = def.get("values") {
-            let mut list = TextList {
-                trie: CharTrie::new(),
-                ..TextList::default()
-            };
+            let mut list = TextList::default();
+            // The plain values' texts, for the trie built after the loop.
+            let mut texts: Vec<(String, u32)> = vec![];
             for (i, v) in values.items().iter().enumerate() {
                 let (text_in, out, context) = match v {
                     Yaml::Map(_) => {
@@ -875,8 +874,7 @@ impl IntentEngine {
                     crate::program::annotate(&mut node, &self.rule_tables[rules as usize]);
                     Some(node)
                 } else {
-                    list.trie
-                        .insert(&template::normalize_template_text(&text_in), idx);
+                    texts.push((template::normalize_template_text(&text_in), idx));
                     None
                 };
                 let first = node.as_ref().and_then(|n| {
@@ -896,6 +894,7 @@ impl IntentEngine {
                     text_in,
                 });
             }
+            list.trie = CharTrie::build(texts.iter().map(|(t, i)| (t.as_str(), *i)));
             return Ok(SlotList::Text(list));
         }
         if let Some(range) = def.get("range") {
@@ -988,7 +987,7 @@ impl IntentEngine {
             word_texts: vec![],
         };
         if words {
-            let mut trie = CharTrie::new();
+            let mut texts: Vec<(String, u32)> = vec![];
             let mut n = start;
             let mut count = 0;
             while n <= stop && count < 10_000 {
@@ -1006,7 +1005,7 @@ impl IntentEngine {
                 }
                 for (number, w) in forms {
                     let idx = list.word_values.len() as u32;
-                    trie.insert(&w, idx);
+                    texts.push((w.clone(), idx));
                     list.word_values.push(list.out(number));
                     list.word_texts.push(w);
                 }
@@ -1014,7 +1013,7 @@ impl IntentEngine {
                 count += 1;
             }
             if !list.word_values.is_empty() {
-                list.words = Some(trie);
+                list.words = Some(CharTrie::build(texts.iter().map(|(t, i)| (t.as_str(), *i))));
             }
         }
         Ok(list)

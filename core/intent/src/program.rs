@@ -162,10 +162,13 @@ pub(crate) struct MatcherBufs {
 
 /// An empty vector with `v`'s allocation, for elements that borrow for
 /// another lifetime (buffers kept between sentences outlive the borrows of
-/// one sentence; std collects a map over `into_iter` in place).
+/// one sentence; std collects a map over `into_iter` in place). Always
+/// inlined: as a call, the in-place collect's loop over the (empty) vector
+/// stays, ~150 instructions per sentence for the five buffers.
+#[inline(always)]
 pub(crate) fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
     v.clear();
-    v.into_iter().map(|_| unreachable!("cleared")).collect()
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 impl<'a, 's> Matcher<'a, 's> {
