@@ -356,17 +356,15 @@ impl<'a, 's> Matcher<'a, 's> {
                         };
                         first = last;
                     }
-                    Node::List { .. } => {
-                        // `node` counts this step again.
-                        self.steps -= 1;
+                    Node::List { list, slot, follow } => {
                         if rest.is_empty() {
-                            self.node(first, k, pos, sow);
+                            self.list(*list, *slot, follow.as_deref(), k, pos, sow);
                         } else {
                             let k2 = Cont::Seq {
                                 items: rest,
                                 next: k,
                             };
-                            self.node(first, &k2, pos, sow);
+                            self.list(*list, *slot, follow.as_deref(), &k2, pos, sow);
                         }
                         break 'items;
                     }
@@ -429,26 +427,40 @@ impl<'a, 's> Matcher<'a, 's> {
                 self.node(&rules[*i as usize], k, pos, sow);
             }
             Node::List { list, slot, follow } => {
-                self.follow = follow.as_deref();
-                let list: &'a SlotList = match *list {
-                    ListRef::Global(i) => match self.tables.globals.get(i as usize) {
-                        Some(Some(l)) => l,
-                        _ => return,
-                    },
-                    ListRef::Local(i) => &self.tables.locals[i as usize],
-                };
-                if pos >= self.input.len() {
-                    return;
-                }
-                match list {
-                    SlotList::Text(t) => {
-                        let pos = if sow { self.skip_ws(pos) } else { pos };
-                        self.text_list(t, *slot, k, pos, sow)
-                    }
-                    SlotList::Range(r) => self.range_list(r, *slot, k, pos, sow),
-                    SlotList::Wildcard => self.wildcard(*slot, k, pos),
-                }
+                self.list(*list, *slot, follow.as_deref(), k, pos, sow)
             }
+        }
+    }
+
+    /// A list reference (its step counted by the caller), with the start
+    /// characters of what follows it (`follow`, see [`Node::List`]).
+    fn list(
+        &mut self,
+        list: ListRef,
+        slot: u32,
+        follow: Option<&'a [char]>,
+        k: &Cont<'a, '_>,
+        pos: usize,
+        sow: bool,
+    ) {
+        self.follow = follow;
+        let list: &'a SlotList = match list {
+            ListRef::Global(i) => match self.tables.globals.get(i as usize) {
+                Some(Some(l)) => l,
+                _ => return,
+            },
+            ListRef::Local(i) => &self.tables.locals[i as usize],
+        };
+        if pos >= self.input.len() {
+            return;
+        }
+        match list {
+            SlotList::Text(t) => {
+                let pos = if sow { self.skip_ws(pos) } else { pos };
+                self.text_list(t, slot, k, pos, sow)
+            }
+            SlotList::Range(r) => self.range_list(r, slot, k, pos, sow),
+            SlotList::Wildcard => self.wildcard(slot, k, pos),
         }
     }
 
