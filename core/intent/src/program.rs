@@ -531,6 +531,23 @@ impl<'a, 's> Matcher<'a, 's> {
         let mut found = self.pool.pop().unwrap_or_default();
         found.clear();
         list.trie.find(&self.input.low, pos, &mut found);
+        if list.template_values.is_empty() {
+            // Plain values only (every runtime list): the hits in list order.
+            if found.len() > 1 {
+                found.sort_by_key(|&(v, _)| v);
+            }
+            for &(v, end) in &found {
+                let value = &list.values[v as usize];
+                if !self.value_allowed(value) || !self.followed(follow, end) {
+                    continue;
+                }
+                self.push_value(slot, pos, end, value);
+                self.cont(k, end, sow);
+                self.pop_value(value);
+            }
+            self.pool.push(found);
+            return;
+        }
         found.sort_by_key(|&(v, _)| v);
         let mut templates = list.template_values.iter().peekable();
         let mut i = 0;
