@@ -78,6 +78,8 @@ pub(crate) struct PrefilterBufs {
     template_seen: Vec<u32>,
     /// Literal ids found in this sentence, in order.
     found: Vec<u32>,
+    /// The automaton's transitions into states that end literals.
+    matched: Vec<u32>,
 }
 
 impl Prefilter {
@@ -211,6 +213,7 @@ impl Prefilter {
             literal_seen,
             template_seen,
             found,
+            matched,
             ..
         } = bufs;
         found.clear();
@@ -228,7 +231,7 @@ impl Prefilter {
             .rposition(|&c| !(c == ' ' || c == '-' || c == '_'))
             .map_or(0, |i| i + 1);
         self.literal_dfa
-            .walk_anchored(&self.alphabet, (START, END), low, end, &mut mark);
+            .walk_anchored(&self.alphabet, (START, END), low, end, matched, &mut mark);
         for &lit in found.iter() {
             let (a, b) = (
                 self.trigger_start[lit as usize] as usize,
