@@ -211,7 +211,15 @@ impl<'a, 's> Matcher<'a, 's> {
         self.state.context.clear();
         self.state.score = 0;
         self.steps = 0;
-        self.node(node, &Cont::Done, 0, true);
+        match node {
+            // A template is mostly a sequence: its step counted, straight
+            // to `seq` (as `node` would go).
+            Node::Seq(items) => {
+                self.steps += 1;
+                self.seq(items, &Cont::Done, 0, true);
+            }
+            _ => self.node(node, &Cont::Done, 0, true),
+        }
     }
 
     /// A word gap. `sow` ("start of word", as hassil tracks it) lets the gap
