@@ -202,8 +202,8 @@ pub struct Recognition {
 pub(crate) struct CtxReq {
     /// `None`: any value (must be present in the final check).
     pub values: Option<Vec<String>>,
-    /// Copy the value into this slot.
-    pub copy_to: Option<SharedStr>,
+    /// Copy the value into this slot (its id and name).
+    pub copy_to: Option<(u32, SharedStr)>,
 }
 
 pub(crate) fn check_required<'v>(
@@ -236,7 +236,9 @@ pub(crate) fn check_excluded<'v>(
 #[derive(Debug, Clone)]
 pub(crate) struct DataBlock {
     pub intent: u32,
-    pub slots: Vec<(SharedStr, Value)>,
+    /// The fixed slots: id, name, value (ids resolved when compiled, so
+    /// matching compares numbers, not names).
+    pub slots: Vec<(u32, SharedStr, Value)>,
     pub requires: Vec<(String, CtxReq)>,
     pub excludes: Vec<(String, CtxReq)>,
     pub response: Option<SharedStr>,
@@ -561,10 +563,23 @@ impl IntentEngine {
             .unwrap_or(&empty)
             .entries()
             .iter()
-            .map(|(k, v)| (SharedStr::from(k.as_str()), Value::from_yaml(v)))
+            .map(|(k, v)| {
+                let id = self.slot_id(k);
+                (
+                    id,
+                    self.slot_names[id as usize].clone(),
+                    Value::from_yaml(v),
+                )
+            })
             .collect();
-        let requires = ctx_reqs(data.get("requires_context").unwrap_or(&empty));
-        let excludes = ctx_reqs(data.get("excludes_context").unwrap_or(&empty));
+        let requires = ctx_reqs(data.get("requires_context").unwrap_or(&empty), |name| {
+            let id = self.slot_id(name);
+            (id, self.slot_names[id as usize].clone())
+        });
+        let excludes = ctx_reqs(data.get("excludes_context").unwrap_or(&empty), |name| {
+            let id = self.slot_id(name);
+            (id, self.slot_names[id as usize].clone())
+        });
         let metadata = data
             .get("metadata")
             .unwrap_or(&empty)
@@ -819,10 +834,9 @@ impl IntentEngine {
         sources: &Sources,
     ) -> Result<SlotList, IntentError> {
         if let Some(values) = def.get("values") {
-            let mut list = TextList {
-                trie: CharTrie::new(),
-                ..TextList::default()
-            };
+            let mut list = TextList::default();
+            // The plain values' texts, for the trie built after the loop.
+            let mut texts: Vec<(String, u32)> = vec![];
             for (i, v) in values.items().iter().enumerate() {
                 let (text_in, out, context) = match v {
                     Yaml::Map(_) => {
@@ -875,8 +889,7 @@ impl IntentEngine {
                     crate::program::annotate(&mut node, &self.rule_tables[rules as usize]);
                     Some(node)
                 } else {
-                    list.trie
-                        .insert(&template::normalize_template_text(&text_in), idx);
+                    texts.push((template::normalize_template_text(&text_in), idx));
                     None
                 };
                 let first = node.as_ref().and_then(|n| {
@@ -896,6 +909,7 @@ impl IntentEngine {
                     text_in,
                 });
             }
+            list.trie = CharTrie::build(texts.iter().map(|(t, i)| (t.as_str(), *i)));
             return Ok(SlotList::Text(list));
         }
         if let Some(range) = def.get("range") {
@@ -988,7 +1002,7 @@ impl IntentEngine {
             word_texts: vec![],
         };
         if words {
-            let mut trie = CharTrie::new();
+            let mut texts: Vec<(String, u32)> = vec![];
             let mut n = start;
             let mut count = 0;
             while n <= stop && count < 10_000 {
@@ -1006,7 +1020,7 @@ impl IntentEngine {
                 }
                 for (number, w) in forms {
                     let idx = list.word_values.len() as u32;
-                    trie.insert(&w, idx);
+                    texts.push((w.clone(), idx));
                     list.word_values.push(list.out(number));
                     list.word_texts.push(w);
                 }
@@ -1014,7 +1028,7 @@ impl IntentEngine {
                 count += 1;
             }
             if !list.word_values.is_empty() {
-                list.words = Some(trie);
+                list.words = Some(CharTrie::build(texts.iter().map(|(t, i)| (t.as_str(), *i))));
             }
         }
         Ok(list)
@@ -1311,11 +1325,13 @@ impl IntentEngine {
         let mut block_ok = std::mem::take(&mut bufs.block_ok);
         block_ok.clear();
         block_ok.resize(self.data.len(), 0);
+        // The preferred slot's id, when a template, a fixed slot or a
+        // context copy has it (none has it: nothing fills it).
         let best_slot = self
             .settings
             .best_slot_name
-            .as_deref()
-            .map(|name| (name, self.best_slot.map(|i| i as usize)));
+            .as_ref()
+            .map(|_| self.best_slot);
         let mut sink = |state: &State<'a>, si: u32| {
             let sentence = &self.sentences[si as usize];
             let data = &self.data[sentence.data as usize];
@@ -1335,19 +1351,16 @@ impl IntentEngine {
             }
             // The preferred slot as `finish` fills it: the last entity for it,
             // else the block's fixed slot or a context copy (no spoken text).
-            let best = best_slot.and_then(|(name, id)| {
-                match state
-                    .entities
-                    .iter()
-                    .rev()
-                    .find(|e| Some(e.slot as usize) == id)
-                {
+            let best = best_slot.and_then(|id| {
+                let id = id?;
+                match state.entities.iter().rev().find(|e| e.slot == id) {
                     Some(e) if e.wildcard => None,
                     Some(e) => Some(input.trimmed_len(e.start, e.end)),
                     None => {
-                        let fixed = data.slots.iter().any(|(k, _)| k == name)
+                        let fixed = data.slots.iter().any(|(k, _, _)| *k == id)
                             || data.requires.iter().any(|(key, req)| {
-                                req.copy_to.as_deref() == Some(name) && get(key).is_some()
+                                req.copy_to.as_ref().is_some_and(|(k, _)| *k == id)
+                                    && get(key).is_some()
                             });
                         fixed.then_some(0)
                     }
@@ -1476,13 +1489,9 @@ impl IntentEngine {
             );
         }
         // Slots a matched entity filled (fixed and context slots don't override them).
-        let matched = |k: &str| {
-            entities
-                .iter()
-                .any(|e| self.slot_names[e.slot as usize] == k)
-        };
-        for (k, v) in &data.slots {
-            if !matched(k) {
+        let matched = |id: u32| entities.iter().any(|e| e.slot == id);
+        for (id, k, v) in &data.slots {
+            if !matched(*id) {
                 slots.insert(
                     k.clone(),
                     SlotValue {
@@ -1494,8 +1503,8 @@ impl IntentEngine {
             }
         }
         for (key, req) in &data.requires {
-            if let Some(slot) = &req.copy_to
-                && !matched(slot)
+            if let Some((id, slot)) = &req.copy_to
+                && !matched(*id)
                 && let Some(v) = context.get(key)
             {
                 slots.insert(
@@ -1761,7 +1770,9 @@ fn rule_exprs(
     Ok(out)
 }
 
-fn ctx_reqs(map: &Yaml) -> Vec<(String, CtxReq)> {
+/// The context requirements of `map`, with `slot` giving the id and name of
+/// a slot a value is copied into.
+fn ctx_reqs(map: &Yaml, mut slot: impl FnMut(&str) -> (u32, SharedStr)) -> Vec<(String, CtxReq)> {
     map.entries()
         .iter()
         .map(|(key, v)| {
@@ -1785,7 +1796,7 @@ fn ctx_reqs(map: &Yaml) -> Vec<(String, CtxReq)> {
                 key.clone(),
                 CtxReq {
                     values,
-                    copy_to: copy_to.map(SharedStr::from),
+                    copy_to: copy_to.map(|name| slot(&name)),
                 },
             )
         })

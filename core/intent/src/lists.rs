@@ -53,9 +53,22 @@ pub(crate) struct TextValue {
 
 /// A character trie over lower-cased words; a word gap in a value (a space
 /// when inserted) is the node's `gap` edge, apart from its character edges.
+///
+/// Built with [`CharTrie::build`], a trie also knows its *runs*: from a node
+/// with one character edge, no gap and no values, the path goes on alone
+/// until a node that branches or ends a value, so [`CharTrie::find`]
+/// compares those characters at once instead of stepping node by node (the
+/// names of devices and areas are mostly such runs after their first
+/// characters).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CharTrie {
     nodes: Vec<TrieNode>,
+    /// The characters of every run, each node's run a range of them.
+    run_chars: Vec<char>,
+    /// The root's children by ASCII character (0: none), when the root has
+    /// character edges only (built with [`CharTrie::build`]): every walk's
+    /// first step, from the widest node, is one lookup instead of a search.
+    root_ascii: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -65,6 +78,20 @@ struct TrieNode {
     /// The child after a word gap (0: none; the root is nobody's child).
     gap: u32,
     values: Vec<u32>,
+    /// The run from this node (two characters or more; `len` 0: none).
+    run: Run,
+}
+
+/// The fewest characters a run is recorded for (a one-character run is an edge).
+const MIN_RUN: usize = 2;
+
+/// A run of a [`CharTrie`]: `run_chars[start..start + len]` lead from its
+/// node to node `to`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    start: u32,
+    len: u32,
+    to: u32,
 }
 
 /// Up to this many edges a node is searched from the start (most nodes
@@ -75,11 +102,40 @@ impl CharTrie {
     pub fn new() -> Self {
         Self {
             nodes: vec![TrieNode::default()],
+            run_chars: vec![],
+            root_ascii: vec![],
         }
     }
 
-    /// Inserts `text` (already whitespace-normalised) for value `id`.
+    /// The trie of `texts` (already whitespace-normalised), each with its
+    /// value id, and its runs.
+    pub fn build<'t>(texts: impl IntoIterator<Item = (&'t str, u32)>) -> Self {
+        let mut trie = Self::new();
+        for (text, id) in texts {
+            trie.insert(text, id);
+        }
+        trie.find_runs();
+        let root = &trie.nodes[0];
+        if root.gap == 0 && root.run.len == 0 && root.values.is_empty() {
+            let mut table = vec![0u32; 128];
+            for &(c, next) in &root.edges {
+                if let Some(slot) = table.get_mut(c as usize) {
+                    *slot = next;
+                }
+            }
+            trie.root_ascii = table;
+        }
+        trie
+    }
+
+    /// Inserts `text` (already whitespace-normalised) for value `id`
+    /// (forgetting the runs: [`CharTrie::build`] finds them).
     pub fn insert(&mut self, text: &str, id: u32) {
+        if !self.run_chars.is_empty() || !self.root_ascii.is_empty() {
+            self.run_chars.clear();
+            self.root_ascii.clear();
+            self.nodes.iter_mut().for_each(|n| n.run = Run::default());
+        }
         let mut node = 0usize;
         let text = crate::text::normalize_whitespace(text);
         for c in text.chars().map(lower) {
@@ -110,6 +166,37 @@ impl CharTrie {
         }
     }
 
+    /// True when the path through node `n` goes on alone: one character
+    /// edge, no word gap, no value.
+    fn lone(&self, n: usize) -> bool {
+        let node = &self.nodes[n];
+        node.edges.len() == 1 && node.gap == 0 && node.values.is_empty()
+    }
+
+    /// Records the run from every node where the path goes on alone for two
+    /// characters or more.
+    fn find_runs(&mut self) {
+        for n in 0..self.nodes.len() {
+            let start = self.run_chars.len();
+            let mut at = n;
+            while self.lone(at) {
+                let (c, next) = self.nodes[at].edges[0];
+                self.run_chars.push(c);
+                at = next as usize;
+            }
+            let len = self.run_chars.len() - start;
+            if len < MIN_RUN {
+                self.run_chars.truncate(start);
+                continue;
+            }
+            self.nodes[n].run = Run {
+                start: start as u32,
+                len: len as u32,
+                to: at as u32,
+            };
+        }
+    }
+
     fn push_node(&mut self) -> usize {
         self.nodes.push(TrieNode::default());
         self.nodes.len() - 1
@@ -117,9 +204,19 @@ impl CharTrie {
 
     /// All `(value id, end offset)` pairs whose text matches `low` at `pos`.
     pub fn find(&self, low: &[char], pos: usize, out: &mut Vec<(u32, usize)>) {
-        if self.nodes.len() > 1 {
-            self.walk(0, low, pos, out);
+        if self.nodes.len() <= 1 {
+            return;
         }
+        if !self.root_ascii.is_empty() {
+            let Some(&c) = low.get(pos) else { return };
+            if let Some(&next) = self.root_ascii.get(c as usize) {
+                if next != 0 {
+                    self.walk(next as usize, low, pos + 1, out);
+                }
+                return;
+            }
+        }
+        self.walk(0, low, pos, out);
     }
 
     fn walk(&self, mut node: usize, low: &[char], mut pos: usize, out: &mut Vec<(u32, usize)>) {
@@ -142,6 +239,26 @@ impl CharTrie {
                 if p > pos {
                     self.walk(n.gap as usize, low, p, out);
                 }
+            }
+            if n.run.len > 0 {
+                // A node on a run has no values and no word gap: the run's
+                // characters match, or nothing more does. (Compared in
+                // line: most walks that end on a run end at its first
+                // characters, before a `memcmp` call would have paid.)
+                let (start, len) = (n.run.start as usize, n.run.len as usize);
+                let Some(ahead) = low.get(pos..pos + len) else {
+                    return;
+                };
+                if ahead
+                    .iter()
+                    .zip(&self.run_chars[start..start + len])
+                    .any(|(a, b)| a != b)
+                {
+                    return;
+                }
+                node = n.run.to as usize;
+                pos += len;
+                continue;
             }
             let Some(&c) = low.get(pos) else { return };
             let edges = n.edges.as_slice();
@@ -234,13 +351,15 @@ pub(crate) enum SlotList {
 impl SlotList {
     /// Builds a text list from runtime values (no templates).
     pub fn from_values(values: Vec<ListValue>) -> Self {
+        let texts: Vec<String> = values
+            .iter()
+            .map(|v| crate::text::normalize_whitespace(&v.text_in))
+            .collect();
         let mut list = TextList {
-            trie: CharTrie::new(),
+            trie: CharTrie::build(texts.iter().zip(0..).map(|(t, i)| (t.as_str(), i))),
             ..TextList::default()
         };
-        for (i, v) in values.into_iter().enumerate() {
-            list.trie
-                .insert(&crate::text::normalize_whitespace(&v.text_in), i as u32);
+        for v in values {
             list.values.push(TextValue {
                 out: Some(crate::value::Value::Text(v.value_out)),
                 context: v.context.into_iter().collect(),
@@ -271,6 +390,59 @@ mod tests {
         out.clear();
         t.find(&low, 0, &mut out);
         assert_eq!(out, vec![(2, 11)]);
+    }
+
+    /// Runs (a path going on alone) find what stepping node by node finds.
+    #[test]
+    fn runs_find_what_steps_find() {
+        let texts = [
+            "kitchen",
+            "kitchen light",
+            "kitchen lights",
+            "living room",
+            "garage door",
+            "гэрэл",
+            "a",
+            "ab-cd",
+        ];
+        let stepped = {
+            let mut t = CharTrie::new();
+            for (i, text) in texts.iter().enumerate() {
+                t.insert(text, i as u32);
+            }
+            t
+        };
+        let built = CharTrie::build(texts.iter().zip(0..).map(|(t, i)| (*t, i)));
+        assert!(stepped.run_chars.is_empty() && !built.run_chars.is_empty());
+        assert!(stepped.root_ascii.is_empty() && !built.root_ascii.is_empty());
+        for input in [
+            "kitchen lights on",
+            "kitchen light",
+            "kitchen",
+            "kitche",
+            "living-room",
+            "living roo",
+            "garage door open",
+            "гэрэл асаа",
+            "ab cd",
+            "a",
+            "",
+        ] {
+            let low: Vec<char> = input.chars().collect();
+            for pos in 0..=low.len() {
+                let (mut a, mut b) = (vec![], vec![]);
+                stepped.find(&low, pos, &mut a);
+                built.find(&low, pos, &mut b);
+                assert_eq!(a, b, "{input:?} at {pos}");
+            }
+        }
+        // Inserting after building forgets the runs (they may no longer hold).
+        let mut t = built.clone();
+        t.insert("kitchenette", 9);
+        let low: Vec<char> = "kitchenette".chars().collect();
+        let mut out = vec![];
+        t.find(&low, 0, &mut out);
+        assert_eq!(out, vec![(0, 7), (9, 11)]);
     }
 
     #[test]

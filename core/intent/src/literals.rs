@@ -173,6 +173,10 @@ impl CharDfa {
     /// `chars[..end]` (looked at without being taken, so literals go on
     /// being found across `end`): literals anchored at the start (after the
     /// start marker) and at `end` (before the end marker) in one pass.
+    ///
+    /// The walk only notes the transitions into states that end literals
+    /// (in `matched`, a buffer reused across calls); their literals are
+    /// reported after it, so the loop over the characters stays small.
     #[inline]
     pub fn walk_anchored(
         &self,
@@ -180,19 +184,24 @@ impl CharDfa {
         markers: (char, char),
         chars: &[char],
         end: usize,
+        matched: &mut Vec<u32>,
         mut found: impl FnMut(u32),
     ) {
+        matched.clear();
         if !self.report_empty(&mut found) {
             return;
         }
         let mut at = 0usize;
-        self.steps(abc, &mut at, &[markers.0], &mut found);
-        self.steps(abc, &mut at, &chars[..end], &mut found);
+        self.steps(abc, &mut at, &[markers.0], matched);
+        self.steps(abc, &mut at, &chars[..end], matched);
         let t = self.next[at + abc.class(markers.1)];
         if t & HAS_MATCH != 0 {
+            matched.push(t);
+        }
+        self.steps(abc, &mut at, &chars[end..], matched);
+        for &t in matched.iter() {
             self.report(abc, t, &mut found);
         }
-        self.steps(abc, &mut at, &chars[end..], &mut found);
     }
 
     /// Calls `found` with every literal that occurs in `chars` (at least
@@ -200,7 +209,11 @@ impl CharDfa {
     #[cfg(test)]
     pub fn walk(&self, abc: &Alphabet, chars: &[char], mut found: impl FnMut(u32)) {
         if self.report_empty(&mut found) {
-            self.steps(abc, &mut 0, chars, &mut found);
+            let mut matched = vec![];
+            self.steps(abc, &mut 0, chars, &mut matched);
+            for t in matched {
+                self.report(abc, t, &mut found);
+            }
         }
     }
 
@@ -217,14 +230,15 @@ impl CharDfa {
         true
     }
 
-    /// Takes `chars` from state `at` (premultiplied), reporting literals.
+    /// Takes `chars` from state `at` (premultiplied), noting the
+    /// transitions into states that end literals in `matched`.
     #[inline]
-    fn steps(&self, abc: &Alphabet, at: &mut usize, chars: &[char], found: &mut impl FnMut(u32)) {
+    fn steps(&self, abc: &Alphabet, at: &mut usize, chars: &[char], matched: &mut Vec<u32>) {
         for &c in chars {
             let t = self.next[*at + abc.class(c)];
             *at = (t & !HAS_MATCH) as usize;
             if t & HAS_MATCH != 0 {
-                self.report(abc, t, found);
+                matched.push(t);
             }
         }
     }
@@ -299,7 +313,9 @@ mod tests {
         ] {
             let chars: Vec<char> = text.chars().collect();
             let mut got = vec![];
-            dfa.walk_anchored(&abc, ('\u{2}', '\u{3}'), &chars, end, |id| got.push(id));
+            dfa.walk_anchored(&abc, ('\u{2}', '\u{3}'), &chars, end, &mut vec![], |id| {
+                got.push(id)
+            });
             got.sort_unstable();
             got.dedup();
             assert_eq!(got, want, "{text:?}");

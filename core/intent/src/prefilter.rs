@@ -56,14 +56,12 @@ pub(crate) struct Prefilter {
     /// as they are, *starts* ones after [`START`], *ends* ones before [`END`].
     literal_dfa: CharDfa,
     literals: usize,
-    /// Per literal id: the templates whose anchor clause lists it (CSR).
-    trigger_start: Vec<u32>,
-    triggers: Vec<u32>,
-    /// Per template: its clauses (CSR into `clause_start`), the anchor first.
-    template_start: Vec<u32>,
-    /// Per clause: its literal ids (CSR into `clause_literals`).
-    clause_start: Vec<u32>,
-    clause_literals: Vec<u32>,
+    /// Per literal id: the templates whose anchor clause lists it.
+    triggers: Vec<Box<[u32]>>,
+    /// Per template: its clauses, the anchor first, each its literal ids.
+    /// (Slices of their own rather than ranges of shared arrays: reading
+    /// one is one bounds check, not four.)
+    clauses: Vec<Box<[Box<[u32]>]>>,
     /// Templates without clauses (always candidates).
     always: Vec<u32>,
 }
@@ -78,6 +76,8 @@ pub(crate) struct PrefilterBufs {
     template_seen: Vec<u32>,
     /// Literal ids found in this sentence, in order.
     found: Vec<u32>,
+    /// The automaton's transitions into states that end literals.
+    matched: Vec<u32>,
 }
 
 impl Prefilter {
@@ -155,8 +155,6 @@ impl Prefilter {
             }
         }
         let mut triggered: Vec<Vec<u32>> = vec![vec![]; literals];
-        filter.template_start.push(0);
-        filter.clause_start.push(0);
         for (ti, clauses) in compiled.iter().enumerate() {
             // Rarest first: the first is the anchor (a sentence reaches the
             // template only through it, so it is not checked again), and the
@@ -172,21 +170,11 @@ impl Prefilter {
                     }
                 }
             }
-            for c in &clauses {
-                filter.clause_literals.extend_from_slice(c);
-                filter
-                    .clause_start
-                    .push(filter.clause_literals.len() as u32);
-            }
             filter
-                .template_start
-                .push((filter.clause_start.len() - 1) as u32);
+                .clauses
+                .push(clauses.iter().map(|c| c.as_slice().into()).collect());
         }
-        filter.trigger_start.push(0);
-        for t in triggered {
-            filter.triggers.extend(t);
-            filter.trigger_start.push(filter.triggers.len() as u32);
-        }
+        filter.triggers = triggered.into_iter().map(Vec::into_boxed_slice).collect();
         filter
     }
 
@@ -203,7 +191,7 @@ impl Prefilter {
         if bufs.literal_seen.len() < self.literals {
             bufs.literal_seen.resize(self.literals, 0);
         }
-        let templates = self.template_start.len().saturating_sub(1);
+        let templates = self.clauses.len();
         if bufs.template_seen.len() < templates {
             bufs.template_seen.resize(templates, 0);
         }
@@ -211,6 +199,7 @@ impl Prefilter {
             literal_seen,
             template_seen,
             found,
+            matched,
             ..
         } = bufs;
         found.clear();
@@ -228,29 +217,17 @@ impl Prefilter {
             .rposition(|&c| !(c == ' ' || c == '-' || c == '_'))
             .map_or(0, |i| i + 1);
         self.literal_dfa
-            .walk_anchored(&self.alphabet, (START, END), low, end, &mut mark);
+            .walk_anchored(&self.alphabet, (START, END), low, end, matched, &mut mark);
         for &lit in found.iter() {
-            let (a, b) = (
-                self.trigger_start[lit as usize] as usize,
-                self.trigger_start[lit as usize + 1] as usize,
-            );
-            for &t in &self.triggers[a..b] {
+            for &t in self.triggers[lit as usize].iter() {
                 let seen = &mut template_seen[t as usize];
                 if *seen == generation {
                     continue;
                 }
                 *seen = generation;
-                let (ca, cb) = (
-                    self.template_start[t as usize] as usize,
-                    self.template_start[t as usize + 1] as usize,
-                );
                 // The anchor (the first clause) has the literal that led here.
-                let all = (ca + 1..cb).all(|c| {
-                    let (la, lb) = (
-                        self.clause_start[c] as usize,
-                        self.clause_start[c + 1] as usize,
-                    );
-                    self.clause_literals[la..lb]
+                let all = self.clauses[t as usize].iter().skip(1).all(|clause| {
+                    clause
                         .iter()
                         .any(|&l| literal_seen[l as usize] == generation)
                 });

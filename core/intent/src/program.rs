@@ -162,10 +162,13 @@ pub(crate) struct MatcherBufs {
 
 /// An empty vector with `v`'s allocation, for elements that borrow for
 /// another lifetime (buffers kept between sentences outlive the borrows of
-/// one sentence; std collects a map over `into_iter` in place).
+/// one sentence; std collects a map over `into_iter` in place). Always
+/// inlined: as a call, the in-place collect's loop over the (empty) vector
+/// stays, ~150 instructions per sentence for the five buffers.
+#[inline(always)]
 pub(crate) fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
     v.clear();
-    v.into_iter().map(|_| unreachable!("cleared")).collect()
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 impl<'a, 's> Matcher<'a, 's> {
@@ -208,7 +211,15 @@ impl<'a, 's> Matcher<'a, 's> {
         self.state.context.clear();
         self.state.score = 0;
         self.steps = 0;
-        self.node(node, &Cont::Done, 0, true);
+        match node {
+            // A template is mostly a sequence: its step counted, straight
+            // to `seq` (as `node` would go).
+            Node::Seq(items) => {
+                self.steps += 1;
+                self.seq(items, &Cont::Done, 0, true);
+            }
+            _ => self.node(node, &Cont::Done, 0, true),
+        }
     }
 
     /// A word gap. `sow` ("start of word", as hassil tracks it) lets the gap
@@ -258,53 +269,113 @@ impl<'a, 's> Matcher<'a, 's> {
         // Literals and word gaps match at most one way: they are followed
         // here in a loop (each counted as a step, as `node` counts it, and
         // its score added until the rest returns) instead of a `node` call,
-        // a continuation and a `cont` call each.
+        // a continuation and a `cont` call each. Wrappers are looked through
+        // in the loop too (a step each, as `node` counts them): a rule
+        // reference, a one-part sequence, a sequence at the end (its parts
+        // become the rest), and an alternative's last choice that can start
+        // here (the others are run first, as `node` runs them in order) —
+        // for an optional part (`[…]`), its empty choice.
         let (mut items, mut pos, mut sow) = (items, pos, sow);
         let mut added = 0;
-        loop {
-            let Some((first, rest)) = items.split_first() else {
+        'items: loop {
+            let Some((mut first, rest)) = items.split_first() else {
                 self.cont(k, pos, sow);
                 break;
             };
-            match first {
-                Node::Lit { chars, score } => {
-                    self.steps += 1;
-                    if self.steps > MAX_STEPS {
+            loop {
+                self.steps += 1;
+                if self.steps > MAX_STEPS {
+                    break 'items;
+                }
+                match first {
+                    Node::Lit { chars, score } => {
+                        let at = if sow { self.skip_ws(pos) } else { pos };
+                        let low = &self.input.low;
+                        if low
+                            .get(at..at + chars.len())
+                            .is_none_or(|ahead| ahead != &chars[..])
+                        {
+                            break 'items;
+                        }
+                        self.state.score += score;
+                        added += score;
+                        (pos, sow) = (at + chars.len(), false);
                         break;
                     }
-                    let at = if sow { self.skip_ws(pos) } else { pos };
-                    let low = &self.input.low;
-                    if low
-                        .get(at..at + chars.len())
-                        .is_none_or(|ahead| ahead != &chars[..])
-                    {
+                    Node::Space => {
+                        let Some(p) = self.space(pos, sow) else {
+                            break 'items;
+                        };
+                        (pos, sow) = (p, true);
                         break;
                     }
-                    self.state.score += score;
-                    added += score;
-                    (pos, sow) = (at + chars.len(), false);
-                }
-                Node::Space => {
-                    self.steps += 1;
-                    if self.steps > MAX_STEPS {
-                        break;
+                    Node::Rule(i) => {
+                        let rules = self.tables.rules;
+                        first = &rules[*i as usize];
                     }
-                    let Some(p) = self.space(pos, sow) else {
-                        break;
-                    };
-                    (pos, sow) = (p, true);
-                }
-                _ if rest.is_empty() => {
-                    self.node(first, k, pos, sow);
-                    break;
-                }
-                _ => {
-                    let k2 = Cont::Seq {
-                        items: rest,
-                        next: k,
-                    };
-                    self.node(first, &k2, pos, sow);
-                    break;
+                    Node::Seq(inner) => match inner.len() {
+                        0 => break,
+                        1 => first = &inner[0],
+                        _ if rest.is_empty() => {
+                            items = inner;
+                            continue 'items;
+                        }
+                        _ => {
+                            let k2 = Cont::Seq {
+                                items: rest,
+                                next: k,
+                            };
+                            self.seq(inner, &k2, pos, sow);
+                            break 'items;
+                        }
+                    },
+                    Node::Alt(choices, firsts) => {
+                        let k2 = Cont::Seq {
+                            items: rest,
+                            next: k,
+                        };
+                        let kk = if rest.is_empty() { k } else { &k2 };
+                        // Each choice that can start here is run once the
+                        // next one is found; the last is followed here.
+                        let mut pending: Option<&'a Node> = None;
+                        match firsts {
+                            None => {
+                                for choice in choices.iter() {
+                                    if let Some(p) = pending.replace(choice) {
+                                        self.node(p, kk, pos, sow);
+                                    }
+                                }
+                            }
+                            Some(firsts) => {
+                                let ahead = self.input.low.get(self.skip_ws(pos)).copied();
+                                // No bit at the input's end: every restricted choice is skipped.
+                                let bit = ahead.map_or(0, first_bit);
+                                for (choice, f) in choices.iter().zip(firsts.iter()) {
+                                    if f.as_ref().is_none_or(|f| opens(f, ahead, bit))
+                                        && let Some(p) = pending.replace(choice)
+                                    {
+                                        self.node(p, kk, pos, sow);
+                                    }
+                                }
+                            }
+                        }
+                        let Some(last) = pending else {
+                            break 'items;
+                        };
+                        first = last;
+                    }
+                    Node::List { list, slot, follow } => {
+                        if rest.is_empty() {
+                            self.list(*list, *slot, follow.as_deref(), k, pos, sow);
+                        } else {
+                            let k2 = Cont::Seq {
+                                items: rest,
+                                next: k,
+                            };
+                            self.list(*list, *slot, follow.as_deref(), &k2, pos, sow);
+                        }
+                        break 'items;
+                    }
                 }
             }
             items = rest;
@@ -358,49 +429,71 @@ impl<'a, 's> Matcher<'a, 's> {
                 }
             }
             Node::Seq(items) => self.seq(items, k, pos, sow),
-            Node::Alt(items, None) => {
-                for item in items.iter() {
-                    self.node(item, k, pos, sow);
-                }
-            }
-            Node::Alt(items, Some(firsts)) => {
-                let ahead = self.input.low.get(self.skip_ws(pos)).copied();
-                // No bit at the input's end: every restricted choice is skipped.
-                let bit = ahead.map_or(0, first_bit);
-                for (item, first) in items.iter().zip(firsts.iter()) {
-                    if let Some(first) = first
-                        && (first.mask & bit == 0
-                            || !ahead.is_some_and(|c| first.chars.contains(&c)))
-                    {
-                        continue;
-                    }
-                    self.node(item, k, pos, sow);
-                }
-            }
+            Node::Alt(items, firsts) => self.choices(items, firsts.as_deref(), k, pos, sow),
             Node::Rule(i) => {
                 let rules = self.tables.rules;
                 self.node(&rules[*i as usize], k, pos, sow);
             }
             Node::List { list, slot, follow } => {
-                self.follow = follow.as_deref();
-                let list: &'a SlotList = match *list {
-                    ListRef::Global(i) => match self.tables.globals.get(i as usize) {
-                        Some(Some(l)) => l,
-                        _ => return,
-                    },
-                    ListRef::Local(i) => &self.tables.locals[i as usize],
-                };
-                if pos >= self.input.len() {
-                    return;
-                }
-                match list {
-                    SlotList::Text(t) => {
-                        let pos = if sow { self.skip_ws(pos) } else { pos };
-                        self.text_list(t, *slot, k, pos, sow)
-                    }
-                    SlotList::Range(r) => self.range_list(r, *slot, k, pos, sow),
-                    SlotList::Wildcard => self.wildcard(*slot, k, pos),
-                }
+                self.list(*list, *slot, follow.as_deref(), k, pos, sow)
+            }
+        }
+    }
+
+    /// A list reference (its step counted by the caller), with the start
+    /// characters of what follows it (`follow`, see [`Node::List`]).
+    fn list(
+        &mut self,
+        list: ListRef,
+        slot: u32,
+        follow: Option<&'a [char]>,
+        k: &Cont<'a, '_>,
+        pos: usize,
+        sow: bool,
+    ) {
+        self.follow = follow;
+        let list: &'a SlotList = match list {
+            ListRef::Global(i) => match self.tables.globals.get(i as usize) {
+                Some(Some(l)) => l,
+                _ => return,
+            },
+            ListRef::Local(i) => &self.tables.locals[i as usize],
+        };
+        if pos >= self.input.len() {
+            return;
+        }
+        match list {
+            SlotList::Text(t) => {
+                let pos = if sow { self.skip_ws(pos) } else { pos };
+                self.text_list(t, slot, k, pos, sow)
+            }
+            SlotList::Range(r) => self.range_list(r, slot, k, pos, sow),
+            SlotList::Wildcard => self.wildcard(slot, k, pos),
+        }
+    }
+
+    /// Runs the choices of an alternative in order, skipping those whose
+    /// start set (`firsts`, one per choice) lacks the character ahead.
+    fn choices(
+        &mut self,
+        items: &'a [Node],
+        firsts: Option<&[Option<FirstSet>]>,
+        k: &Cont<'a, '_>,
+        pos: usize,
+        sow: bool,
+    ) {
+        let Some(firsts) = firsts else {
+            for item in items {
+                self.node(item, k, pos, sow);
+            }
+            return;
+        };
+        let ahead = self.input.low.get(self.skip_ws(pos)).copied();
+        // No bit at the input's end: every restricted choice is skipped.
+        let bit = ahead.map_or(0, first_bit);
+        for (item, first) in items.iter().zip(firsts.iter()) {
+            if first.as_ref().is_none_or(|f| opens(f, ahead, bit)) {
+                self.node(item, k, pos, sow);
             }
         }
     }
@@ -446,6 +539,23 @@ impl<'a, 's> Matcher<'a, 's> {
         let mut found = self.pool.pop().unwrap_or_default();
         found.clear();
         list.trie.find(&self.input.low, pos, &mut found);
+        if list.template_values.is_empty() {
+            // Plain values only (every runtime list): the hits in list order.
+            if found.len() > 1 {
+                found.sort_by_key(|&(v, _)| v);
+            }
+            for &(v, end) in &found {
+                let value = &list.values[v as usize];
+                if !self.value_allowed(value) || !self.followed(follow, end) {
+                    continue;
+                }
+                self.push_value(slot, pos, end, value);
+                self.cont(k, end, sow);
+                self.pop_value(value);
+            }
+            self.pool.push(found);
+            return;
+        }
         found.sort_by_key(|&(v, _)| v);
         let mut templates = list.template_values.iter().peekable();
         let mut i = 0;
@@ -600,6 +710,14 @@ impl<'a, 's> Matcher<'a, 's> {
             }
         }
     }
+}
+
+/// True when a choice with start set `first` can start with `ahead` (the
+/// character after the whitespace ahead; `bit` its [`first_bit`], 0 at the
+/// input's end).
+#[inline]
+fn opens(first: &FirstSet, ahead: Option<char>, bit: u64) -> bool {
+    first.mask & bit != 0 && ahead.is_some_and(|c| first.chars.contains(&c))
 }
 
 /// The number written in `digits` (ASCII: a sign, digits, one `.` or `,`),

@@ -269,14 +269,24 @@ fn nfc_flags(c: char) -> u8 {
 /// Per-character flags of the Basic Multilingual Plane, computed once, so
 /// that normalising a sentence needs no Unicode table searches for the
 /// characters almost every sentence consists of.
-fn char_flags() -> &'static [u8] {
-    static TABLE: std::sync::OnceLock<Box<[u8]>> = std::sync::OnceLock::new();
+/// (A fixed-size array: looking a character up is one comparison with a
+/// constant, not with a length kept in memory.)
+fn char_flags() -> &'static FlagTable {
+    static TABLE: std::sync::OnceLock<Box<FlagTable>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
-        (0u32..0x1_0000)
-            .map(|u| char::from_u32(u).map_or(0, compute_flags))
-            .collect()
+        let mut table = Box::new([0u8; BMP]);
+        for (u, f) in (0u32..).zip(table.iter_mut()) {
+            *f = char::from_u32(u).map_or(0, compute_flags);
+        }
+        table
     })
 }
+
+/// Characters of the Basic Multilingual Plane.
+const BMP: usize = 0x1_0000;
+
+/// Flags of every character of the BMP.
+type FlagTable = [u8; BMP];
 
 /// The flags of `c`, computed (the table holds them for the BMP).
 fn compute_flags(c: char) -> u8 {
@@ -305,7 +315,7 @@ pub fn warm_up() {
 
 /// The flags of `c` (computed on the spot outside the BMP).
 #[inline]
-fn flags(table: &[u8], c: char) -> u8 {
+fn flags(table: &FlagTable, c: char) -> u8 {
     match table.get(c as usize) {
         Some(&f) => f,
         None => compute_flags(c),
@@ -441,7 +451,7 @@ impl Input {
 
     /// [`Input::fill_plain`] for ASCII text: byte by byte, every character
     /// NFC-safe, flags from the table's first 128 entries.
-    fn fill_ascii(&mut self, text: &str, table: &[u8]) -> bool {
+    fn fill_ascii(&mut self, text: &str, table: &FlagTable) -> bool {
         let ascii: &[u8; 128] = table[..128].try_into().expect("the table covers ASCII");
         let mut spaces = 0;
         for &b in text.as_bytes() {
