@@ -98,6 +98,22 @@ fn clean_spoken_sentences_are_transcribed() {
     assert_eq!(rec.finish().unwrap().text, "");
 }
 
+/// Moonshine base wrote nothing for these commands followed by 0.8 s or
+/// more of silence (measured: "make me a large latte" padded with 0.8, 1.0
+/// and 1.5 s); the recogniser now cuts quiet ends to 0.25 s first.
+#[test]
+fn a_long_silence_after_the_words_does_not_empty_the_transcript() {
+    let m = model();
+    let rate = emma_speech::SAMPLE_RATE as usize;
+    for sentence in ["make me a large latte", "turn on the kitchen light"] {
+        let mut pcm = spoken(sentence);
+        pcm.extend(std::iter::repeat_n(0i16, rate * 3 / 2));
+        let text = m.transcribe(&pcm).unwrap();
+        let share = word_share(&words(sentence), &words(&text));
+        assert!(share >= 0.5, "{sentence:?} + 2 s of silence → {text:?}");
+    }
+}
+
 #[test]
 fn the_overlap_measure_tells_right_from_wrong() {
     let w = |s: &str| words(s);
