@@ -28,7 +28,8 @@
 //! open-vocabulary transcript of the same audio (Moonshine; [`agree`],
 //! [`Understander::set_agreement`]): when the transcript does not agree
 //! with the command, the utterance is not a command either
-//! ([`RejectedBy::Agreement`]).
+//! ([`RejectedBy::Agreement`]), unless the command was heard whole and fit
+//! well: then it is [`Unsure::Disagreement`] and the assistant asks.
 //!
 //! [`Decoding::Free`] skips the grammar (free decoding + matching only), for
 //! comparison. The grammar walk behind steps 2 and 3 is [`walk`]; the
@@ -243,6 +244,10 @@ pub enum Unsure {
     /// cut-off transcript, aligned to the nearest grammar sentence, or found
     /// by free decoding.
     Recovered,
+    /// A sure command (heard whole, a good fit) that the open-vocabulary
+    /// transcript does not agree with ([`Understander::set_agreement`]);
+    /// an unsure one that it does not agree with is rejected.
+    Disagreement,
 }
 
 impl Unsure {
@@ -251,6 +256,7 @@ impl Unsure {
         match self {
             Unsure::AcousticFit => "weak acoustic fit",
             Unsure::Recovered => "reconstructed from a partial transcript",
+            Unsure::Disagreement => "the open-vocabulary transcript disagrees",
         }
     }
 
@@ -584,6 +590,14 @@ impl Understander {
         );
         tracing::debug!(grammar = %found.text, transcript = %a.transcript, audio_ms = pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE), same_intent = a.same_intent, words = a.words, ms = a.ms, "agreement");
         if check.rule.is_some_and(|rule| !rule.agrees(&a)) {
+            if self.rejection.asks() && found.unsure.is_none() {
+                // The grammar's command was heard whole and fits well: the
+                // engines disagree, and Moonshine mishears too, so ask
+                // rather than reject.
+                found.unsure = Some(Unsure::Disagreement);
+                found.agreement = Some(Box::new(a));
+                return Ok(found);
+            }
             return Ok(Understood {
                 fit: found.fit,
                 verification: found.verification,
