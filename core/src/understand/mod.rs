@@ -146,6 +146,20 @@ impl Rejection {
                 .is_some_and(|s| s < self.sure_word_loop_ratio)
     }
 
+    /// Why a command found `via` a recovery step (see [`Understood::via`]),
+    /// with the acoustic evidence `v`, is to be asked about; `None`: act on it.
+    pub fn doubt(&self, via: &str, v: Option<&Verification>) -> Option<Unsure> {
+        if !self.asks() {
+            None
+        } else if Unsure::recovered(via) {
+            Some(Unsure::Recovered)
+        } else if v.is_some_and(|v| self.unsure(v)) {
+            Some(Unsure::AcousticFit)
+        } else {
+            None
+        }
+    }
+
     /// Whether any rule needs the verification passes' scores.
     pub fn verifies(&self) -> bool {
         self.when_nothing_fits
@@ -887,18 +901,11 @@ impl Understander {
         if let Some(found) =
             recover::match_hypotheses(&self.intents, &self.walker_grammar, &hyps, prefix)
         {
-            let weak = verification.is_some_and(|v| self.rejection.unsure(&v));
             let found = Understood {
                 confidence: found.confidence * acoustic,
                 fit,
                 verification,
-                unsure: if self.rejection.asks() && Unsure::recovered(&found.via) {
-                    Some(Unsure::Recovered)
-                } else if weak {
-                    Some(Unsure::AcousticFit)
-                } else {
-                    None
-                },
+                unsure: self.rejection.doubt(&found.via, verification.as_ref()),
                 ..found
             };
             return self.check_agreement(found, pcm);
@@ -910,7 +917,7 @@ impl Understander {
                 recover::match_hypotheses(&self.intents, &self.walker_grammar, &hyps, "free-")
             {
                 let found = Understood {
-                    unsure: self.rejection.asks().then_some(Unsure::Recovered),
+                    unsure: self.rejection.doubt(&found.via, None),
                     ..found
                 };
                 return self.check_agreement(found, pcm);
@@ -1016,10 +1023,17 @@ mod tests {
         assert!(!Rejection::off().asks());
         for via in ["completion", "fuzzy", "free-grammar", "free-completion"] {
             assert!(Unsure::recovered(via), "{via}");
+            assert_eq!(r.doubt(via, None), Some(Unsure::Recovered), "{via}");
+            assert_eq!(never.doubt(via, None), None, "{via}");
         }
         for via in ["grammar", "nbest", "partial"] {
             assert!(!Unsure::recovered(via), "{via}");
+            assert_eq!(r.doubt(via, None), None, "{via}");
         }
+        let weak = verification(-1.0, sure - 0.1);
+        assert_eq!(r.doubt("grammar", Some(&weak)), Some(Unsure::AcousticFit));
+        assert_eq!(r.doubt("completion", Some(&weak)), Some(Unsure::Recovered));
+        assert_eq!(never.doubt("grammar", Some(&weak)), None);
     }
 
     #[test]

@@ -105,13 +105,11 @@ fn check_text(text: &str) -> Result<(), HandlerError> {
 /// decoder forces any speech into some command; sending that forced text
 /// would have Home Assistant act on a question it never understood.
 fn heard(u: Understood) -> Option<String> {
-    if u.text.is_empty() || u.rejected == Some(Rejected::NotACommand) {
-        if !u.text.is_empty() {
-            tracing::debug!(forced = %u.text, "wyoming: speech rejected as not a command, no transcript");
-        }
+    if u.rejected == Some(Rejected::NotACommand) {
+        tracing::debug!(forced = %u.text, "wyoming: speech rejected as not a command, no transcript");
         return None;
     }
-    Some(u.text)
+    (!u.text.is_empty()).then_some(u.text)
 }
 
 async fn send(out: &mut Responder, event: Event) -> Result<(), HandlerError> {
