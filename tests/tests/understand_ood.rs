@@ -23,7 +23,7 @@ use emma_core::intent::harness::Fixtures;
 use emma_core::speech::ModelRegistry;
 use emma_core::speech::{EndpointConfig, Engine, POCKETSPHINX_EN_US, audio};
 use emma_core::understand::{
-    Agreement, AgreementRule, Decoding, Rejected, Rejection, Understander, Understood,
+    Agreement, AgreementRule, Decoding, Rejected, Rejection, Understander, Understood, Unsure,
 };
 use emma_tests::ood_corpus;
 use emma_tests::speech_corpus::{
@@ -247,7 +247,7 @@ fn agreement_stops_acting_on_spoken_non_commands_the_acoustic_check_lets_through
                 // A sure command Moonshine disagrees with is asked about, never acted on.
                 assert_eq!(
                     r.unsure,
-                    Some(emma_core::understand::Unsure::Disagreement),
+                    Some(Unsure::Disagreement),
                     "{}: {r:?}",
                     f.display()
                 );
@@ -309,7 +309,7 @@ struct Scored {
     /// Which step found the intent (`grammar`, `completion`, …).
     via: String,
     /// The command was reconstructed, not heard whole
-    /// (`emma_core::understand::Unsure::Recovered`).
+    /// ([`Unsure::Recovered`]).
     recovered: bool,
 }
 
@@ -346,7 +346,7 @@ impl Scored {
             nothing_fits: v.is_some_and(|v| !v.complete && v.words == 0),
             via: r.via.clone(),
             // Measured with asking off: what the default would call reconstructed.
-            recovered: !matches!(r.via.as_str(), "grammar" | "nbest" | "partial"),
+            recovered: Rejection::default().doubt(&r.via, None) == Some(Unsure::Recovered),
         }
     }
 
