@@ -645,6 +645,7 @@ impl From<SpeechConfig> for core::SpeechConfig {
             },
             endpoint: Default::default(),
             agreement: None,
+            open_vocabulary: None,
             rejection: Default::default(),
         }
     }

@@ -73,6 +73,12 @@ pub struct RunArgs {
     /// installed Moonshine; off by default, see docs/understand.md).
     #[arg(long)]
     agreement: bool,
+    /// Understand wildcard slots ("add {item} to my shopping list") from an
+    /// open-vocabulary Moonshine transcript of utterances the grammar gave no
+    /// sure command for (English, when `scripts/setup` installed Moonshine;
+    /// see docs/understand.md, "Open vocabulary").
+    #[arg(long)]
+    open_vocabulary: bool,
     /// Do not load installed skills.
     #[arg(long)]
     no_skills: bool,
@@ -237,14 +243,28 @@ fn config(args: &RunArgs, audio: bool) -> anyhow::Result<AssistantConfig> {
         {
             speech.endpoint = speech.endpoint.whole_stream();
         }
+        let registry = || emma_speech::ModelRegistry::new(crate::home::emma_home().join("models"));
         if args.agreement
             && let Some(s) = c.speech.take()
         {
-            let registry = emma_speech::ModelRegistry::new(crate::home::emma_home().join("models"));
+            let registry = registry();
             let s = s.with_agreement_if_installed(&registry);
             if s.agreement.is_none() {
                 bail!(
                     "--agreement needs English grammar decoding and the Moonshine model in {} (run scripts/setup)",
+                    registry.dir().display()
+                );
+            }
+            c.speech = Some(s);
+        }
+        if args.open_vocabulary
+            && let Some(s) = c.speech.take()
+        {
+            let registry = registry();
+            let s = s.with_open_vocabulary_if_installed(&registry);
+            if s.open_vocabulary.is_none() {
+                bail!(
+                    "--open-vocabulary needs English grammar decoding and the Moonshine model in {} (run scripts/setup)",
                     registry.dir().display()
                 );
             }

@@ -71,6 +71,12 @@ pub struct UnderstandArgs {
     /// latency on a loaded machine (docs/understand.md).
     #[arg(long)]
     agreement: bool,
+    /// Understand wildcard slots ("add {item} to my shopping list") from an
+    /// open-vocabulary Moonshine transcript, made only for utterances the
+    /// grammar gave no sure command for (English, needs the model
+    /// `scripts/setup` installs; docs/understand.md, "Open vocabulary").
+    #[arg(long)]
+    open_vocabulary: bool,
 }
 
 /// How speech is decoded before matching.
@@ -123,6 +129,13 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
     if args.agreement && !understander.use_agreement_if_installed(&super::speech::registry())? {
         anyhow::bail!(
             "--agreement needs English intents, grammar decoding and the Moonshine model (run scripts/setup)"
+        );
+    }
+    if args.open_vocabulary
+        && !understander.use_open_vocabulary_if_installed(&super::speech::registry())?
+    {
+        anyhow::bail!(
+            "--open-vocabulary needs English intents, grammar decoding and the Moonshine model (run scripts/setup)"
         );
     }
     let endpoint = EndpointConfig {

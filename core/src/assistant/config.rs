@@ -207,6 +207,13 @@ pub struct SpeechConfig {
     /// speech that is not a command; `None`: the acoustic rejection only.
     /// [`SpeechConfig::with_agreement_if_installed`] sets it for English.
     pub agreement: Option<PathBuf>,
+    /// A Moonshine model directory: wildcard slots ("add {item} to my
+    /// shopping list"), which the grammar cannot enumerate, are understood
+    /// from its transcript of utterances the grammar gave no sure command
+    /// for ([`crate::understand::Understander::set_open_vocabulary`]);
+    /// `None`: the grammar decoder's own free decoding.
+    /// [`SpeechConfig::with_open_vocabulary_if_installed`] sets it for English.
+    pub open_vocabulary: Option<PathBuf>,
     /// When speech is "not a command" and when a command is too unsure to
     /// act on without asking "Did you say …?" first
     /// ([`crate::understand::Rejection::sure_word_loop_ratio`]); the
@@ -220,14 +227,30 @@ impl SpeechConfig {
     /// With rejection by agreement when this config decodes English with a
     /// grammar and `registry` holds the Moonshine English model.
     pub fn with_agreement_if_installed(mut self, registry: &emma_speech::ModelRegistry) -> Self {
+        self.agreement = self.installed_moonshine(registry);
+        self
+    }
+
+    /// With open vocabulary for wildcard slots when this config decodes
+    /// English with a grammar and `registry` holds the Moonshine English model.
+    pub fn with_open_vocabulary_if_installed(
+        mut self,
+        registry: &emma_speech::ModelRegistry,
+    ) -> Self {
+        self.open_vocabulary = self.installed_moonshine(registry);
+        self
+    }
+
+    /// The Moonshine English model in `registry`, when this config decodes
+    /// English with a grammar and the engine is built in.
+    fn installed_moonshine(&self, registry: &emma_speech::ModelRegistry) -> Option<PathBuf> {
         let english = self
             .model_language
             .as_deref()
             .is_some_and(|l| emma_speech::model::same_language(l, "en"));
-        if english && self.decoding == Decoding::Grammar && Engine::Moonshine.is_enabled() {
-            self.agreement = registry.moonshine_english();
-        }
-        self
+        (english && self.decoding == Decoding::Grammar && Engine::Moonshine.is_enabled())
+            .then(|| registry.moonshine_english())
+            .flatten()
     }
 
     /// PocketSphinx with Debian's US English model, restricted to the intents' grammar.
@@ -239,6 +262,7 @@ impl SpeechConfig {
             decoding: Decoding::Grammar,
             endpoint: EndpointConfig::default(),
             agreement: None,
+            open_vocabulary: None,
             rejection: Default::default(),
         }
     }
@@ -343,6 +367,7 @@ mod tests {
             decoding: Decoding::Grammar,
             endpoint: EndpointConfig::default(),
             agreement: None,
+            open_vocabulary: None,
             rejection: Default::default(),
         });
         let e = c.validate().unwrap_err().to_string();

@@ -640,6 +640,10 @@ impl Shared {
                     )?;
                     tracing::info!("speech: commands are checked against a Moonshine transcript");
                 }
+                if let Some(dir) = &s.open_vocabulary {
+                    u.set_open_vocabulary(emma_speech::Engine::Moonshine, dir)?;
+                    tracing::info!("speech: wildcard slots are heard by Moonshine");
+                }
                 u.watch_speech(speaking.clone());
                 for w in u.warnings() {
                     tracing::info!("speech: {w}");

@@ -31,12 +31,18 @@
 //! ([`RejectedBy::Agreement`]), unless the command was heard whole and fit
 //! well: then it is [`Unsure::Disagreement`] and the assistant asks.
 //!
+//! The same recogniser can also hear what the grammar cannot enumerate
+//! ([`Understander::set_open_vocabulary`], see [`open`]): wildcard slots
+//! ("add {item} to my shopping list") are understood from its transcript.
+//!
 //! [`Decoding::Free`] skips the grammar (free decoding + matching only), for
 //! comparison. The grammar walk behind steps 2 and 3 is [`walk`]; the
 //! matching itself is in `recover`.
 
 pub mod agree;
+mod open;
 mod recover;
+pub mod sounds;
 pub mod walk;
 
 pub use agree::{Agreement, AgreementRule};
@@ -276,7 +282,7 @@ impl Unsure {
 
     /// Whether the command found `via` a step (see [`Understood::via`]) was reconstructed.
     fn recovered(via: &str) -> bool {
-        !matches!(via, "grammar" | "nbest" | "partial")
+        !matches!(via, "grammar" | "nbest" | "partial" | "open")
     }
 }
 
@@ -292,7 +298,9 @@ pub struct Understood {
     /// Confidence in 0..=1 (0 without an intent).
     pub confidence: f32,
     /// Which step found it: `grammar`, `nbest`, `partial`, `completion`,
-    /// `fuzzy`, prefixed `free-` for free decoding; `none` when nothing matched.
+    /// `fuzzy`, prefixed `free-` for free decoding; `open` or `open-fuzzy`
+    /// for the open-vocabulary transcript ([`Understander::set_open_vocabulary`]);
+    /// `none` when nothing matched.
     pub via: String,
     /// The acoustic verification score of the grammar hypothesis: its
     /// words' ratio against the word loop (see [`Rejection`]); `None` when
@@ -379,15 +387,19 @@ pub struct Understander {
     cmn_warm: bool,
     /// Set while a stream is inside an utterance (see [`Understander::watch_speech`]).
     speaking: Option<Arc<AtomicBool>>,
-    /// The open-vocabulary check of grammar commands, when set.
-    agreement: Option<AgreementCheck>,
+    /// The open-vocabulary recogniser, when set, and what it is used for.
+    open: Option<OpenVocabulary>,
 }
 
-/// An open-vocabulary recogniser and the rule its transcript must meet.
-struct AgreementCheck {
+/// An open-vocabulary recogniser (Moonshine) and its uses.
+struct OpenVocabulary {
     recognizer: Box<dyn SpeechRecognizer>,
-    /// `None`: transcribe and report ([`Understood::agreement`]) without rejecting.
-    rule: Option<AgreementRule>,
+    /// The agreement check of grammar commands: `None` off; `Some(None)`:
+    /// transcribe and report ([`Understood::agreement`]) without rejecting.
+    agreement: Option<Option<AgreementRule>>,
+    /// Set when wildcard intents (and what the grammar could not decode) are
+    /// understood from the transcript: the dictionary to align it by sound.
+    wildcards: Option<sounds::Pronunciations>,
 }
 
 /// What setting a grammar on a recogniser came to.
@@ -507,7 +519,7 @@ impl Understander {
             rejection,
             cmn_warm: engine != Engine::PocketSphinx,
             speaking: None,
-            agreement: None,
+            open: None,
         })
     }
 
@@ -525,27 +537,109 @@ impl Understander {
         model: &Path,
         rule: Option<AgreementRule>,
     ) -> Result<(), UnderstandError> {
-        let recognizer = emma_speech::open(engine, model)?;
-        self.agreement = Some(AgreementCheck { recognizer, rule });
+        self.open_recognizer(engine, model)?.agreement = Some(rule);
         Ok(())
+    }
+
+    /// Understands wildcard slots, which the grammar cannot enumerate, from
+    /// an open-vocabulary transcript of the utterance by `engine` with the
+    /// model at `model` (Moonshine; see [`open`]). The transcript is made
+    /// only for utterances the grammar gave no sure command for (so sure
+    /// commands cost nothing more), and replaces the grammar decoder's free
+    /// decoding. From an utterance the acoustic check rejected, only an
+    /// intent with a wildcard slot is taken; an intent without one must
+    /// come through the grammar, which hears it better.
+    pub fn set_open_vocabulary(
+        &mut self,
+        engine: Engine,
+        model: &Path,
+    ) -> Result<(), UnderstandError> {
+        let sounds = self.pronunciations();
+        self.open_recognizer(engine, model)?.wildcards = Some(sounds);
+        Ok(())
+    }
+
+    /// Turns [`Understander::set_open_vocabulary`] on with the Moonshine
+    /// English model when the intents are English, decoding is restricted
+    /// to their grammar and `registry` has the model; returns whether it did.
+    pub fn use_open_vocabulary_if_installed(
+        &mut self,
+        registry: &emma_speech::ModelRegistry,
+    ) -> Result<bool, UnderstandError> {
+        match self.installed_moonshine(registry) {
+            Some(dir) => self
+                .set_open_vocabulary(Engine::Moonshine, &dir)
+                .map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Whether wildcard slots are understood from an open-vocabulary transcript.
+    pub fn has_open_vocabulary(&self) -> bool {
+        self.open.as_ref().is_some_and(|o| o.wildcards.is_some())
+    }
+
+    /// The open-vocabulary recogniser, opened with `model` (the uses already set stay).
+    fn open_recognizer(
+        &mut self,
+        engine: Engine,
+        model: &Path,
+    ) -> Result<&mut OpenVocabulary, UnderstandError> {
+        let recognizer = emma_speech::open(engine, model)?;
+        let (agreement, wildcards) = match self.open.take() {
+            Some(o) => (o.agreement, o.wildcards),
+            None => (None, None),
+        };
+        Ok(self.open.insert(OpenVocabulary {
+            recognizer,
+            agreement,
+            wildcards,
+        }))
+    }
+
+    /// The pronunciation dictionary transcripts are aligned with: the
+    /// PocketSphinx model's, else Debian's English one; without either,
+    /// words are compared by their letters (logged).
+    fn pronunciations(&self) -> sounds::Pronunciations {
+        let dict = match self.engine {
+            Engine::PocketSphinx => emma_speech::pocketsphinx_model_files(&self.model)
+                .ok()
+                .map(|m| m.dict),
+            _ => None,
+        }
+        .unwrap_or_else(|| Path::new(emma_speech::POCKETSPHINX_EN_US).join("cmudict-en-us.dict"));
+        sounds::Pronunciations::load(&dict).unwrap_or_else(|e| {
+            tracing::warn!(
+                "no pronunciation dictionary at {} ({e}): transcripts are aligned by spelling",
+                dict.display()
+            );
+            sounds::Pronunciations::default()
+        })
     }
 
     /// Changes the agreement rule of a check set with
     /// [`Understander::set_agreement`] (`None`: report only); no effect without one.
     pub fn set_agreement_rule(&mut self, rule: Option<AgreementRule>) {
-        if let Some(a) = &mut self.agreement {
-            a.rule = rule;
+        if let Some(o) = &mut self.open
+            && o.agreement.is_some()
+        {
+            o.agreement = Some(rule);
         }
     }
 
-    /// Turns the agreement check off.
+    /// Turns the agreement check off (open vocabulary, if set, stays).
     pub fn clear_agreement(&mut self) {
-        self.agreement = None;
+        if let Some(o) = &mut self.open {
+            o.agreement = None;
+        }
+        if self.open.as_ref().is_some_and(|o| o.wildcards.is_none()) {
+            self.open = None;
+        }
     }
 
     /// The agreement check's rule: `None` without a check, `Some(None)` when it only reports.
     pub fn agreement_rule(&self) -> Option<Option<AgreementRule>> {
-        self.agreement.as_ref().map(|a| a.rule)
+        self.open.as_ref().and_then(|o| o.agreement)
     }
 
     /// Turns rejection by agreement on with [`AgreementRule::DEFAULT`] when
@@ -556,54 +650,79 @@ impl Understander {
         &mut self,
         registry: &emma_speech::ModelRegistry,
     ) -> Result<bool, UnderstandError> {
+        match self.installed_moonshine(registry) {
+            Some(dir) => self
+                .set_agreement(Engine::Moonshine, &dir, Some(AgreementRule::DEFAULT))
+                .map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// The Moonshine English model in `registry`, when these intents are
+    /// English, decoding is restricted to their grammar and the engine is built in.
+    fn installed_moonshine(&self, registry: &emma_speech::ModelRegistry) -> Option<PathBuf> {
         let english = emma_speech::model::same_language(self.intents.language(), "en");
         if !english || !self.restricted || !Engine::Moonshine.is_enabled() {
-            return Ok(false);
+            return None;
         }
-        let Some(dir) = registry.moonshine_english() else {
-            return Ok(false);
+        registry.moonshine_english()
+    }
+
+    /// The open-vocabulary transcript of `pcm` and the milliseconds it took;
+    /// `None` without the recogniser or when it cannot transcribe (logged).
+    fn transcribe(&mut self, pcm: &[i16]) -> Result<Option<(String, u64)>, UnderstandError> {
+        let Some(open) = self.open.as_mut() else {
+            return Ok(None);
         };
-        self.set_agreement(Engine::Moonshine, &dir, Some(AgreementRule::DEFAULT))?;
-        Ok(true)
+        let t = std::time::Instant::now();
+        open.recognizer.reset()?;
+        let transcript = open
+            .recognizer
+            .accept(pcm)
+            .and_then(|_| open.recognizer.finish());
+        match transcript {
+            Ok(r) => Ok(Some((r.text, t.elapsed().as_millis() as u64))),
+            Err(e) => {
+                // E.g. an utterance too long to transcribe: the grammar's verdict stands.
+                tracing::warn!("open-vocabulary transcription skipped: {e}");
+                Ok(None)
+            }
+        }
     }
 
     /// Compares `found` (a command) with the open-vocabulary transcript of
     /// `pcm`; a command the rule says disagrees comes back rejected.
+    /// `transcript` is the utterance's open-vocabulary transcript when it
+    /// was already made.
     fn check_agreement(
         &mut self,
         mut found: Understood,
         pcm: &[i16],
+        transcript: Option<(String, u64)>,
     ) -> Result<Understood, UnderstandError> {
-        let Some(check) = self.agreement.as_mut() else {
+        let Some(rule) = self.open.as_ref().and_then(|o| o.agreement) else {
             return Ok(found);
         };
         let Some(intent) = found.intent.clone() else {
             return Ok(found);
         };
-        let t = std::time::Instant::now();
-        check.recognizer.reset()?;
-        let transcript = check
-            .recognizer
-            .accept(pcm)
-            .and_then(|_| check.recognizer.finish());
         let transcript = match transcript {
-            Ok(r) => r.text,
-            Err(e) => {
-                // Cannot check (e.g. an utterance too long to transcribe):
-                // the acoustic verdict stands.
-                tracing::warn!("agreement check skipped: {e}");
-                return Ok(found);
-            }
+            Some(t) => t,
+            None => match self.transcribe(pcm)? {
+                Some(t) => t,
+                // Cannot check: the acoustic verdict stands.
+                None => return Ok(found),
+            },
         };
         let a = agree::compare(
             &self.intents,
             &found.text,
             &intent,
-            &transcript,
-            t.elapsed().as_millis() as u64,
+            &transcript.0,
+            transcript.1,
         );
         tracing::debug!(grammar = %found.text, transcript = %a.transcript, audio_ms = pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE), same_intent = a.same_intent, words = a.words, ms = a.ms, "agreement");
-        if check.rule.is_some_and(|rule| !rule.agrees(&a)) {
+        if rule.is_some_and(|rule| !rule.agrees(&a)) {
             if self.rejection.asks() && found.unsure.is_none() {
                 // The grammar's command was heard whole and fits well: the
                 // engines disagree, and Moonshine mishears too, so ask
@@ -621,7 +740,7 @@ impl Understander {
                 ..Understood::unmatched(found.text)
             });
         }
-        if check.rule.is_some() {
+        if rule.is_some() {
             // Two recognisers agree on the command: that is the evidence asking would seek.
             found.unsure = None;
         }
@@ -859,8 +978,72 @@ impl Understander {
         })
     }
 
-    /// Finds the intent of one utterance.
+    /// Finds the intent of one utterance: through the grammar, then, when
+    /// that gave no sure command, in the open-vocabulary transcript (when
+    /// set); a command found is then checked for agreement (when set).
     fn interpret(
+        &mut self,
+        utterance: Option<&Utterance>,
+        partial: &str,
+        pcm: &[i16],
+    ) -> Result<Understood, UnderstandError> {
+        let heard = self.interpret_grammar(utterance, partial, pcm)?;
+        let sure = heard.intent.is_some() && heard.unsure.is_none();
+        let mut transcript = None;
+        // A grammar with wildcards forces their commands into other
+        // sentences, some of them sure: every utterance is transcribed then.
+        let forced = self.walker_grammar.has_free();
+        if self.has_open_vocabulary() && (forced || !sure) && !pcm.is_empty() {
+            transcript = self.transcribe(pcm)?;
+            if let Some((text, ms)) = &transcript
+                && let Some(found) = self.open_match(&heard, text, *ms)
+            {
+                return Ok(found);
+            }
+        }
+        if heard.intent.is_some() {
+            return self.check_agreement(heard, pcm, transcript);
+        }
+        Ok(heard)
+    }
+
+    /// The intent in the open-vocabulary transcript `text` (made in `ms`)
+    /// that may replace what the grammar `heard`: one with a wildcard slot
+    /// (only heard whole, `via: open`, when the grammar was sure of its
+    /// own command), or any when the grammar found nothing and did not
+    /// reject the speech.
+    fn open_match(&self, heard: &Understood, text: &str, ms: u64) -> Option<Understood> {
+        let sounds = self.open.as_ref()?.wildcards.as_ref()?;
+        let m = open::match_transcript(&self.intents, &self.walker_grammar, sounds, text)?;
+        let sure = heard.intent.is_some() && heard.unsure.is_none();
+        let nothing_else = heard.intent.is_none() && heard.rejected != Some(Rejected::NotACommand);
+        let allowed = if m.wildcards > 0 {
+            !sure || m.understood.via == "open"
+        } else {
+            nothing_else
+        };
+        if !allowed {
+            return None;
+        }
+        let intent = m.understood.intent.clone().unwrap_or_default();
+        Some(Understood {
+            unsure: self.rejection.doubt(&m.understood.via, None),
+            agreement: Some(Box::new(agree::compare(
+                &self.intents,
+                &heard.text,
+                &intent,
+                text,
+                ms,
+            ))),
+            fit: heard.fit,
+            verification: heard.verification,
+            ..m.understood
+        })
+    }
+
+    /// Finds the intent of one utterance through the grammar (and, without
+    /// open vocabulary, free decoding), before any agreement check.
+    fn interpret_grammar(
         &mut self,
         utterance: Option<&Utterance>,
         partial: &str,
@@ -901,26 +1084,25 @@ impl Understander {
         if let Some(found) =
             recover::match_hypotheses(&self.intents, &self.walker_grammar, &hyps, prefix)
         {
-            let found = Understood {
+            return Ok(Understood {
                 confidence: found.confidence * acoustic,
                 fit,
                 verification,
                 unsure: self.rejection.doubt(&found.via, verification.as_ref()),
                 ..found
-            };
-            return self.check_agreement(found, pcm);
+            });
         }
-        if self.needs_free && !pcm.is_empty() {
+        // The open-vocabulary transcript, when there is one, does better.
+        if self.needs_free && !self.has_open_vocabulary() && !pcm.is_empty() {
             let text = self.decode_free(pcm)?;
             let hyps = vec![(text, 0.9, "grammar")];
             if let Some(found) =
                 recover::match_hypotheses(&self.intents, &self.walker_grammar, &hyps, "free-")
             {
-                let found = Understood {
+                return Ok(Understood {
                     unsure: self.rejection.doubt(&found.via, None),
                     ..found
-                };
-                return self.check_agreement(found, pcm);
+                });
             }
         }
         Ok(Understood {

@@ -23,22 +23,8 @@ pub(super) fn match_hypotheses(
     prefix: &str,
 ) -> Option<Understood> {
     let ctx = Context::new();
-    let found = |text: &str, m: IntentMatch, conf: f32, via: &str| Understood {
-        text: text.to_owned(),
-        intent: Some(m.intent.to_string()),
-        slots: m
-            .slots
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.value.to_string()))
-            .collect(),
-        confidence: conf.clamp(0.0, 1.0),
-        via: format!("{prefix}{via}"),
-        fit: None,
-        verification: None,
-        rejected: None,
-        rejected_by: None,
-        agreement: None,
-        unsure: None,
+    let found = |text: &str, m: IntentMatch, conf: f32, via: &str| {
+        understood(text, m, conf, format!("{prefix}{via}"))
     };
     // 1. Exact matches.
     for (text, weight, via) in hyps {
@@ -98,6 +84,27 @@ pub(super) fn match_hypotheses(
         }
     }
     None
+}
+
+/// What matching `text` to `m` with confidence `conf` by the step `via` came to.
+pub(super) fn understood(text: &str, m: IntentMatch, conf: f32, via: String) -> Understood {
+    Understood {
+        text: text.to_owned(),
+        intent: Some(m.intent.to_string()),
+        slots: m
+            .slots
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.value.to_string()))
+            .collect(),
+        confidence: conf.clamp(0.0, 1.0),
+        via,
+        fit: None,
+        verification: None,
+        rejected: None,
+        rejected_by: None,
+        agreement: None,
+        unsure: None,
+    }
 }
 
 /// The intent most completions agree on: (intent, shared slots, share of

@@ -37,6 +37,22 @@ pub struct Walker<'g> {
     root: Option<&'g Expr>,
 }
 
+/// Which word edits [`Walker::align_with`] may make, each costing one.
+pub struct Edits<'a> {
+    /// Whether a heard word may be extra, and a grammar word skipped.
+    pub indels: bool,
+    /// Whether the heard word (second) may stand for the grammar word (first).
+    pub swap: &'a dyn Fn(&str, &str) -> bool,
+}
+
+impl Edits<'_> {
+    /// Insertions, deletions and any substitution.
+    pub const ANY: Edits<'static> = Edits {
+        indels: true,
+        swap: &|_, _| true,
+    };
+}
+
 impl<'g> Walker<'g> {
     /// Prepares `grammar`.
     pub fn new(grammar: &'g Grammar) -> Self {
@@ -178,6 +194,16 @@ impl<'g> Walker<'g> {
     /// The grammar sentence nearest to `words` with at most `max_edits`
     /// word insertions, deletions and substitutions, and its edit count.
     pub fn align(&self, words: &[&str], max_edits: u32) -> Option<(Vec<String>, u32)> {
+        self.align_with(words, max_edits, &Edits::ANY)
+    }
+
+    /// Like [`Walker::align`], with only the edits `edits` allows.
+    pub fn align_with(
+        &self,
+        words: &[&str],
+        max_edits: u32,
+        edits: &Edits<'_>,
+    ) -> Option<(Vec<String>, u32)> {
         #[derive(Clone)]
         struct St<'g> {
             stack: Stack<'g>,
@@ -211,6 +237,9 @@ impl<'g> Walker<'g> {
         };
         // Grammar words the speaker skipped (deletions), each costing one edit.
         let close = |states: Vec<St<'g>>| -> Vec<St<'g>> {
+            if !edits.indels {
+                return states;
+            }
             let mut all = states.clone();
             let mut frontier = states;
             for _ in 0..max_edits {
@@ -251,16 +280,19 @@ impl<'g> Walker<'g> {
             let mut next = vec![];
             for s in &states {
                 // The word is extra (inserted by the recogniser).
-                next.push(St {
-                    cost: s.cost + 1,
-                    ..s.clone()
-                });
+                if edits.indels {
+                    next.push(St {
+                        cost: s.cost + 1,
+                        ..s.clone()
+                    });
+                }
                 for n in self.expand(&s.stack) {
                     let (rest, spoken, cost) = match n {
                         Next::Word(w, rest) if w.eq_ignore_ascii_case(word) => {
                             (rest, w.to_owned(), 0)
                         }
-                        Next::Word(w, rest) => (rest, w.to_owned(), 1),
+                        Next::Word(w, rest) if (edits.swap)(w, word) => (rest, w.to_owned(), 1),
+                        Next::Word(..) => continue,
                         Next::Any(rest) => (rest, (*word).to_owned(), 0),
                         Next::End => continue,
                     };
@@ -468,6 +500,34 @@ mod tests {
             ("give me large mocha please".into(), 1)
         );
         assert!(walker.align(&["what", "time", "is", "it"], 1).is_none());
+    }
+
+    #[test]
+    fn restricted_edits_only_swap_the_words_allowed() {
+        let g = grammar();
+        let walker = Walker::new(&g);
+        let alike = |grammar: &str, heard: &str| (grammar, heard) == ("give", "live");
+        let only_swaps = Edits {
+            indels: false,
+            swap: &alike,
+        };
+        let (s, edits) = walker
+            .align_with(&["live", "me", "a", "large", "latte"], 2, &only_swaps)
+            .unwrap();
+        assert_eq!((s.join(" "), edits), ("give me a large latte".into(), 1));
+        // Any edit would do it, but this one is not allowed: a swap of "dive".
+        assert!(
+            walker
+                .align_with(&["dive", "me", "a", "large", "latte"], 2, &only_swaps)
+                .is_none()
+        );
+        // Nor is skipping a word or an extra one.
+        assert!(
+            walker
+                .align_with(&["me", "a", "large", "latte"], 2, &only_swaps)
+                .is_none()
+        );
+        assert!(walker.align(&["me", "a", "large", "latte"], 2).is_some());
     }
 
     #[test]
