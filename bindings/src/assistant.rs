@@ -160,6 +160,13 @@ pub struct SpeechConfig {
     /// Decode only the sentences the intents allow (`true`, best for commands) or freely.
     #[uniffi(default = true)]
     pub grammar: bool,
+    /// A Moonshine model directory (English): wildcard slots ("add {item} to
+    /// my shopping list"), which the grammar cannot enumerate, are heard in
+    /// its transcript; `null`: off. Adds the transcription's time to
+    /// utterances the grammar is not sure of (every utterance when the
+    /// intents have wildcards).
+    #[uniffi(default = None)]
+    pub open_vocabulary_model: Option<String>,
 }
 
 /// How replies are spoken.
@@ -645,7 +652,7 @@ impl From<SpeechConfig> for core::SpeechConfig {
             },
             endpoint: Default::default(),
             agreement: None,
-            open_vocabulary: None,
+            open_vocabulary: s.open_vocabulary_model.map(PathBuf::from),
             rejection: Default::default(),
         }
     }

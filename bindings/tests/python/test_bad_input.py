@@ -7,7 +7,15 @@ import asyncio
 import sys
 import threading
 
-from emma import Assistant, AssistantConfig, AssistantEvent, EmmaError, EventListener
+from emma import (
+    Assistant,
+    AssistantConfig,
+    AssistantEvent,
+    EmmaError,
+    EventListener,
+    SpeechConfig,
+    SpeechEngine,
+)
 from support import Collector, ThrowingListener
 
 data_dir = sys.argv[1]
@@ -27,6 +35,23 @@ msg = expect(EmmaError.Config, Assistant, AssistantConfig(data_dir=data_dir, lan
 assert "language" in msg, msg
 msg = expect(EmmaError.Config, Assistant, AssistantConfig(data_dir=data_dir, confidence_threshold=1.5))
 assert "confidence_threshold" in msg, msg
+
+
+
+def with_open_vocabulary(model):
+    speech = SpeechConfig(
+        engine=SpeechEngine.POCKET_SPHINX,
+        model="/usr/share/pocketsphinx/model/en-us",
+        model_language="en",
+        open_vocabulary_model=model,
+    )
+    a = Assistant(AssistantConfig(data_dir=data_dir, load_skills=False, speech=speech))
+    asyncio.run(a.start())
+
+
+# An open-vocabulary model that is not there: a typed error naming the directory.
+msg = expect(EmmaError.Speech, with_open_vocabulary, "/nonexistent/moonshine-base-en")
+assert "/nonexistent/moonshine-base-en" in msg, msg
 
 assistant = Assistant(AssistantConfig(data_dir=data_dir, load_skills=False))
 msg = expect(EmmaError.NotRunning, assistant.process_text, "turn on the kitchen lamp")

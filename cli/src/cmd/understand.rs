@@ -229,6 +229,7 @@ impl Printer {
                 "rejected_by": u.rejected_by,
                 "unsure": u.unsure,
                 "transcript": u.agreement.as_ref().map(|a| &a.transcript),
+                "transcript_ms": u.agreement.as_ref().map(|a| a.ms),
             });
             writeln!(out, "{line}")?;
         } else {
