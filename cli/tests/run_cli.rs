@@ -143,6 +143,12 @@ fn agreement_stops_a_question_the_grammar_forced_into_a_command() {
         stderr.contains("--agreement needs") && stderr.contains("scripts/setup"),
         "{stderr}"
     );
+    let (ok, _, stderr) = run(home.path(), &[&args[..], &["--open-vocabulary"]].concat());
+    assert!(!ok);
+    assert!(
+        stderr.contains("--open-vocabulary needs") && stderr.contains("scripts/setup"),
+        "{stderr}"
+    );
     std::fs::create_dir_all(home.path().join("models")).unwrap();
     std::os::unix::fs::symlink(
         installed_moonshine(),

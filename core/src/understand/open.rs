@@ -8,8 +8,9 @@
 //! (docs/understand.md, "Open vocabulary"). With an open-vocabulary
 //! recogniser (Moonshine, [`super::Understander::set_open_vocabulary`]) the
 //! utterance is transcribed whole and its transcript matched:
-//! 1. exactly, as typed text would be (and in its normalised form: digits
-//!    spelled out, no punctuation): `via: open`;
+//! 1. exactly, as typed text would be (without quotation marks, which would
+//!    end up in the slot), else in its normalised form (digits spelled out,
+//!    no punctuation): `via: open`;
 //! 2. aligned to the grammar, where each transcript word may stand only for
 //!    a grammar word that sounds like it ([`Pronunciations`]; "and coffee
 //!    filters to my shopping list" → "add coffee filters …"), at most one
@@ -49,8 +50,10 @@ pub(super) fn match_transcript(
     }
     let ctx = Context::new();
     let spoken = words.join(" ");
+    // Quotes a recogniser puts around a title would end up in the slot.
+    let unquoted = transcript.replace(['"', '“', '”'], "");
     let exact = intents
-        .recognize(transcript, &ctx)
+        .recognize(&unquoted, &ctx)
         .best
         .or_else(|| intents.recognize(&spoken, &ctx).best);
     if let Some(m) = exact {
@@ -130,6 +133,14 @@ lists:
         assert_eq!(m.understood.intent.as_deref(), Some("AddItem"));
         assert_eq!(item(&m), Some("oat milk"));
         assert_eq!((m.understood.via.as_str(), m.wildcards), ("open", 1));
+        let quoted = match_transcript(
+            &intents,
+            &grammar,
+            &sounds,
+            "Add \"Yellow Submarine\" to my list.",
+        )
+        .unwrap();
+        assert_eq!(item(&quoted), Some("Yellow Submarine"));
         let closed =
             match_transcript(&intents, &grammar, &sounds, "Turn on the kitchen light.").unwrap();
         assert_eq!(
