@@ -89,10 +89,15 @@ use crate::text::{Input, SkipWords};
 use crate::value::Value;
 use crate::yaml::{self, Yaml};
 
-/// Caller-supplied context: key → value (e.g. `area=Kitchen`, `domain=light`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Context: key → value (e.g. `area=Kitchen`, `domain=light`), what the
+/// caller passes in and what a match reports ([`IntentMatch::context`]).
+///
+/// The entries are shared (copy on write): a match whose context is the
+/// caller's, or one list value's, refers to that map instead of copying its
+/// strings; an empty context holds nothing.
+#[derive(Clone, Default)]
 pub struct Context {
-    entries: BTreeMap<String, String>,
+    entries: Option<Arc<BTreeMap<String, String>>>,
 }
 
 impl Context {
@@ -103,7 +108,8 @@ impl Context {
 
     /// Sets `key` to `value`.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.entries.insert(key.into(), value.into());
+        Arc::make_mut(self.entries.get_or_insert_with(Default::default))
+            .insert(key.into(), value.into());
     }
 
     /// Builder form of [`Context::insert`].
@@ -114,27 +120,63 @@ impl Context {
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.get(key).map(String::as_str)
+        self.entries.as_ref()?.get(key).map(String::as_str)
     }
 
-    /// All entries.
+    /// True when `key` has a value.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// All entries, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.entries
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.as_ref().map_or(0, |m| m.len())
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.as_ref().is_none_or(|m| m.is_empty())
+    }
+}
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Context {}
+
+/// As a map: `{"area": "Kitchen"}`.
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// As a JSON object, in key order.
+impl serde::Serialize for Context {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
     }
 }
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Context {
     fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
+        let map: BTreeMap<String, String> = iter
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         Self {
-            entries: iter
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            entries: (!map.is_empty()).then(|| Arc::new(map)),
         }
     }
 }
@@ -166,8 +208,9 @@ pub struct IntentMatch {
     /// block (every match of it refers to the same map instead of a copy).
     #[serde(serialize_with = "serialize_shared")]
     pub metadata: Arc<BTreeMap<String, String>>,
-    /// Context after matching (caller context plus matched list values' context).
-    pub context: BTreeMap<String, String>,
+    /// Context after matching (caller context plus matched list values'
+    /// context; shared with the caller's or the list value's when it is that).
+    pub context: Context,
     /// The template that matched (shared with the engine).
     pub template: SharedStr,
     /// Literal template characters matched (hassil's `text_chunks_matched`).
@@ -848,7 +891,7 @@ impl IntentEngine {
                             });
                         };
                         let out = v.get("out").map(Value::from_yaml);
-                        let context: Vec<(String, String)> = v
+                        let context: Context = v
                             .get("context")
                             .map(|c| {
                                 c.entries()
@@ -862,9 +905,9 @@ impl IntentEngine {
                     other => match other.as_text() {
                         Some(t) => {
                             if template::is_template(&t) {
-                                (t, None, vec![])
+                                (t, None, Context::new())
                             } else {
-                                (t.clone(), Some(Value::Text(t)), vec![])
+                                (t.clone(), Some(Value::Text(t)), Context::new())
                             }
                         }
                         None => {
@@ -1443,14 +1486,9 @@ impl IntentEngine {
         total_chars: f32,
         edits: u32,
     ) -> Option<IntentMatch> {
-        // The caller's map copied as it is (already sorted: no collecting
-        // and sorting; nothing allocated when it is empty).
-        let mut context: BTreeMap<String, String> = ctx.entries.clone();
-        for (k, v) in matched_context {
-            context.insert(k.to_string(), v.to_string());
-        }
+        let context = merged_context(ctx, entities, matched_context);
         {
-            let get = |k: &str| -> Option<&str> { context.get(k).map(String::as_str) };
+            let get = |k: &str| -> Option<&str> { context.get(k) };
             if !check_excluded(&data.excludes, &get) || !check_required(&data.requires, &get, false)
             {
                 return None;
@@ -1476,7 +1514,10 @@ impl IntentEngine {
             }
             let value = match &e.value {
                 EValue::Spoken => Value::Text(text.clone()),
-                EValue::Out(v) => (*v).clone(),
+                EValue::Value(v) => match &v.out {
+                    Some(out) => out.clone(),
+                    None => Value::Text(text.clone()),
+                },
                 EValue::Num(n) => Value::Number(*n),
             };
             slots.insert(
@@ -1510,7 +1551,7 @@ impl IntentEngine {
                 slots.insert(
                     slot.clone(),
                     SlotValue {
-                        value: Value::Text(v.clone()),
+                        value: Value::Text(v.to_string()),
                         text: String::new(),
                         wildcard: false,
                     },
@@ -1585,6 +1626,31 @@ impl IntentEngine {
             .filter(|m| m.confidence >= self.settings.threshold);
         Recognition { best, candidates }
     }
+}
+
+/// The caller's context with the matched list values' context over it:
+/// shared, not copied, when it is the caller's (nothing matched adds to it)
+/// or one list value's (the caller's is empty).
+fn merged_context(ctx: &Context, entities: &[Entity<'_>], matched: &[(&str, &str)]) -> Context {
+    if matched.is_empty() {
+        return ctx.clone();
+    }
+    if ctx.is_empty() {
+        let mut with = entities.iter().filter_map(|e| match e.value {
+            EValue::Value(v) if !v.context.is_empty() => Some(v),
+            _ => None,
+        });
+        if let (Some(v), None) = (with.next(), with.next())
+            && v.context.len() == matched.len()
+        {
+            return v.context.clone();
+        }
+    }
+    let mut context = ctx.clone();
+    for (k, v) in matched {
+        context.insert(*k, *v);
+    }
+    context
 }
 
 /// A full match before it is built into an [`IntentMatch`].
