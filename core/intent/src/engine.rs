@@ -84,6 +84,7 @@ use crate::program::{
     EValue, Entity, ListRef, Matcher, MatcherBufs, Node, State, Tables, recycle, required_clauses,
 };
 use crate::shared::SharedStr;
+use crate::slots::Slots;
 use crate::template::{self, Expr};
 use crate::text::{Input, SkipWords};
 use crate::value::Value;
@@ -198,8 +199,8 @@ pub struct SlotValue {
 pub struct IntentMatch {
     /// Intent name (shared with the engine).
     pub intent: SharedStr,
-    /// Slots by name (names shared with the engine).
-    pub slots: BTreeMap<SharedStr, SlotValue>,
+    /// Slots by name, in name order (names shared with the engine).
+    pub slots: Slots,
     /// Confidence in [0, 1].
     pub confidence: f32,
     /// Response key of the matched data block (shared with the engine).
@@ -342,6 +343,9 @@ pub struct IntentEngine {
     pub(crate) globals: Vec<Option<Arc<SlotList>>>,
     pub(crate) locals: Vec<SlotList>,
     pub(crate) slot_names: Vec<SharedStr>,
+    /// Each slot id's place among the slot names in name order (a match's
+    /// slots are sorted by comparing these, not the names).
+    pub(crate) slot_rank: Vec<u32>,
     pub(crate) skip: SkipWords,
     pub(crate) prefilter: Prefilter,
     pub(crate) settings: Settings,
@@ -444,6 +448,7 @@ impl IntentEngine {
             globals: vec![],
             locals: vec![],
             slot_names: vec![],
+            slot_rank: vec![],
             skip: {
                 let words = SkipWords::new(
                     doc.get("skip_words")
@@ -1079,6 +1084,12 @@ impl IntentEngine {
 
     fn build_index(&mut self) {
         self.best_slot = self.find_best_slot();
+        let mut order: Vec<u32> = (0..self.slot_names.len() as u32).collect();
+        order.sort_by(|&a, &b| self.slot_names[a as usize].cmp(&self.slot_names[b as usize]));
+        self.slot_rank = vec![0; order.len()];
+        for (rank, &id) in order.iter().enumerate() {
+            self.slot_rank[id as usize] = rank as u32;
+        }
         let templates: Vec<TemplateClauses> = self
             .sentences
             .iter()
@@ -1494,7 +1505,14 @@ impl IntentEngine {
                 return None;
             }
         }
-        let mut slots: BTreeMap<SharedStr, SlotValue> = BTreeMap::new();
+        // Slots in name order, a later one replacing an earlier one of the
+        // same name (entities in order, then fixed slots, then context copies).
+        let copies = data
+            .requires
+            .iter()
+            .filter(|(_, r)| r.copy_to.is_some())
+            .count();
+        let mut slots = SlotsBuilder::new(entities.len() + data.slots.len() + copies);
         let mut wildcards = 0;
         let mut wildcard_chars = 0usize;
         let mut plausibility = 1.0f32;
@@ -1520,8 +1538,9 @@ impl IntentEngine {
                 },
                 EValue::Num(n) => Value::Number(*n),
             };
-            slots.insert(
-                self.slot_names[e.slot as usize].clone(),
+            slots.put(
+                self.slot_rank[e.slot as usize],
+                &self.slot_names[e.slot as usize],
                 SlotValue {
                     value,
                     text,
@@ -1533,8 +1552,9 @@ impl IntentEngine {
         let matched = |id: u32| entities.iter().any(|e| e.slot == id);
         for (id, k, v) in &data.slots {
             if !matched(*id) {
-                slots.insert(
-                    k.clone(),
+                slots.put(
+                    self.slot_rank[*id as usize],
+                    k,
                     SlotValue {
                         value: v.clone(),
                         text: String::new(),
@@ -1548,8 +1568,9 @@ impl IntentEngine {
                 && !matched(*id)
                 && let Some(v) = context.get(key)
             {
-                slots.insert(
-                    slot.clone(),
+                slots.put(
+                    self.slot_rank[*id as usize],
+                    slot,
                     SlotValue {
                         value: Value::Text(v.to_string()),
                         text: String::new(),
@@ -1558,6 +1579,7 @@ impl IntentEngine {
                 );
             }
         }
+        let slots = slots.finish();
         let wildcard_share = wildcard_chars as f32 / total_chars;
         let mut confidence = (1.0 - 0.5 * wildcard_share) * plausibility;
         if edits > 0 {
@@ -1651,6 +1673,61 @@ fn merged_context(ctx: &Context, entities: &[Entity<'_>], matched: &[(&str, &str
         context.insert(*k, *v);
     }
     context
+}
+
+/// A match's slots while they are built: kept sorted by the slot names'
+/// ranks (numbers compared, not names), each slot once. Past 16 slots
+/// (no Home Assistant template comes near) they are sorted by name instead.
+struct SlotsBuilder {
+    entries: Vec<(SharedStr, SlotValue)>,
+    /// `entries`' ranks, while there are at most 16.
+    ranks: [u32; 16],
+    by_name: Option<Slots>,
+}
+
+impl SlotsBuilder {
+    /// Room for `most` slots.
+    #[inline(always)]
+    fn new(most: usize) -> Self {
+        Self {
+            entries: Vec::with_capacity(most.min(16)),
+            ranks: [0; 16],
+            by_name: (most > 16).then(Slots::new),
+        }
+    }
+
+    /// Sets the slot of rank `rank` and name `name`.
+    #[inline(always)]
+    fn put(&mut self, rank: u32, name: &SharedStr, value: SlotValue) {
+        if let Some(slots) = &mut self.by_name {
+            slots.insert(name.clone(), value);
+            return;
+        }
+        let n = self.entries.len();
+        let mut i = n;
+        while i > 0 && self.ranks[i - 1] >= rank {
+            i -= 1;
+        }
+        if i < n && self.ranks[i] == rank {
+            self.entries[i].1 = value;
+            return;
+        }
+        self.ranks.copy_within(i..n, i + 1);
+        self.ranks[i] = rank;
+        if i == n {
+            self.entries.push((name.clone(), value));
+        } else {
+            self.entries.insert(i, (name.clone(), value));
+        }
+    }
+
+    #[inline(always)]
+    fn finish(self) -> Slots {
+        match self.by_name {
+            Some(slots) => slots,
+            None => Slots::from_sorted(self.entries),
+        }
+    }
 }
 
 /// A full match before it is built into an [`IntentMatch`].
