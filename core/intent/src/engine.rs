@@ -1498,13 +1498,12 @@ impl IntentEngine {
         edits: u32,
     ) -> Option<IntentMatch> {
         let context = merged_context(ctx, entities, matched_context);
-        {
+        // The hit sink checked the block's context rules against this same
+        // context (the caller's with the matched values' over it).
+        debug_assert!({
             let get = |k: &str| -> Option<&str> { context.get(k) };
-            if !check_excluded(&data.excludes, &get) || !check_required(&data.requires, &get, false)
-            {
-                return None;
-            }
-        }
+            check_excluded(&data.excludes, &get) && check_required(&data.requires, &get, false)
+        });
         // Slots in name order, a later one replacing an earlier one of the
         // same name (entities in order, then fixed slots, then context copies).
         let copies = data
