@@ -1,12 +1,11 @@
 //! [`Slots`]: a match's slots by name, in name order.
 //!
-//! A match has a handful of slots, so they are a vector sorted by name
-//! rather than a `BTreeMap`:
-//! building one is a single allocation of the right size (a map's first node
-//! holds eleven entries) and no node walks, and dropping it frees that one
-//! block. It reads like the map it replaces: [`Slots::get`] and `slots["name"]`
-//! look a slot up by name, iteration is in name order, and it serialises as a
-//! JSON object, exactly as the map did.
+//! A match has a handful of slots, so they are a vector sorted by name rather
+//! than a `BTreeMap`: building one is a single allocation of the right size (a
+//! map's first node holds eleven entries) and no node walks, and dropping it
+//! frees that one block. It reads like the map it replaces: [`Slots::get`] and
+//! `slots["name"]` look a slot up by name, iteration is in name order, and it
+//! serialises as a JSON object, exactly as the map did.
 
 use std::fmt;
 use std::ops::Index;
