@@ -84,15 +84,21 @@ use crate::program::{
     EValue, Entity, ListRef, Matcher, MatcherBufs, Node, State, Tables, recycle, required_clauses,
 };
 use crate::shared::SharedStr;
+use crate::slots::Slots;
 use crate::template::{self, Expr};
 use crate::text::{Input, SkipWords};
 use crate::value::Value;
 use crate::yaml::{self, Yaml};
 
-/// Caller-supplied context: key → value (e.g. `area=Kitchen`, `domain=light`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Context: key → value (e.g. `area=Kitchen`, `domain=light`), what the
+/// caller passes in and what a match reports ([`IntentMatch::context`]).
+///
+/// The entries are shared (copy on write): a match whose context is the
+/// caller's, or one list value's, refers to that map instead of copying its
+/// strings; an empty context holds nothing.
+#[derive(Clone, Default)]
 pub struct Context {
-    entries: BTreeMap<String, String>,
+    entries: Option<Arc<BTreeMap<String, String>>>,
 }
 
 impl Context {
@@ -103,7 +109,8 @@ impl Context {
 
     /// Sets `key` to `value`.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.entries.insert(key.into(), value.into());
+        Arc::make_mut(self.entries.get_or_insert_with(Default::default))
+            .insert(key.into(), value.into());
     }
 
     /// Builder form of [`Context::insert`].
@@ -114,27 +121,63 @@ impl Context {
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.get(key).map(String::as_str)
+        self.entries.as_ref()?.get(key).map(String::as_str)
     }
 
-    /// All entries.
+    /// True when `key` has a value.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// All entries, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.entries
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.as_ref().map_or(0, |m| m.len())
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.as_ref().is_none_or(|m| m.is_empty())
+    }
+}
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Context {}
+
+/// As a map: `{"area": "Kitchen"}`.
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// As a JSON object, in key order.
+impl serde::Serialize for Context {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
     }
 }
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Context {
     fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
+        let map: BTreeMap<String, String> = iter
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         Self {
-            entries: iter
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            entries: (!map.is_empty()).then(|| Arc::new(map)),
         }
     }
 }
@@ -156,8 +199,8 @@ pub struct SlotValue {
 pub struct IntentMatch {
     /// Intent name (shared with the engine).
     pub intent: SharedStr,
-    /// Slots by name (names shared with the engine).
-    pub slots: BTreeMap<SharedStr, SlotValue>,
+    /// Slots by name, in name order (names shared with the engine).
+    pub slots: Slots,
     /// Confidence in [0, 1].
     pub confidence: f32,
     /// Response key of the matched data block (shared with the engine).
@@ -166,8 +209,9 @@ pub struct IntentMatch {
     /// block (every match of it refers to the same map instead of a copy).
     #[serde(serialize_with = "serialize_shared")]
     pub metadata: Arc<BTreeMap<String, String>>,
-    /// Context after matching (caller context plus matched list values' context).
-    pub context: BTreeMap<String, String>,
+    /// Context after matching (caller context plus matched list values'
+    /// context; shared with the caller's or the list value's when it is that).
+    pub context: Context,
     /// The template that matched (shared with the engine).
     pub template: SharedStr,
     /// Literal template characters matched (hassil's `text_chunks_matched`).
@@ -299,6 +343,9 @@ pub struct IntentEngine {
     pub(crate) globals: Vec<Option<Arc<SlotList>>>,
     pub(crate) locals: Vec<SlotList>,
     pub(crate) slot_names: Vec<SharedStr>,
+    /// Each slot id's place among the slot names in name order (a match's
+    /// slots are sorted by comparing these, not the names).
+    pub(crate) slot_rank: Vec<u32>,
     pub(crate) skip: SkipWords,
     pub(crate) prefilter: Prefilter,
     pub(crate) settings: Settings,
@@ -401,6 +448,7 @@ impl IntentEngine {
             globals: vec![],
             locals: vec![],
             slot_names: vec![],
+            slot_rank: vec![],
             skip: {
                 let words = SkipWords::new(
                     doc.get("skip_words")
@@ -848,7 +896,7 @@ impl IntentEngine {
                             });
                         };
                         let out = v.get("out").map(Value::from_yaml);
-                        let context: Vec<(String, String)> = v
+                        let context: Context = v
                             .get("context")
                             .map(|c| {
                                 c.entries()
@@ -862,9 +910,9 @@ impl IntentEngine {
                     other => match other.as_text() {
                         Some(t) => {
                             if template::is_template(&t) {
-                                (t, None, vec![])
+                                (t, None, Context::new())
                             } else {
-                                (t.clone(), Some(Value::Text(t)), vec![])
+                                (t.clone(), Some(Value::Text(t)), Context::new())
                             }
                         }
                         None => {
@@ -1036,6 +1084,12 @@ impl IntentEngine {
 
     fn build_index(&mut self) {
         self.best_slot = self.find_best_slot();
+        let mut order: Vec<u32> = (0..self.slot_names.len() as u32).collect();
+        order.sort_by(|&a, &b| self.slot_names[a as usize].cmp(&self.slot_names[b as usize]));
+        self.slot_rank = vec![0; order.len()];
+        for (rank, &id) in order.iter().enumerate() {
+            self.slot_rank[id as usize] = rank as u32;
+        }
         let templates: Vec<TemplateClauses> = self
             .sentences
             .iter()
@@ -1443,20 +1497,21 @@ impl IntentEngine {
         total_chars: f32,
         edits: u32,
     ) -> Option<IntentMatch> {
-        // The caller's map copied as it is (already sorted: no collecting
-        // and sorting; nothing allocated when it is empty).
-        let mut context: BTreeMap<String, String> = ctx.entries.clone();
-        for (k, v) in matched_context {
-            context.insert(k.to_string(), v.to_string());
-        }
-        {
-            let get = |k: &str| -> Option<&str> { context.get(k).map(String::as_str) };
-            if !check_excluded(&data.excludes, &get) || !check_required(&data.requires, &get, false)
-            {
-                return None;
-            }
-        }
-        let mut slots: BTreeMap<SharedStr, SlotValue> = BTreeMap::new();
+        let context = merged_context(ctx, entities, matched_context);
+        // The hit sink checked the block's context rules against this same
+        // context (the caller's with the matched values' over it).
+        debug_assert!({
+            let get = |k: &str| -> Option<&str> { context.get(k) };
+            check_excluded(&data.excludes, &get) && check_required(&data.requires, &get, false)
+        });
+        // Slots in name order, a later one replacing an earlier one of the
+        // same name (entities in order, then fixed slots, then context copies).
+        let copies = data
+            .requires
+            .iter()
+            .filter(|(_, r)| r.copy_to.is_some())
+            .count();
+        let mut slots = SlotsBuilder::new(entities.len() + data.slots.len() + copies);
         let mut wildcards = 0;
         let mut wildcard_chars = 0usize;
         let mut plausibility = 1.0f32;
@@ -1476,11 +1531,15 @@ impl IntentEngine {
             }
             let value = match &e.value {
                 EValue::Spoken => Value::Text(text.clone()),
-                EValue::Out(v) => (*v).clone(),
+                EValue::Value(v) => match &v.out {
+                    Some(out) => out.clone(),
+                    None => Value::Text(text.clone()),
+                },
                 EValue::Num(n) => Value::Number(*n),
             };
-            slots.insert(
-                self.slot_names[e.slot as usize].clone(),
+            slots.put(
+                self.slot_rank[e.slot as usize],
+                &self.slot_names[e.slot as usize],
                 SlotValue {
                     value,
                     text,
@@ -1492,8 +1551,9 @@ impl IntentEngine {
         let matched = |id: u32| entities.iter().any(|e| e.slot == id);
         for (id, k, v) in &data.slots {
             if !matched(*id) {
-                slots.insert(
-                    k.clone(),
+                slots.put(
+                    self.slot_rank[*id as usize],
+                    k,
                     SlotValue {
                         value: v.clone(),
                         text: String::new(),
@@ -1507,16 +1567,18 @@ impl IntentEngine {
                 && !matched(*id)
                 && let Some(v) = context.get(key)
             {
-                slots.insert(
-                    slot.clone(),
+                slots.put(
+                    self.slot_rank[*id as usize],
+                    slot,
                     SlotValue {
-                        value: Value::Text(v.clone()),
+                        value: Value::Text(v.to_string()),
                         text: String::new(),
                         wildcard: false,
                     },
                 );
             }
         }
+        let slots = slots.finish();
         let wildcard_share = wildcard_chars as f32 / total_chars;
         let mut confidence = (1.0 - 0.5 * wildcard_share) * plausibility;
         if edits > 0 {
@@ -1584,6 +1646,86 @@ impl IntentEngine {
             .map(|i| all.swap_remove(i))
             .filter(|m| m.confidence >= self.settings.threshold);
         Recognition { best, candidates }
+    }
+}
+
+/// The caller's context with the matched list values' context over it:
+/// shared, not copied, when it is the caller's (nothing matched adds to it)
+/// or one list value's (the caller's is empty).
+fn merged_context(ctx: &Context, entities: &[Entity<'_>], matched: &[(&str, &str)]) -> Context {
+    if matched.is_empty() {
+        return ctx.clone();
+    }
+    if ctx.is_empty() {
+        let mut with = entities.iter().filter_map(|e| match e.value {
+            EValue::Value(v) if !v.context.is_empty() => Some(v),
+            _ => None,
+        });
+        if let (Some(v), None) = (with.next(), with.next())
+            && v.context.len() == matched.len()
+        {
+            return v.context.clone();
+        }
+    }
+    let mut context = ctx.clone();
+    for (k, v) in matched {
+        context.insert(*k, *v);
+    }
+    context
+}
+
+/// A match's slots while they are built: kept sorted by the slot names'
+/// ranks (numbers compared, not names), each slot once. Past 16 slots
+/// (no Home Assistant template comes near) they are sorted by name instead.
+struct SlotsBuilder {
+    entries: Vec<(SharedStr, SlotValue)>,
+    /// `entries`' ranks, while there are at most 16.
+    ranks: [u32; 16],
+    by_name: Option<Slots>,
+}
+
+impl SlotsBuilder {
+    /// Room for `most` slots.
+    #[inline(always)]
+    fn new(most: usize) -> Self {
+        Self {
+            entries: Vec::with_capacity(most.min(16)),
+            ranks: [0; 16],
+            by_name: (most > 16).then(Slots::new),
+        }
+    }
+
+    /// Sets the slot of rank `rank` and name `name`.
+    #[inline(always)]
+    fn put(&mut self, rank: u32, name: &SharedStr, value: SlotValue) {
+        if let Some(slots) = &mut self.by_name {
+            slots.insert(name.clone(), value);
+            return;
+        }
+        let n = self.entries.len();
+        let mut i = n;
+        while i > 0 && self.ranks[i - 1] >= rank {
+            i -= 1;
+        }
+        if i < n && self.ranks[i] == rank {
+            self.entries[i].1 = value;
+            return;
+        }
+        self.ranks.copy_within(i..n, i + 1);
+        self.ranks[i] = rank;
+        if i == n {
+            self.entries.push((name.clone(), value));
+        } else {
+            self.entries.insert(i, (name.clone(), value));
+        }
+    }
+
+    #[inline(always)]
+    fn finish(self) -> Slots {
+        match self.by_name {
+            Some(slots) => slots,
+            None => Slots::from_sorted(self.entries),
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 //! - [`sample`]: bounded sample sentences of a source's templates (the assistant's shadowing check).
 //! - `hassil_baseline` (feature `bench`): Python hassil measured against Emma for the benchmarks.
 //! - [`SharedStr`]: names a match shares with the engine (intent, template, slots).
+//! - [`Slots`]: a match's slots by name, a sorted vector.
 //! - internal: `yaml` (budgeted YAML), `text` (normalisation), `lists`
 //!   (slot lists as tries), `literals` (literal search over characters),
 //!   `program` (compiled templates and the matcher), `prefilter`,
@@ -43,6 +44,7 @@ mod prefilter;
 mod program;
 pub mod sample;
 mod shared;
+pub mod slots;
 pub mod template;
 mod text;
 pub mod value;
@@ -54,4 +56,5 @@ pub use lists::ListValue;
 pub use merge::{IntentSource, Owners};
 pub use sample::{Sample, SampleLimits, samples};
 pub use shared::SharedStr;
+pub use slots::Slots;
 pub use value::Value;

@@ -40,8 +40,8 @@ impl ListValue {
 pub(crate) struct TextValue {
     /// Slot output; `None` means "the text as spoken".
     pub out: Option<crate::value::Value>,
-    /// Context merged into the match.
-    pub context: Vec<(String, String)>,
+    /// Context merged into the match (shared with the matches it is all of).
+    pub context: crate::engine::Context,
     /// For template values (`(closed|shut)`): the compiled template.
     pub node: Option<Node>,
     /// For template values: the literal words a match starts with (`None`:

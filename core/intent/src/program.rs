@@ -93,8 +93,8 @@ pub(crate) struct Entity<'a> {
 pub(crate) enum EValue<'a> {
     /// The text as spoken.
     Spoken,
-    /// A list's out value.
-    Out(&'a crate::value::Value),
+    /// A list value: its `out` (the text as spoken when it has none) and context.
+    Value(&'a TextValue),
     /// A number.
     Num(f64),
 }
@@ -386,16 +386,17 @@ impl<'a, 's> Matcher<'a, 's> {
     fn push_value(&mut self, slot: u32, start: usize, end: usize, value: &'a TextValue) {
         self.state.entities.push(Entity {
             slot,
-            value: match &value.out {
-                Some(out) => EValue::Out(out),
-                None => EValue::Spoken,
+            value: if value.out.is_some() || !value.context.is_empty() {
+                EValue::Value(value)
+            } else {
+                EValue::Spoken
             },
             start,
             end,
             wildcard: false,
         });
-        for (k, v) in &value.context {
-            self.state.context.push((k.as_str(), v.as_str()));
+        for (k, v) in value.context.iter() {
+            self.state.context.push((k, v));
         }
     }
 
@@ -503,9 +504,7 @@ impl<'a, 's> Matcher<'a, 's> {
             return true;
         }
         let ctx = &value.context;
-        let get = |key: &str| -> Option<&str> {
-            ctx.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-        };
+        let get = |key: &str| -> Option<&str> { ctx.get(key) };
         crate::engine::check_required(self.tables.requires, &get, true)
             && crate::engine::check_excluded(self.tables.excludes, &get)
     }

@@ -286,3 +286,56 @@ lists:
         );
     }
 }
+
+#[test]
+fn match_context_is_the_callers_with_the_list_values_over_it() {
+    let e = engine();
+    let ctx = |pairs: &[(&str, &str)]| -> Context { pairs.iter().copied().collect() };
+    let context = |text: &str, caller: &Context| -> Vec<(String, String)> {
+        e.recognize_best(text, caller)
+            .expect(text)
+            .context
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    // The list value's context alone, the caller's alone, both merged (the
+    // value's over the caller's).
+    assert_eq!(
+        context("turn on the ceiling light", &Context::new()),
+        pairs(&[("domain", "light")])
+    );
+    let kitchen = ctx(&[("area", "Kitchen")]);
+    assert_eq!(
+        context("add oat milk to my shopping list", &kitchen),
+        pairs(&[("area", "Kitchen")])
+    );
+    assert_eq!(
+        context(
+            "turn on the garage door",
+            &ctx(&[("area", "Kitchen"), ("domain", "x")])
+        ),
+        pairs(&[("area", "Kitchen"), ("domain", "cover")])
+    );
+    let m = e
+        .recognize_best("turn on the ceiling light", &kitchen)
+        .unwrap();
+    assert_eq!(m.context.get("domain"), Some("light"));
+    assert_eq!(m.context.len(), 2);
+    assert_eq!(
+        serde_json::to_string(&m.context).unwrap(),
+        r#"{"area":"Kitchen","domain":"light"}"#
+    );
+    assert_eq!(
+        format!("{:?}", m.context),
+        r#"{"area": "Kitchen", "domain": "light"}"#
+    );
+    // Empty and built-up contexts compare by their entries.
+    assert_eq!(Context::new(), ctx(&[]));
+    assert_eq!(Context::new().with("a", "1"), ctx(&[("a", "1")]));
+}
