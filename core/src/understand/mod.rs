@@ -335,6 +335,24 @@ impl Understood {
         }
     }
 
+    /// An intent found in `text` by the step `via`, before any acoustic evidence is attached.
+    fn found(
+        text: String,
+        intent: String,
+        slots: BTreeMap<String, String>,
+        confidence: f32,
+        via: String,
+    ) -> Self {
+        Understood {
+            intent: Some(intent),
+            slots,
+            confidence,
+            via,
+            rejected: None,
+            ..Understood::unmatched(text)
+        }
+    }
+
     fn unmatched(text: String) -> Self {
         Understood {
             text,

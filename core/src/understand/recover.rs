@@ -50,19 +50,13 @@ pub(super) fn match_hypotheses(
             let coverage = words.len() as f32 / full.max(1) as f32;
             let conf = (weight * share * coverage).clamp(0.0, 1.0);
             if conf >= threshold {
-                return Some(Understood {
-                    text: text.clone(),
-                    intent: Some(intent),
+                return Some(Understood::found(
+                    text.clone(),
+                    intent,
                     slots,
-                    confidence: conf,
-                    via: format!("{prefix}completion"),
-                    fit: None,
-                    verification: None,
-                    rejected: None,
-                    rejected_by: None,
-                    agreement: None,
-                    unsure: None,
-                });
+                    conf,
+                    format!("{prefix}completion"),
+                ));
             }
         }
     }
@@ -88,23 +82,18 @@ pub(super) fn match_hypotheses(
 
 /// What matching `text` to `m` with confidence `conf` by the step `via` came to.
 pub(super) fn understood(text: &str, m: IntentMatch, conf: f32, via: String) -> Understood {
-    Understood {
-        text: text.to_owned(),
-        intent: Some(m.intent.to_string()),
-        slots: m
-            .slots
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.value.to_string()))
-            .collect(),
-        confidence: conf.clamp(0.0, 1.0),
+    let slots = m
+        .slots
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.value.to_string()))
+        .collect();
+    Understood::found(
+        text.to_owned(),
+        m.intent.to_string(),
+        slots,
+        conf.clamp(0.0, 1.0),
         via,
-        fit: None,
-        verification: None,
-        rejected: None,
-        rejected_by: None,
-        agreement: None,
-        unsure: None,
-    }
+    )
 }
 
 /// The intent most completions agree on: (intent, shared slots, share of
