@@ -76,6 +76,11 @@ pub struct ServeArgs {
     /// (the transcript joins them).
     #[arg(long, default_value_t = 800)]
     silence_ms: u32,
+    /// Hear wildcard slots ("add {item} to my shopping list") in an
+    /// open-vocabulary Moonshine transcript (English grammar decoding; the
+    /// model `scripts/setup` installs; docs/understand.md, "Open vocabulary").
+    #[arg(long)]
+    open_vocabulary: bool,
     /// Audio streams decoded at once (each holds a recogniser).
     #[arg(long, default_value_t = 4)]
     max_streams: usize,
@@ -183,6 +188,25 @@ async fn run_server(
                 None => Engine::Vosk,
             };
             let (model, model_name) = model_dir(engine, args.model.as_deref())?;
+            let open_vocabulary = if args.open_vocabulary {
+                let registry = super::speech::registry();
+                let english = args.lang == "en" || args.lang.starts_with("en-");
+                match registry.moonshine_english() {
+                    Some(dir)
+                        if english
+                            && engine != Engine::Moonshine
+                            && args.decoding == Decoding::Grammar =>
+                    {
+                        Some(dir)
+                    }
+                    _ => anyhow::bail!(
+                        "--open-vocabulary needs English grammar decoding and the Moonshine model in {} (run scripts/setup)",
+                        registry.dir().display()
+                    ),
+                }
+            } else {
+                None
+            };
             let config = AsrConfig {
                 engine,
                 model,
@@ -194,6 +218,7 @@ async fn run_server(
                 },
                 max_streams: args.max_streams,
                 wait: Duration::from_secs(10),
+                open_vocabulary,
             };
             let loader = loader.clone();
             let (pool, warnings) =

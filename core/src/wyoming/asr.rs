@@ -40,6 +40,10 @@ pub struct AsrConfig {
     pub max_streams: usize,
     /// Longest wait for a free recogniser before a stream is refused.
     pub wait: Duration,
+    /// A Moonshine model directory: wildcard slots ("add {item} to my
+    /// shopping list") are heard in its transcript
+    /// ([`Understander::set_open_vocabulary`]); each pooled decoder loads it.
+    pub open_vocabulary: Option<PathBuf>,
 }
 
 /// Recognisers shared by all connections.
@@ -139,7 +143,11 @@ impl SpeechPool {
 
 fn build(config: &AsrConfig, loader: &IntentLoader) -> Result<Understander, UnderstandError> {
     let intents = loader().map_err(|e| UnderstandError::Handler(e.into()))?;
-    Understander::new(intents, config.engine, &config.model, config.decoding)
+    let mut u = Understander::new(intents, config.engine, &config.model, config.decoding)?;
+    if let Some(dir) = &config.open_vocabulary {
+        u.set_open_vocabulary(Engine::Moonshine, dir)?;
+    }
+    Ok(u)
 }
 
 /// What the blocking decode of one stream returns: the understander, to go
