@@ -423,14 +423,7 @@ fn moonshine_transcribes_what_no_grammar_holds() {
     // open vocabulary (a question no command grammar holds). Its model comes
     // from scripts/setup, linked into a fresh home.
     let home = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(home.path().join("models")).unwrap();
-    let installed = setup_home().join("models/moonshine-base-en");
-    assert!(
-        installed.join("lib/libmoonshine.so").is_file(),
-        "{} is missing: run scripts/setup",
-        installed.display()
-    );
-    std::os::unix::fs::symlink(&installed, home.path().join("models/moonshine-base-en")).unwrap();
+    link_moonshine(home.path());
     let wavs = tempfile::tempdir().unwrap();
     let raw = wavs.path().join("raw.wav");
     let wav = wavs.path().join("question.wav");
@@ -522,14 +515,7 @@ fn open_vocabulary_sends_the_wildcard_item_home_assistant_needs() {
     };
     let grammar_only = transcript(&[]);
     assert!(!grammar_only.contains("brown rice"), "{grammar_only}");
-    std::fs::create_dir_all(home.path().join("models")).unwrap();
-    let installed = setup_home().join("models/moonshine-base-en");
-    assert!(
-        installed.join("lib/libmoonshine.so").is_file(),
-        "{} is missing: run scripts/setup",
-        installed.display()
-    );
-    std::os::unix::fs::symlink(&installed, home.path().join("models/moonshine-base-en")).unwrap();
+    link_moonshine(home.path());
     let open = transcript(&["--open-vocabulary"]);
     assert!(
         open.contains("brown rice") && open.contains("shopping list"),
@@ -543,6 +529,18 @@ fn shared_data() -> PathBuf {
     std::env::var_os("EMMA_SHARED_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+}
+
+/// Links the Moonshine model `scripts/setup` installed into the fresh `home`.
+fn link_moonshine(home: &Path) {
+    std::fs::create_dir_all(home.join("models")).unwrap();
+    let installed = setup_home().join("models/moonshine-base-en");
+    assert!(
+        installed.join("lib/libmoonshine.so").is_file(),
+        "{} is missing: run scripts/setup",
+        installed.display()
+    );
+    std::os::unix::fs::symlink(&installed, home.join("models/moonshine-base-en")).unwrap();
 }
 
 /// The first `n` recordings of `word` (sorted by name) from the shared data.
