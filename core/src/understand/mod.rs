@@ -393,6 +393,8 @@ pub struct Understander {
     restricted: bool,
     /// The grammar has spans it cannot enumerate (wildcards) or lost words: free decoding backs it up.
     needs_free: bool,
+    /// The grammar has wildcard spans (their commands are forced into other sentences).
+    has_wildcards: bool,
     recognizer: Option<Box<dyn SpeechRecognizer>>,
     free: Option<Box<dyn SpeechRecognizer>>,
     engine: Engine,
@@ -525,6 +527,7 @@ impl Understander {
         recognizer.set_verification(rejection.verifies());
         Ok(Understander {
             intents,
+            has_wildcards: export.grammar.has_free(),
             walker_grammar: export.grammar,
             restricted: set.restricted,
             needs_free: set.needs_free,
@@ -829,6 +832,7 @@ impl Understander {
             self.decoding,
             &mut warnings,
         )?;
+        self.has_wildcards = export.grammar.has_free();
         self.walker_grammar = export.grammar;
         self.restricted = set.restricted;
         self.needs_free = set.needs_free;
@@ -1010,8 +1014,7 @@ impl Understander {
         let mut transcript = None;
         // A grammar with wildcards forces their commands into other
         // sentences, some of them sure: every utterance is transcribed then.
-        let forced = self.walker_grammar.has_free();
-        if self.has_open_vocabulary() && (forced || !sure) && !pcm.is_empty() {
+        if self.has_open_vocabulary() && (self.has_wildcards || !sure) && !pcm.is_empty() {
             transcript = self.transcribe(pcm)?;
             if let Some((text, ms)) = &transcript
                 && let Some(found) = self.open_match(&heard, text, *ms)
