@@ -22,7 +22,9 @@
 //! compared, per frame, with that of a loop of frequent English words over
 //! the same audio. Speech that is not a command fits the word loop better;
 //! it is rejected at once, and no recovery step or free-decoding pass may
-//! turn it into an intent.
+//! turn it into an intent. The one exception is open vocabulary (below, when
+//! set): an intent with a wildcard slot found in the open-vocabulary
+//! transcript may still come from it, as the grammar cannot hear those.
 //!
 //! A command that passed the acoustic check can then be checked against an
 //! open-vocabulary transcript of the same audio (Moonshine; [`agree`],
