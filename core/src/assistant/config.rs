@@ -209,8 +209,9 @@ pub struct SpeechConfig {
     pub agreement: Option<PathBuf>,
     /// A Moonshine model directory: wildcard slots ("add {item} to my
     /// shopping list"), which the grammar cannot enumerate, are understood
-    /// from its transcript of utterances the grammar gave no sure command
-    /// for ([`crate::understand::Understander::set_open_vocabulary`]);
+    /// from its transcript (of every utterance when the intents have
+    /// wildcards, else of those the grammar gave no sure command for;
+    /// [`crate::understand::Understander::set_open_vocabulary`]);
     /// `None`: the grammar decoder's own free decoding.
     /// [`SpeechConfig::with_open_vocabulary_if_installed`] sets it for English.
     pub open_vocabulary: Option<PathBuf>,

@@ -416,6 +416,9 @@ pub struct Understander {
 /// An open-vocabulary recogniser (Moonshine) and its uses.
 struct OpenVocabulary {
     recognizer: Box<dyn SpeechRecognizer>,
+    /// What `recognizer` was opened with (both uses share it).
+    engine: Engine,
+    model: PathBuf,
     /// The agreement check of grammar commands: `None` off; `Some(None)`:
     /// transcribe and report ([`Understood::agreement`]) without rejecting.
     agreement: Option<Option<AgreementRule>>,
@@ -567,9 +570,10 @@ impl Understander {
     /// Understands wildcard slots, which the grammar cannot enumerate, from
     /// an open-vocabulary transcript of the utterance by `engine` with the
     /// model at `model` (Moonshine; see [`open`]). The transcript is made
-    /// only for utterances the grammar gave no sure command for (so sure
-    /// commands cost nothing more), and replaces the grammar decoder's free
-    /// decoding. From an utterance the acoustic check rejected, only an
+    /// for every utterance when the intents have wildcards (the grammar
+    /// forces their commands into other sentences, some of them sure), else
+    /// only for utterances the grammar gave no sure command for, and it
+    /// replaces the grammar decoder's free decoding. From an utterance the acoustic check rejected, only an
     /// intent with a wildcard slot is taken; an intent without one must
     /// come through the grammar, which hears it better.
     pub fn set_open_vocabulary(
@@ -602,22 +606,33 @@ impl Understander {
         self.open.as_ref().is_some_and(|o| o.wildcards.is_some())
     }
 
-    /// The open-vocabulary recogniser, opened with `model` (the uses already set stay).
+    /// The open-vocabulary recogniser for `engine` and `model`: the one
+    /// already open when it is the same (agreement and open vocabulary
+    /// share it), else a new one (the uses already set stay).
     fn open_recognizer(
         &mut self,
         engine: Engine,
         model: &Path,
     ) -> Result<&mut OpenVocabulary, UnderstandError> {
-        let recognizer = emma_speech::open(engine, model)?;
-        let (agreement, wildcards) = match self.open.take() {
-            Some(o) => (o.agreement, o.wildcards),
-            None => (None, None),
-        };
-        Ok(self.open.insert(OpenVocabulary {
-            recognizer,
-            agreement,
-            wildcards,
-        }))
+        let same = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.engine == engine && o.model == model);
+        if !same {
+            let recognizer = emma_speech::open(engine, model)?;
+            let (agreement, wildcards) = match self.open.take() {
+                Some(o) => (o.agreement, o.wildcards),
+                None => (None, None),
+            };
+            self.open = Some(OpenVocabulary {
+                recognizer,
+                engine,
+                model: model.to_owned(),
+                agreement,
+                wildcards,
+            });
+        }
+        Ok(self.open.as_mut().expect("set above"))
     }
 
     /// The pronunciation dictionary transcripts are aligned with: the
@@ -1019,7 +1034,7 @@ impl Understander {
         if self.has_open_vocabulary() && (self.has_wildcards || !sure) && !pcm.is_empty() {
             transcript = self.transcribe(pcm)?;
             if let Some((text, ms)) = &transcript
-                && let Some(found) = self.open_match(&heard, text, *ms)
+                && let Some(found) = self.open_match(&heard, sure, text, *ms)
             {
                 return Ok(found);
             }
@@ -1031,14 +1046,19 @@ impl Understander {
     }
 
     /// The intent in the open-vocabulary transcript `text` (made in `ms`)
-    /// that may replace what the grammar `heard`: one with a wildcard slot
-    /// (only heard whole, `via: open`, when the grammar was sure of its
-    /// own command), or any when the grammar found nothing and did not
-    /// reject the speech.
-    fn open_match(&self, heard: &Understood, text: &str, ms: u64) -> Option<Understood> {
+    /// that may replace what the grammar `heard` (a command it is `sure`
+    /// of, or not): one with a wildcard slot (only heard whole, `via:
+    /// open`, when the grammar was sure of its own command), or any when
+    /// the grammar found nothing and did not reject the speech.
+    fn open_match(
+        &self,
+        heard: &Understood,
+        sure: bool,
+        text: &str,
+        ms: u64,
+    ) -> Option<Understood> {
         let sounds = self.open.as_ref()?.wildcards.as_ref()?;
         let m = open::match_transcript(&self.intents, &self.walker_grammar, sounds, text)?;
-        let sure = heard.intent.is_some() && heard.unsure.is_none();
         let nothing_else = heard.intent.is_none() && heard.rejected != Some(Rejected::NotACommand);
         let allowed = if m.wildcards > 0 {
             !sure || m.understood.via == "open"

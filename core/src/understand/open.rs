@@ -57,9 +57,9 @@ pub(super) fn match_transcript(
         .best
         .or_else(|| intents.recognize(&spoken, &ctx).best);
     if let Some(m) = exact {
-        let wildcards = m.wildcards;
+        let (wildcards, conf) = (m.wildcards, m.confidence);
         return Some(OpenMatch {
-            understood: understood(transcript, m, 1.0, "open".into()),
+            understood: understood(transcript, m, conf, "open".into()),
             wildcards,
         });
     }
@@ -71,7 +71,8 @@ pub(super) fn match_transcript(
     let heard: Vec<&str> = words.iter().map(String::as_str).collect();
     let max_swaps = (heard.len() as u32).div_ceil(3);
     let (sentence, swaps) = Walker::new(grammar).align_with(&heard, max_swaps, &edits)?;
-    let m = intents.recognize(&sentence.join(" "), &ctx).best?;
+    let sentence = sentence.join(" ");
+    let m = intents.recognize(&sentence, &ctx).best?;
     let conf = m.confidence * (1.0 - swaps as f32 / heard.len() as f32);
     if conf < intents.settings().threshold {
         return None;
@@ -79,7 +80,7 @@ pub(super) fn match_transcript(
     let wildcards = m.wildcards;
     Some(OpenMatch {
         // What the assistant asks about: the sentence, not the transcript.
-        understood: understood(&sentence.join(" "), m, conf, "open-fuzzy".into()),
+        understood: understood(&sentence, m, conf, "open-fuzzy".into()),
         wildcards,
     })
 }

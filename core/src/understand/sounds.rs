@@ -17,6 +17,7 @@
 //! pronunciation. Words the dictionary lacks are compared by their letters
 //! the same way (vowel letters as one class).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -94,13 +95,19 @@ impl Pronunciations {
         Sound { id, class }
     }
 
-    /// The word's pronunciations, or its letters as one when the dictionary lacks it.
-    fn sounds(&self, word: &str) -> Vec<Vec<Sound>> {
-        if let Some(v) = self.words.get(&word.to_lowercase()) {
-            return v.clone();
+    /// The word's pronunciations, or its letters as one when the dictionary
+    /// lacks it. Called for every swap an alignment tries: the dictionary's
+    /// entries are borrowed, and a lower-case word is looked up as it is.
+    fn sounds(&self, word: &str) -> Cow<'_, [Vec<Sound>]> {
+        let lower = if word.chars().any(char::is_uppercase) {
+            Cow::Owned(word.to_lowercase())
+        } else {
+            Cow::Borrowed(word)
+        };
+        if let Some(v) = self.words.get(lower.as_ref()) {
+            return Cow::Borrowed(v);
         }
-        let letters = word
-            .to_lowercase()
+        let letters = lower
             .chars()
             .map(|c| Sound {
                 // Letters live above every phone symbol.
@@ -108,7 +115,7 @@ impl Pronunciations {
                 class: if "aeiouy".contains(c) { 0 } else { u8::MAX },
             })
             .collect();
-        vec![letters]
+        Cow::Owned(vec![letters])
     }
 
     /// Whether `a` and `b` sound alike (see the module doc); equal words always do.
