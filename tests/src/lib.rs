@@ -4,6 +4,7 @@
 
 pub mod mosquitto;
 pub mod ood_corpus;
+pub mod s2i_bench;
 pub mod speech;
 pub mod speech_corpus;
 use std::path::PathBuf;
