@@ -28,10 +28,16 @@
 //!
 //! A command that passed the acoustic check can then be checked against an
 //! open-vocabulary transcript of the same audio (Moonshine; [`agree`],
-//! [`Understander::set_agreement`]): when the transcript does not agree
-//! with the command, the utterance is not a command either
-//! ([`RejectedBy::Agreement`]), unless the command was heard whole and fit
-//! well: then it is [`Unsure::Disagreement`] and the assistant asks.
+//! [`Understander::set_agreement`]). When the transcript is itself a command
+//! of the grammar (read as [`open`] reads it: exactly, else aligned by
+//! sound), the two commands settle it: the same one is sure; another one
+//! replaces the grammar's, acted on when matched exactly and asked about
+//! when aligned by sound (the grammar decoder forces speech into its
+//! nearest sentence: "triple shot" heard as "double shot"). Otherwise, when
+//! the transcript does not agree with the command, the utterance is not a
+//! command either ([`RejectedBy::Agreement`]), unless the command was heard
+//! whole and fit well: then it is [`Unsure::Disagreement`] and the
+//! assistant asks.
 //!
 //! The same recogniser can also hear what the grammar cannot enumerate
 //! ([`Understander::set_open_vocabulary`], see [`open`]): wildcard slots
@@ -422,9 +428,43 @@ struct OpenVocabulary {
     /// The agreement check of grammar commands: `None` off; `Some(None)`:
     /// transcribe and report ([`Understood::agreement`]) without rejecting.
     agreement: Option<Option<AgreementRule>>,
-    /// Set when wildcard intents (and what the grammar could not decode) are
-    /// understood from the transcript: the dictionary to align it by sound.
-    wildcards: Option<sounds::Pronunciations>,
+    /// Wildcard intents (and what the grammar could not decode) are
+    /// understood from the transcript ([`Understander::set_open_vocabulary`]).
+    wildcards: bool,
+    /// The dictionary transcripts are aligned to the grammar by sound with
+    /// (open vocabulary, and the agreement check's own reading of the transcript).
+    sounds: sounds::Pronunciations,
+}
+
+/// Settles a command the grammar `found` with the command the open-vocabulary
+/// transcript is itself (`own`, from [`open::match_transcript`]), as the
+/// agreement check's comparison `a` reports them:
+/// - the same intent and slots: two recognisers agree, the command is sure;
+/// - another command: the transcript's replaces the grammar's (the grammar
+///   decoder forces whatever it hears into its closest sentence, an
+///   open-vocabulary transcript that is a sentence of the grammar as it
+///   stands is stronger evidence), acted on when the transcript matched
+///   exactly and asked about when it was aligned by sound (`rejection`
+///   decides, as for every reconstructed command).
+fn settle(
+    mut found: Understood,
+    own: Understood,
+    a: Agreement,
+    rejection: Rejection,
+) -> Understood {
+    if own.intent == found.intent && own.slots == found.slots {
+        found.unsure = None;
+        found.agreement = Some(Box::new(a));
+        return found;
+    }
+    tracing::debug!(grammar = %found.text, transcript = %own.text, via = %own.via, "the open-vocabulary transcript is another command: it replaces the grammar's");
+    Understood {
+        unsure: rejection.doubt(&own.via, None),
+        agreement: Some(Box::new(a)),
+        fit: found.fit,
+        verification: found.verification,
+        ..own
+    }
 }
 
 /// What setting a grammar on a recogniser came to.
@@ -554,7 +594,9 @@ impl Understander {
     /// `model` (Moonshine): with `Some(rule)`, a command whose transcript
     /// does not agree is rejected as [`Rejected::NotACommand`] by
     /// [`RejectedBy::Agreement`]; with `None` the comparison is only
-    /// reported in [`Understood::agreement`]. Runs after the acoustic
+    /// reported in [`Understood::agreement`]. With a rule, a transcript that
+    /// is itself a command of the grammar settles the disagreement instead
+    /// (see the module doc). Runs after the acoustic
     /// rejection, on utterances that passed it; it adds the transcription's
     /// time to each command's latency.
     pub fn set_agreement(
@@ -581,8 +623,7 @@ impl Understander {
         engine: Engine,
         model: &Path,
     ) -> Result<(), UnderstandError> {
-        let sounds = self.pronunciations();
-        self.open_recognizer(engine, model)?.wildcards = Some(sounds);
+        self.open_recognizer(engine, model)?.wildcards = true;
         Ok(())
     }
 
@@ -603,7 +644,7 @@ impl Understander {
 
     /// Whether wildcard slots are understood from an open-vocabulary transcript.
     pub fn has_open_vocabulary(&self) -> bool {
-        self.open.as_ref().is_some_and(|o| o.wildcards.is_some())
+        self.open.as_ref().is_some_and(|o| o.wildcards)
     }
 
     /// The open-vocabulary recogniser for `engine` and `model`: the one
@@ -620,9 +661,9 @@ impl Understander {
             .is_some_and(|o| o.engine == engine && o.model == model);
         if !same {
             let recognizer = emma_speech::open(engine, model)?;
-            let (agreement, wildcards) = match self.open.take() {
-                Some(o) => (o.agreement, o.wildcards),
-                None => (None, None),
+            let (agreement, wildcards, sounds) = match self.open.take() {
+                Some(o) => (o.agreement, o.wildcards, o.sounds),
+                None => (None, false, self.pronunciations()),
             };
             self.open = Some(OpenVocabulary {
                 recognizer,
@@ -630,6 +671,7 @@ impl Understander {
                 model: model.to_owned(),
                 agreement,
                 wildcards,
+                sounds,
             });
         }
         Ok(self.open.as_mut().expect("set above"))
@@ -670,7 +712,7 @@ impl Understander {
         if let Some(o) = &mut self.open {
             o.agreement = None;
         }
-        if self.open.as_ref().is_some_and(|o| o.wildcards.is_none()) {
+        if self.open.as_ref().is_some_and(|o| !o.wildcards) {
             self.open = None;
         }
     }
@@ -760,6 +802,11 @@ impl Understander {
             transcript.1,
         );
         tracing::debug!(grammar = %found.text, transcript = %a.transcript, audio_ms = pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE), same_intent = a.same_intent, words = a.words, ms = a.ms, "agreement");
+        if rule.is_some()
+            && let Some(own) = self.read_transcript(&transcript.0)
+        {
+            return Ok(settle(found, own, a, self.rejection));
+        }
         if rule.is_some_and(|rule| !rule.agrees(&a)) {
             if self.rejection.asks() && found.unsure.is_none() {
                 // The grammar's command was heard whole and fits well: the
@@ -784,6 +831,14 @@ impl Understander {
         }
         found.agreement = Some(Box::new(a));
         Ok(found)
+    }
+
+    /// The command the open-vocabulary transcript `text` is itself, read as
+    /// [`open::match_transcript`] reads it (exactly, else aligned by sound).
+    fn read_transcript(&self, text: &str) -> Option<Understood> {
+        let open = self.open.as_ref()?;
+        let m = open::match_transcript(&self.intents, &self.walker_grammar, &open.sounds, text)?;
+        m.understood.intent.is_some().then_some(m.understood)
     }
 
     /// Changes when hypotheses are rejected as "not a command" (the default
@@ -1057,8 +1112,8 @@ impl Understander {
         text: &str,
         ms: u64,
     ) -> Option<Understood> {
-        let sounds = self.open.as_ref()?.wildcards.as_ref()?;
-        let m = open::match_transcript(&self.intents, &self.walker_grammar, sounds, text)?;
+        let open = self.open.as_ref().filter(|o| o.wildcards)?;
+        let m = open::match_transcript(&self.intents, &self.walker_grammar, &open.sounds, text)?;
         let nothing_else = heard.intent.is_none() && heard.rejected != Some(Rejected::NotACommand);
         let allowed = if m.wildcards > 0 {
             !sure || m.understood.via == "open"
@@ -1271,5 +1326,79 @@ mod tests {
         assert!(at(1.5) > 0.99 && at(1.5) <= 1.0);
         assert!(at(-3.0) < 0.05);
         assert!(at(0.0) > at(-0.5) && at(-0.5) > at(-1.0));
+    }
+
+    fn order(text: &str, shots: &str, via: &str) -> Understood {
+        let slots = BTreeMap::from([
+            ("coffeeDrink".to_owned(), "mocha".to_owned()),
+            ("numberOfShots".to_owned(), shots.to_owned()),
+        ]);
+        Understood::found(text.into(), "orderDrink".into(), slots, 0.9, via.into())
+    }
+
+    fn compared(transcript: &str) -> Agreement {
+        Agreement {
+            transcript: transcript.into(),
+            intent: Some("orderDrink".into()),
+            same_intent: true,
+            words: 0.8,
+            ms: 900,
+        }
+    }
+
+    #[test]
+    fn the_transcripts_own_command_settles_a_disagreement_on_slots() {
+        let mut grammar = order("make me a double shot mocha", "double shot", "grammar");
+        grammar.fit = Some(0.3);
+        grammar.unsure = Some(Unsure::AcousticFit);
+        let asks = Rejection::default();
+        // The same command: the two recognisers agree, nothing to ask.
+        let same = order("make me a double shot mocha", "double shot", "open");
+        let r = settle(
+            grammar.clone(),
+            same,
+            compared("Make me a double shot mocha."),
+            asks,
+        );
+        assert_eq!((r.via.as_str(), r.unsure), ("grammar", None));
+        assert_eq!(r.agreement.as_ref().map(|a| a.ms), Some(900));
+        // Another command, heard exactly: it replaces the grammar's and is acted on.
+        let exact = order("Make me a triple shot mocha.", "triple shot", "open");
+        let r = settle(
+            grammar.clone(),
+            exact,
+            compared("Make me a triple shot mocha."),
+            asks,
+        );
+        assert_eq!(r.slots["numberOfShots"], "triple shot");
+        assert_eq!((r.via.as_str(), r.unsure), ("open", None));
+        assert_eq!(r.fit, Some(0.3), "the grammar's acoustic evidence stays");
+        // Aligned by sound: asked about, as the aligned sentence.
+        let alike = order("make me a triple shot mocha", "triple shot", "open-fuzzy");
+        let r = settle(
+            grammar.clone(),
+            alike.clone(),
+            compared("Make me a triple shad mocha."),
+            asks,
+        );
+        assert_eq!(
+            (r.text.as_str(), r.unsure),
+            ("make me a triple shot mocha", Some(Unsure::Recovered))
+        );
+        // An app that never asks acts on it.
+        let never = Rejection {
+            sure_word_loop_ratio: f64::NEG_INFINITY,
+            ..asks
+        };
+        assert_eq!(
+            settle(
+                grammar,
+                alike,
+                compared("Make me a triple shad mocha."),
+                never
+            )
+            .unsure,
+            None
+        );
     }
 }
