@@ -65,7 +65,9 @@ pub struct UnderstandArgs {
     #[arg(long)]
     json: bool,
     /// Check every grammar command against an open-vocabulary Moonshine
-    /// transcript of the same audio and reject it when they disagree
+    /// transcript of the same audio: a transcript that is itself another
+    /// command replaces the grammar's (asked about when aligned by sound);
+    /// otherwise reject the command when they disagree
     /// (English, needs the model `scripts/setup` installs). Off by default:
     /// measured, it loses in-domain commands in noise and adds seconds of
     /// latency on a loaded machine (docs/understand.md).
