@@ -109,17 +109,23 @@ fn kill_9_during_erase_then_erase_again_leaves_nothing_and_no_corruption() {
     scaffold(dir.path());
     let exe = std::env::current_exe().unwrap();
 
-    // How long one child erase takes, start to exit, on this machine.
-    plant(dir.path(), &Canaries::new(99), 400);
-    let t = Instant::now();
-    let st = Command::new(&exe)
-        .args(["--exact", "erase_child", "--test-threads=1", "--quiet"])
-        .env(CHILD_ENV, dir.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let full = t.elapsed();
-    eprintln!("one erase in a child process: {full:?}");
+    // How long one child erase takes, start to exit, on this machine: the
+    // fastest of three, as the first run pays for a cold page cache (a 33 ms
+    // first run followed by erases done in under 16 ms left no kill landing
+    // in time on a loaded machine).
+    let mut full = Duration::MAX;
+    for i in 0..3 {
+        plant(dir.path(), &Canaries::new(90 + i), 400);
+        let t = Instant::now();
+        let st = Command::new(&exe)
+            .args(["--exact", "erase_child", "--test-threads=1", "--quiet"])
+            .env(CHILD_ENV, dir.path())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        full = full.min(t.elapsed());
+    }
+    eprintln!("one erase in a child process: {full:?} (fastest of 3)");
 
     let rounds = 8;
     let mut interrupted = 0;
