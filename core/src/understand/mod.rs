@@ -467,6 +467,17 @@ fn settle(
     }
 }
 
+/// An open-vocabulary transcript of one utterance.
+struct Transcript {
+    /// As the recogniser wrote it.
+    text: String,
+    /// Milliseconds the transcription took.
+    ms: u64,
+    /// The command of the intents the transcript is itself, read once for
+    /// both uses ([`open::match_transcript`]: exactly, else aligned by sound).
+    own: Option<open::OpenMatch>,
+}
+
 /// What setting a grammar on a recogniser came to.
 struct GrammarSet {
     restricted: bool,
@@ -748,9 +759,10 @@ impl Understander {
         registry.moonshine_english()
     }
 
-    /// The open-vocabulary transcript of `pcm` and the milliseconds it took;
-    /// `None` without the recogniser or when it cannot transcribe (logged).
-    fn transcribe(&mut self, pcm: &[i16]) -> Result<Option<(String, u64)>, UnderstandError> {
+    /// The open-vocabulary transcript of `pcm`, read once as a command
+    /// ([`Transcript::own`]); `None` without the recogniser or when it
+    /// cannot transcribe (logged).
+    fn transcribe(&mut self, pcm: &[i16]) -> Result<Option<Transcript>, UnderstandError> {
         let Some(open) = self.open.as_mut() else {
             return Ok(None);
         };
@@ -761,7 +773,20 @@ impl Understander {
             .accept(pcm)
             .and_then(|_| open.recognizer.finish());
         match transcript {
-            Ok(r) => Ok(Some((r.text, t.elapsed().as_millis() as u64))),
+            Ok(r) => {
+                let ms = t.elapsed().as_millis() as u64;
+                let own = open::match_transcript(
+                    &self.intents,
+                    &self.walker_grammar,
+                    &open.sounds,
+                    &r.text,
+                );
+                Ok(Some(Transcript {
+                    text: r.text,
+                    ms,
+                    own,
+                }))
+            }
             Err(e) => {
                 // E.g. an utterance too long to transcribe: the grammar's verdict stands.
                 tracing::warn!("open-vocabulary transcription skipped: {e}");
@@ -778,7 +803,7 @@ impl Understander {
         &mut self,
         mut found: Understood,
         pcm: &[i16],
-        transcript: Option<(String, u64)>,
+        transcript: Option<Transcript>,
     ) -> Result<Understood, UnderstandError> {
         let Some(rule) = self.open.as_ref().and_then(|o| o.agreement) else {
             return Ok(found);
@@ -798,14 +823,14 @@ impl Understander {
             &self.intents,
             &found.text,
             &intent,
-            &transcript.0,
-            transcript.1,
+            &transcript.text,
+            transcript.ms,
         );
         tracing::debug!(grammar = %found.text, transcript = %a.transcript, audio_ms = pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE), same_intent = a.same_intent, words = a.words, ms = a.ms, "agreement");
         if rule.is_some()
-            && let Some(own) = self.read_transcript(&transcript.0)
+            && let Some(own) = transcript.own.filter(|m| m.understood.intent.is_some())
         {
-            return Ok(settle(found, own, a, self.rejection));
+            return Ok(settle(found, own.understood, a, self.rejection));
         }
         if rule.is_some_and(|rule| !rule.agrees(&a)) {
             if self.rejection.asks() && found.unsure.is_none() {
@@ -831,14 +856,6 @@ impl Understander {
         }
         found.agreement = Some(Box::new(a));
         Ok(found)
-    }
-
-    /// The command the open-vocabulary transcript `text` is itself, read as
-    /// [`open::match_transcript`] reads it (exactly, else aligned by sound).
-    fn read_transcript(&self, text: &str) -> Option<Understood> {
-        let open = self.open.as_ref()?;
-        let m = open::match_transcript(&self.intents, &self.walker_grammar, &open.sounds, text)?;
-        m.understood.intent.is_some().then_some(m.understood)
     }
 
     /// Changes when hypotheses are rejected as "not a command" (the default
@@ -1088,8 +1105,8 @@ impl Understander {
         // sentences, some of them sure: every utterance is transcribed then.
         if self.has_open_vocabulary() && (self.has_wildcards || !sure) && !pcm.is_empty() {
             transcript = self.transcribe(pcm)?;
-            if let Some((text, ms)) = &transcript
-                && let Some(found) = self.open_match(&heard, sure, text, *ms)
+            if let Some(t) = &transcript
+                && let Some(found) = self.open_match(&heard, sure, t)
             {
                 return Ok(found);
             }
@@ -1100,20 +1117,16 @@ impl Understander {
         Ok(heard)
     }
 
-    /// The intent in the open-vocabulary transcript `text` (made in `ms`)
-    /// that may replace what the grammar `heard` (a command it is `sure`
-    /// of, or not): one with a wildcard slot (only heard whole, `via:
-    /// open`, when the grammar was sure of its own command), or any when
-    /// the grammar found nothing and did not reject the speech.
-    fn open_match(
-        &self,
-        heard: &Understood,
-        sure: bool,
-        text: &str,
-        ms: u64,
-    ) -> Option<Understood> {
-        let open = self.open.as_ref().filter(|o| o.wildcards)?;
-        let m = open::match_transcript(&self.intents, &self.walker_grammar, &open.sounds, text)?;
+    /// The intent in the open-vocabulary transcript `t` that may replace
+    /// what the grammar `heard` (a command it is `sure` of, or not): one
+    /// with a wildcard slot (only heard whole, `via: open`, when the grammar
+    /// was sure of its own command), or any when the grammar found nothing
+    /// and did not reject the speech.
+    fn open_match(&self, heard: &Understood, sure: bool, t: &Transcript) -> Option<Understood> {
+        if !self.has_open_vocabulary() {
+            return None;
+        }
+        let m = t.own.as_ref()?;
         let nothing_else = heard.intent.is_none() && heard.rejected != Some(Rejected::NotACommand);
         let allowed = if m.wildcards > 0 {
             !sure || m.understood.via == "open"
@@ -1130,12 +1143,12 @@ impl Understander {
                 &self.intents,
                 &heard.text,
                 &intent,
-                text,
-                ms,
+                &t.text,
+                t.ms,
             ))),
             fit: heard.fit,
             verification: heard.verification,
-            ..m.understood
+            ..m.understood.clone()
         })
     }
 
