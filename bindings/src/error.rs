@@ -53,7 +53,8 @@ impl From<AssistantError> for EmmaError {
             AssistantError::NoSpeech
             | AssistantError::Audio(_)
             | AssistantError::Speech(_)
-            | AssistantError::Understand(_) => EmmaError::Speech(msg),
+            | AssistantError::Understand(_)
+            | AssistantError::Calibration(_) => EmmaError::Speech(msg),
             AssistantError::Intents(_) | AssistantError::Shadows { .. } => EmmaError::Intents(msg),
             AssistantError::Devices(_) => EmmaError::Devices(msg),
             AssistantError::Skills(_) => EmmaError::Skills(msg),

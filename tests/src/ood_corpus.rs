@@ -232,4 +232,13 @@ mod tests {
         assert_eq!(unique.len(), s.len(), "duplicate sentences");
         assert!(s.len() * conditions().len() >= 500, "{} sentences", s.len());
     }
+
+    /// The sure point is calibrated on other sentences than it is measured on.
+    #[test]
+    fn calibration_speaks_none_of_the_measured_sentences() {
+        let measured = sentences();
+        for s in emma_core::understand::calibrate::SENTENCES {
+            assert!(!measured.contains(s), "{s:?} is in both");
+        }
+    }
 }

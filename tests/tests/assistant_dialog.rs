@@ -15,6 +15,7 @@ use emma_core::assistant::{
 };
 use emma_core::devices::{Area, BrokerConfig, Bus, BusOptions, Device, Domain, Message, Registry};
 use emma_core::speech::{SAMPLE_RATE, synth};
+use emma_core::understand::{Calibration, CalibrationOptions};
 use emma_tests::mosquitto::Mosquitto;
 use tokio::sync::mpsc;
 
@@ -643,4 +644,68 @@ fn an_unsure_command_waits_for_yes_and_no_sends_nothing() {
     assert!(turns[3].commands.is_empty(), "{replies:?}");
     assert_eq!(replies[3], "Okay, sorry; please say it again");
     assert_eq!(f.published(Duration::from_secs(2)), ["light.kitchen"]);
+}
+
+#[test]
+fn a_speech_calibration_is_saved_and_applied_for_its_grammar_only() {
+    // Never asks by its own config, so an applied calibration shows as questions.
+    let mut f = fixture(asking_from(f64::NEG_INFINITY), true);
+    let command = "turn on the kitchen light";
+    let options = CalibrationOptions {
+        sentences: vec!["tell me a joke".into(), command.into()],
+        voices: vec![("en-us".into(), 175)],
+        max_acted: 0.0,
+    };
+    let mut calls = vec![];
+    let c = f
+        .assistant
+        .calibrate_speech(&options, &mut |done, total| calls.push((done, total)))
+        .unwrap();
+    assert_eq!(
+        c.skipped,
+        [command],
+        "the grammar's own command is not spoken"
+    );
+    assert_eq!((c.recordings, calls), (1, vec![(1, 1)]));
+    let file = f._dir.path().join("speech-calibration.json");
+    assert_eq!(
+        Calibration::load(&file).unwrap(),
+        c,
+        "saved in the data directory"
+    );
+
+    // The next start applies the saved point: here one that asks about every command.
+    let always_ask = Calibration {
+        sure_word_loop_ratio: 100.0,
+        ..c.clone()
+    };
+    always_ask.save(&file).unwrap();
+    f.assistant.stop().unwrap();
+    f.assistant.start().unwrap();
+    let turns = speak(&f.assistant, &[command]);
+    assert_eq!(turns.len(), 1, "{turns:?}");
+    assert_eq!(turns[0].reply, format!("Did you say \"{command}\"?"));
+    assert!(turns[0].commands.is_empty());
+
+    // One made for another grammar (a skill or a device changed it) is not.
+    Calibration {
+        fingerprint: "another grammar".into(),
+        ..always_ask
+    }
+    .save(&file)
+    .unwrap();
+    f.assistant.stop().unwrap();
+    f.assistant.start().unwrap();
+    let turns = speak(&f.assistant, &[command]);
+    assert_eq!(turns.len(), 1, "{turns:?}");
+    assert_eq!(devices(&turns[0]), ["light.kitchen"], "{turns:?}");
+    // A broken file does not keep the assistant from starting either.
+    std::fs::write(&file, "not json").unwrap();
+    f.assistant.stop().unwrap();
+    f.assistant.start().unwrap();
+    assert_eq!(
+        f.published(Duration::from_secs(2)),
+        ["light.kitchen"],
+        "only the command acted on was sent"
+    );
 }

@@ -234,3 +234,73 @@ fn open_vocabulary_hears_wildcard_slots() {
         open[3]
     );
 }
+
+/// `--calibration FILE`: a calibration for these intents sets the sure point;
+/// a broken one, or one made for other intents, is refused with the file named.
+#[test]
+fn a_calibration_file_sets_the_sure_point_and_a_wrong_one_is_refused() {
+    use emma_core::intent::IntentEngine;
+    use emma_core::speech::{Engine, POCKETSPHINX_EN_US};
+    use emma_core::understand::{Calibration, Decoding, Understander};
+
+    let dir = tempfile::tempdir().unwrap();
+    let wavs = dir.path().join("wav");
+    let command = SpokenCommand::new("make it strong", "brewStrength", &[("strength", "strong")]);
+    synthesize(&[command], VOICE, &wavs).unwrap();
+    let u = Understander::new(
+        IntentEngine::from_path(&coffee_context(), "en").unwrap(),
+        Engine::PocketSphinx,
+        Path::new(POCKETSPHINX_EN_US),
+        Decoding::Grammar,
+    )
+    .unwrap();
+    let file = dir.path().join("coffee-calibration.json");
+    let calibration = Calibration {
+        fingerprint: u.fingerprint(),
+        sure_word_loop_ratio: 100.0,
+        max_acted: 0.01,
+        recordings: 400,
+        acted: 0,
+        acted_at_default: 0,
+        skipped: vec![],
+        fits: vec![],
+    };
+    calibration.save(&file).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--json", "--wav", wavs.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        understand(&args, &coffee_context())
+    };
+    let out = run(&["--calibration", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(line["intent"], "brewStrength", "{line}");
+    assert_eq!(
+        line["unsure"], "acoustic-fit",
+        "below the calibrated point: {line}"
+    );
+
+    Calibration {
+        fingerprint: "0123".into(),
+        ..calibration
+    }
+    .save(&file)
+    .unwrap();
+    let out = run(&["--calibration", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let e = stderr(&out);
+    assert!(
+        e.contains("coffee-calibration.json") && e.contains("calibrate again"),
+        "{e}"
+    );
+
+    std::fs::write(&file, "{").unwrap();
+    let out = run(&["--calibration", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let e = stderr(&out);
+    assert!(
+        e.contains("coffee-calibration.json") && e.contains("not a calibration"),
+        "{e}"
+    );
+}

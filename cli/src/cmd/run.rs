@@ -15,6 +15,7 @@ use emma_core::assistant::{
     SpeechConfig, TtsConfig, WakeConfig,
 };
 use emma_core::speech::{self, Engine, SAMPLE_RATE};
+use emma_core::understand::{CalibrationOptions, Rejection};
 
 use crate::home::emma_home;
 
@@ -79,6 +80,14 @@ pub struct RunArgs {
     /// see docs/understand.md, "Open vocabulary").
     #[arg(long)]
     open_vocabulary: bool,
+    /// Calibrate, for the intents this assistant understands (built-ins,
+    /// skills, device names), from which acoustic fit a spoken command is
+    /// acted on without asking: speaks built-in sentences that are not
+    /// commands with espeak-ng (minutes), saves the point in Emma's data
+    /// directory for later starts, and exits (docs/understand.md,
+    /// "Calibrating the sure point per grammar").
+    #[arg(long, conflicts_with_all = ["text", "stdin", "wav", "wake", "agreement", "open_vocabulary"])]
+    calibrate: bool,
     /// Do not load installed skills.
     #[arg(long)]
     no_skills: bool,
@@ -299,6 +308,14 @@ fn interrupted() -> Arc<AtomicBool> {
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let typed = !args.text.is_empty() || args.stdin;
     let assistant = Assistant::new(config(&args, !typed)?)?;
+    if args.calibrate {
+        assistant.start().context("starting the assistant")?;
+        let result = calibrate(&assistant, args.json);
+        let stopped = assistant.stop();
+        result?;
+        stopped?;
+        return Ok(());
+    }
     assistant.add_listener(Arc::new(Printer { json: args.json }));
     assistant.start().context("starting the assistant")?;
     let stop = interrupted();
@@ -306,6 +323,40 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let stopped = assistant.stop();
     result?;
     stopped?;
+    Ok(())
+}
+
+/// `emma run --calibrate`: the assistant's speech calibration with a progress bar.
+fn calibrate(assistant: &Assistant, json: bool) -> anyhow::Result<()> {
+    let bar = if json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} recordings {elapsed} speaking sentences that are not commands",
+            )
+            .expect("valid template"),
+        );
+        bar
+    };
+    let c = assistant.calibrate_speech(&CalibrationOptions::default(), &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string(&c)?);
+    } else {
+        println!(
+            "sure from a word-loop ratio of {:.2}: {} of {} recordings that are not commands would be acted on; at the default {:.2}: {}. Saved for the next starts.",
+            c.sure_word_loop_ratio,
+            c.acted,
+            c.recordings,
+            Rejection::DEFAULT_SURE_WORD_LOOP_RATIO,
+            c.acted_at_default,
+        );
+    }
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 //! decoding fallback) lives in the library so every host behaves the same.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
@@ -15,13 +15,13 @@ use emma_core::intent::IntentEngine;
 use emma_core::intent::harness::Fixtures;
 #[cfg(feature = "mic")]
 use emma_core::understand::UnderstandError;
-use emma_core::understand::{Understander, Understood};
+use emma_core::understand::{Calibration, CalibrationOptions, Rejection, Understander, Understood};
 use emma_speech::{EndpointConfig, audio};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Arguments of `emma understand`.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("input").required(true).args(["wav", "mic"]))]
+#[command(group = clap::ArgGroup::new("input").required(true).args(["wav", "mic", "calibrate"]))]
 pub struct UnderstandArgs {
     /// Intents: a hassil directory or file, a Home Assistant intents tree, a
     /// Rhino context YAML or an Alexa interaction model JSON (detected by content).
@@ -79,6 +79,17 @@ pub struct UnderstandArgs {
     /// `scripts/setup` installs; docs/understand.md, "Open vocabulary").
     #[arg(long)]
     open_vocabulary: bool,
+    /// Calibrate, for these intents and this model, the word-loop ratio from
+    /// which a command is acted on without asking: speaks built-in sentences
+    /// that are not commands with espeak-ng (minutes), chooses the point at
+    /// which at most 1% of them would be acted on, and writes it to FILE
+    /// (docs/understand.md, "Calibrating the sure point per grammar").
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["calibration", "agreement", "open_vocabulary"])]
+    calibrate: Option<PathBuf>,
+    /// Use a calibration written by --calibrate for the same intents and model:
+    /// its sure point replaces the default.
+    #[arg(long, value_name = "FILE")]
+    calibration: Option<PathBuf>,
 }
 
 /// How speech is decoded before matching.
@@ -140,6 +151,22 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
             "--open-vocabulary needs English intents, grammar decoding and the Moonshine model (run scripts/setup)"
         );
     }
+    if let Some(file) = &args.calibrate {
+        return calibrate(&mut understander, file, args.json);
+    }
+    if let Some(file) = &args.calibration {
+        let c = Calibration::load(file)?;
+        understander
+            .apply_calibration(&c)
+            .with_context(|| format!("cannot use {}", file.display()))?;
+        if !args.json {
+            eprintln!(
+                "emma: commands are acted on without asking from a word-loop ratio of {:.2} ({})",
+                c.sure_word_loop_ratio,
+                file.display()
+            );
+        }
+    }
     let endpoint = EndpointConfig {
         silence_end_ms: args.silence_ms,
         ..if args.vad {
@@ -186,6 +213,61 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     listen_mic(&mut understander, endpoint, &printer)
+}
+
+/// `--calibrate FILE`: calibrates the sure point with a progress bar, writes
+/// it to `file` and reports what it measured.
+fn calibrate(understander: &mut Understander, file: &Path, json: bool) -> anyhow::Result<()> {
+    let bar = if json {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} recordings {elapsed} {wide_msg}")
+                .expect("valid template"),
+        );
+        bar.set_message("speaking sentences that are not commands");
+        bar
+    };
+    let c = understander.calibrate(&CalibrationOptions::default(), &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    c.save(file)?;
+    if json {
+        let line = serde_json::json!({
+            "file": file.display().to_string(),
+            "fingerprint": c.fingerprint,
+            "sure_word_loop_ratio": c.sure_word_loop_ratio,
+            "recordings": c.recordings,
+            "acted": c.acted,
+            "acted_at_default": c.acted_at_default,
+            "default_sure_word_loop_ratio": Rejection::DEFAULT_SURE_WORD_LOOP_RATIO,
+            "skipped": c.skipped,
+        });
+        println!("{line}");
+    } else {
+        let share = |n: usize| 100.0 * n as f64 / c.recordings.max(1) as f64;
+        println!(
+            "sure from a word-loop ratio of {:.2}: {} of {} recordings that are not commands would be acted on ({:.1}%); at the default {:.2}: {} ({:.1}%)",
+            c.sure_word_loop_ratio,
+            c.acted,
+            c.recordings,
+            share(c.acted),
+            Rejection::DEFAULT_SURE_WORD_LOOP_RATIO,
+            c.acted_at_default,
+            share(c.acted_at_default),
+        );
+        if !c.skipped.is_empty() {
+            println!(
+                "left out, as commands of these intents: {}",
+                c.skipped.join("; ")
+            );
+        }
+        println!("written to {}", file.display());
+    }
+    Ok(())
 }
 
 #[cfg(feature = "mic")]

@@ -26,6 +26,9 @@ pub enum AssistantError {
     /// Understanding speech failed.
     #[error(transparent)]
     Understand(#[from] crate::understand::UnderstandError),
+    /// Calibrating speech failed, or a saved calibration cannot be read.
+    #[error(transparent)]
+    Calibration(#[from] crate::understand::CalibrationError),
     /// The intents could not be compiled (a clash between a skill and the built-ins, a bad template).
     #[error(transparent)]
     Intents(#[from] emma_intent::IntentError),

@@ -48,6 +48,7 @@
 
 mod audio;
 pub mod bench;
+mod calibration;
 mod config;
 mod conversation;
 pub mod dialog;
@@ -90,7 +91,7 @@ use event::Hub;
 use services::HomeServices;
 
 use crate::events::EventRouter;
-use crate::understand::Understander;
+use crate::understand::{Calibration, CalibrationOptions, Understander};
 
 /// The assistant. Cheap to clone; every clone is the same assistant.
 #[derive(Clone)]
@@ -346,6 +347,31 @@ impl Assistant {
             Some(s) => s.finish(),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// Calibrates, for the intents the assistant understands now, from which
+    /// acoustic fit a spoken command is acted on without asking "Did you say
+    /// …?" ([`crate::understand::calibrate`]): speaks built-in sentences that
+    /// are not commands with espeak-ng and chooses the point at which at most
+    /// 1% of them would be acted on. The point is used at once and saved in
+    /// the data directory, where the next start finds it (until a skill or a
+    /// device name changes the grammar: then the default is used again).
+    /// Takes minutes with [`CalibrationOptions::default`]; audio waits
+    /// meanwhile. `progress(done, total)` follows the recordings.
+    pub fn calibrate_speech(
+        &self,
+        options: &CalibrationOptions,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Calibration, AssistantError> {
+        not_in_listener("calibrate_speech")?;
+        let understander = {
+            let state = self.state();
+            let running = state.as_ref().ok_or(AssistantError::NotRunning)?;
+            running.understander.clone()
+        };
+        let mut guard = understander.lock().unwrap_or_else(|e| e.into_inner());
+        let u = guard.as_mut().ok_or(AssistantError::NoSpeech)?;
+        calibration::calibrate(u, options, &self.shared.config.data_dir, progress)
     }
 
     /// A channel receiving every event from now on.
@@ -644,6 +670,7 @@ impl Shared {
                     u.set_open_vocabulary(emma_speech::Engine::Moonshine, dir)?;
                     tracing::info!("speech: wildcard slots are heard by Moonshine");
                 }
+                calibration::restore(&mut u, &c.data_dir);
                 u.watch_speech(speaking.clone());
                 for w in u.warnings() {
                     tracing::info!("speech: {w}");

@@ -48,12 +48,14 @@
 //! matching itself is in `recover`.
 
 pub mod agree;
+pub mod calibrate;
 mod open;
 mod recover;
 pub mod sounds;
 pub mod walk;
 
 pub use agree::{Agreement, AgreementRule};
+pub use calibrate::{Calibration, CalibrationError, CalibrationOptions};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -1347,6 +1349,101 @@ mod tests {
             ("numberOfShots".to_owned(), shots.to_owned()),
         ]);
         Understood::found(text.into(), "orderDrink".into(), slots, 0.9, via.into())
+    }
+
+    /// The coffee-maker context with Moonshine's agreement on, as
+    /// `emma understand --agreement` sets it (needs `scripts/setup`: the
+    /// PocketSphinx en-us and Moonshine models).
+    fn coffee_with_agreement() -> Understander {
+        let context =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("intent/tests/data/import/coffee_maker.yml");
+        let intents = IntentEngine::from_path(&context, "en").unwrap();
+        let mut u = Understander::new(
+            intents,
+            Engine::PocketSphinx,
+            Path::new(emma_speech::POCKETSPHINX_EN_US),
+            Decoding::Grammar,
+        )
+        .expect("PocketSphinx en-us opens (scripts/setup installs it)");
+        let home = std::env::var_os("EMMA_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
+                    .join(".local/share/emma")
+            });
+        let moonshine = emma_speech::ModelRegistry::new(home.join("models"))
+            .moonshine_english()
+            .expect("the Moonshine model is installed (run scripts/setup)");
+        u.set_agreement(Engine::Moonshine, &moonshine, Some(AgreementRule::DEFAULT))
+            .unwrap();
+        u
+    }
+
+    /// A transcript as [`Understander::transcribe`] makes it, from text.
+    fn transcript(u: &Understander, text: &str) -> Transcript {
+        let sounds = &u.open.as_ref().expect("agreement is set").sounds;
+        Transcript {
+            text: text.into(),
+            ms: 900,
+            own: open::match_transcript(&u.intents, &u.walker_grammar, sounds, text),
+        }
+    }
+
+    /// The agreement check itself, not only [`settle`]: a transcript that is
+    /// a command of the grammar settles the disagreement, one that is not
+    /// falls back to the rule.
+    #[test]
+    fn the_agreement_check_settles_by_the_transcripts_own_command() {
+        let mut u = coffee_with_agreement();
+        let slots = BTreeMap::from([
+            ("coffeeDrink".to_owned(), "latte".to_owned()),
+            ("size".to_owned(), "large".to_owned()),
+        ]);
+        let mut grammar = Understood::found(
+            "give me a large latte".into(),
+            "orderDrink".into(),
+            slots,
+            0.9,
+            "grammar".into(),
+        );
+        grammar.fit = Some(0.3);
+        grammar.unsure = Some(Unsure::AcousticFit);
+        let check = |u: &mut Understander, said: &str| {
+            let t = transcript(u, said);
+            u.check_agreement(grammar.clone(), &[], Some(t)).unwrap()
+        };
+        // Another command, heard exactly: it replaces the grammar's.
+        let r = check(&mut u, "Give me a small latte.");
+        assert_eq!(r.slots["size"], "small", "{r:?}");
+        assert_eq!((r.via.as_str(), r.unsure), ("open", None));
+        assert_eq!(r.fit, Some(0.3));
+        assert_eq!(
+            r.agreement.as_ref().map(|a| a.transcript.as_str()),
+            Some("Give me a small latte.")
+        );
+        // Another command aligned by sound: it replaces the grammar's, asked about.
+        let r = check(&mut u, "Give me a small lottie.");
+        assert_eq!(
+            r.slots.get("size").map(String::as_str),
+            Some("small"),
+            "{r:?}"
+        );
+        assert_eq!(
+            (r.via.as_str(), r.unsure),
+            ("open-fuzzy", Some(Unsure::Recovered))
+        );
+        // The same command: two recognisers agree, the weak fit is no reason to ask.
+        let r = check(&mut u, "Give me a large latte.");
+        assert_eq!((r.via.as_str(), r.unsure), ("grammar", None), "{r:?}");
+        // No command at all, and an unsure grammar command: not a command.
+        let r = check(&mut u, "Tell me a joke.");
+        assert_eq!(r.intent, None, "{r:?}");
+        assert_eq!(r.rejected_by, Some(RejectedBy::Agreement));
+        // No intent from the grammar: nothing to check.
+        let none = Understood::unmatched("tell me a joke".into());
+        let t = transcript(&u, "Give me a small latte.");
+        assert_eq!(u.check_agreement(none.clone(), &[], Some(t)).unwrap(), none);
     }
 
     fn compared(transcript: &str) -> Agreement {

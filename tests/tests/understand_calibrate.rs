@@ -1,0 +1,144 @@
+//! Calibrating the sure point per grammar (`emma_core::understand::calibrate`):
+//! what a calibration measures, that it is refused for another grammar, and
+//! that the point it sets decides whether the assistant asks.
+//!
+//! Small samples (a few espeak-ng sentences, PocketSphinx en-us in-process);
+//! the measurement of a full calibration is in `docs/understand.md`
+//! ("Calibrating the sure point per grammar").
+
+use std::path::Path;
+
+use emma_core::intent::IntentEngine;
+use emma_core::intent::harness::Fixtures;
+use emma_core::speech::{EndpointConfig, Engine, POCKETSPHINX_EN_US, synth};
+use emma_core::understand::{
+    Calibration, CalibrationError, CalibrationOptions, Decoding, Rejection, Understander, Unsure,
+};
+use emma_tests::speech_corpus::{coffee_commands, coffee_context, ha_light_tree};
+
+fn open(intents: IntentEngine) -> Understander {
+    Understander::new(
+        intents,
+        Engine::PocketSphinx,
+        Path::new(POCKETSPHINX_EN_US),
+        Decoding::Grammar,
+    )
+    .expect("PocketSphinx en-us opens (scripts/setup installs it)")
+}
+
+fn coffee() -> Understander {
+    open(IntentEngine::from_path(&coffee_context(), "en").unwrap())
+}
+
+/// A calibration of `u` whose only content is its sure point.
+fn calibration_at(u: &Understander, sure: f64) -> Calibration {
+    Calibration {
+        fingerprint: u.fingerprint(),
+        sure_word_loop_ratio: sure,
+        max_acted: 0.01,
+        recordings: 0,
+        acted: 0,
+        acted_at_default: 0,
+        skipped: vec![],
+        fits: vec![],
+    }
+}
+
+#[test]
+fn calibration_leaves_out_the_grammars_own_commands_and_sets_a_point_no_recording_reaches() {
+    let mut u = coffee();
+    let command = coffee_commands()[0].text.clone();
+    let options = CalibrationOptions {
+        sentences: vec![
+            command.clone(),
+            "what time is it in tokyo".into(),
+            "I would like a cup of tea".into(),
+            "tell me about the weather".into(),
+        ],
+        voices: vec![("en-us".into(), 175)],
+        max_acted: 0.0,
+    };
+    let mut calls = vec![];
+    let c = u
+        .calibrate(&options, &mut |done, total| calls.push((done, total)))
+        .unwrap();
+    assert_eq!(
+        c.skipped,
+        vec![command],
+        "a command of the grammar is not spoken"
+    );
+    assert_eq!(c.recordings, 3);
+    assert_eq!(calls, vec![(1, 3), (2, 3), (3, 3)]);
+    assert!(c.sure_word_loop_ratio >= 0.0, "{c:?}");
+    // None allowed: every recording that would be acted on at some point
+    // falls below the chosen point.
+    assert!(c.fits.iter().all(|&f| f < c.sure_word_loop_ratio), "{c:?}");
+    assert_eq!(c.acted, 0);
+    assert!(
+        c.fits.windows(2).all(|w| w[0] >= w[1]),
+        "highest first: {c:?}"
+    );
+    assert_eq!(
+        c.acted_at_default,
+        c.fits
+            .iter()
+            .filter(|&&f| f >= Rejection::DEFAULT_SURE_WORD_LOOP_RATIO)
+            .count()
+    );
+    // The understander is unchanged until the calibration is applied.
+    assert_eq!(u.rejection(), Rejection::default());
+    u.apply_calibration(&c).unwrap();
+    assert_eq!(u.rejection().sure_word_loop_ratio, c.sure_word_loop_ratio);
+    assert_eq!(
+        u.rejection().min_word_loop_ratio,
+        Rejection::DEFAULT_MIN_WORD_LOOP_RATIO,
+        "only the sure point changes"
+    );
+}
+
+#[test]
+fn a_calibration_made_for_another_grammar_is_refused() {
+    let mut coffee = coffee();
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = ha_light_tree(tmp.path()).unwrap();
+    let mut engine = IntentEngine::from_path(&tree, "en").unwrap();
+    Fixtures::from_file(&tree.join("tests/en/_fixtures.yaml"))
+        .unwrap()
+        .apply(&mut engine);
+    let lights = open(engine);
+    assert_ne!(coffee.fingerprint(), lights.fingerprint());
+    assert_eq!(coffee.fingerprint(), self::coffee().fingerprint(), "stable");
+    let e = coffee
+        .apply_calibration(&calibration_at(&lights, 2.0))
+        .unwrap_err();
+    assert!(matches!(e, CalibrationError::OtherGrammar { .. }), "{e}");
+    assert!(e.to_string().contains("calibrate again"), "{e}");
+    assert_eq!(coffee.rejection(), Rejection::default(), "nothing applied");
+}
+
+#[test]
+fn the_calibrated_point_decides_whether_a_command_is_asked_about() {
+    let mut u = coffee();
+    let spoken = synth::espeak("can I have a small cappuccino please", "en-us", 175).unwrap();
+    let pcm = [synth::silence(300), spoken.samples, synth::silence(600)].concat();
+    let heard = |u: &mut Understander| {
+        let r = u
+            .understand_samples(EndpointConfig::default(), &pcm)
+            .unwrap();
+        let command = r
+            .into_iter()
+            .find(|r| r.intent.is_some())
+            .expect("a command");
+        assert_eq!(command.intent.as_deref(), Some("orderDrink"));
+        command
+    };
+    let fit = heard(&mut u).fit.expect("a word-loop ratio");
+    assert!(
+        fit > 0.0,
+        "a clean command fits its grammar better than the word loop: {fit}"
+    );
+    u.apply_calibration(&calibration_at(&u, fit + 1.0)).unwrap();
+    assert_eq!(heard(&mut u).unsure, Some(Unsure::AcousticFit));
+    u.apply_calibration(&calibration_at(&u, 0.0)).unwrap();
+    assert_eq!(heard(&mut u).unsure, None);
+}
