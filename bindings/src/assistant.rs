@@ -399,6 +399,39 @@ pub trait TextToSpeech: Send + Sync {
     fn synthesize(&self, text: String, language: String) -> Result<ReplyAudio, CallbackError>;
 }
 
+/// Follows a speech calibration (`calibrateSpeech`). Implemented by the app;
+/// called on a worker thread after each recording.
+#[uniffi::export(with_foreign)]
+pub trait CalibrationProgress: Send + Sync {
+    /// `done` of `total` recordings understood.
+    fn on_progress(&self, done: u32, total: u32);
+}
+
+/// What a speech calibration chose and measured (see `calibrateSpeech`).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct SpeechCalibration {
+    /// The word-loop ratio from which a spoken command is acted on without asking.
+    pub sure_word_loop_ratio: f64,
+    /// Recordings of sentences that are not commands, spoken and understood.
+    pub recordings: u32,
+    /// Of those, how many would be acted on at the chosen point.
+    pub acted: u32,
+    /// Of those, how many would be acted on at the default point.
+    pub acted_at_default: u32,
+}
+
+impl From<emma_core::understand::Calibration> for SpeechCalibration {
+    fn from(c: emma_core::understand::Calibration) -> Self {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        SpeechCalibration {
+            sure_word_loop_ratio: c.sure_word_loop_ratio,
+            recordings: count(c.recordings),
+            acted: count(c.acted),
+            acted_at_default: count(c.acted_at_default),
+        }
+    }
+}
+
 /// Passes core events to an app's listener.
 struct ForeignListener(Arc<dyn EventListener>);
 
@@ -509,6 +542,34 @@ impl Assistant {
             .await
             .map_err(blocking_failed)??;
         Ok(turns.into_iter().map(Into::into).collect())
+    }
+
+    /// Calibrates, for the intents the assistant understands now, from which
+    /// acoustic fit a spoken command is acted on without asking "Did you say
+    /// …?": speaks built-in sentences that are not commands with espeak-ng
+    /// (installed on the device) and chooses the point at which at most 1% of
+    /// them would be acted on. Used at once and kept in the data directory
+    /// for later starts, until a skill or a device name changes the grammar.
+    /// Takes minutes; audio waits meanwhile. Throws `NotRunning` when stopped
+    /// and `Speech` without speech.
+    pub async fn calibrate_speech(
+        &self,
+        progress: Option<Arc<dyn CalibrationProgress>>,
+    ) -> Result<SpeechCalibration, EmmaError> {
+        let inner = self.inner.clone();
+        let c = attach_waker(tokio::task::spawn_blocking(move || {
+            let options = emma_core::understand::CalibrationOptions::default();
+            inner.calibrate_speech(&options, &mut |done, total| {
+                if let Some(p) = &progress {
+                    crate::jvm::attach_current_thread();
+                    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                    p.on_progress(count(done), count(total));
+                }
+            })
+        }))
+        .await
+        .map_err(blocking_failed)??;
+        Ok(c.into())
     }
 
     /// Adds a listener receiving every event from now on.

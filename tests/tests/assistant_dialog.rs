@@ -15,6 +15,7 @@ use emma_core::assistant::{
 };
 use emma_core::devices::{Area, BrokerConfig, Bus, BusOptions, Device, Domain, Message, Registry};
 use emma_core::speech::{SAMPLE_RATE, synth};
+use emma_core::understand::calibrate::Voice;
 use emma_core::understand::{Calibration, CalibrationOptions};
 use emma_tests::mosquitto::Mosquitto;
 use tokio::sync::mpsc;
@@ -653,7 +654,7 @@ fn a_speech_calibration_is_saved_and_applied_for_its_grammar_only() {
     let command = "turn on the kitchen light";
     let options = CalibrationOptions {
         sentences: vec!["tell me a joke".into(), command.into()],
-        voices: vec![("en-us".into(), 175)],
+        voices: vec![Voice::clean("en-us", 175)],
         max_acted: 0.0,
     };
     let mut calls = vec![];

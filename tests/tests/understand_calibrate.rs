@@ -13,6 +13,7 @@ use emma_core::intent::harness::Fixtures;
 use emma_core::speech::{EndpointConfig, Engine, POCKETSPHINX_EN_US, synth};
 use emma_core::understand::{
     Calibration, CalibrationError, CalibrationOptions, Decoding, Rejection, Understander, Unsure,
+    calibrate::Voice,
 };
 use emma_tests::speech_corpus::{coffee_commands, coffee_context, ha_light_tree};
 
@@ -55,7 +56,7 @@ fn calibration_leaves_out_the_grammars_own_commands_and_sets_a_point_no_recordin
             "I would like a cup of tea".into(),
             "tell me about the weather".into(),
         ],
-        voices: vec![("en-us".into(), 175)],
+        voices: vec![Voice::clean("en-us", 175)],
         max_acted: 0.0,
     };
     let mut calls = vec![];

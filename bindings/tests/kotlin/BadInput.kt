@@ -52,6 +52,11 @@ fun main(args: Array<String>) = runBlocking {
         error("endAudio() answered on a stopped assistant")
     } catch (_: EmmaException.NotRunning) {
     }
+    try {
+        assistant.calibrateSpeech(null)
+        error("calibrateSpeech() answered on a stopped assistant")
+    } catch (_: EmmaException.NotRunning) {
+    }
 
     // A listener that throws does not stop the pipeline or other listeners.
     val events = Collector()

@@ -58,6 +58,7 @@ msg = expect(EmmaError.NotRunning, assistant.process_text, "turn on the kitchen 
 assert "start" in msg, msg
 expect(EmmaError.NotRunning, assistant.devices)
 expect(EmmaError.NotRunning, assistant.end_audio)
+expect(EmmaError.NotRunning, assistant.calibrate_speech, None)
 # Wrong argument types are Python TypeErrors raised before any native call.
 expect(TypeError, assistant.process_audio, "not audio", 16000)
 
@@ -66,6 +67,9 @@ assistant.add_listener(ThrowingListener())
 assistant.add_listener(events)
 asyncio.run(assistant.start())
 asyncio.run(assistant.start())  # starting twice is a no-op
+# Calibrating speech needs speech: a typed error, not a crash.
+msg = expect(EmmaError.Speech, assistant.calibrate_speech, None)
+assert "speech" in msg.lower(), msg
 turn = asyncio.run(assistant.process_text("what is the meaning of life"))
 assert turn.intent is None, turn
 events.wait_for("not-understood event", lambda e: e if isinstance(e, AssistantEvent.NOT_UNDERSTOOD) else None)

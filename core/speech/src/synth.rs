@@ -69,3 +69,107 @@ pub fn join(parts: &[&[i16]], gap_ms: u32) -> Vec<i16> {
     }
     out
 }
+
+/// Noise that [`mix_noise`] adds to synthetic speech.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoiseKind {
+    /// Uniform white noise (as `sox … synth whitenoise`).
+    White,
+    /// Pink noise, 1/f (white noise through Paul Kellet's filter, as
+    /// `sox … synth pinknoise` approximates it).
+    Pink,
+}
+
+/// The root mean square of `samples` (0 for none).
+pub fn rms(samples: &[i16]) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = samples.iter().map(|&s| f64::from(s).powi(2)).sum();
+    (sum / samples.len() as f64).sqrt()
+}
+
+/// Adds `kind` noise to `samples`, scaled so that `speech_rms` (the RMS of
+/// the speech, measured before any padding) is `snr_db` above the noise's
+/// RMS; the same `seed` gives the same noise. The mix is clipped to 16 bits.
+pub fn mix_noise(samples: &mut [i16], speech_rms: f64, kind: NoiseKind, snr_db: f64, seed: u64) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut white = move || rng.gen_range(-1.0f64..1.0);
+    let mut pink = [0.0f64; 7];
+    let noise: Vec<f64> = (0..samples.len())
+        .map(|_| {
+            let w = white();
+            match kind {
+                NoiseKind::White => w,
+                NoiseKind::Pink => {
+                    let b = &mut pink;
+                    b[0] = 0.99886 * b[0] + w * 0.0555179;
+                    b[1] = 0.99332 * b[1] + w * 0.0750759;
+                    b[2] = 0.96900 * b[2] + w * 0.1538520;
+                    b[3] = 0.86650 * b[3] + w * 0.3104856;
+                    b[4] = 0.55000 * b[4] + w * 0.5329522;
+                    b[5] = -0.7616 * b[5] - w * 0.0168980;
+                    let p = b.iter().sum::<f64>() + w * 0.5362;
+                    b[6] = w * 0.115926;
+                    p
+                }
+            }
+        })
+        .collect();
+    let noise_rms = (noise.iter().map(|n| n * n).sum::<f64>() / noise.len().max(1) as f64).sqrt();
+    if noise_rms == 0.0 {
+        return;
+    }
+    let gain = speech_rms / noise_rms / 10f64.powf(snr_db / 20.0);
+    for (s, n) in samples.iter_mut().zip(noise) {
+        let mixed = f64::from(*s) + gain * n;
+        *s = mixed
+            .round()
+            .clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16;
+    }
+}
+
+#[cfg(test)]
+mod noise_tests {
+    use super::*;
+
+    #[test]
+    fn noise_is_mixed_at_the_asked_ratio_and_repeatable() {
+        for kind in [NoiseKind::White, NoiseKind::Pink] {
+            let speech: Vec<i16> = (0..16_000)
+                .map(|i| ((i as f64 * 0.05).sin() * 8000.0) as i16)
+                .collect();
+            let mut mixed = speech.clone();
+            mix_noise(&mut mixed, rms(&speech), kind, 10.0, 7);
+            let noise: Vec<i16> = mixed.iter().zip(&speech).map(|(m, s)| m - s).collect();
+            let snr = 20.0 * (rms(&speech) / rms(&noise)).log10();
+            assert!((snr - 10.0).abs() < 0.1, "{kind:?}: {snr} dB");
+            let mut again = speech.clone();
+            mix_noise(&mut again, rms(&speech), kind, 10.0, 7);
+            assert_eq!(again, mixed, "same seed, same noise");
+            let mut other = speech.clone();
+            mix_noise(&mut other, rms(&speech), kind, 10.0, 8);
+            assert_ne!(other, mixed);
+        }
+    }
+
+    #[test]
+    fn pink_noise_has_more_energy_low_than_high() {
+        let mut pink = vec![0i16; 32_000];
+        mix_noise(&mut pink, 1000.0, NoiseKind::Pink, 0.0, 1);
+        let mut white = vec![0i16; 32_000];
+        mix_noise(&mut white, 1000.0, NoiseKind::White, 0.0, 1);
+        // The first difference is a high-pass: white keeps more of its energy through it.
+        let high = |x: &[i16]| {
+            let d: Vec<i16> = x.windows(2).map(|w| w[1].saturating_sub(w[0])).collect();
+            rms(&d) / rms(x)
+        };
+        assert!(
+            high(&pink) < 0.7 * high(&white),
+            "{} {}",
+            high(&pink),
+            high(&white)
+        );
+    }
+}

@@ -18,7 +18,8 @@
 //! So the sure point can be set for a grammar the way a detector's threshold
 //! is set for a false-alarm rate: [`Understander::calibrate`] speaks a fixed
 //! set of out-of-domain sentences ([`SENTENCES`]; none is in the test corpus
-//! the result is measured on) with several espeak-ng voices, understands each
+//! the result is measured on) with several espeak-ng voices, clean and in
+//! noise ([`voices`]), understands each
 //! recording with the grammar, and chooses the lowest word-loop ratio at which
 //! at most [`CalibrationOptions::max_acted`] of the recordings would still be
 //! acted on ([`sure_point`]). Sentences the grammar itself matches as text are
@@ -34,7 +35,8 @@
 use std::path::Path;
 
 use emma_intent::Context;
-use emma_speech::{EndpointConfig, synth};
+use emma_speech::EndpointConfig;
+use emma_speech::synth::{self, NoiseKind};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -147,14 +149,55 @@ pub const SENTENCES: &[&str] = &[
     "does this bus go to the hospital",
 ];
 
-/// The espeak-ng voices and speeds (words per minute) calibration speaks
-/// [`SENTENCES`] with by default: four voices, slow to fast.
-pub const VOICES: &[(&str, u32)] = &[
-    ("en-us", 175),
-    ("en-gb", 140),
-    ("en+m3", 160),
-    ("en+f2", 190),
-];
+/// How one set of calibration recordings is spoken.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Voice {
+    /// The espeak-ng voice (`en-us`, `en+m3`).
+    pub name: String,
+    /// Words per minute.
+    pub speed: u32,
+    /// Noise mixed in, and its signal-to-noise ratio in dB; `None`: clean.
+    pub noise: Option<(NoiseKind, f64)>,
+}
+
+impl Voice {
+    /// A clean voice.
+    pub fn clean(name: &str, speed: u32) -> Voice {
+        Voice {
+            name: name.into(),
+            speed,
+            noise: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Voice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} wpm", self.name, self.speed)?;
+        match self.noise {
+            Some((kind, snr)) => write!(f, ", {kind:?} noise at {snr} dB"),
+            None => write!(f, ", clean"),
+        }
+    }
+}
+
+/// The voices calibration speaks [`SENTENCES`] with by default: four voices,
+/// slow to fast, two of them in noise (white at 20 dB, pink at 10 dB), as a
+/// home hears speech.
+pub fn voices() -> Vec<Voice> {
+    vec![
+        Voice::clean("en-us", 175),
+        Voice::clean("en-gb", 140),
+        Voice {
+            noise: Some((NoiseKind::White, 20.0)),
+            ..Voice::clean("en+m3", 160)
+        },
+        Voice {
+            noise: Some((NoiseKind::Pink, 10.0)),
+            ..Voice::clean("en+f2", 190)
+        },
+    ]
+}
 
 /// The lowest sure point a calibration chooses: below 0 the loop of common
 /// words fits the audio better than the command, which is never sure.
@@ -165,8 +208,8 @@ pub const MIN_SURE_POINT: f64 = 0.0;
 pub struct CalibrationOptions {
     /// The out-of-domain sentences to speak.
     pub sentences: Vec<String>,
-    /// espeak-ng voices and their speeds in words per minute.
-    pub voices: Vec<(String, u32)>,
+    /// How they are spoken.
+    pub voices: Vec<Voice>,
     /// The share of out-of-domain recordings still acted on at the chosen
     /// point (0.01: one in a hundred). Chosen below the 2% target, as the
     /// point is estimated from a few hundred recordings.
@@ -174,11 +217,11 @@ pub struct CalibrationOptions {
 }
 
 impl Default for CalibrationOptions {
-    /// [`SENTENCES`] spoken by [`VOICES`], at most 1% acted on.
+    /// [`SENTENCES`] spoken by [`voices`], at most 1% acted on.
     fn default() -> Self {
         CalibrationOptions {
             sentences: SENTENCES.iter().map(|s| s.to_string()).collect(),
-            voices: VOICES.iter().map(|(v, s)| (v.to_string(), *s)).collect(),
+            voices: voices(),
             max_acted: 0.01,
         }
     }
@@ -349,16 +392,21 @@ impl Understander {
         let total = sentences.len() * options.voices.len();
         let mut fits = vec![];
         let mut done = 0;
-        for (voice, speed) in &options.voices {
-            for sentence in &sentences {
+        for voice in &options.voices {
+            for (i, sentence) in sentences.iter().enumerate() {
                 let failed = |e: UnderstandError| CalibrationError::Understand {
                     sentence: sentence.to_string(),
-                    voice: voice.clone(),
+                    voice: voice.to_string(),
                     source: Box::new(e),
                 };
-                let audio = synth::espeak(sentence, voice, *speed)
+                let audio = synth::espeak(sentence, &voice.name, voice.speed)
                     .map_err(|e| failed(UnderstandError::Speech(e)))?;
-                let padded = [synth::silence(300), audio.samples, synth::silence(600)].concat();
+                let speech_rms = synth::rms(&audio.samples);
+                let mut padded = [synth::silence(300), audio.samples, synth::silence(600)].concat();
+                if let Some((kind, snr_db)) = voice.noise {
+                    // Seeded per recording: the same calibration every time.
+                    synth::mix_noise(&mut padded, speech_rms, kind, snr_db, i as u64);
+                }
                 let heard = self
                     .understand_samples(EndpointConfig::default(), &padded)
                     .map_err(failed)?;
@@ -437,7 +485,7 @@ mod tests {
             assert!(seen.insert(*s), "{s:?} twice");
             assert_eq!(*s, s.trim(), "{s:?}");
         }
-        assert!(SENTENCES.len() * VOICES.len() >= 400);
+        assert!(SENTENCES.len() * voices().len() >= 400);
     }
 
     #[test]
