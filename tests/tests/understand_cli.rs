@@ -280,6 +280,22 @@ fn a_calibration_file_sets_the_sure_point_and_a_wrong_one_is_refused() {
         line["unsure"], "acoustic-fit",
         "below the calibrated point: {line}"
     );
+    // Saved where `--calibrate` saves it, it is found without the option.
+    let home = dir.path().join("home");
+    let saved = home.join(format!("calibration/{}.json", u.fingerprint()));
+    std::fs::create_dir_all(saved.parent().unwrap()).unwrap();
+    calibration.save(&saved).unwrap();
+    let out = Command::new(emma_binary().unwrap())
+        .env("EMMA_HOME", &home)
+        .arg("understand")
+        .arg(coffee_context())
+        .args(["--wav", wavs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("calibrated"), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("unsure: weak acoustic fit"), "{stdout}");
 
     Calibration {
         fingerprint: "0123".into(),

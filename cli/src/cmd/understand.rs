@@ -82,12 +82,15 @@ pub struct UnderstandArgs {
     /// Calibrate, for these intents and this model, the word-loop ratio from
     /// which a command is acted on without asking: speaks built-in sentences
     /// that are not commands with espeak-ng (minutes), chooses the point at
-    /// which at most 1% of them would be acted on, and writes it to FILE
-    /// (docs/understand.md, "Calibrating the sure point per grammar").
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["calibration", "agreement", "open_vocabulary"])]
-    calibrate: Option<PathBuf>,
-    /// Use a calibration written by --calibrate for the same intents and model:
-    /// its sure point replaces the default.
+    /// which at most 1% of them would be acted on, and saves it (in
+    /// `$EMMA_HOME/calibration/`, or --calibration FILE), where later runs
+    /// with the same intents and model find it (docs/understand.md,
+    /// "Calibrating the sure point per grammar").
+    #[arg(long, conflicts_with_all = ["agreement", "open_vocabulary"])]
+    calibrate: bool,
+    /// The calibration file: written by --calibrate, else read (it must be for
+    /// the same intents and model). Default: the one saved for these intents
+    /// and model in `$EMMA_HOME/calibration/`, if any.
     #[arg(long, value_name = "FILE")]
     calibration: Option<PathBuf>,
 }
@@ -151,22 +154,14 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
             "--open-vocabulary needs English intents, grammar decoding and the Moonshine model (run scripts/setup)"
         );
     }
-    if let Some(file) = &args.calibrate {
-        return calibrate(&mut understander, file, args.json);
+    let saved = crate::home::emma_home()
+        .join("calibration")
+        .join(format!("{}.json", understander.fingerprint()));
+    if args.calibrate {
+        let file = args.calibration.clone().unwrap_or(saved);
+        return calibrate(&mut understander, &file, args.json);
     }
-    if let Some(file) = &args.calibration {
-        let c = Calibration::load(file)?;
-        understander
-            .apply_calibration(&c)
-            .with_context(|| format!("cannot use {}", file.display()))?;
-        if !args.json {
-            eprintln!(
-                "emma: commands are acted on without asking from a word-loop ratio of {:.2} ({})",
-                c.sure_word_loop_ratio,
-                file.display()
-            );
-        }
-    }
+    use_calibration(&mut understander, args.calibration.as_deref(), &saved, args.json)?;
     let endpoint = EndpointConfig {
         silence_end_ms: args.silence_ms,
         ..if args.vad {
@@ -215,8 +210,35 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
     listen_mic(&mut understander, endpoint, &printer)
 }
 
-/// `--calibrate FILE`: calibrates the sure point with a progress bar, writes
-/// it to `file` and reports what it measured.
+/// Applies `--calibration FILE` (an error if it cannot be used), else the
+/// calibration saved for these intents and model, if any.
+fn use_calibration(
+    understander: &mut Understander,
+    file: Option<&Path>,
+    saved: &Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let file = match file {
+        Some(f) => f,
+        None if saved.is_file() => saved,
+        None => return Ok(()),
+    };
+    let c = Calibration::load(file)?;
+    understander
+        .apply_calibration(&c)
+        .with_context(|| format!("cannot use {}", file.display()))?;
+    if !json {
+        eprintln!(
+            "emma: commands are acted on without asking from a word-loop ratio of {:.2} (calibrated: {})",
+            c.sure_word_loop_ratio,
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+/// `--calibrate`: calibrates the sure point with a progress bar, writes it
+/// to `file` and reports what it measured.
 fn calibrate(understander: &mut Understander, file: &Path, json: bool) -> anyhow::Result<()> {
     let bar = if json {
         ProgressBar::hidden()
@@ -234,6 +256,10 @@ fn calibrate(understander: &mut Understander, file: &Path, json: bool) -> anyhow
         bar.set_position(done as u64);
     })?;
     bar.finish_and_clear();
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     c.save(file)?;
     if json {
         let line = serde_json::json!({
