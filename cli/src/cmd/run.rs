@@ -15,7 +15,7 @@ use emma_core::assistant::{
     SpeechConfig, TtsConfig, WakeConfig,
 };
 use emma_core::speech::{self, Engine, SAMPLE_RATE};
-use emma_core::understand::{CalibrationOptions, Rejection};
+use emma_core::understand::CalibrationOptions;
 
 use crate::home::emma_home;
 
@@ -326,38 +326,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `emma run --calibrate`: the assistant's speech calibration with a progress bar.
+/// `emma run --calibrate`: the assistant's speech calibration, saved in its data directory.
 fn calibrate(assistant: &Assistant, json: bool) -> anyhow::Result<()> {
-    let bar = if json {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} recordings {elapsed} speaking sentences that are not commands",
-            )
-            .expect("valid template"),
-        );
-        bar
-    };
-    let c = assistant.calibrate_speech(&CalibrationOptions::default(), &mut |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
-    if json {
-        println!("{}", serde_json::to_string(&c)?);
-    } else {
-        println!(
-            "sure from a word-loop ratio of {:.2}: {} of {} recordings that are not commands would be acted on; at the default {:.2}: {}. Saved for the next starts.",
-            c.sure_word_loop_ratio,
-            c.acted,
-            c.recordings,
-            Rejection::DEFAULT_SURE_WORD_LOOP_RATIO,
-            c.acted_at_default,
-        );
-    }
-    Ok(())
+    let saved = assistant
+        .config()
+        .data_dir
+        .join(emma_core::assistant::SPEECH_CALIBRATION_FILE);
+    super::understand::calibrate_and_report(json, &saved, |progress| {
+        Ok(assistant.calibrate_speech(&CalibrationOptions::default(), progress)?)
+    })
 }
 
 fn drive(assistant: &Assistant, args: &RunArgs, stop: &AtomicBool) -> anyhow::Result<()> {

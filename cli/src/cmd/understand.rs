@@ -161,7 +161,12 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
         let file = args.calibration.clone().unwrap_or(saved);
         return calibrate(&mut understander, &file, args.json);
     }
-    use_calibration(&mut understander, args.calibration.as_deref(), &saved, args.json)?;
+    use_calibration(
+        &mut understander,
+        args.calibration.as_deref(),
+        &saved,
+        args.json,
+    )?;
     let endpoint = EndpointConfig {
         silence_end_ms: args.silence_ms,
         ..if args.vad {
@@ -237,9 +242,28 @@ fn use_calibration(
     Ok(())
 }
 
-/// `--calibrate`: calibrates the sure point with a progress bar, writes it
-/// to `file` and reports what it measured.
+/// `--calibrate`: calibrates the sure point, writes it to `file` and
+/// reports what it measured.
 fn calibrate(understander: &mut Understander, file: &Path, json: bool) -> anyhow::Result<()> {
+    calibrate_and_report(json, file, |progress| {
+        let c = understander.calibrate(&CalibrationOptions::default(), progress)?;
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        c.save(file)?;
+        Ok(c)
+    })
+}
+
+/// Runs a calibration (`run`, which saves it to `saved`) with a progress bar
+/// (none with `json`), then prints what it chose: a JSON object with `json`.
+/// Shared by `emma understand --calibrate` and `emma run --calibrate`.
+pub(crate) fn calibrate_and_report(
+    json: bool,
+    saved: &Path,
+    run: impl FnOnce(&mut dyn FnMut(usize, usize)) -> anyhow::Result<Calibration>,
+) -> anyhow::Result<()> {
     let bar = if json {
         ProgressBar::hidden()
     } else {
@@ -251,19 +275,15 @@ fn calibrate(understander: &mut Understander, file: &Path, json: bool) -> anyhow
         bar.set_message("speaking sentences that are not commands");
         bar
     };
-    let c = understander.calibrate(&CalibrationOptions::default(), &mut |done, total| {
+    let c = run(&mut |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
-    })?;
+    });
     bar.finish_and_clear();
-    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    c.save(file)?;
+    let c = c?;
     if json {
         let line = serde_json::json!({
-            "file": file.display().to_string(),
+            "file": saved.display().to_string(),
             "fingerprint": c.fingerprint,
             "sure_word_loop_ratio": c.sure_word_loop_ratio,
             "recordings": c.recordings,
@@ -273,26 +293,32 @@ fn calibrate(understander: &mut Understander, file: &Path, json: bool) -> anyhow
             "skipped": c.skipped,
         });
         println!("{line}");
-    } else {
-        let share = |n: usize| 100.0 * n as f64 / c.recordings.max(1) as f64;
-        println!(
-            "sure from a word-loop ratio of {:.2}: {} of {} recordings that are not commands would be acted on ({:.1}%); at the default {:.2}: {} ({:.1}%)",
-            c.sure_word_loop_ratio,
-            c.acted,
-            c.recordings,
-            share(c.acted),
-            Rejection::DEFAULT_SURE_WORD_LOOP_RATIO,
-            c.acted_at_default,
-            share(c.acted_at_default),
-        );
-        if !c.skipped.is_empty() {
-            println!(
-                "left out, as commands of these intents: {}",
-                c.skipped.join("; ")
-            );
-        }
-        println!("written to {}", file.display());
+        return Ok(());
     }
+    let share = |n: usize| 100.0 * n as f64 / c.recordings.max(1) as f64;
+    println!(
+        "sure from a word-loop ratio of {:.2}: {} of {} recordings that are not commands would be acted on ({:.1}%); at the default {:.2}: {} ({:.1}%)",
+        c.sure_word_loop_ratio,
+        c.acted,
+        c.recordings,
+        share(c.acted),
+        Rejection::DEFAULT_SURE_WORD_LOOP_RATIO,
+        c.acted_at_default,
+        share(c.acted_at_default),
+    );
+    if !c.skipped.is_empty() {
+        // The intents' own sentences: a user's template file, shown safely.
+        let skipped: Vec<String> = c
+            .skipped
+            .iter()
+            .map(|s| emma_untrusted::line(s, emma_untrusted::TEXT_CHARS))
+            .collect();
+        println!(
+            "left out, as commands of these intents: {}",
+            skipped.join("; ")
+        );
+    }
+    println!("saved in {}", saved.display());
     Ok(())
 }
 

@@ -75,6 +75,7 @@ use emma_devices::{
 use emma_skill_host::{SkillHome, SkillRuntime};
 
 pub use audio::{AudioChunk, MAX_CHUNK_SAMPLES};
+pub use calibration::FILE as SPEECH_CALIBRATION_FILE;
 pub use config::{AssistantConfig, BrokerChoice, SpeechConfig, TtsConfig, WakeConfig};
 pub use conversation::MAX_TEXT_CHARS;
 pub use error::AssistantError;
