@@ -656,6 +656,7 @@ fn a_speech_calibration_is_saved_and_applied_for_its_grammar_only() {
         sentences: vec!["tell me a joke".into(), command.into()],
         voices: vec![Voice::clean("en-us", 175)],
         max_acted: 0.0,
+        confidence: 0.95,
     };
     let mut calls = vec![];
     let c = f

@@ -36,8 +36,10 @@ fn calibration_at(u: &Understander, sure: f64) -> Calibration {
     Calibration {
         fingerprint: u.fingerprint(),
         sure_word_loop_ratio: sure,
-        max_acted: 0.01,
+        max_acted: 0.02,
+        confidence: 0.95,
         recordings: 0,
+        allowed: 0,
         acted: 0,
         acted_at_default: 0,
         skipped: vec![],
@@ -58,6 +60,7 @@ fn calibration_leaves_out_the_grammars_own_commands_and_sets_a_point_no_recordin
         ],
         voices: vec![Voice::clean("en-us", 175)],
         max_acted: 0.0,
+        confidence: 0.95,
     };
     let mut calls = vec![];
     let c = u

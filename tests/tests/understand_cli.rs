@@ -258,8 +258,10 @@ fn a_calibration_file_sets_the_sure_point_and_a_wrong_one_is_refused() {
     let calibration = Calibration {
         fingerprint: u.fingerprint(),
         sure_word_loop_ratio: 100.0,
-        max_acted: 0.01,
+        max_acted: 0.02,
+        confidence: 0.95,
         recordings: 400,
+        allowed: 3,
         acted: 0,
         acted_at_default: 0,
         skipped: vec![],

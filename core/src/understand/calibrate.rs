@@ -21,8 +21,10 @@
 //! the result is measured on) with several espeak-ng voices, clean and in
 //! noise ([`voices`]), understands each
 //! recording with the grammar, and chooses the lowest word-loop ratio at which
-//! at most [`CalibrationOptions::max_acted`] of the recordings would still be
-//! acted on ([`sure_point`]). Sentences the grammar itself matches as text are
+//! so few recordings would still be acted on that the share of out-of-domain
+//! speech acted on is at most [`CalibrationOptions::max_acted`] (2%) with
+//! [`CalibrationOptions::confidence`] (95%; [`allowed`]: 3 of 400
+//! recordings), then [`sure_point`]. Sentences the grammar itself matches as text are
 //! left out: they are commands of this grammar. The commands' side is not
 //! needed to choose it: a command below the sure point is asked about, not
 //! lost.
@@ -210,19 +212,23 @@ pub struct CalibrationOptions {
     pub sentences: Vec<String>,
     /// How they are spoken.
     pub voices: Vec<Voice>,
-    /// The share of out-of-domain recordings still acted on at the chosen
-    /// point (0.01: one in a hundred). Chosen below the 2% target, as the
-    /// point is estimated from a few hundred recordings.
+    /// The share of out-of-domain speech that may be acted on at the chosen
+    /// point (0.02: two in a hundred) ...
     pub max_acted: f64,
+    /// ... shown with this confidence (0.95) from the recordings: the
+    /// one-sided upper confidence bound of the share acted on must not
+    /// exceed `max_acted` ([`allowed`]).
+    pub confidence: f64,
 }
 
 impl Default for CalibrationOptions {
-    /// [`SENTENCES`] spoken by [`voices`], at most 1% acted on.
+    /// [`SENTENCES`] spoken by [`voices`], at most 2% acted on with 95% confidence.
     fn default() -> Self {
         CalibrationOptions {
             sentences: SENTENCES.iter().map(|s| s.to_string()).collect(),
             voices: voices(),
-            max_acted: 0.01,
+            max_acted: 0.02,
+            confidence: 0.95,
         }
     }
 }
@@ -235,10 +241,15 @@ pub struct Calibration {
     pub fingerprint: String,
     /// The chosen [`Rejection::sure_word_loop_ratio`].
     pub sure_word_loop_ratio: f64,
-    /// The share of out-of-domain recordings allowed to be acted on.
+    /// The share of out-of-domain speech allowed to be acted on ...
     pub max_acted: f64,
+    /// ... with this confidence.
+    pub confidence: f64,
     /// Out-of-domain recordings understood.
     pub recordings: usize,
+    /// How many of them could be acted on and still show `max_acted` with
+    /// `confidence` ([`allowed`]).
+    pub allowed: usize,
     /// Of those, how many would be acted on at the chosen point.
     pub acted: usize,
     /// Of those, how many would be acted on at
@@ -335,12 +346,41 @@ pub enum CalibrationError {
     },
 }
 
-/// The lowest word-loop ratio, not below `floor`, at which at most
-/// `max_acted` of `recordings` would be acted on, given the `fits` of those
-/// that would be acted on at some point (commands heard whole and not
-/// rejected). A recording is acted on when its fit is at or above the point.
-pub fn sure_point(fits: &[f64], recordings: usize, max_acted: f64, floor: f64) -> f64 {
-    let allowed = (max_acted.max(0.0) * recordings as f64).floor() as usize;
+/// The most of `recordings` that may be acted on while the share of
+/// out-of-domain speech acted on is still shown to be at most `max_acted`
+/// with `confidence`: the largest `k` whose one-sided Clopper–Pearson upper
+/// bound is at most `max_acted`, i.e. `P(X ≤ k) ≤ 1 − confidence` for `X`
+/// binomial(`recordings`, `max_acted`). 0 when even none would not show it
+/// (too few recordings): the point then lies above every recording.
+pub fn allowed(recordings: usize, max_acted: f64, confidence: f64) -> usize {
+    let alpha = 1.0 - confidence;
+    if !(max_acted > 0.0 && max_acted < 1.0) || !(alpha > 0.0) {
+        return 0;
+    }
+    let n = recordings as f64;
+    let (ln_p, ln_q) = (max_acted.ln(), (1.0 - max_acted).ln());
+    // The binomial probability of k, in logs, built up term by term.
+    let mut ln_pmf = n * ln_q;
+    let mut cdf = 0.0;
+    let mut best = 0;
+    for k in 0..=recordings {
+        if k > 0 {
+            ln_pmf += ((n - k as f64 + 1.0) / k as f64).ln() + ln_p - ln_q;
+        }
+        cdf += ln_pmf.exp();
+        if cdf > alpha {
+            break;
+        }
+        best = k;
+    }
+    best
+}
+
+/// The lowest word-loop ratio, not below `floor`, at which at most `allowed`
+/// recordings would be acted on, given the `fits` of those that would be
+/// acted on at some point (commands heard whole and not rejected). A
+/// recording is acted on when its fit is at or above the point.
+pub fn sure_point(fits: &[f64], allowed: usize, floor: f64) -> f64 {
     let mut sorted: Vec<f64> = fits.iter().copied().filter(|f| f.is_finite()).collect();
     sorted.sort_by(|a, b| b.total_cmp(a));
     // The (allowed + 1)-th highest fit must fall below the point.
@@ -424,13 +464,16 @@ impl Understander {
             }
         }
         fits.sort_by(|a, b| b.total_cmp(a));
-        let sure = sure_point(&fits, total, options.max_acted, MIN_SURE_POINT);
+        let allowed = allowed(total, options.max_acted, options.confidence);
+        let sure = sure_point(&fits, allowed, MIN_SURE_POINT);
         let acted_at = |point: f64| fits.iter().filter(|&&f| f >= point).count();
         Ok(Calibration {
             fingerprint: self.fingerprint(),
             sure_word_loop_ratio: sure,
             max_acted: options.max_acted,
+            confidence: options.confidence,
             recordings: total,
+            allowed,
             acted: acted_at(sure),
             acted_at_default: acted_at(Rejection::DEFAULT_SURE_WORD_LOOP_RATIO),
             skipped: commands.into_iter().cloned().collect(),
@@ -460,22 +503,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_sure_point_lets_through_at_most_the_allowed_share() {
-        // 200 recordings, 1%: two may be acted on; the third highest fit must fall below.
+    fn the_sure_point_lets_through_at_most_the_allowed_recordings() {
         let fits = [2.0, 1.5, 1.2, 0.9, 0.1, -0.3];
-        let p = sure_point(&fits, 200, 0.01, 0.0);
+        let p = sure_point(&fits, 2, 0.0);
         assert!(p > 1.2 && p < 1.5, "{p}");
         assert_eq!(fits.iter().filter(|&&f| f >= p).count(), 2);
         // Fewer candidates than allowed: the floor.
-        assert_eq!(sure_point(&[0.4], 200, 0.01, 0.0), 0.0);
+        assert_eq!(sure_point(&[0.4], 2, 0.0), 0.0);
         // The floor holds when the cut falls below it.
-        assert_eq!(sure_point(&[0.5, -0.2, -0.4], 100, 0.01, 0.0), 0.0);
+        assert_eq!(sure_point(&[0.5, -0.2, -0.4], 1, 0.0), 0.0);
         // None allowed: above the highest.
-        let p = sure_point(&[0.7, 0.3], 50, 0.01, 0.0);
+        let p = sure_point(&[0.7, 0.3], 0, 0.0);
         assert!(p > 0.7 && p < 0.7001, "{p}");
         // Not-a-number fits (no evidence) are ignored, not sorted first.
-        let p = sure_point(&[f64::NAN, 0.3], 50, 0.0, 0.0);
+        let p = sure_point(&[f64::NAN, 0.3], 0, 0.0);
         assert!(p > 0.3 && p < 0.3001, "{p}");
+    }
+
+    #[test]
+    fn allowed_recordings_keep_the_upper_confidence_bound_under_the_target() {
+        // Binomial(400, 0.02): P(X ≤ 3) = 0.041, P(X ≤ 4) = 0.097.
+        assert_eq!(allowed(400, 0.02, 0.95), 3);
+        // Binomial(400, 0.01): P(X = 0) = 0.018, P(X ≤ 1) = 0.090.
+        assert_eq!(allowed(400, 0.01, 0.95), 0);
+        // More recordings, more may be acted on; the share allowed grows toward the target.
+        let k = allowed(4000, 0.02, 0.95);
+        assert!((59..=67).contains(&k), "{k}");
+        // Too few recordings to show it at all, and nonsense options: none.
+        assert_eq!(allowed(50, 0.02, 0.95), 0);
+        assert_eq!(allowed(400, 0.0, 0.95), 0);
+        assert_eq!(allowed(400, 0.02, 1.0), 0);
+        assert_eq!(allowed(400, f64::NAN, 0.95), 0);
     }
 
     #[test]
@@ -494,8 +552,10 @@ mod tests {
         let c = Calibration {
             fingerprint: "abc".into(),
             sure_word_loop_ratio: 1.25,
-            max_acted: 0.01,
+            max_acted: 0.02,
+            confidence: 0.95,
             recordings: 400,
+            allowed: 3,
             acted: 4,
             acted_at_default: 20,
             skipped: vec!["lock the shed".into()],
