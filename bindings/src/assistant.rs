@@ -547,9 +547,10 @@ impl Assistant {
     /// Calibrates, for the intents the assistant understands now, from which
     /// acoustic fit a spoken command is acted on without asking "Did you say
     /// …?": speaks built-in sentences that are not commands with espeak-ng
-    /// (installed on the device) and chooses the point at which at most 1% of
-    /// them would be acted on. Used at once and kept in the data directory
-    /// for later starts, until a skill or a device name changes the grammar.
+    /// (installed on the device) and chooses the point from which, with 95%
+    /// confidence, at most 2% of such speech would be acted on. Used at once
+    /// and kept in the data directory for later starts; while a skill or a
+    /// device name has changed the grammar since, the default is used.
     /// Takes minutes; audio waits meanwhile. Throws `NotRunning` when stopped
     /// and `Speech` without speech.
     pub async fn calibrate_speech(

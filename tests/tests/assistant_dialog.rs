@@ -711,3 +711,82 @@ fn a_speech_calibration_is_saved_and_applied_for_its_grammar_only() {
         "only the command acted on was sent"
     );
 }
+
+/// A device added or removed while the assistant runs changes the grammar: a
+/// calibration made for the old one stops applying at once, and the saved one
+/// applies again when the grammar is the one it was made for.
+#[test]
+fn a_speech_calibration_follows_the_grammar_while_devices_change() {
+    let f = fixture(asking_from(f64::NEG_INFINITY), true);
+    let command = "turn on the kitchen light";
+    let options = CalibrationOptions {
+        sentences: vec!["tell me a joke".into()],
+        voices: vec![Voice::clean("en-us", 175)],
+        max_acted: 0.0,
+        confidence: 0.95,
+    };
+    let desk = || Device::new("light.desk", "desk lamp", Domain::Light).in_area("kitchen");
+    let calibrate = |f: &Fixture| {
+        f.assistant
+            .calibrate_speech(&options, &mut |_, _| {})
+            .unwrap()
+    };
+    let without = calibrate(&f);
+    f.assistant
+        .home()
+        .unwrap()
+        .registry()
+        .upsert_device(desk())
+        .unwrap();
+    f.say("what time is it"); // a turn brings the new lists into the grammar
+    let with = calibrate(&f);
+    assert_ne!(
+        without.fingerprint, with.fingerprint,
+        "device names are in the grammar"
+    );
+
+    // Saved for the grammar with the desk lamp: one that asks about every command.
+    let file = f._dir.path().join("speech-calibration.json");
+    Calibration {
+        sure_word_loop_ratio: 100.0,
+        ..with
+    }
+    .save(&file)
+    .unwrap();
+    f.assistant.stop().unwrap();
+    f.assistant.start().unwrap();
+    let asked = |f: &Fixture| {
+        let turns = speak(&f.assistant, &[command]);
+        assert_eq!(turns.len(), 1, "{turns:?}");
+        let asked = turns[0].reply == format!("Did you say \"{command}\"?");
+        assert_eq!(asked, turns[0].commands.is_empty(), "{turns:?}");
+        asked
+    };
+    assert!(asked(&f), "the saved calibration applies on start");
+
+    // The desk lamp goes: the grammar is another, and the calibration stops applying.
+    f.assistant
+        .home()
+        .unwrap()
+        .registry()
+        .remove_device("light.desk")
+        .unwrap();
+    f.say("what time is it");
+    assert!(
+        !asked(&f),
+        "a calibration made for another grammar still applied"
+    );
+
+    // It is back: so is the calibration made for that grammar.
+    f.assistant
+        .home()
+        .unwrap()
+        .registry()
+        .upsert_device(desk())
+        .unwrap();
+    f.say("what time is it");
+    assert!(
+        asked(&f),
+        "the saved calibration did not apply to its grammar again"
+    );
+}

@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
-use emma_core::intent::IntentEngine;
 use emma_core::intent::harness::Fixtures;
+use emma_core::intent::{IntentEngine, ListValue};
 use emma_core::speech::{EndpointConfig, Engine, POCKETSPHINX_EN_US, synth};
 use emma_core::understand::{
     Calibration, CalibrationError, CalibrationOptions, Decoding, Rejection, Understander, Unsure,
@@ -145,4 +145,63 @@ fn the_calibrated_point_decides_whether_a_command_is_asked_about() {
     assert_eq!(heard(&mut u).unsure, Some(Unsure::AcousticFit));
     u.apply_calibration(&calibration_at(&u, 0.0)).unwrap();
     assert_eq!(heard(&mut u).unsure, None);
+}
+
+#[test]
+fn a_calibration_stops_applying_when_the_lists_change_the_grammar() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = ha_light_tree(tmp.path()).unwrap();
+    let mut engine = IntentEngine::from_path(&tree, "en").unwrap();
+    let fixtures = Fixtures::from_file(&tree.join("tests/en/_fixtures.yaml")).unwrap();
+    fixtures.apply(&mut engine);
+    let mut u = open(engine);
+    let before = u.fingerprint();
+    u.apply_calibration(&calibration_at(&u, 2.0)).unwrap();
+    assert!(u.is_calibrated());
+
+    // The same lists again: the grammar, and so the calibration, stand.
+    fixtures.apply(u.intents_mut());
+    u.reload_grammar().unwrap();
+    assert_eq!(u.fingerprint(), before);
+    assert!(u.is_calibrated());
+    assert_eq!(u.rejection().sure_word_loop_ratio, 2.0);
+
+    // A new area (a device was added to it): the calibration was made for
+    // another grammar, and the sure point it replaced comes back.
+    let mut areas: Vec<ListValue> = fixtures
+        .areas
+        .iter()
+        .map(|(n, _)| ListValue::new(n, n))
+        .collect();
+    areas.push(ListValue::new("conservatory", "conservatory"));
+    u.intents_mut().set_list("area", areas);
+    u.reload_grammar().unwrap();
+    assert_ne!(u.fingerprint(), before);
+    assert!(!u.is_calibrated());
+    assert_eq!(u.rejection(), Rejection::default());
+    assert!(
+        u.warnings()
+            .iter()
+            .any(|w| w.starts_with("calibration:") && w.contains("lists changed")),
+        "{:?}",
+        u.warnings()
+    );
+
+    // One made for the new grammar applies; a second one still goes back to
+    // the configured point, not to the first calibration's.
+    u.apply_calibration(&calibration_at(&u, 1.0)).unwrap();
+    u.apply_calibration(&calibration_at(&u, 3.0)).unwrap();
+    fixtures.apply(u.intents_mut());
+    u.reload_grammar().unwrap();
+    assert_eq!(u.fingerprint(), before, "the old lists, the old grammar");
+    assert_eq!(u.rejection(), Rejection::default());
+
+    // A rejection set by the app replaces a calibration: no later reload brings
+    // anything back.
+    u.apply_calibration(&calibration_at(&u, 2.0)).unwrap();
+    u.set_rejection(Rejection {
+        sure_word_loop_ratio: 0.25,
+        ..Rejection::default()
+    });
+    assert!(!u.is_calibrated());
 }

@@ -81,8 +81,9 @@ pub struct UnderstandArgs {
     open_vocabulary: bool,
     /// Calibrate, for these intents and this model, the word-loop ratio from
     /// which a command is acted on without asking: speaks built-in sentences
-    /// that are not commands with espeak-ng (minutes), chooses the point at
-    /// which at most 1% of them would be acted on, and saves it (in
+    /// that are not commands with espeak-ng (minutes), chooses the point from
+    /// which, with 95% confidence, at most 2% of such speech would be acted
+    /// on, and saves it (in
     /// `$EMMA_HOME/calibration/`, or --calibration FILE), where later runs
     /// with the same intents and model find it (docs/understand.md,
     /// "Calibrating the sure point per grammar").

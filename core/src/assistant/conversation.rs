@@ -113,6 +113,8 @@ pub(crate) struct Worker {
     pub generation: Option<u64>,
     pub understander: Arc<Mutex<Option<Understander>>>,
     pub grammar_stale: bool,
+    /// The data directory (where the speech calibration is kept).
+    pub data_dir: std::path::PathBuf,
     pub privacy: Arc<emma_privacy::Privacy>,
     pub handoffs: super::handoff::Handoffs,
     pub touch: super::touchpoints::Recorder,
@@ -249,11 +251,12 @@ impl Worker {
         match slot.as_mut() {
             Some(u) => {
                 emma_devices::control::load_lists(u.intents_mut(), &lists);
-                if let Err(e) = u.reload_grammar() {
-                    self.hub.emit(AssistantEvent::Error {
+                match u.reload_grammar() {
+                    Ok(()) => super::calibration::follow_grammar(u, &self.data_dir),
+                    Err(e) => self.hub.emit(AssistantEvent::Error {
                         stage: "speech".into(),
                         message: format!("could not update the speech grammar: {e}"),
-                    });
+                    }),
                 }
                 self.grammar_stale = false;
             }

@@ -353,10 +353,12 @@ impl Assistant {
     /// Calibrates, for the intents the assistant understands now, from which
     /// acoustic fit a spoken command is acted on without asking "Did you say
     /// …?" ([`crate::understand::calibrate`]): speaks built-in sentences that
-    /// are not commands with espeak-ng and chooses the point at which at most
-    /// 1% of them would be acted on. The point is used at once and saved in
-    /// the data directory, where the next start finds it (until a skill or a
-    /// device name changes the grammar: then the default is used again).
+    /// are not commands with espeak-ng and chooses the point from which so few
+    /// would be acted on that, with 95% confidence, at most 2% of such speech
+    /// is. The point is used at once and saved in the data directory, where
+    /// the next start finds it. While a skill or a device name has changed the
+    /// grammar since, the default is used (also at run time: it comes back
+    /// when the grammar is the calibrated one again).
     /// Takes minutes with [`CalibrationOptions::default`]; audio waits
     /// meanwhile. `progress(done, total)` follows the recordings.
     pub fn calibrate_speech(
@@ -734,6 +736,7 @@ impl Shared {
             generation: None,
             understander: understander.clone(),
             grammar_stale: false,
+            data_dir: c.data_dir.clone(),
             privacy: privacy.clone(),
             handoffs,
             touch: touchpoints::Recorder::new(touch_store.clone(), self.turn_watch.clone()),

@@ -233,6 +233,15 @@ impl Default for CalibrationOptions {
     }
 }
 
+/// A calibration in use: the grammar it was made for and the sure point it
+/// replaced, which comes back when the grammar changes
+/// ([`Understander::reload_grammar`]).
+#[derive(Debug, Clone)]
+pub(super) struct Applied {
+    fingerprint: String,
+    replaced: f64,
+}
+
 /// The sure point calibrated for one grammar, and the evidence behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
@@ -354,7 +363,7 @@ pub enum CalibrationError {
 /// (too few recordings): the point then lies above every recording.
 pub fn allowed(recordings: usize, max_acted: f64, confidence: f64) -> usize {
     let alpha = 1.0 - confidence;
-    if !(max_acted > 0.0 && max_acted < 1.0) || !(alpha > 0.0) {
+    if !(max_acted > 0.0 && max_acted < 1.0 && alpha > 0.0) {
         return 0;
     }
     let n = recordings as f64;
@@ -491,10 +500,43 @@ impl Understander {
                 found: calibration.fingerprint.clone(),
             });
         }
+        let replaced = self
+            .calibrated
+            .take()
+            .map_or(self.rejection.sure_word_loop_ratio, |a| a.replaced);
         let mut rejection = self.rejection;
         rejection.sure_word_loop_ratio = calibration.sure_word_loop_ratio;
         self.set_rejection(rejection);
+        self.calibrated = Some(Applied {
+            fingerprint: expected,
+            replaced,
+        });
         Ok(())
+    }
+
+    /// Whether a calibration made for the current grammar is in use.
+    pub fn is_calibrated(&self) -> bool {
+        self.calibrated.is_some()
+    }
+
+    /// After the grammar changed (new lists: a device or an area was added or
+    /// renamed), a calibration made for the old one no longer says how
+    /// out-of-domain speech fits: the sure point it replaced comes back, with
+    /// a warning. Returns whether it did.
+    pub(super) fn drop_stale_calibration(&mut self) -> bool {
+        let Some(applied) = &self.calibrated else {
+            return false;
+        };
+        if applied.fingerprint == self.fingerprint() {
+            return false;
+        }
+        self.rejection.sure_word_loop_ratio = applied.replaced;
+        self.calibrated = None;
+        self.warnings.push(format!(
+            "calibration: made for the grammar before its lists changed; commands are acted on without asking from the word-loop ratio {} again until it is calibrated for this one",
+            self.rejection.sure_word_loop_ratio
+        ));
+        true
     }
 }
 

@@ -419,6 +419,8 @@ pub struct Understander {
     speaking: Option<Arc<AtomicBool>>,
     /// The open-vocabulary recogniser, when set, and what it is used for.
     open: Option<OpenVocabulary>,
+    /// The calibration in use, if any ([`Understander::apply_calibration`]).
+    calibrated: Option<calibrate::Applied>,
 }
 
 /// An open-vocabulary recogniser (Moonshine) and its uses.
@@ -599,6 +601,7 @@ impl Understander {
             cmn_warm: engine != Engine::PocketSphinx,
             speaking: None,
             open: None,
+            calibrated: None,
         })
     }
 
@@ -862,8 +865,10 @@ impl Understander {
 
     /// Changes when hypotheses are rejected as "not a command" (the default
     /// is the calibrated [`Rejection::default`]).
+    /// A calibration applied before is replaced by this setting.
     pub fn set_rejection(&mut self, rejection: Rejection) {
         self.rejection = rejection;
+        self.calibrated = None;
         // The verification pass runs only when a rule needs its score.
         if let Some(r) = self.recognizer.as_mut() {
             r.set_verification(rejection.verifies());
@@ -928,6 +933,7 @@ impl Understander {
         self.restricted = set.restricted;
         self.needs_free = set.needs_free;
         self.warnings = warnings;
+        self.drop_stale_calibration();
         Ok(())
     }
 
