@@ -437,7 +437,7 @@ struct ForeignListener(Arc<dyn EventListener>);
 
 impl core::EventListener for ForeignListener {
     fn on_event(&self, event: &core::AssistantEvent) {
-        crate::jvm::attach_current_thread();
+        let _app = crate::callbacks::enter_app();
         if let Err(e) = self.0.on_event(event.clone().into()) {
             tracing::warn!("an app's event listener failed: {e}");
         }
@@ -449,7 +449,7 @@ struct ForeignTts(Arc<dyn TextToSpeech>);
 
 impl core::TextToSpeech for ForeignTts {
     fn synthesize(&self, text: &str, language: &str) -> Result<core::ReplyAudio, String> {
-        crate::jvm::attach_current_thread();
+        let _app = crate::callbacks::enter_app();
         let a = self
             .0
             .synthesize(text.into(), language.into())
@@ -562,7 +562,7 @@ impl Assistant {
             let options = emma_core::understand::CalibrationOptions::default();
             inner.calibrate_speech(&options, &mut |done, total| {
                 if let Some(p) = &progress {
-                    crate::jvm::attach_current_thread();
+                    let _app = crate::callbacks::enter_app();
                     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
                     p.on_progress(count(done), count(total));
                 }

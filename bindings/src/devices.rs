@@ -180,7 +180,7 @@ pub(crate) struct ForeignDeviceListener(pub Arc<dyn DeviceListener>);
 
 impl core::DeviceListener for ForeignDeviceListener {
     fn on_device_event(&self, event: &emma_core::devices::DeviceEvent) {
-        crate::jvm::attach_current_thread();
+        let _app = crate::callbacks::enter_app();
         if let Err(e) = self.0.on_device_event(event.into()) {
             tracing::warn!("an app's device listener failed: {e}");
         }

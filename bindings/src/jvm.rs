@@ -36,8 +36,9 @@
 //! from one daemon `Thread`. The JVM is found with
 //! `JNI_GetCreatedJavaVMs` from the libjvm already in the process: JNA loads
 //! this library with `dlopen`, so `JNI_OnLoad` is never called. In a process
-//! without a JVM (Python, Swift, Rust callers) the wrapper hands the caller's
-//! waker down unchanged; where `JNI_GetCreatedJavaVMs` cannot be found
+//! without a JVM (Python, Swift, Rust callers) attaching is a no-op and the
+//! wrapper only counts the wake as a call into the app (`crate::callbacks`);
+//! where `JNI_GetCreatedJavaVMs` cannot be found
 //! (Android before API 31 does not export it) JNA attaches per callback as
 //! before.
 //!
@@ -55,7 +56,8 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 
 /// Wraps an async method's future so that the thread that wakes it is
-/// attached to the JVM (when there is one) before the foreign callback runs.
+/// attached to the JVM (when there is one) before the foreign callback runs,
+/// and the callback is counted as a call into the app ([`crate::callbacks`]).
 pub(crate) fn attach_waker<F: Future>(future: F) -> AttachWaker<F> {
     AttachWaker {
         future: Box::pin(future),
@@ -75,9 +77,6 @@ impl<F: Future> Future for AttachWaker<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        if java_vm().is_none() {
-            return this.future.as_mut().poll(cx);
-        }
         if !matches!(&this.wakers, Some((theirs, _)) if theirs.will_wake(cx.waker())) {
             let ours = Waker::from(Arc::new(Attaching(cx.waker().clone())));
             this.wakers = Some((cx.waker().clone(), ours));
@@ -87,7 +86,8 @@ impl<F: Future> Future for AttachWaker<F> {
     }
 }
 
-/// A waker that attaches the waking thread, then wakes the caller's waker.
+/// A waker that attaches the waking thread, then wakes the caller's waker
+/// (counted as a call into the app).
 struct Attaching(Waker);
 
 impl Wake for Attaching {
@@ -96,7 +96,8 @@ impl Wake for Attaching {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        attach_current_thread();
+        // The caller's waker runs uniffi's continuation callback: a call into the app.
+        let _app = crate::callbacks::enter_app();
         self.0.wake_by_ref();
     }
 }

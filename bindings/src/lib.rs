@@ -13,6 +13,8 @@
 //! - [`privacy`]: customer control — consents, the ledger, export, erase.
 //! - [`skills`]: install, list, grant, revoke, uninstall skills; confirm or decline order proposals.
 //! - [`error`]: the one error type foreign code sees.
+//! - `callbacks` (private): counts the calls Emma's threads make into the app,
+//!   so that apps can wait for them before exiting ([`wait_for_callbacks`]).
 //! - `jvm` (private): infrastructure that keeps the threads completing async
 //!   calls attached to the JVM, so Kotlin `suspend` calls do not pay a thread
 //!   attach and detach each (see its module docs).
@@ -21,6 +23,7 @@
 //! `unsafe` is in `jvm` (JNI's invocation interface and `dlsym`).
 
 pub mod assistant;
+mod callbacks;
 pub mod devices;
 pub mod error;
 pub mod intents;
@@ -28,6 +31,7 @@ mod jvm;
 pub mod privacy;
 pub mod skills;
 
+pub use callbacks::wait_for_callbacks;
 pub use error::EmmaError;
 
 uniffi::setup_scaffolding!("emma");

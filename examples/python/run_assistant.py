@@ -9,11 +9,17 @@ assistant resamples); stereo is mixed down here.
 """
 import array
 import asyncio
+import atexit
 import sys
 import tempfile
 import wave
 
-from emma import Assistant, AssistantConfig, EventListener, SpeechConfig, SpeechEngine
+from emma import Assistant, AssistantConfig, EventListener, SpeechConfig, SpeechEngine, wait_for_callbacks
+
+# Before Python exits, let Emma's threads return from this script's code (an
+# async call's completion, the listener): CPython ends a thread that wants the
+# GIL back while it finalizes, and that aborts the process.
+atexit.register(wait_for_callbacks, 2000)
 
 
 class PrintEvents(EventListener):

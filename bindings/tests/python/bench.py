@@ -7,11 +7,14 @@ assistant, a trivial async call, 10 × processText calls; process_text and
 process_text_blocking: mean and median of the timed calls).
 """
 import asyncio
+import atexit
 import resource
 import sys
 import time
 
-from emma import Assistant, AssistantConfig
+from emma import Assistant, AssistantConfig, wait_for_callbacks
+
+atexit.register(wait_for_callbacks, 5000)  # see support.py
 
 data_dir, trivial, texts, sentence = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 starts = texts * 10

@@ -1,11 +1,17 @@
 """Helpers shared by the Python test scripts: an event collector and an MQTT
 watcher (mosquitto_sub) that proves commands reached the broker."""
+import atexit
 import queue
 import subprocess
 import threading
 import time
 
-from emma import AssistantEvent, EventListener
+from emma import AssistantEvent, EventListener, wait_for_callbacks
+
+# Before the interpreter finalizes, Emma's threads return from the scripts'
+# code: one that wanted the GIL back during finalization would be ended, and
+# that aborts the process (see `wait_for_callbacks`).
+atexit.register(wait_for_callbacks, 5000)
 
 
 class Collector(EventListener):

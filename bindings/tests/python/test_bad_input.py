@@ -15,6 +15,7 @@ from emma import (
     EventListener,
     SpeechConfig,
     SpeechEngine,
+    wait_for_callbacks,
 )
 from support import Collector, ThrowingListener
 
@@ -113,6 +114,34 @@ caller.join(20)
 assert answered, "the turn did not come back within 20 s: the listener's call deadlocked"
 assert not isinstance(answered[0], BaseException) and answered[0].intent is None, answered[0]
 assert len(reentrant.errors) == 1 and "another thread" in reentrant.errors[0], reentrant.errors
+
+
+
+class Slow(EventListener):
+    """Holds the assistant's thread inside the app's code until released."""
+
+    def __init__(self):
+        self.inside = threading.Event()
+        self.release = threading.Event()
+
+    def on_event(self, event):
+        if isinstance(event, AssistantEvent.REPLY) and not self.inside.is_set():
+            self.inside.set()
+            self.release.wait(20)
+
+
+# While one of Emma's threads is inside the app's code, wait_for_callbacks says
+# so and waits for it (an app registers it with atexit, so that the
+# interpreter never ends such a thread mid-call).
+slow = Slow()
+assistant.add_listener(slow)
+turning = threading.Thread(target=lambda: assistant.process_text_blocking("hello there"), daemon=True)
+turning.start()
+assert slow.inside.wait(20), "the listener was not called"
+assert not wait_for_callbacks(50), "a listener call is running: wait_for_callbacks said none is"
+slow.release.set()
+assert wait_for_callbacks(10000), "the listener returned, but wait_for_callbacks timed out"
+turning.join(20)
 
 msg = expect(EmmaError.Speech, assistant.process_audio, [0] * 1600, 16000)
 assert "speech" in msg, msg

@@ -3,9 +3,12 @@
 Usage: test_skills.py <skill dir> <bundle path> <publisher public key file>
 """
 import asyncio
+import atexit
 import sys
 
-from emma import EmmaError, SkillManager
+from emma import EmmaError, SkillManager, wait_for_callbacks
+
+atexit.register(wait_for_callbacks, 5000)  # see support.py
 
 skill_dir, bundle, key_file = sys.argv[1:4]
 skills = SkillManager.open(skill_dir, "default")
