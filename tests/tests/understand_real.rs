@@ -13,7 +13,8 @@
 //! Environment: `EMMA_S2I_BENCH=DIR` (required; without it the test says
 //! how to get the data and passes), `EMMA_S2I_SPLIT=held|tune|all`
 //! (default `held`), `EMMA_S2I_STEP=N` (every N-th file of the split,
-//! default 1), `EMMA_S2I_METHODS=a,b` (rows of [`METHODS`], default
+//! default 1), `EMMA_S2I_METHODS=a,b` (rows of [`METHODS`]: `default`,
+//! `whole-file`, `vad`, `open-vocabulary`, `agreement`, `denoise`; default
 //! `default,whole-file`), `EMMA_S2I_CONDITIONS=clean,24,18,12,6` (default
 //! all), `EMMA_S2I_OUT=FILE` (one JSON line per utterance, for analysis).
 
@@ -35,6 +36,8 @@ struct Method {
     name: &'static str,
     configure: fn(&mut Understander) -> anyhow::Result<()>,
     endpoint: fn() -> EndpointConfig,
+    /// What is done to the audio before the understander hears it.
+    prepare: fn(Vec<i16>) -> anyhow::Result<Vec<i16>>,
 }
 
 /// The methods `EMMA_S2I_METHODS` chooses from.
@@ -43,32 +46,53 @@ const METHODS: &[Method] = &[
         name: "default",
         configure: nothing,
         endpoint: EndpointConfig::default,
+        prepare: as_is,
     },
     Method {
         name: "whole-file",
         configure: nothing,
         endpoint: || EndpointConfig::default().whole_stream(),
+        prepare: as_is,
     },
     Method {
         name: "vad",
         configure: nothing,
         endpoint: EndpointConfig::voice_activity,
+        prepare: as_is,
     },
     Method {
         name: "open-vocabulary",
         configure: open_vocabulary,
         endpoint: EndpointConfig::default,
+        prepare: as_is,
     },
     Method {
         name: "agreement",
         configure: agreement,
         endpoint: EndpointConfig::default,
+        prepare: as_is,
+    },
+    Method {
+        name: "denoise",
+        configure: nothing,
+        endpoint: EndpointConfig::default,
+        prepare: denoise,
     },
 ];
 
 /// The library's defaults.
 fn nothing(_: &mut Understander) -> anyhow::Result<()> {
     Ok(())
+}
+
+/// The recording as it is.
+fn as_is(pcm: Vec<i16>) -> anyhow::Result<Vec<i16>> {
+    Ok(pcm)
+}
+
+/// RNNoise's noise suppression before recognition (`emma_speech::denoise`).
+fn denoise(pcm: Vec<i16>) -> anyhow::Result<Vec<i16>> {
+    Ok(emma_speech::denoise::denoise(&pcm)?)
 }
 
 /// The models `scripts/setup` installs.
@@ -193,7 +217,8 @@ fn measure(
     let endpoint = (method.endpoint)();
     let mut tally = Tally::default();
     for (i, rec) in files.iter().enumerate() {
-        let pcm = corpus.audio(rec, condition)?;
+        let pcm = (method.prepare)(corpus.audio(rec, condition)?)
+            .with_context(|| format!("{}: {}", method.name, rec.path.display()))?;
         let t = Instant::now();
         let heard = u
             .understand_samples(endpoint, &pcm)

@@ -34,6 +34,8 @@
 
 pub mod audio;
 pub mod bench;
+#[cfg(feature = "denoise")]
+pub mod denoise;
 pub mod endpoint;
 pub mod endpoint_bench;
 mod error;
