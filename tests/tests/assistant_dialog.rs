@@ -731,14 +731,14 @@ fn a_speech_calibration_follows_the_grammar_while_devices_change() {
             .calibrate_speech(&options, &mut |_, _| {})
             .unwrap()
     };
+    // A turn brings the new lists into the grammar.
+    let add_desk = |f: &Fixture| {
+        let home = f.assistant.home().unwrap();
+        home.registry().upsert_device(desk()).unwrap();
+        f.say("what time is it");
+    };
     let without = calibrate(&f);
-    f.assistant
-        .home()
-        .unwrap()
-        .registry()
-        .upsert_device(desk())
-        .unwrap();
-    f.say("what time is it"); // a turn brings the new lists into the grammar
+    add_desk(&f);
     let with = calibrate(&f);
     assert_ne!(
         without.fingerprint, with.fingerprint,
@@ -778,13 +778,7 @@ fn a_speech_calibration_follows_the_grammar_while_devices_change() {
     );
 
     // It is back: so is the calibration made for that grammar.
-    f.assistant
-        .home()
-        .unwrap()
-        .registry()
-        .upsert_device(desk())
-        .unwrap();
-    f.say("what time is it");
+    add_desk(&f);
     assert!(
         asked(&f),
         "the saved calibration did not apply to its grammar again"
