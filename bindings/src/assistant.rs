@@ -715,6 +715,7 @@ impl From<SpeechConfig> for core::SpeechConfig {
             endpoint: Default::default(),
             agreement: None,
             open_vocabulary: s.open_vocabulary_model.map(PathBuf::from),
+            denoise: false,
             rejection: Default::default(),
         }
     }

@@ -14,7 +14,8 @@
 //! how to get the data and passes), `EMMA_S2I_SPLIT=held|tune|all`
 //! (default `held`), `EMMA_S2I_STEP=N` (every N-th file of the split,
 //! default 1), `EMMA_S2I_METHODS=a,b` (rows of [`METHODS`]: `default`,
-//! `whole-file`, `vad`, `open-vocabulary`, `agreement`, `denoise`; default
+//! `whole-file`, `vad`, `open-vocabulary`, `agreement`, `denoise`,
+//! `denoise-stream`; default
 //! `default,whole-file`), `EMMA_S2I_CONDITIONS=clean,24,18,12,6` (default
 //! all), `EMMA_S2I_OUT=FILE` (one JSON line per utterance, for analysis).
 
@@ -78,6 +79,12 @@ const METHODS: &[Method] = &[
         endpoint: EndpointConfig::default,
         prepare: denoise,
     },
+    Method {
+        name: "denoise-stream",
+        configure: denoise_stream,
+        endpoint: EndpointConfig::default,
+        prepare: as_is,
+    },
 ];
 
 /// The library's defaults.
@@ -90,9 +97,16 @@ fn as_is(pcm: Vec<i16>) -> anyhow::Result<Vec<i16>> {
     Ok(pcm)
 }
 
-/// RNNoise's noise suppression before recognition (`emma_speech::denoise`).
+/// RNNoise's noise suppression over the whole recording before recognition
+/// (`emma_speech::denoise::denoise`).
 fn denoise(pcm: Vec<i16>) -> anyhow::Result<Vec<i16>> {
     Ok(emma_speech::denoise::denoise(&pcm)?)
+}
+
+/// RNNoise in the understander, over the stream (`--denoise`).
+fn denoise_stream(u: &mut Understander) -> anyhow::Result<()> {
+    u.set_denoise(true);
+    Ok(())
 }
 
 /// The models `scripts/setup` installs.

@@ -80,6 +80,11 @@ pub struct RunArgs {
     /// see docs/understand.md, "Open vocabulary").
     #[arg(long)]
     open_vocabulary: bool,
+    /// Clean the audio with RNNoise before it is heard: a little better in
+    /// kitchen noise, clean speech unchanged (docs/understand.md, "Speech
+    /// enhancement before recognition").
+    #[arg(long)]
+    denoise: bool,
     /// Calibrate, for the intents this assistant understands (built-ins,
     /// skills, device names), from which acoustic fit a spoken command is
     /// acted on without asking: speaks built-in sentences that are not
@@ -251,6 +256,9 @@ fn config(args: &RunArgs, audio: bool) -> anyhow::Result<AssistantConfig> {
             && let Some(speech) = c.speech.as_mut()
         {
             speech.endpoint = speech.endpoint.whole_stream();
+        }
+        if let Some(speech) = c.speech.as_mut() {
+            speech.denoise = args.denoise;
         }
         let registry = || emma_speech::ModelRegistry::new(crate::home::emma_home().join("models"));
         if args.agreement

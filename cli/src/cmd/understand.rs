@@ -79,6 +79,11 @@ pub struct UnderstandArgs {
     /// `scripts/setup` installs; docs/understand.md, "Open vocabulary").
     #[arg(long)]
     open_vocabulary: bool,
+    /// Clean the audio with RNNoise before it is heard: a little better in
+    /// kitchen noise on real recordings, clean speech unchanged
+    /// (docs/understand.md, "Speech enhancement before recognition").
+    #[arg(long)]
+    denoise: bool,
     /// Calibrate, for these intents and this model, the word-loop ratio from
     /// which a command is acted on without asking: speaks built-in sentences
     /// that are not commands with espeak-ng (minutes), chooses the point from
@@ -155,6 +160,7 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
             "--open-vocabulary needs English intents, grammar decoding and the Moonshine model (run scripts/setup)"
         );
     }
+    understander.set_denoise(args.denoise);
     let saved = crate::home::emma_home()
         .join("calibration")
         .join(format!("{}.json", understander.fingerprint()));

@@ -34,7 +34,6 @@
 
 pub mod audio;
 pub mod bench;
-#[cfg(feature = "denoise")]
 pub mod denoise;
 pub mod endpoint;
 pub mod endpoint_bench;

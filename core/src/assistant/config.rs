@@ -215,6 +215,9 @@ pub struct SpeechConfig {
     /// `None`: the grammar decoder's own free decoding.
     /// [`SpeechConfig::with_open_vocabulary_if_installed`] sets it for English.
     pub open_vocabulary: Option<PathBuf>,
+    /// Clean the audio with RNNoise before it is heard
+    /// ([`crate::understand::Understander::set_denoise`]); off by default.
+    pub denoise: bool,
     /// When speech is "not a command" and when a command is too unsure to
     /// act on without asking "Did you say …?" first
     /// ([`crate::understand::Rejection::sure_word_loop_ratio`]); the
@@ -264,6 +267,7 @@ impl SpeechConfig {
             endpoint: EndpointConfig::default(),
             agreement: None,
             open_vocabulary: None,
+            denoise: false,
             rejection: Default::default(),
         }
     }
@@ -369,6 +373,7 @@ mod tests {
             endpoint: EndpointConfig::default(),
             agreement: None,
             open_vocabulary: None,
+            denoise: false,
             rejection: Default::default(),
         });
         let e = c.validate().unwrap_err().to_string();

@@ -661,6 +661,7 @@ impl Shared {
                 emma_devices::control::load_lists(&mut engine, &home.registry().intent_lists());
                 let mut u = Understander::new(engine, s.engine, &s.model, s.decoding)?;
                 u.set_rejection(s.rejection);
+                u.set_denoise(s.denoise);
                 if let Some(dir) = &s.agreement {
                     u.set_agreement(
                         emma_speech::Engine::Moonshine,

@@ -421,6 +421,8 @@ pub struct Understander {
     open: Option<OpenVocabulary>,
     /// The calibration in use, if any ([`Understander::apply_calibration`]).
     calibrated: Option<calibrate::Applied>,
+    /// RNNoise cleans the audio first ([`Understander::set_denoise`]).
+    denoise: bool,
 }
 
 /// An open-vocabulary recogniser (Moonshine) and its uses.
@@ -602,6 +604,7 @@ impl Understander {
             speaking: None,
             open: None,
             calibrated: None,
+            denoise: false,
         })
     }
 
@@ -875,6 +878,20 @@ impl Understander {
         }
     }
 
+    /// Cleans the audio with RNNoise before the endpointer and the
+    /// recognisers hear it ([`emma_speech::denoise`]; off by default). Measured
+    /// on real recordings in kitchen noise: a little better on average, clean
+    /// speech unchanged (docs/understand.md, "Speech enhancement before
+    /// recognition").
+    pub fn set_denoise(&mut self, on: bool) {
+        self.denoise = on;
+    }
+
+    /// Whether the audio is cleaned with RNNoise first.
+    pub fn denoises(&self) -> bool {
+        self.denoise
+    }
+
     /// The current rejection setting.
     pub fn rejection(&self) -> Rejection {
         self.rejection
@@ -978,6 +995,11 @@ impl Understander {
     where
         I: IntoIterator<Item = Result<Vec<i16>, SpeechError>>,
     {
+        let denoiser = match self.denoise {
+            true => Some(emma_speech::denoise::Denoiser::new()?),
+            false => None,
+        };
+        let chunks = emma_speech::denoise::Denoised::new(chunks.into_iter(), denoiser);
         let recognizer = self.recognizer.take().ok_or(UnderstandError::Lost)?;
         // A failed reset drops the recogniser: later streams report `Lost`.
         let mut listener = Listener::new(recognizer, endpoint)?;
