@@ -304,4 +304,17 @@ fn python_example_runs_the_assistant_on_a_wav() {
         &String::from_utf8_lossy(&out.stdout),
         "event: AssistantEvent.TRANSCRIPT(",
     );
+    // With RNNoise in the stream (SpeechConfig.denoise) the command is heard too.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = run_ok(
+        support::python(&script)
+            .arg(spoken_command())
+            .arg(dir.path())
+            .arg("--denoise"),
+        "python example --denoise",
+    );
+    check_example_output(
+        &String::from_utf8_lossy(&out.stdout),
+        "event: AssistantEvent.TRANSCRIPT(",
+    );
 }

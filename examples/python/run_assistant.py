@@ -1,10 +1,11 @@
 """Runs Emma's assistant on a WAV file and prints each event.
 
     bindings/scripts/generate.sh python target/emma-python
-    PYTHONPATH=target/emma-python python3 examples/python/run_assistant.py command.wav [data dir]
+    PYTHONPATH=target/emma-python python3 examples/python/run_assistant.py command.wav [data dir] [--denoise]
 
 Speech: PocketSphinx with Debian's en-us model, restricted to the grammar of
-the assistant's intents. Any mono or stereo 16-bit WAV at any rate works (the
+the assistant's intents (`--denoise`: cleaned with RNNoise first, for noisy
+rooms). Any mono or stereo 16-bit WAV at any rate works (the
 assistant resamples); stereo is mixed down here.
 """
 import array
@@ -38,9 +39,14 @@ def read_wav(path):
         return list(samples), w.getframerate()
 
 
-async def main(wav, data_dir):
+async def main(wav, data_dir, denoise):
     samples, rate = read_wav(wav)
-    speech = SpeechConfig(engine=SpeechEngine.POCKET_SPHINX, model="/usr/share/pocketsphinx/model/en-us", model_language="en")
+    speech = SpeechConfig(
+        engine=SpeechEngine.POCKET_SPHINX,
+        model="/usr/share/pocketsphinx/model/en-us",
+        model_language="en",
+        denoise=denoise,
+    )
     assistant = Assistant(AssistantConfig(data_dir=data_dir, language="en", speech=speech))
     assistant.add_listener(PrintEvents())
     await assistant.start()
@@ -55,7 +61,8 @@ async def main(wav, data_dir):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit("usage: run_assistant.py FILE.wav [DATA_DIR]")
+    args = [a for a in sys.argv[1:] if a != "--denoise"]
+    if not args:
+        sys.exit("usage: run_assistant.py FILE.wav [DATA_DIR] [--denoise]")
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else tmp))
+        asyncio.run(main(args[0], args[1] if len(args) > 1 else tmp, "--denoise" in sys.argv[1:]))
