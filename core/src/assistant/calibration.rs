@@ -42,20 +42,20 @@ pub(super) fn restore(u: &mut Understander, data_dir: &Path) {
 }
 
 /// After the lists changed the grammar ([`Understander::reload_grammar`]
-/// dropped a calibration made for the old one, or there was none): applies
-/// the saved one if it was made for the new grammar, e.g. when a device
-/// that was there at calibration time is back. Says nothing when it was not:
-/// the start already did.
-pub(super) fn follow_grammar(u: &mut Understander, data_dir: &Path) {
-    for w in u
-        .warnings()
-        .iter()
-        .filter(|w| w.starts_with("calibration:"))
-    {
-        tracing::warn!("speech: {w}");
-    }
+/// dropped a calibration made for the old one, or there was none;
+/// `was_calibrated`: whether one applied before the reload): applies the
+/// saved one if it was made for the new grammar, e.g. when a device that was
+/// there at calibration time is back. Says nothing when it was not: the start
+/// already did.
+pub(super) fn follow_grammar(u: &mut Understander, data_dir: &Path, was_calibrated: bool) {
     if u.is_calibrated() {
         return;
+    }
+    if was_calibrated {
+        tracing::warn!(
+            sure_word_loop_ratio = u.rejection().sure_word_loop_ratio,
+            "speech: the device lists changed the grammar; its calibration no longer applies"
+        );
     }
     if let Some(Ok(c)) = load_for(u, data_dir) {
         tracing::info!(

@@ -251,8 +251,9 @@ impl Worker {
         match slot.as_mut() {
             Some(u) => {
                 emma_devices::control::load_lists(u.intents_mut(), &lists);
+                let was_calibrated = u.is_calibrated();
                 match u.reload_grammar() {
-                    Ok(()) => super::calibration::follow_grammar(u, &self.data_dir),
+                    Ok(()) => super::calibration::follow_grammar(u, &self.data_dir, was_calibrated),
                     Err(e) => self.hub.emit(AssistantEvent::Error {
                         stage: "speech".into(),
                         message: format!("could not update the speech grammar: {e}"),

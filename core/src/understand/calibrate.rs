@@ -522,13 +522,13 @@ impl Understander {
     /// After the grammar changed (new lists: a device or an area was added or
     /// renamed), a calibration made for the old one no longer says how
     /// out-of-domain speech fits: the sure point it replaced comes back, with
-    /// a warning. Returns whether it did.
-    pub(super) fn drop_stale_calibration(&mut self) -> bool {
+    /// a warning ([`Understander::is_calibrated`] says false from then on).
+    pub(super) fn drop_stale_calibration(&mut self) {
         let Some(applied) = &self.calibrated else {
-            return false;
+            return;
         };
         if applied.fingerprint == self.fingerprint() {
-            return false;
+            return;
         }
         self.rejection.sure_word_loop_ratio = applied.replaced;
         self.calibrated = None;
@@ -536,7 +536,6 @@ impl Understander {
             "calibration: made for the grammar before its lists changed; commands are acted on without asking from the word-loop ratio {} again until it is calibrated for this one",
             self.rejection.sure_word_loop_ratio
         ));
-        true
     }
 }
 
