@@ -1,4 +1,5 @@
-//! The only unsafe code of the Moonshine backend: the C API of `libmoonshine.so` (moonshine-cpp 0.1.4), loaded at run time.
+//! The C API of `libmoonshine.so` (moonshine-cpp 0.1.4), loaded at run time:
+//! with [`super::reclaim`], the only unsafe code of the Moonshine backend.
 //!
 //! `libmoonshine.so` needs `libonnxruntime.so.1`; both live in the model
 //! directory's `lib/` (where `scripts/setup` puts them). ONNX Runtime is
@@ -37,6 +38,8 @@ type FreeModel = unsafe extern "C" fn(c_int);
 /// The opened libraries and their functions. Never closed: ONNX Runtime
 /// keeps global state (threads, allocators) that must outlive every model.
 pub struct Library {
+    /// Whether [`super::reclaim`] gives back what each transcription leaks.
+    reclaims: bool,
     load_model: LoadModel,
     transcribe: Transcribe,
     free_text: FreeText,
@@ -124,13 +127,15 @@ impl Library {
                 "no libmoonshine.so here; run scripts/setup".to_owned(),
             ));
         }
-        dlopen(&ort, libc::RTLD_NOW | libc::RTLD_GLOBAL)?;
+        let ort = dlopen(&ort, libc::RTLD_NOW | libc::RTLD_GLOBAL)?;
         let h = dlopen(&moonshine, libc::RTLD_NOW | libc::RTLD_LOCAL)?;
+        let reclaims = super::reclaim::install(ort, h);
         let sym = |name: &CStr| symbol(h, name, &moonshine);
         // SAFETY: the symbols have the C signatures documented in the
         // module docs (moonshine-cpp's own ctypes declarations).
         unsafe {
             Ok(Library {
+                reclaims,
                 load_model: std::mem::transmute::<*mut c_void, LoadModel>(sym(
                     c"moonshine_load_model",
                 )?),
@@ -164,7 +169,11 @@ impl Library {
                 model_type,
             )
         };
-        (handle >= 0).then_some(Model { lib: self, handle })
+        (handle >= 0).then_some(Model {
+            lib: self,
+            handle,
+            reclaimed: 0,
+        })
     }
 }
 
@@ -173,6 +182,8 @@ impl Library {
 pub struct Model {
     lib: Library,
     handle: c_int,
+    /// Values [`super::reclaim`] released after the last transcription.
+    reclaimed: usize,
 }
 
 impl Model {
@@ -190,10 +201,15 @@ impl Model {
             return Err(None);
         }
         let mut text: *mut c_char = std::ptr::null_mut();
+        let leaks = self
+            .lib
+            .reclaims
+            .then(|| super::reclaim::Transcription::begin(audio));
         // SAFETY: the handle is live (freed only in Drop) and `&mut self`
         // keeps calls from overlapping; `audio` is valid for `len` floats.
         let rc =
             unsafe { (self.lib.transcribe)(self.handle, audio.as_ptr(), audio.len(), &mut text) };
+        self.reclaimed = leaks.map_or(0, super::reclaim::Transcription::finish);
         if rc != 0 {
             return Err(Some(rc));
         }
@@ -207,6 +223,14 @@ impl Model {
         // SAFETY: `text` came from moonshine_transcribe and is freed once.
         unsafe { (self.lib.free_text)(text) };
         Ok(out)
+    }
+}
+
+impl Model {
+    /// How many leaked tensors were released after the last transcription
+    /// (0 where the remedy does not apply).
+    pub fn reclaimed(&self) -> usize {
+        self.reclaimed
     }
 }
 

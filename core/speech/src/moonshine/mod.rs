@@ -21,6 +21,7 @@
 //! are therefore cut to [`KEEP_QUIET`] before transcription ([`trim_quiet_ends`]).
 
 mod ffi;
+mod reclaim;
 mod trim;
 
 pub use trim::{KEEP_QUIET, trim_quiet_ends};
@@ -113,6 +114,16 @@ impl MoonshineModel {
     /// The model directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How many tensors libmoonshine leaked in the last transcription and
+    /// Emma gave back (see the `reclaim` module): more than 0 after any
+    /// transcription where the remedy applies.
+    pub fn last_reclaimed(&self) -> usize {
+        self.model
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reclaimed()
     }
 
     /// Transcribes one utterance of 16 kHz mono audio. Empty or shorter
