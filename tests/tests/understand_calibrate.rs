@@ -205,3 +205,68 @@ fn a_calibration_stops_applying_when_the_lists_change_the_grammar() {
     });
     assert!(!u.is_calibrated());
 }
+
+/// RNNoise and agreement with Moonshine change how speech fits and which
+/// recordings are acted on, so a calibration is for one setup of them: one
+/// made without them is refused with them on, one in use stops applying the
+/// moment they change, and the defaults keep their fingerprint (calibrations
+/// saved before these steps were counted still apply).
+#[test]
+fn a_calibration_is_for_one_setup_of_rnnoise_and_agreement() {
+    let mut u = coffee();
+    let plain = u.fingerprint();
+    let without = calibration_at(&u, 2.0);
+    u.apply_calibration(&without).unwrap();
+
+    u.set_denoise(false);
+    assert!(
+        u.is_calibrated(),
+        "setting what is already set changes nothing"
+    );
+    u.set_denoise(true);
+    assert_ne!(u.fingerprint(), plain);
+    assert!(!u.is_calibrated());
+    assert_eq!(u.rejection(), Rejection::default());
+    assert!(
+        u.warnings()
+            .iter()
+            .any(|w| w.starts_with("calibration:") && w.contains("RNNoise")),
+        "{:?}",
+        u.warnings()
+    );
+    assert!(matches!(
+        u.apply_calibration(&without),
+        Err(CalibrationError::OtherGrammar { .. })
+    ));
+    u.apply_calibration(&calibration_at(&u, 1.5)).unwrap();
+    u.set_denoise(false);
+    assert_eq!(u.fingerprint(), plain);
+    assert_eq!(u.rejection(), Rejection::default());
+    u.apply_calibration(&without).unwrap();
+
+    let moonshine =
+        emma_core::speech::ModelRegistry::new(emma_tests::speech::emma_home().join("models"))
+            .moonshine_english()
+            .expect("the Moonshine model is installed (run scripts/setup)");
+    u.set_agreement(
+        Engine::Moonshine,
+        &moonshine,
+        Some(emma_core::understand::AgreementRule::DEFAULT),
+    )
+    .unwrap();
+    let agreeing = u.fingerprint();
+    assert_ne!(agreeing, plain);
+    assert!(!u.is_calibrated());
+    u.apply_calibration(&calibration_at(&u, 1.0)).unwrap();
+    u.set_agreement_rule(Some(emma_core::understand::AgreementRule::SameIntent));
+    assert_ne!(
+        u.fingerprint(),
+        agreeing,
+        "another rule acts on other recordings"
+    );
+    assert!(!u.is_calibrated());
+    u.clear_agreement();
+    assert_eq!(u.fingerprint(), plain);
+    u.apply_calibration(&without).unwrap();
+    assert_eq!(u.rejection().sure_word_loop_ratio, 2.0);
+}

@@ -35,7 +35,7 @@ pub(super) fn restore(u: &mut Understander, data_dir: &Path) {
             "speech: commands are acted on without asking from the calibrated fit"
         ),
         Some(Err(e @ CalibrationError::OtherGrammar { .. })) => tracing::warn!(
-            "speech: {e} (a skill or a device name changed the grammar): the default sure point is used"
+            "speech: {e} (a skill or a device name changed the grammar, or RNNoise, agreement or open vocabulary is set otherwise): the default sure point is used"
         ),
         Some(Err(e)) => tracing::warn!("speech: {e}: the default sure point is used"),
     }

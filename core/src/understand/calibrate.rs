@@ -30,9 +30,14 @@
 //! lost.
 //!
 //! A [`Calibration`] is saved as JSON with a fingerprint of the grammar, the
-//! engine and the model; [`Understander::apply_calibration`] refuses one made
-//! for another grammar (a new skill or device name changes the grammar, and
-//! with it what out-of-domain speech fits).
+//! engine and the model, and of the steps that change which recordings are
+//! acted on or how they fit (RNNoise, agreement with Moonshine and its rule,
+//! open vocabulary; none of them for the defaults, so calibrations made
+//! before they were counted still apply to the defaults);
+//! [`Understander::apply_calibration`] refuses one made for another grammar
+//! or pipeline (a new skill or device name changes the grammar, and with it
+//! what out-of-domain speech fits), and one in use stops applying as soon as
+//! the grammar or one of those steps changes.
 
 use std::path::Path;
 
@@ -326,7 +331,7 @@ pub enum CalibrationError {
     },
     /// The calibration was made for another grammar, engine or model.
     #[error(
-        "the calibration was made for another grammar or model (fingerprint {found}, this one is {expected}); calibrate again"
+        "the calibration was made for another grammar, model or setup (RNNoise, agreement, open vocabulary) (fingerprint {found}, this one is {expected}); calibrate again"
     )]
     OtherGrammar {
         /// This understander's fingerprint.
@@ -399,20 +404,40 @@ pub fn sure_point(fits: &[f64], allowed: usize, floor: f64) -> f64 {
     }
 }
 
+/// A model's directory name (its registry name), or the path as given.
+fn model_name(model: &Path) -> &std::ffi::OsStr {
+    model.file_name().unwrap_or(model.as_os_str())
+}
+
 impl Understander {
     /// A fingerprint of what a calibration depends on: the intents' grammar,
     /// the engine and the model's name (not its path, so a calibration made
-    /// on one machine applies on another with the same model).
+    /// on one machine applies on another with the same model), and the steps
+    /// that change the fits or which recordings are acted on: RNNoise,
+    /// agreement (its rule and model) and open vocabulary (its model).
     pub fn fingerprint(&self) -> String {
         let mut h = Sha256::new();
         h.update(b"emma-calibration-1\n");
         h.update(format!("{:?}\n", self.engine).as_bytes());
-        let model = self.model.file_name().unwrap_or(self.model.as_os_str());
-        h.update(model.as_encoded_bytes());
+        h.update(model_name(&self.model).as_encoded_bytes());
         h.update(b"\n");
         match self.walker_grammar.to_jsgf() {
             Ok(jsgf) => h.update(jsgf.as_bytes()),
             Err(_) => h.update(format!("{:?}", self.walker_grammar).as_bytes()),
+        }
+        // Only what is on is hashed: the defaults keep the fingerprint they
+        // had before these steps were counted.
+        if self.denoise {
+            h.update(b"\ndenoise");
+        }
+        if let Some(open) = &self.open {
+            let model = model_name(&open.model).to_string_lossy();
+            if let Some(rule) = open.agreement {
+                h.update(format!("\nagreement {rule:?} {:?} {model}", open.engine).as_bytes());
+            }
+            if open.wildcards {
+                h.update(format!("\nopen-vocabulary {:?} {model}", open.engine).as_bytes());
+            }
         }
         let digest = h.finalize();
         digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
@@ -520,10 +545,11 @@ impl Understander {
     }
 
     /// After the grammar changed (new lists: a device or an area was added or
-    /// renamed), a calibration made for the old one no longer says how
+    /// renamed) or a step the fingerprint counts was turned on or off
+    /// (`what` says which), a calibration made before no longer says how
     /// out-of-domain speech fits: the sure point it replaced comes back, with
     /// a warning ([`Understander::is_calibrated`] says false from then on).
-    pub(super) fn drop_stale_calibration(&mut self) {
+    pub(super) fn drop_stale_calibration(&mut self, what: &str) {
         let Some(applied) = &self.calibrated else {
             return;
         };
@@ -533,7 +559,7 @@ impl Understander {
         self.rejection.sure_word_loop_ratio = applied.replaced;
         self.calibrated = None;
         self.warnings.push(format!(
-            "calibration: made for the grammar before its lists changed; commands are acted on without asking from the word-loop ratio {} again until it is calibrated for this one",
+            "calibration: made before {what}; commands are acted on without asking from the word-loop ratio {} again until it is calibrated for this setup",
             self.rejection.sure_word_loop_ratio
         ));
     }

@@ -625,6 +625,7 @@ impl Understander {
         rule: Option<AgreementRule>,
     ) -> Result<(), UnderstandError> {
         self.open_recognizer(engine, model)?.agreement = Some(rule);
+        self.drop_stale_calibration("the agreement check changed");
         Ok(())
     }
 
@@ -643,6 +644,7 @@ impl Understander {
         model: &Path,
     ) -> Result<(), UnderstandError> {
         self.open_recognizer(engine, model)?.wildcards = true;
+        self.drop_stale_calibration("open vocabulary was turned on");
         Ok(())
     }
 
@@ -724,6 +726,7 @@ impl Understander {
         {
             o.agreement = Some(rule);
         }
+        self.drop_stale_calibration("the agreement rule changed");
     }
 
     /// Turns the agreement check off (open vocabulary, if set, stays).
@@ -734,6 +737,7 @@ impl Understander {
         if self.open.as_ref().is_some_and(|o| !o.wildcards) {
             self.open = None;
         }
+        self.drop_stale_calibration("the agreement check was turned off");
     }
 
     /// The agreement check's rule: `None` without a check, `Some(None)` when it only reports.
@@ -883,8 +887,11 @@ impl Understander {
     /// on real recordings in kitchen noise: a little better on average, clean
     /// speech unchanged (docs/understand.md, "Speech enhancement before
     /// recognition").
+    /// A calibration in use stops applying when this changes it (see
+    /// [`Understander::fingerprint`]).
     pub fn set_denoise(&mut self, on: bool) {
         self.denoise = on;
+        self.drop_stale_calibration("RNNoise was turned on or off");
     }
 
     /// Whether the audio is cleaned with RNNoise first.
@@ -950,7 +957,7 @@ impl Understander {
         self.restricted = set.restricted;
         self.needs_free = set.needs_free;
         self.warnings = warnings;
-        self.drop_stale_calibration();
+        self.drop_stale_calibration("the grammar's lists changed");
         Ok(())
     }
 
