@@ -15,7 +15,7 @@
 //! (default `held`), `EMMA_S2I_STEP=N` (every N-th file of the split,
 //! default 1), `EMMA_S2I_METHODS=a,b` (rows of [`METHODS`]: `default`,
 //! `whole-file`, `vad`, `open-vocabulary`, `agreement`, `denoise`,
-//! `denoise-stream`; default
+//! `denoise-stream`, `denoise-agreement`; default
 //! `default,whole-file`), `EMMA_S2I_CONDITIONS=clean,24,18,12,6` (default
 //! all), `EMMA_S2I_OUT=FILE` (one JSON line per utterance, for analysis).
 
@@ -85,6 +85,12 @@ const METHODS: &[Method] = &[
         endpoint: EndpointConfig::default,
         prepare: as_is,
     },
+    Method {
+        name: "denoise-agreement",
+        configure: denoise_agreement,
+        endpoint: EndpointConfig::default,
+        prepare: as_is,
+    },
 ];
 
 /// The library's defaults.
@@ -107,6 +113,12 @@ fn denoise(pcm: Vec<i16>) -> anyhow::Result<Vec<i16>> {
 fn denoise_stream(u: &mut Understander) -> anyhow::Result<()> {
     u.set_denoise(true);
     Ok(())
+}
+
+/// Streaming RNNoise and agreement with Moonshine together (`--denoise --agreement`).
+fn denoise_agreement(u: &mut Understander) -> anyhow::Result<()> {
+    denoise_stream(u)?;
+    agreement(u)
 }
 
 /// The models `scripts/setup` installs.
