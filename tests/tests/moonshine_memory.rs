@@ -7,19 +7,10 @@
 //! process's resident memory while it measures.
 //!
 //! Needs `scripts/setup` (the Moonshine model in `$EMMA_HOME`).
-#![cfg(feature = "moonshine")]
-
-use std::path::PathBuf;
 
 use emma_speech::moonshine::MoonshineModel;
 use emma_speech::{ModelRegistry, synth};
-
-fn emma_home() -> PathBuf {
-    if let Some(dir) = std::env::var_os("EMMA_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".local/share/emma")
-}
+use emma_tests::speech::emma_home;
 
 /// This process's resident memory in MiB (`VmRSS`).
 fn resident_mib() -> u64 {
