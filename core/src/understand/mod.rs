@@ -887,6 +887,7 @@ impl Understander {
     /// on real recordings in kitchen noise: a little better on average, clean
     /// speech unchanged (docs/understand.md, "Speech enhancement before
     /// recognition").
+    ///
     /// A calibration in use stops applying when this changes it (see
     /// [`Understander::fingerprint`]).
     pub fn set_denoise(&mut self, on: bool) {
@@ -1002,10 +1003,10 @@ impl Understander {
     where
         I: IntoIterator<Item = Result<Vec<i16>, SpeechError>>,
     {
-        let denoiser = match self.denoise {
-            true => Some(emma_speech::denoise::Denoiser::new()?),
-            false => None,
-        };
+        let denoiser = self
+            .denoise
+            .then(emma_speech::denoise::Denoiser::new)
+            .transpose()?;
         let chunks = emma_speech::denoise::Denoised::new(chunks.into_iter(), denoiser);
         let recognizer = self.recognizer.take().ok_or(UnderstandError::Lost)?;
         // A failed reset drops the recogniser: later streams report `Lost`.

@@ -38,8 +38,6 @@ type FreeModel = unsafe extern "C" fn(c_int);
 /// The opened libraries and their functions. Never closed: ONNX Runtime
 /// keeps global state (threads, allocators) that must outlive every model.
 pub struct Library {
-    /// Whether [`super::reclaim`] gives back what each transcription leaks.
-    reclaims: bool,
     load_model: LoadModel,
     transcribe: Transcribe,
     free_text: FreeText,
@@ -129,13 +127,12 @@ impl Library {
         }
         let ort = dlopen(&ort, libc::RTLD_NOW | libc::RTLD_GLOBAL)?;
         let h = dlopen(&moonshine, libc::RTLD_NOW | libc::RTLD_LOCAL)?;
-        let reclaims = super::reclaim::install(ort, h);
+        super::reclaim::install(ort, h);
         let sym = |name: &CStr| symbol(h, name, &moonshine);
         // SAFETY: the symbols have the C signatures documented in the
         // module docs (moonshine-cpp's own ctypes declarations).
         unsafe {
             Ok(Library {
-                reclaims,
                 load_model: std::mem::transmute::<*mut c_void, LoadModel>(sym(
                     c"moonshine_load_model",
                 )?),
@@ -201,10 +198,7 @@ impl Model {
             return Err(None);
         }
         let mut text: *mut c_char = std::ptr::null_mut();
-        let leaks = self
-            .lib
-            .reclaims
-            .then(|| super::reclaim::Transcription::begin(audio));
+        let leaks = super::reclaim::Transcription::begin(audio);
         // SAFETY: the handle is live (freed only in Drop) and `&mut self`
         // keeps calls from overlapping; `audio` is valid for `len` floats.
         let rc =

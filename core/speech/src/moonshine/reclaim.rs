@@ -147,14 +147,12 @@ unsafe extern "C" fn release_hook(value: *mut c_void) {
 }
 
 /// Points libmoonshine's ONNX Runtime table at the hooked copy, once per
-/// process. `ort` and `moonshine` are `dlopen` handles. True when the
-/// remedy is in place (now or from an earlier call), false when these
-/// libraries are not the measured pair and were left alone.
-pub(super) fn install(ort: *mut c_void, moonshine: *mut c_void) -> bool {
-    ORIGINALS
-        // SAFETY: see `patch`.
-        .get_or_init(|| unsafe { patch(ort, moonshine) })
-        .is_some()
+/// process (`ort` and `moonshine` are `dlopen` handles); libraries that are
+/// not the measured pair are left alone, and [`Transcription::begin`] then
+/// says `None`.
+pub(super) fn install(ort: *mut c_void, moonshine: *mut c_void) {
+    // SAFETY: see `patch`.
+    ORIGINALS.get_or_init(|| unsafe { patch(ort, moonshine) });
 }
 
 /// # Safety
@@ -214,42 +212,33 @@ unsafe fn patch(ort: *mut c_void, moonshine: *mut c_void) -> Option<Originals> {
     Some(originals)
 }
 
-/// One transcription's bookkeeping on this thread: created by
-/// [`Transcription::begin`] before `moonshine_transcribe`, and on drop
-/// releases what libmoonshine left behind.
+/// One transcription's bookkeeping on this thread: [`Transcription::begin`]
+/// before `moonshine_transcribe`, [`Transcription::finish`] after it.
 pub(super) struct Transcription {
-    active: bool,
+    orig: &'static Originals,
     /// The caller's audio buffer, as addresses.
     audio: std::ops::Range<usize>,
 }
 
 impl Transcription {
-    /// Starts noting values (a no-op where the remedy is not installed).
+    /// Starts noting values; `None` where the remedy is not installed.
     /// `audio` is the caller's buffer: a value over it is never freed here.
-    pub(super) fn begin(audio: &[f32]) -> Transcription {
-        let active = matches!(ORIGINALS.get(), Some(Some(_)))
-            && OPEN
-                .try_with(|open| open.try_borrow_mut().map(|mut o| *o = Some(Vec::new())))
-                .is_ok_and(|r| r.is_ok());
+    pub(super) fn begin(audio: &[f32]) -> Option<Transcription> {
+        let Some(Some(orig)) = ORIGINALS.get() else {
+            return None;
+        };
+        OPEN.try_with(|open| open.try_borrow_mut().map(|mut o| *o = Some(Vec::new())))
+            .ok()?
+            .ok()?;
         let range = audio.as_ptr_range();
-        Transcription {
-            active,
+        Some(Transcription {
+            orig,
             audio: range.start as usize..range.end as usize,
-        }
+        })
     }
 
     /// Releases what the transcription left behind; returns how many values.
-    pub(super) fn finish(mut self) -> usize {
-        self.reclaim()
-    }
-
-    fn reclaim(&mut self) -> usize {
-        if !std::mem::take(&mut self.active) {
-            return 0;
-        }
-        let Some(Some(orig)) = ORIGINALS.get() else {
-            return 0;
-        };
+    pub(super) fn finish(self) -> usize {
         let left = OPEN
             .try_with(|open| open.try_borrow_mut().map(|mut o| o.take()))
             .ok()
@@ -266,16 +255,10 @@ impl Transcription {
             // `calloc`) during this call and neither released it nor kept it
             // past the call (module docs); each is released and freed once.
             unsafe {
-                (orig.release)(value as *mut c_void);
+                (self.orig.release)(value as *mut c_void);
                 libc::free(data as *mut c_void);
             }
         }
         reclaimed
-    }
-}
-
-impl Drop for Transcription {
-    fn drop(&mut self) {
-        self.reclaim();
     }
 }
