@@ -47,6 +47,20 @@ fn calibration_at(u: &Understander, sure: f64) -> Calibration {
     }
 }
 
+/// `u`'s calibration no longer applies: the configured sure point is back,
+/// and a warning says why (`why` is in it).
+fn assert_calibration_dropped(u: &Understander, why: &str) {
+    assert!(!u.is_calibrated());
+    assert_eq!(u.rejection(), Rejection::default());
+    assert!(
+        u.warnings()
+            .iter()
+            .any(|w| w.starts_with("calibration:") && w.contains(why)),
+        "{:?}",
+        u.warnings()
+    );
+}
+
 #[test]
 fn calibration_leaves_out_the_grammars_own_commands_and_sets_a_point_no_recording_reaches() {
     let mut u = coffee();
@@ -177,15 +191,7 @@ fn a_calibration_stops_applying_when_the_lists_change_the_grammar() {
     u.intents_mut().set_list("area", areas);
     u.reload_grammar().unwrap();
     assert_ne!(u.fingerprint(), before);
-    assert!(!u.is_calibrated());
-    assert_eq!(u.rejection(), Rejection::default());
-    assert!(
-        u.warnings()
-            .iter()
-            .any(|w| w.starts_with("calibration:") && w.contains("lists changed")),
-        "{:?}",
-        u.warnings()
-    );
+    assert_calibration_dropped(&u, "lists changed");
 
     // One made for the new grammar applies; a second one still goes back to
     // the configured point, not to the first calibration's.
@@ -225,15 +231,7 @@ fn a_calibration_is_for_one_setup_of_rnnoise_and_agreement() {
     );
     u.set_denoise(true);
     assert_ne!(u.fingerprint(), plain);
-    assert!(!u.is_calibrated());
-    assert_eq!(u.rejection(), Rejection::default());
-    assert!(
-        u.warnings()
-            .iter()
-            .any(|w| w.starts_with("calibration:") && w.contains("RNNoise")),
-        "{:?}",
-        u.warnings()
-    );
+    assert_calibration_dropped(&u, "RNNoise");
     assert!(matches!(
         u.apply_calibration(&without),
         Err(CalibrationError::OtherGrammar { .. })
