@@ -228,6 +228,7 @@ fn json_line(method: &str, condition: Condition, file: &str, r: &Understood) -> 
         "unsure": r.unsure,
         "rejected": r.rejected,
         "via": r.via,
+        "agreement": r.agreement,
     })
 }
 

@@ -33,7 +33,11 @@
 //! sound), the two commands settle it: the same one is sure; another one
 //! replaces the grammar's, acted on when matched exactly and asked about
 //! when aligned by sound (the grammar decoder forces speech into its
-//! nearest sentence: "triple shot" heard as "double shot"). Otherwise, when
+//! nearest sentence: "triple shot" heard as "double shot"). When the
+//! transcript is no command but agrees with the grammar's (same intent or
+//! enough shared words), its words are spliced into the grammar's sentence
+//! where that still makes a command ([`splice`]); a command that changes
+//! is asked about ([`Unsure::Disagreement`]). Otherwise, when
 //! the transcript does not agree with the command, the utterance is not a
 //! command either ([`RejectedBy::Agreement`]), unless the command was heard
 //! whole and fit well: then it is [`Unsure::Disagreement`] and the
@@ -51,6 +55,10 @@ pub mod agree;
 pub mod calibrate;
 mod open;
 mod recover;
+mod splice;
+
+/// [`Understood::via`] of a command [`splice`] made.
+const SPLICED: &str = "open-splice";
 pub mod sounds;
 pub mod walk;
 
@@ -276,7 +284,9 @@ pub enum Unsure {
     Recovered,
     /// A sure command (heard whole, a good fit) that the open-vocabulary
     /// transcript does not agree with ([`Understander::set_agreement`]);
-    /// an unsure one that it does not agree with is rejected.
+    /// an unsure one that it does not agree with is rejected. Also a
+    /// command whose words the transcript changed by [`splice`] (`via:
+    /// open-splice`): the two recognisers heard it differently.
     Disagreement,
 }
 
@@ -309,7 +319,8 @@ pub struct Understood {
     pub confidence: f32,
     /// Which step found it: `grammar`, `nbest`, `partial`, `completion`,
     /// `fuzzy`, prefixed `free-` for free decoding; `open` or `open-fuzzy`
-    /// for the open-vocabulary transcript ([`Understander::set_open_vocabulary`]);
+    /// for the open-vocabulary transcript ([`Understander::set_open_vocabulary`]),
+    /// `open-splice` for its words spliced into the grammar's sentence ([`splice`]);
     /// `none` when nothing matched.
     pub via: String,
     /// The acoustic verification score of the grammar hypothesis: its
@@ -451,7 +462,8 @@ struct OpenVocabulary {
 ///   open-vocabulary transcript that is a sentence of the grammar as it
 ///   stands is stronger evidence), acted on when the transcript matched
 ///   exactly and asked about when it was aligned by sound (`rejection`
-///   decides, as for every reconstructed command).
+///   decides, as for every reconstructed command) or spliced into the
+///   grammar's sentence ([`splice`]: [`Unsure::Disagreement`]).
 fn settle(
     mut found: Understood,
     own: Understood,
@@ -464,8 +476,14 @@ fn settle(
         return found;
     }
     tracing::debug!(grammar = %found.text, transcript = %own.text, via = %own.via, "the open-vocabulary transcript is another command: it replaces the grammar's");
+    let unsure = if own.via == SPLICED {
+        // Two recognisers heard a slot differently: ask which.
+        rejection.asks().then_some(Unsure::Disagreement)
+    } else {
+        rejection.doubt(&own.via, None)
+    };
     Understood {
-        unsure: rejection.doubt(&own.via, None),
+        unsure,
         agreement: Some(Box::new(a)),
         fit: found.fit,
         verification: found.verification,
@@ -843,6 +861,19 @@ impl Understander {
             && let Some(own) = transcript.own.filter(|m| m.understood.intent.is_some())
         {
             return Ok(settle(found, own.understood, a, self.rejection));
+        }
+        if rule.is_some_and(|rule| rule.agrees(&a))
+            && let Some(open) = &self.open
+            && let Some(spliced) = splice::splice(
+                &self.intents,
+                &self.walker_grammar.words(),
+                &open.sounds,
+                &found.text,
+                &transcript.text,
+            )
+        {
+            // Near the grammar's command, but perhaps hearing a slot otherwise.
+            return Ok(settle(found, spliced, a, self.rejection));
         }
         if rule.is_some_and(|rule| !rule.agrees(&a)) {
             if self.rejection.asks() && found.unsure.is_none() {
@@ -1469,6 +1500,16 @@ mod tests {
             (r.via.as_str(), r.unsure),
             ("open-fuzzy", Some(Unsure::Recovered))
         );
+        // No command itself, but near the grammar's and hearing a slot
+        // otherwise: its word spliced into the grammar's sentence, asked about.
+        let r = check(&mut u, "Give me a small latte with a.");
+        assert_eq!(r.text, "give me a small latte", "{r:?}");
+        assert_eq!(r.slots["size"], "small");
+        assert_eq!(
+            (r.via.as_str(), r.unsure),
+            (SPLICED, Some(Unsure::Disagreement))
+        );
+        assert_eq!(r.fit, Some(0.3), "the grammar's acoustic evidence stays");
         // The same command: two recognisers agree, the weak fit is no reason to ask.
         let r = check(&mut u, "Give me a large latte.");
         assert_eq!((r.via.as_str(), r.unsure), ("grammar", None), "{r:?}");
@@ -1530,6 +1571,18 @@ mod tests {
         assert_eq!(
             (r.text.as_str(), r.unsure),
             ("make me a triple shot mocha", Some(Unsure::Recovered))
+        );
+        // Spliced into the grammar's sentence: the recognisers disagree on a slot, ask.
+        let spliced = order("make me a triple shot mocha", "triple shot", SPLICED);
+        let r = settle(
+            grammar.clone(),
+            spliced,
+            compared("Mike me a triple shot mocha."),
+            asks,
+        );
+        assert_eq!(
+            (r.via.as_str(), r.unsure),
+            (SPLICED, Some(Unsure::Disagreement))
         );
         // An app that never asks acts on it.
         let never = Rejection {

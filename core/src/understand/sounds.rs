@@ -120,16 +120,40 @@ impl Pronunciations {
 
     /// Whether `a` and `b` sound alike (see the module doc); equal words always do.
     pub fn sound_alike(&self, a: &str, b: &str) -> bool {
-        if a.eq_ignore_ascii_case(b) {
-            return true;
+        a.eq_ignore_ascii_case(b) || self.per_phone(a, b) <= ALIKE
+    }
+
+    /// The word of `vocabulary` that sounds most like `word`, if any sounds
+    /// alike (the first of equally near ones); `word` itself when it is there.
+    pub fn nearest<'v>(
+        &self,
+        word: &str,
+        vocabulary: impl IntoIterator<Item = &'v str>,
+    ) -> Option<&'v str> {
+        let mut best: Option<(f32, &str)> = None;
+        for v in vocabulary {
+            if v.eq_ignore_ascii_case(word) {
+                return Some(v);
+            }
+            let d = self.per_phone(v, word);
+            if d <= ALIKE && best.is_none_or(|(b, _)| d < b) {
+                best = Some((d, v));
+            }
         }
+        best.map(|(_, v)| v)
+    }
+
+    /// The cheapest distance over the two words' variants, per phone of the longer one.
+    fn per_phone(&self, a: &str, b: &str) -> f32 {
         let (sa, sb) = (self.sounds(a), self.sounds(b));
-        sa.iter().any(|x| {
-            sb.iter().any(|y| {
-                let longest = x.len().max(y.len()).max(1) as f32;
-                distance(x, y) <= ALIKE * longest
+        sa.iter()
+            .flat_map(|x| {
+                sb.iter().map(move |y| {
+                    let longest = x.len().max(y.len()).max(1) as f32;
+                    distance(x, y) / longest
+                })
             })
-        })
+            .fold(f32::INFINITY, f32::min)
     }
 }
 
@@ -172,6 +196,21 @@ mod tests {
         );
         assert!(p.sound_alike("to", "two"), "homophones");
         assert!(p.sound_alike("list", "list"));
+    }
+
+    #[test]
+    fn the_nearest_word_of_a_vocabulary_is_the_one_that_sounds_most_alike() {
+        let p = Pronunciations::parse(DICT);
+        let vocabulary = ["tell", "add", "and", "list"];
+        assert_eq!(p.nearest("and", vocabulary), Some("and"), "itself first");
+        assert_eq!(
+            p.nearest("lattes", ["mocha", "latte"]),
+            Some("latte"),
+            "by letters"
+        );
+        assert_eq!(p.nearest("but", ["put", "and"]), Some("put"));
+        assert_eq!(p.nearest("announce", vocabulary), None);
+        assert_eq!(p.nearest("add", []), None);
     }
 
     #[test]
