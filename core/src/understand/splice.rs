@@ -21,8 +21,10 @@
 //!    transcript's words left over added first, so that "roast single" →
 //!    "rose triple" can keep "triple" and leave "roast", and "a double" →
 //!    "triple" keeps "a". A grammar word the transcript lacks is never
-//!    dropped: a missing word is no evidence ("whole milk" heard as
-//!    "homemade" must not become "milk").
+//!    dropped (nor is an edit with fewer transcript words than grammar
+//!    words kept whole): a missing word is no evidence ("whole milk" heard
+//!    as "homemade" must not become "milk", "get me an eight ounce …" heard
+//!    as "can I have a …" must keep its size).
 //!
 //! Only the transcript's words (or the grammar words they sound like) are
 //! spliced in, never a word the grammar heard alone, so a splice that
@@ -97,8 +99,10 @@ pub(super) fn splice(
         let m = intents.recognize(&sentence.join(" "), &ctx).best?;
         Some((sentence, m))
     };
+    let whole = |g: &Group| g.whole.new.len() >= g.whole.old.len();
     let all: Vec<&Edit> = groups.iter().map(|g| &g.whole).collect();
-    let (sentence, m) = matches(&all).or_else(|| {
+    let all_whole = groups.iter().all(whole);
+    let (sentence, m) = all_whole.then(|| matches(&all)).flatten().or_else(|| {
         let mut kept: Vec<&Edit> = vec![];
         let mut best = None;
         let mut keep = |e, kept: &mut Vec<_>| {
@@ -115,7 +119,8 @@ pub(super) fn splice(
             }
         };
         for g in &groups {
-            if !keep(&g.whole, &mut kept) {
+            // Whole only when that drops none of the grammar's words.
+            if !(whole(g) && keep(&g.whole, &mut kept)) {
                 for part in &g.parts {
                     keep(part, &mut kept);
                 }
@@ -312,6 +317,13 @@ lists:
     }
 
     #[test]
+    fn fewer_words_replace_the_grammars_only_word_for_word_from_the_end() {
+        // "double shot latte" → "mocha" whole would drop the shots.
+        let u = run("make me a double shot latte", "Make me a mocha.").unwrap();
+        assert_eq!(u.text, "make me a double shot mocha");
+    }
+
+    #[test]
     fn a_grammar_word_the_transcript_garbles_is_not_dropped() {
         // Measured at 12 dB: "whole milk" heard as "homemade"; dropping
         // "whole" would make a sentence, and a wrong order.
@@ -319,7 +331,11 @@ lists:
             "I'd like a latte with some homemade.",
             "I'd like a latte with some milk.",
         ] {
-            assert_eq!(run("i'd like a latte with some soy milk", heard), None, "{heard}");
+            assert_eq!(
+                run("i'd like a latte with some soy milk", heard),
+                None,
+                "{heard}"
+            );
         }
     }
 }
