@@ -55,12 +55,12 @@ pub mod agree;
 pub mod calibrate;
 mod open;
 mod recover;
+pub mod sounds;
 mod splice;
+pub mod walk;
 
 /// [`Understood::via`] of a command [`splice`] made.
 const SPLICED: &str = "open-splice";
-pub mod sounds;
-pub mod walk;
 
 pub use agree::{Agreement, AgreementRule};
 pub use calibrate::{Calibration, CalibrationError, CalibrationOptions};
@@ -172,9 +172,13 @@ impl Rejection {
 
     /// Why a command found `via` a recovery step (see [`Understood::via`]),
     /// with the acoustic evidence `v`, is to be asked about; `None`: act on it.
+    /// A command spliced from two recognisers' words (`open-splice`) is
+    /// asked about as their disagreement.
     pub fn doubt(&self, via: &str, v: Option<&Verification>) -> Option<Unsure> {
         if !self.asks() {
             None
+        } else if via == SPLICED {
+            Some(Unsure::Disagreement)
         } else if Unsure::recovered(via) {
             Some(Unsure::Recovered)
         } else if v.is_some_and(|v| self.unsure(v)) {
@@ -462,8 +466,8 @@ struct OpenVocabulary {
 ///   open-vocabulary transcript that is a sentence of the grammar as it
 ///   stands is stronger evidence), acted on when the transcript matched
 ///   exactly and asked about when it was aligned by sound (`rejection`
-///   decides, as for every reconstructed command) or spliced into the
-///   grammar's sentence ([`splice`]: [`Unsure::Disagreement`]).
+///   decides, as for every reconstructed command; a command spliced into
+///   the grammar's sentence by [`splice`] as [`Unsure::Disagreement`]).
 fn settle(
     mut found: Understood,
     own: Understood,
@@ -476,14 +480,8 @@ fn settle(
         return found;
     }
     tracing::debug!(grammar = %found.text, transcript = %own.text, via = %own.via, "the open-vocabulary transcript is another command: it replaces the grammar's");
-    let unsure = if own.via == SPLICED {
-        // Two recognisers heard a slot differently: ask which.
-        rejection.asks().then_some(Unsure::Disagreement)
-    } else {
-        rejection.doubt(&own.via, None)
-    };
     Understood {
-        unsure,
+        unsure: rejection.doubt(&own.via, None),
         agreement: Some(Box::new(a)),
         fit: found.fit,
         verification: found.verification,

@@ -209,6 +209,11 @@ mod tests {
             "by letters"
         );
         assert_eq!(p.nearest("but", ["put", "and"]), Some("put"));
+        assert_eq!(
+            p.nearest("lattes", ["lattesss", "latte"]),
+            Some("latte"),
+            "the nearer of two alike, not the first"
+        );
         assert_eq!(p.nearest("announce", vocabulary), None);
         assert_eq!(p.nearest("add", []), None);
     }

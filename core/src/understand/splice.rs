@@ -28,8 +28,9 @@
 //!
 //! Only the transcript's words (or the grammar words they sound like) are
 //! spliced in, never a word the grammar heard alone, so a splice that
-//! changes a slot is the open-vocabulary recogniser's reading of that slot. Whether it is used, and how, is
-//! [`super::Understander`]'s decision (it asks before acting on it).
+//! changes a slot is the open-vocabulary recogniser's reading of that slot.
+//! Whether it is used, and how, is [`super::Understander`]'s decision (it
+//! asks before acting on it).
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -99,10 +100,13 @@ pub(super) fn splice(
         let m = intents.recognize(&sentence.join(" "), &ctx).best?;
         Some((sentence, m))
     };
+    // Whole only when that drops none of the grammar's words.
     let whole = |g: &Group| g.whole.new.len() >= g.whole.old.len();
-    let all: Vec<&Edit> = groups.iter().map(|g| &g.whole).collect();
-    let all_whole = groups.iter().all(whole);
-    let (sentence, m) = all_whole.then(|| matches(&all)).flatten().or_else(|| {
+    let all: Option<Vec<&Edit>> = groups
+        .iter()
+        .map(|g| whole(g).then_some(&g.whole))
+        .collect();
+    let (sentence, m) = all.and_then(|all| matches(&all)).or_else(|| {
         let mut kept: Vec<&Edit> = vec![];
         let mut best = None;
         let mut keep = |e, kept: &mut Vec<_>| {
@@ -119,7 +123,6 @@ pub(super) fn splice(
             }
         };
         for g in &groups {
-            // Whole only when that drops none of the grammar's words.
             if !(whole(g) && keep(&g.whole, &mut kept)) {
                 for part in &g.parts {
                     keep(part, &mut kept);
