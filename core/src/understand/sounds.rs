@@ -14,8 +14,8 @@
 //! one of its own class (a vowel for a vowel, /p/ for /b/, /n/ for /m/) costs
 //! half as much as any other edit. Words sound alike when the cheapest
 //! distance over their dictionary variants is at most [`ALIKE`] of the longer
-//! pronunciation. Words the dictionary lacks are compared by their letters
-//! the same way (vowel letters as one class).
+//! pronunciation. When the dictionary lacks either word, the two are compared
+//! by their letters the same way (vowel letters as one class).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -95,27 +95,16 @@ impl Pronunciations {
         Sound { id, class }
     }
 
-    /// The word's pronunciations, or its letters as one when the dictionary
-    /// lacks it. Called for every swap an alignment tries: the dictionary's
-    /// entries are borrowed, and a lower-case word is looked up as it is.
-    fn sounds(&self, word: &str) -> Cow<'_, [Vec<Sound>]> {
-        let lower = if word.chars().any(char::is_uppercase) {
-            Cow::Owned(word.to_lowercase())
+    /// The word's pronunciations, if the dictionary has it. Called for every
+    /// swap an alignment tries: the entries are borrowed, and a lower-case
+    /// word is looked up as it is.
+    fn phones(&self, word: &str) -> Option<&[Vec<Sound>]> {
+        if word.chars().any(char::is_uppercase) {
+            self.words.get(&word.to_lowercase())
         } else {
-            Cow::Borrowed(word)
-        };
-        if let Some(v) = self.words.get(lower.as_ref()) {
-            return Cow::Borrowed(v);
+            self.words.get(word)
         }
-        let letters = lower
-            .chars()
-            .map(|c| Sound {
-                // Letters live above every phone symbol.
-                id: 0x8000 | (c as u32 & 0x7fff) as u16,
-                class: if "aeiouy".contains(c) { 0 } else { u8::MAX },
-            })
-            .collect();
-        Cow::Owned(vec![letters])
+        .map(Vec::as_slice)
     }
 
     /// Whether `a` and `b` sound alike (see the module doc); equal words always do.
@@ -143,9 +132,16 @@ impl Pronunciations {
         best.map(|(_, v)| v)
     }
 
-    /// The cheapest distance over the two words' variants, per phone of the longer one.
+    /// The cheapest distance over the two words' variants, per phone of the
+    /// longer one. When the dictionary lacks either word, both are compared
+    /// by their letters: a pronunciation and a spelling share no symbol, so
+    /// "maca" (not in the dictionary) would be as far from "mocha" as from
+    /// "whole", while by letters it is a vowel and an "h" away.
     fn per_phone(&self, a: &str, b: &str) -> f32 {
-        let (sa, sb) = (self.sounds(a), self.sounds(b));
+        let (sa, sb) = match (self.phones(a), self.phones(b)) {
+            (Some(x), Some(y)) => (Cow::Borrowed(x), Cow::Borrowed(y)),
+            _ => (Cow::Owned(vec![letters(a)]), Cow::Owned(vec![letters(b)])),
+        };
         sa.iter()
             .flat_map(|x| {
                 sb.iter().map(move |y| {
@@ -155,6 +151,18 @@ impl Pronunciations {
             })
             .fold(f32::INFINITY, f32::min)
     }
+}
+
+/// A word's lower-case letters as sounds, the vowel letters (and "y") one class.
+fn letters(word: &str) -> Vec<Sound> {
+    word.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| Sound {
+            // Letters live above every phone symbol.
+            id: 0x8000 | (c as u32 & 0x7fff) as u16,
+            class: if "aeiouy".contains(c) { 0 } else { u8::MAX },
+        })
+        .collect()
 }
 
 /// Weighted edit distance: insertions and deletions 1, a swap 1 (0.5 within a class).
@@ -235,6 +243,22 @@ mod tests {
         // An empty dictionary still compares letters.
         let empty = Pronunciations::default();
         assert!(empty.sound_alike("latte", "lattes") && !empty.sound_alike("latte", "mocha"));
+    }
+
+    #[test]
+    fn a_word_outside_the_dictionary_is_compared_with_a_dictionary_word_by_letters() {
+        // Moonshine writes "maca" and "maritano" for "mocha" and "americano":
+        // their letters, not phones, are all there is to compare.
+        let p = Pronunciations::parse(
+            "mocha M OW K AH\nwhole HH OW L\namericano AH M EH R IH K AA N OW\nlatte L AA T EY\n",
+        );
+        assert_eq!(p.nearest("maca", ["whole", "mocha"]), Some("mocha"));
+        assert_eq!(
+            p.nearest("Maritano", ["latte", "americano"]),
+            Some("americano")
+        );
+        assert!(p.sound_alike("mocha", "maca") && p.sound_alike("maca", "mocha"));
+        assert_eq!(p.nearest("xylophone", ["whole", "mocha", "latte"]), None);
     }
 
     #[test]
