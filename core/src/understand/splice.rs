@@ -17,14 +17,19 @@
 //! 2. all edits at once, if that is a sentence of the intents; else each
 //!    edit in order, kept when the sentence with it and the ones kept before
 //!    is still a sentence. An edit that replaces several words and is not
-//!    kept whole is tried in parts: word for word from its end, the
-//!    transcript's words left over added first, so that "roast single" →
-//!    "rose triple" can keep "triple" and leave "roast", and "a double" →
-//!    "triple" keeps "a". A grammar word the transcript lacks is never
-//!    dropped (nor is an edit with fewer transcript words than grammar
-//!    words kept whole): a missing word is no evidence ("whole milk" heard
-//!    as "homemade" must not become "milk", "get me an eight ounce …" heard
-//!    as "can I have a …" must keep its size).
+//!    kept whole is tried in parts: the transcript's words left over first,
+//!    then word for word from its end, in runs of neighbouring words, the
+//!    longest first, so that "want a twelve ounce" → "wanted double shot" can
+//!    keep "double shot" (neither word alone makes a sentence), "roast
+//!    single" → "rose triple" can keep "triple" and leave "roast", and "a
+//!    double" → "triple" keeps "a".
+//! 3. A grammar word the transcript lacks is never dropped: a missing word
+//!    is no evidence ("whole milk" heard as "homemade" must not become
+//!    "milk"). A replacement by fewer words is the transcript's own
+//!    evidence, and is kept only when the command keeps every slot the
+//!    grammar's had: "a bit of brown sugar" heard as "some brown sugar"
+//!    changes the sugar's amount, but "get me an eight ounce …" heard as
+//!    "can I have a …" must keep its size.
 //!
 //! Only the transcript's words (or the grammar words they sound like) are
 //! spliced in, never a word the grammar heard alone, so a splice that
@@ -54,6 +59,9 @@ struct Edit {
     old: Range<usize>,
     new: Range<usize>,
 }
+
+/// Longest run of word-for-word pairs tried as one part of an edit.
+const MAX_RUN: usize = 4;
 
 /// One edit of the diff, and the smaller edits it is tried as when it is
 /// not kept whole (empty for a one-word edit).
@@ -95,37 +103,34 @@ pub(super) fn splice(
         return None;
     }
     let ctx = Context::new();
+    // The grammar's own command: a replacement by fewer words may change
+    // its slots' values, never lose one of them.
+    let frame: Vec<String> = intents
+        .recognize(&grammar.join(" "), &ctx)
+        .best
+        .map(|m| m.slots.keys().map(|k| k.to_string()).collect())
+        .unwrap_or_default();
     let matches = |kept: &[&Edit]| -> Option<(Vec<String>, IntentMatch)> {
         let sentence = apply(&grammar, &heard, kept);
         let m = intents.recognize(&sentence.join(" "), &ctx).best?;
+        let shorter = kept.iter().any(|e| e.new.len() < e.old.len());
+        if shorter && !frame.iter().all(|k| m.slots.contains_key(k)) {
+            return None;
+        }
         Some((sentence, m))
     };
-    // Whole only when that drops none of the grammar's words.
-    let whole = |g: &Group| g.whole.new.len() >= g.whole.old.len();
-    let all: Option<Vec<&Edit>> = groups
-        .iter()
-        .map(|g| whole(g).then_some(&g.whole))
-        .collect();
-    let (sentence, m) = all.and_then(|all| matches(&all)).or_else(|| {
+    let all: Vec<&Edit> = groups.iter().map(|g| &g.whole).collect();
+    let (sentence, m) = matches(&all).or_else(|| {
         let mut kept: Vec<&Edit> = vec![];
         let mut best = None;
-        let mut keep = |e, kept: &mut Vec<_>| {
-            kept.push(e);
-            match matches(kept) {
-                Some(found) => {
-                    best = Some(found);
-                    true
-                }
-                None => {
-                    kept.pop();
-                    false
-                }
-            }
-        };
         for g in &groups {
-            if !(whole(g) && keep(&g.whole, &mut kept)) {
-                for part in &g.parts {
-                    keep(part, &mut kept);
+            if let Some(found) = keep(&mut kept, &g.whole, matches) {
+                best = Some(found);
+                continue;
+            }
+            for part in &g.parts {
+                if let Some(found) = keep(&mut kept, part, matches) {
+                    best = Some(found);
                 }
             }
         }
@@ -134,6 +139,25 @@ pub(super) fn splice(
     // As sure as the sentence matched, times how much of the transcript it keeps.
     let conf = m.confidence * word_share(&sentence, &heard) as f32;
     Some(understood(&sentence.join(" "), m, conf, SPLICED.into()))
+}
+
+/// Adds `e` to the edits `kept` (in their order) when it touches none of
+/// them and the sentence with it is still one of the intents: that match.
+fn keep<'e, T>(
+    kept: &mut Vec<&'e Edit>,
+    e: &'e Edit,
+    matches: impl Fn(&[&Edit]) -> Option<T>,
+) -> Option<T> {
+    if kept.iter().any(|k| overlaps(k, e)) {
+        return None;
+    }
+    let at = kept.partition_point(|k| order(k) <= order(e));
+    kept.insert(at, e);
+    let found = matches(kept);
+    if found.is_none() {
+        kept.remove(at);
+    }
+    found
 }
 
 /// The differences between `grammar` and `heard`, each with its parts.
@@ -148,7 +172,9 @@ fn groups(grammar: &[String], heard: &[String]) -> Vec<Group> {
             let pairs = old.len().min(new.len());
             let mut parts = vec![];
             if pairs > 0 && old.len().max(new.len()) > 1 {
-                // The words the transcript has more of, then word for word.
+                // The words the transcript has more of, then word for word
+                // in runs, the longest first ("twelve ounce" → "double
+                // shot" together, where neither word alone makes a sentence).
                 let (o, n) = (old.end - pairs, new.end - pairs);
                 if n > new.start {
                     parts.push(Edit {
@@ -156,10 +182,17 @@ fn groups(grammar: &[String], heard: &[String]) -> Vec<Group> {
                         new: new.start..n,
                     });
                 }
-                parts.extend((0..pairs).map(|k| Edit {
-                    old: o + k..o + k + 1,
-                    new: n + k..n + k + 1,
-                }));
+                let longest = if pairs == old.len() && pairs == new.len() {
+                    pairs - 1 // all of them is the whole edit
+                } else {
+                    pairs
+                };
+                for len in (1..=longest.min(MAX_RUN)).rev() {
+                    parts.extend((0..=pairs - len).map(|k| Edit {
+                        old: o + k..o + k + len,
+                        new: n + k..n + k + len,
+                    }));
+                }
             }
             Group {
                 whole: Edit { old, new },
@@ -167,6 +200,24 @@ fn groups(grammar: &[String], heard: &[String]) -> Vec<Group> {
             }
         })
         .collect()
+}
+
+/// Whether two edits touch the same grammar words, or insert at the same
+/// place (an insertion just before a replacement does not touch it).
+fn overlaps(a: &Edit, b: &Edit) -> bool {
+    let (a, b) = (&a.old, &b.old);
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => a.start == b.start,
+        (true, false) => b.start < a.start && a.start < b.end,
+        (false, true) => a.start < b.start && b.start < a.end,
+        (false, false) => a.start < b.end && b.start < a.end,
+    }
+}
+
+/// Where an edit goes among others: by its first grammar word, an
+/// insertion before a replacement at the same place.
+fn order(e: &Edit) -> (usize, bool) {
+    (e.old.start, !e.old.is_empty())
 }
 
 /// `grammar` with the edits `kept` (in order, not overlapping) applied from `heard`.
@@ -202,7 +253,7 @@ lists:
   drink:
     values: [cappuccino, latte, mocha, iced mocha]
   milk:
-    values: [milk, soy milk, some milk]
+    values: [milk, soy milk, some milk, a bit of milk]
 "#;
 
     /// CMU dictionary lines for the words the tests mishear.
@@ -287,7 +338,7 @@ lists:
     }
 
     #[test]
-    fn a_replacement_is_tried_whole_then_word_for_word_from_its_end() {
+    fn a_replacement_is_tried_whole_then_in_runs_word_for_word_from_its_end() {
         let w = |s: &str| normalise("en", s);
         let (g, h) = (w("a b c d"), w("a x y z d e"));
         let e = |old: Range<usize>, new: Range<usize>| Edit { old, new };
@@ -296,7 +347,7 @@ lists:
             [
                 Group {
                     whole: e(1..3, 1..4),
-                    parts: vec![e(1..1, 1..2), e(1..2, 2..3), e(2..3, 3..4)],
+                    parts: vec![e(1..1, 1..2), e(1..3, 2..4), e(1..2, 2..3), e(2..3, 3..4)],
                 },
                 Group {
                     whole: e(4..4, 5..6),
@@ -324,6 +375,33 @@ lists:
         // "double shot latte" → "mocha" whole would drop the shots.
         let u = run("make me a double shot latte", "Make me a mocha.").unwrap();
         assert_eq!(u.text, "make me a double shot mocha");
+    }
+
+    #[test]
+    fn neighbouring_words_that_make_a_sentence_only_together_are_spliced_together() {
+        // Measured at 6 dB: "I wanted double shot maritano …" for "i want a
+        // twelve ounce americano …"; neither "double" nor "shot" alone fits.
+        let u = run(
+            "i'd like a light roast latte",
+            "I'd like the triple shot latte.",
+        )
+        .unwrap();
+        assert_eq!(u.text, "i'd like a triple shot latte");
+        assert_eq!(slot(&u, "shots"), Some("triple shot"));
+        assert_eq!(slot(&u, "roast"), None);
+    }
+
+    #[test]
+    fn fewer_words_replace_the_grammars_when_every_slot_stays() {
+        // Measured at 12 dB: "… and some brown sugar" for the grammar's "…
+        // and a bit of brown sugar".
+        let u = run(
+            "make me a latte with a bit of milk",
+            "Make me a latte with some milk.",
+        )
+        .unwrap();
+        assert_eq!(u.text, "make me a latte with some milk");
+        assert_eq!(slot(&u, "milk"), Some("some milk"));
     }
 
     #[test]
