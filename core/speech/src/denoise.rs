@@ -211,15 +211,41 @@ fn run(resampler: &mut rubato::Fft<f32>, chunk: Vec<f32>) -> Result<Vec<f32>, Sp
 /// A stream of 16 kHz chunks, cleaned by a [`Denoiser`] when there is one
 /// (else passed through); the denoiser's tail comes as one more chunk at the
 /// end. An error in the stream is passed on.
+///
+/// It can also keep the audio as it came ([`Denoised::keep_raw`]), sample
+/// for sample beside the cleaned stream (the denoiser adds no delay), for a
+/// recogniser that hears noisy speech better than RNNoise's output.
 pub struct Denoised<I> {
     inner: I,
     denoiser: Option<Denoiser>,
+    raw: Option<Vec<i16>>,
 }
 
 impl<I> Denoised<I> {
     /// Wraps `inner`; `denoiser: None` passes it through unchanged.
     pub fn new(inner: I, denoiser: Option<Denoiser>) -> Self {
-        Denoised { inner, denoiser }
+        Denoised {
+            inner,
+            denoiser,
+            raw: None,
+        }
+    }
+
+    /// Keeps the audio as it came until [`Denoised::take_raw`] takes it;
+    /// without a denoiser there is nothing to keep (the stream is the audio).
+    pub fn keep_raw(mut self) -> Self {
+        if self.denoiser.is_some() {
+            self.raw = Some(vec![]);
+        }
+        self
+    }
+
+    /// The next `n` samples of the audio as it came (fewer when fewer came),
+    /// the same stretch as the next `n` cleaned samples; `None` when the
+    /// raw audio is not kept.
+    pub fn take_raw(&mut self, n: usize) -> Option<Vec<i16>> {
+        let raw = self.raw.as_mut()?;
+        Some(raw.drain(..n.min(raw.len())).collect())
     }
 }
 
@@ -231,7 +257,12 @@ impl<I: Iterator<Item = Result<Vec<i16>, SpeechError>>> Iterator for Denoised<I>
             return self.inner.next();
         };
         match self.inner.next() {
-            Some(Ok(chunk)) => Some(d.push(&chunk)),
+            Some(Ok(chunk)) => {
+                if let Some(raw) = &mut self.raw {
+                    raw.extend_from_slice(&chunk);
+                }
+                Some(d.push(&chunk))
+            }
             Some(Err(e)) => Some(Err(e)),
             None => {
                 let tail = d.finish();
@@ -353,5 +384,30 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(through, [vec![1, 2, 3], vec![4]]);
+    }
+
+    #[test]
+    fn the_raw_audio_kept_beside_the_stream_is_the_same_stretch() {
+        let mut noisy = tone_with_pauses();
+        mix_noise(&mut noisy, 2000.0, NoiseKind::White, 6.0, 3);
+        let chunks: Vec<Result<Vec<i16>, SpeechError>> =
+            noisy.chunks(1000).map(|c| Ok(c.to_vec())).collect();
+        let mut stream =
+            Denoised::new(chunks.into_iter(), Some(Denoiser::new().unwrap())).keep_raw();
+        let (mut cleaned, mut raw) = (0, vec![]);
+        while let Some(chunk) = stream.next() {
+            let n = chunk.unwrap().len();
+            cleaned += n;
+            // As much raw audio as cleaned, taken as the understander takes it.
+            raw.extend(stream.take_raw(n).unwrap());
+            assert_eq!(raw.len(), cleaned);
+        }
+        assert_eq!(raw, noisy, "the audio as it came, in order, all of it");
+        assert_eq!(stream.take_raw(10), Some(vec![]));
+        // Without a denoiser the stream is the audio: nothing is kept twice.
+        let plain = vec![Ok(vec![1i16, 2, 3])];
+        let mut through = Denoised::new(plain.into_iter(), None).keep_raw();
+        assert_eq!(through.next().unwrap().unwrap(), [1, 2, 3]);
+        assert_eq!(through.take_raw(3), None);
     }
 }

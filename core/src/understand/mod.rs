@@ -823,14 +823,41 @@ impl Understander {
         }
     }
 
+    /// The open-vocabulary transcript of one utterance: of `raw`, the audio
+    /// before RNNoise cleaned it into `pcm`, when it did (Moonshine hears
+    /// noisy speech better than RNNoise's output: docs/understand.md), and
+    /// of `pcm` when there is no `raw` or Moonshine gives nothing for it (it
+    /// does for some noisy utterances it hears once cleaned).
+    fn transcribe_utterance(
+        &mut self,
+        pcm: &[i16],
+        raw: Option<&[i16]>,
+    ) -> Result<Option<Transcript>, UnderstandError> {
+        let Some(raw) = raw else {
+            return self.transcribe(pcm);
+        };
+        let first = self.transcribe(raw)?;
+        if first.as_ref().is_some_and(|t| !t.text.is_empty()) {
+            return Ok(first);
+        }
+        Ok(match (first, self.transcribe(pcm)?) {
+            (Some(first), Some(second)) => Some(Transcript {
+                ms: first.ms + second.ms,
+                ..second
+            }),
+            (first, second) => second.or(first),
+        })
+    }
+
     /// Compares `found` (a command) with the open-vocabulary transcript of
-    /// `pcm`; a command the rule says disagrees comes back rejected.
-    /// `transcript` is the utterance's open-vocabulary transcript when it
-    /// was already made.
+    /// `pcm` (or `raw`, see [`Self::transcribe_utterance`]); a command the
+    /// rule says disagrees comes back rejected. `transcript` is the
+    /// utterance's open-vocabulary transcript when it was already made.
     fn check_agreement(
         &mut self,
         mut found: Understood,
         pcm: &[i16],
+        raw: Option<&[i16]>,
         transcript: Option<Transcript>,
     ) -> Result<Understood, UnderstandError> {
         let Some(rule) = self.open.as_ref().and_then(|o| o.agreement) else {
@@ -841,7 +868,7 @@ impl Understander {
         };
         let transcript = match transcript {
             Some(t) => t,
-            None => match self.transcribe(pcm)? {
+            None => match self.transcribe_utterance(pcm, raw)? {
                 Some(t) => t,
                 // Cannot check: the acoustic verdict stands.
                 None => return Ok(found),
@@ -1036,7 +1063,11 @@ impl Understander {
             .denoise
             .then(emma_speech::denoise::Denoiser::new)
             .transpose()?;
-        let chunks = emma_speech::denoise::Denoised::new(chunks.into_iter(), denoiser);
+        let mut chunks = emma_speech::denoise::Denoised::new(chunks.into_iter(), denoiser);
+        if self.open.is_some() {
+            // Moonshine hears noisy speech better than RNNoise's output.
+            chunks = chunks.keep_raw();
+        }
         let recognizer = self.recognizer.take().ok_or(UnderstandError::Lost)?;
         // A failed reset drops the recogniser: later streams report `Lost`.
         let mut listener = Listener::new(recognizer, endpoint)?;
@@ -1048,7 +1079,7 @@ impl Understander {
         let mut buffer_start = 0u64;
         let mut last_partial = String::new();
         let result = (|| -> Result<(), UnderstandError> {
-            for chunk in chunks {
+            while let Some(chunk) = chunks.next() {
                 let chunk = chunk?;
                 buffer.extend_from_slice(&chunk);
                 let events = listener.push(&chunk)?;
@@ -1076,7 +1107,9 @@ impl Understander {
                             let pcm: Vec<i16> = buffer.drain(..end).collect();
                             buffer_start += end as u64;
                             let u = self.redecode_cold_start(&mut listener, u, &pcm, pcm_start)?;
-                            let r = self.interpret(Some(&u), &last_partial, &pcm)?;
+                            let raw = chunks.take_raw(end);
+                            let r =
+                                self.interpret(Some(&u), &last_partial, &pcm, raw.as_deref())?;
                             last_partial.clear();
                             on_result(&r)?;
                             out.push(r);
@@ -1095,7 +1128,8 @@ impl Understander {
             };
             if last.is_some() || !last_partial.is_empty() {
                 // The decoder may end without a final (no full path): keep the partial.
-                let r = self.interpret(last.as_ref(), &last_partial, &buffer)?;
+                let raw = chunks.take_raw(buffer.len());
+                let r = self.interpret(last.as_ref(), &last_partial, &buffer, raw.as_deref())?;
                 on_result(&r)?;
                 out.push(r);
             }
@@ -1159,11 +1193,15 @@ impl Understander {
     /// Finds the intent of one utterance: through the grammar, then, when
     /// that gave no sure command, in the open-vocabulary transcript (when
     /// set); a command found is then checked for agreement (when set).
+    /// `pcm` is what the grammar decoder heard, `raw` the same stretch
+    /// before RNNoise (when it cleaned the audio), which the open-vocabulary
+    /// recogniser hears instead.
     fn interpret(
         &mut self,
         utterance: Option<&Utterance>,
         partial: &str,
         pcm: &[i16],
+        raw: Option<&[i16]>,
     ) -> Result<Understood, UnderstandError> {
         let heard = self.interpret_grammar(utterance, partial, pcm)?;
         let sure = heard.intent.is_some() && heard.unsure.is_none();
@@ -1171,7 +1209,7 @@ impl Understander {
         // A grammar with wildcards forces their commands into other
         // sentences, some of them sure: every utterance is transcribed then.
         if self.has_open_vocabulary() && (self.has_wildcards || !sure) && !pcm.is_empty() {
-            transcript = self.transcribe(pcm)?;
+            transcript = self.transcribe_utterance(pcm, raw)?;
             if let Some(t) = &transcript
                 && let Some(found) = self.open_match(&heard, sure, t)
             {
@@ -1179,7 +1217,7 @@ impl Understander {
             }
         }
         if heard.intent.is_some() {
-            return self.check_agreement(heard, pcm, transcript);
+            return self.check_agreement(heard, pcm, raw, transcript);
         }
         Ok(heard)
     }
@@ -1455,6 +1493,35 @@ mod tests {
         }
     }
 
+    /// Moonshine hears the audio before RNNoise when there is one, and the
+    /// cleaned audio when it gives nothing for that.
+    #[test]
+    fn the_open_vocabulary_transcript_is_of_the_raw_audio_else_of_the_cleaned() {
+        let mut u = coffee_with_agreement();
+        let said = emma_speech::synth::espeak("give me a large latte", "en-us", 150)
+            .expect("espeak-ng speaks (scripts/setup installs it)")
+            .samples;
+        // Shorter than Moonshine transcribes: an empty transcript.
+        let nothing = emma_speech::synth::silence(50);
+        let mut heard = |pcm: &[i16], raw: Option<&[i16]>| {
+            let t = u.transcribe_utterance(pcm, raw).unwrap().unwrap();
+            t.text.to_lowercase()
+        };
+        assert!(
+            heard(&nothing, Some(&said)).contains("latte"),
+            "the raw audio"
+        );
+        assert!(
+            heard(&said, Some(&nothing)).contains("latte"),
+            "nothing in it: the cleaned"
+        );
+        assert!(
+            heard(&said, None).contains("latte"),
+            "no RNNoise: the audio itself"
+        );
+        assert_eq!(heard(&nothing, None), "");
+    }
+
     /// The agreement check itself, not only [`settle`]: a transcript that is
     /// a command of the grammar settles the disagreement, one that is not
     /// falls back to the rule.
@@ -1476,7 +1543,8 @@ mod tests {
         grammar.unsure = Some(Unsure::AcousticFit);
         let check = |u: &mut Understander, said: &str| {
             let t = transcript(u, said);
-            u.check_agreement(grammar.clone(), &[], Some(t)).unwrap()
+            u.check_agreement(grammar.clone(), &[], None, Some(t))
+                .unwrap()
         };
         // Another command, heard exactly: it replaces the grammar's.
         let r = check(&mut u, "Give me a small latte.");
@@ -1518,7 +1586,10 @@ mod tests {
         // No intent from the grammar: nothing to check.
         let none = Understood::unmatched("tell me a joke".into());
         let t = transcript(&u, "Give me a small latte.");
-        assert_eq!(u.check_agreement(none.clone(), &[], Some(t)).unwrap(), none);
+        assert_eq!(
+            u.check_agreement(none.clone(), &[], None, Some(t)).unwrap(),
+            none
+        );
     }
 
     fn compared(transcript: &str) -> Agreement {
