@@ -426,6 +426,13 @@ pub struct BenchAssistantArgs {
     /// measure a good skill's latency next to a hostile one.
     #[arg(long)]
     skills: bool,
+    /// Clean the audio with RNNoise first (as `emma run --denoise`).
+    #[arg(long)]
+    denoise: bool,
+    /// Check each command against Moonshine's transcript (as `emma run --agreement`): the
+    /// latency then includes the transcription after the end of speech.
+    #[arg(long)]
+    agreement: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -468,6 +475,18 @@ fn bench_skills() -> anyhow::Result<emma_core::assistant::bench::BenchSkills> {
 /// Runs `emma bench assistant`.
 pub fn bench(args: BenchAssistantArgs) -> anyhow::Result<()> {
     use emma_core::assistant::bench;
+    let mut speech = SpeechConfig::pocketsphinx_en_us();
+    speech.denoise = args.denoise;
+    if args.agreement {
+        let registry = emma_speech::ModelRegistry::new(crate::home::emma_home().join("models"));
+        speech = speech.with_agreement_if_installed(&registry);
+        if speech.agreement.is_none() {
+            bail!(
+                "--agreement needs the Moonshine model in {} (run scripts/setup)",
+                registry.dir().display()
+            );
+        }
+    }
     let dir = std::env::temp_dir().join(format!("emma-bench-assistant-{}", std::process::id()));
     let bar = if args.json {
         indicatif::ProgressBar::hidden()
@@ -485,6 +504,7 @@ pub fn bench(args: BenchAssistantArgs) -> anyhow::Result<()> {
             } else {
                 None
             },
+            speech,
         },
         |phase| bar.set_message(phase.to_string()),
     );
@@ -495,7 +515,13 @@ pub fn bench(args: BenchAssistantArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
-    println!("emma bench assistant (baselines measured in the same run)");
+    let hearing = match (args.denoise, args.agreement) {
+        (false, false) => "PocketSphinx",
+        (true, false) => "RNNoise, PocketSphinx",
+        (false, true) => "PocketSphinx, Moonshine's agreement",
+        (true, true) => "RNNoise, PocketSphinx, Moonshine's agreement",
+    };
+    println!("emma bench assistant (baselines measured in the same run; hearing: {hearing})");
     println!(
         "  end of speech → device command  p50 {:.1} ms  p95 {:.1} ms  ({} utterances, {} missed; target p95 ≤ 150 ms)",
         r.latency_p50_ms, r.latency_p95_ms, r.utterances, r.missed

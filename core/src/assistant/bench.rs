@@ -44,6 +44,10 @@ pub struct BenchConfig {
     pub turns: usize,
     /// The example skills to load, and the hostile one to add.
     pub skills: Option<BenchSkills>,
+    /// How the assistant hears: [`SpeechConfig::pocketsphinx_en_us`] (the
+    /// default), or with RNNoise and Moonshine's agreement on, whose
+    /// transcription after the end of speech the latency then includes.
+    pub speech: SpeechConfig,
 }
 
 /// Skills for the memory and hostile-skill measurements, built from source.
@@ -274,7 +278,7 @@ pub fn run(
     let endpoint = EndpointConfig::default();
     let mut config = AssistantConfig::new(&cfg.dir, "en");
     config.load_skills = cfg.skills.is_some();
-    config.speech = Some(SpeechConfig::pocketsphinx_en_us());
+    config.speech = Some(cfg.speech.clone());
     let assistant = Assistant::new(config)?;
     progress("starting the assistant");
     assistant.start()?;
