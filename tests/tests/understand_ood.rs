@@ -275,6 +275,48 @@ fn agreement_stops_acting_on_spoken_non_commands_the_acoustic_check_lets_through
     assert!(AgreementRule::DEFAULT.agrees(a), "{a:?}");
 }
 
+/// The out-of-domain sentences `emma understand --denoise --agreement` acted
+/// on before [`Agreement::confirms`] (docs/understand.md, 4 December): the
+/// grammar's unsure, cut-off command shared only small words ("me a") or an
+/// opening with Moonshine's transcript. They may be asked about, never acted
+/// on.
+#[test]
+fn a_transcript_sharing_only_small_words_does_not_make_an_unsure_command_sure() {
+    let dir = tempfile::tempdir().unwrap();
+    let ood = [
+        "sing me a song",
+        "make me a sandwich",
+        "can i have an orange juice",
+    ];
+    // The two voices of the measurement's clean half.
+    let mut files = vec![];
+    for (voice, speed) in [("en-gb", 140), ("en-us", 160)] {
+        let condition = Condition {
+            voice,
+            speed,
+            noise: None,
+        };
+        files.extend(ood_corpus::speak(&ood, condition, &dir.path().join(voice)).unwrap());
+    }
+    let mut u = coffee();
+    u.set_denoise(true);
+    let models = moonshine_model().parent().unwrap().to_owned();
+    assert!(
+        u.use_agreement_if_installed(&ModelRegistry::new(models))
+            .unwrap()
+    );
+    let mut asked = 0;
+    for f in &files {
+        for r in hear(&mut u, f) {
+            if r.intent.is_some() {
+                assert!(r.unsure.is_some(), "acted on {}: {r:?}", f.display());
+                asked += 1;
+            }
+        }
+    }
+    eprintln!("{asked} of {} asked about, none acted on", files.len());
+}
+
 // ---- The full measurement (ignored by default) ----
 
 /// One file decoded with rejection off: what each rejection rule would decide.
@@ -353,8 +395,9 @@ impl Scored {
     /// What the assistant would do under the default rejection, asking
     /// below `sure` (and when `recovered`; `NEG_INFINITY`: never asks), with
     /// Moonshine's agreement by `agreement` if given: two recognisers
-    /// agreeing is sure; disagreeing on a sure command asks, on an unsure
-    /// one rejects.
+    /// agreeing is sure when the transcript confirms the command
+    /// (`Agreement::confirms`), else a weak command is still asked about;
+    /// disagreeing on a sure command asks, on an unsure one rejects.
     fn verdict(&self, sure: f64, agreement: Option<AgreementRule>) -> Verdict {
         if !self.default_ok {
             return Verdict::Reject;
@@ -364,7 +407,14 @@ impl Scored {
         match agreement {
             None if weak => Verdict::Ask,
             None => Verdict::Act,
-            Some(rule) if self.agrees(rule) => Verdict::Act,
+            Some(rule) if self.agrees(rule) => {
+                let confirms = self.agreement.as_ref().is_some_and(|a| a.confirms());
+                if weak && !confirms {
+                    Verdict::Ask
+                } else {
+                    Verdict::Act
+                }
+            }
             Some(_) if weak || !sure.is_finite() => Verdict::Reject,
             Some(_) => Verdict::Ask,
         }

@@ -35,6 +35,22 @@ pub struct Agreement {
     pub ms: u64,
 }
 
+/// Shared words from which a transcript confirms a command without giving
+/// its intent: the command is then acted on without asking. Half the words
+/// (the default rule's bar) is enough not to reject a command, not to be
+/// sure of it: a cut-off "get me a small" and Moonshine's "Sing me a song."
+/// share "me a" (docs/understand.md, 4 December).
+pub const SURE_WORDS: f64 = 0.75;
+
+impl Agreement {
+    /// Whether the transcript confirms the command so that it needs no
+    /// "Did you say …?": the same intent, or at least [`SURE_WORDS`] of the
+    /// words.
+    pub fn confirms(&self) -> bool {
+        self.same_intent || self.words >= SURE_WORDS
+    }
+}
+
 /// When a transcript agrees with a grammar hypothesis.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum AgreementRule {

@@ -918,7 +918,7 @@ impl Understander {
                 ..Understood::unmatched(found.text)
             });
         }
-        if rule.is_some() {
+        if rule.is_some() && a.confirms() {
             // Two recognisers agree on the command: that is the evidence asking would seek.
             found.unsure = None;
         }
@@ -1579,6 +1579,13 @@ mod tests {
         // The same command: two recognisers agree, the weak fit is no reason to ask.
         let r = check(&mut u, "Give me a large latte.");
         assert_eq!((r.via.as_str(), r.unsure), ("grammar", None), "{r:?}");
+        // Some words alike, no command: not rejected, but not sure either.
+        let r = check(&mut u, "Sing me a large song.");
+        assert_eq!(
+            (r.via.as_str(), r.unsure),
+            ("grammar", Some(Unsure::AcousticFit)),
+            "{r:?}"
+        );
         // No command at all, and an unsure grammar command: not a command.
         let r = check(&mut u, "Tell me a joke.");
         assert_eq!(r.intent, None, "{r:?}");
