@@ -42,12 +42,31 @@ pub struct Agreement {
 /// share "me a" (docs/understand.md, 4 December).
 pub const SURE_WORDS: f64 = 0.75;
 
+/// Shared words below which a transcript that heard speech is another
+/// sentence, not a mishearing of the command. Moonshine's mishearings of
+/// real coffee orders in kitchen noise shared at least 0.29 of the words
+/// when it heard anything (0.0 only as empty transcripts); spoken
+/// out-of-domain sentences that the grammar heard as sure commands shared
+/// 0–0.17 ("Do you know any good restaurants nearby?" for "brew a light
+/// roast medium latte"; docs/understand.md, 4 December).
+pub const OTHER_WORDS: f64 = 0.25;
+
 impl Agreement {
     /// Whether the transcript confirms the command so that it needs no
     /// "Did you say …?": the same intent, or at least [`SURE_WORDS`] of the
     /// words.
     pub fn confirms(&self) -> bool {
         self.same_intent || self.words >= SURE_WORDS
+    }
+
+    /// Whether the transcript heard another sentence: words, but fewer than
+    /// [`OTHER_WORDS`] of them the command's and not its intent. Asking
+    /// "Did you say …?" then makes no sense; an empty transcript (heard
+    /// nothing) is no evidence either way.
+    pub fn contradicts(&self) -> bool {
+        !self.same_intent
+            && self.words < OTHER_WORDS
+            && self.transcript.chars().any(char::is_alphanumeric)
     }
 }
 
@@ -220,5 +239,26 @@ mod tests {
         };
         assert!(AgreementRule::SameIntentOrWords(0.9).agrees(&same));
         assert!(!AgreementRule::SameIntentOrWords(0.9).agrees(&a));
+    }
+
+    #[test]
+    fn a_transcript_confirms_with_most_words_and_contradicts_with_few() {
+        let with = |transcript: &str, same_intent: bool, words: f64| Agreement {
+            transcript: transcript.into(),
+            intent: None,
+            same_intent,
+            words,
+            ms: 0,
+        };
+        assert!(with("x", true, 0.0).confirms());
+        assert!(with("x", false, SURE_WORDS).confirms());
+        assert!(!with("x", false, 0.6).confirms());
+        assert!(with("Who wrote Romeo and Juliet?", false, 0.0).contradicts());
+        assert!(with("x", false, OTHER_WORDS - 0.01).contradicts());
+        assert!(!with("x", false, OTHER_WORDS).contradicts());
+        assert!(!with("x", true, 0.0).contradicts());
+        // Heard nothing (or only punctuation): no evidence of another sentence.
+        assert!(!with("", false, 0.0).contradicts());
+        assert!(!with(" ... ", false, 0.0).contradicts());
     }
 }

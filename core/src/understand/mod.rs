@@ -53,6 +53,7 @@
 
 pub mod agree;
 pub mod calibrate;
+mod heard;
 mod open;
 mod recover;
 pub mod sounds;
@@ -76,6 +77,7 @@ use emma_speech::{
     EndpointConfig, Engine, ListenEvent, Listener, SAMPLE_RATE, SpeechError, SpeechRecognizer,
     Utterance, Verification,
 };
+use heard::Heard;
 use serde::Serialize;
 
 /// How speech is decoded before matching.
@@ -288,7 +290,9 @@ pub enum Unsure {
     Recovered,
     /// A sure command (heard whole, a good fit) that the open-vocabulary
     /// transcript does not agree with ([`Understander::set_agreement`]);
-    /// an unsure one that it does not agree with is rejected. Also a
+    /// an unsure one that it does not agree with is rejected, and so is a
+    /// sure one when the transcript heard another sentence
+    /// ([`Agreement::contradicts`]). Also a
     /// command whose words the transcript changed by [`splice`] (`via:
     /// open-splice`): the two recognisers heard it differently.
     Disagreement,
@@ -823,41 +827,38 @@ impl Understander {
         }
     }
 
-    /// The open-vocabulary transcript of one utterance: of `raw`, the audio
-    /// before RNNoise cleaned it into `pcm`, when it did (Moonshine hears
-    /// noisy speech better than RNNoise's output: docs/understand.md), and
-    /// of `pcm` when there is no `raw` or Moonshine gives nothing for it (it
-    /// does for some noisy utterances it hears once cleaned).
+    /// The open-vocabulary transcript of one utterance: of the first of
+    /// [`Heard::tries`] Moonshine finds words in (the raw audio before the
+    /// cleaned, then the grammar's words alone), else of the last tried;
+    /// `ms` counts every try.
     fn transcribe_utterance(
         &mut self,
-        pcm: &[i16],
-        raw: Option<&[i16]>,
+        heard: Heard<'_>,
     ) -> Result<Option<Transcript>, UnderstandError> {
-        let Some(raw) = raw else {
-            return self.transcribe(pcm);
-        };
-        let first = self.transcribe(raw)?;
-        if first.as_ref().is_some_and(|t| !t.text.is_empty()) {
-            return Ok(first);
+        let mut spent = 0;
+        let mut last = None;
+        for pcm in heard.tries() {
+            let Some(t) = self.transcribe(pcm)? else {
+                continue;
+            };
+            spent += t.ms;
+            let words = !t.text.is_empty();
+            last = Some(Transcript { ms: spent, ..t });
+            if words {
+                break;
+            }
         }
-        Ok(match (first, self.transcribe(pcm)?) {
-            (Some(first), Some(second)) => Some(Transcript {
-                ms: first.ms + second.ms,
-                ..second
-            }),
-            (first, second) => second.or(first),
-        })
+        Ok(last)
     }
 
     /// Compares `found` (a command) with the open-vocabulary transcript of
-    /// `pcm` (or `raw`, see [`Self::transcribe_utterance`]); a command the
+    /// `heard` (see [`Self::transcribe_utterance`]); a command the
     /// rule says disagrees comes back rejected. `transcript` is the
     /// utterance's open-vocabulary transcript when it was already made.
     fn check_agreement(
         &mut self,
         mut found: Understood,
-        pcm: &[i16],
-        raw: Option<&[i16]>,
+        heard: Heard<'_>,
         transcript: Option<Transcript>,
     ) -> Result<Understood, UnderstandError> {
         let Some(rule) = self.open.as_ref().and_then(|o| o.agreement) else {
@@ -868,7 +869,7 @@ impl Understander {
         };
         let transcript = match transcript {
             Some(t) => t,
-            None => match self.transcribe_utterance(pcm, raw)? {
+            None => match self.transcribe_utterance(heard)? {
                 Some(t) => t,
                 // Cannot check: the acoustic verdict stands.
                 None => return Ok(found),
@@ -881,7 +882,7 @@ impl Understander {
             &transcript.text,
             transcript.ms,
         );
-        tracing::debug!(grammar = %found.text, transcript = %a.transcript, audio_ms = pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE), same_intent = a.same_intent, words = a.words, ms = a.ms, "agreement");
+        tracing::debug!(grammar = %found.text, transcript = %a.transcript, audio_ms = heard.pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE), same_intent = a.same_intent, words = a.words, ms = a.ms, "agreement");
         if rule.is_some()
             && let Some(own) = transcript.own.filter(|m| m.understood.intent.is_some())
         {
@@ -901,10 +902,11 @@ impl Understander {
             return Ok(settle(found, spliced, a, self.rejection));
         }
         if rule.is_some_and(|rule| !rule.agrees(&a)) {
-            if self.rejection.asks() && found.unsure.is_none() {
+            if self.rejection.asks() && found.unsure.is_none() && !a.contradicts() {
                 // The grammar's command was heard whole and fits well: the
                 // engines disagree, and Moonshine mishears too, so ask
-                // rather than reject.
+                // rather than reject (unless Moonshine heard another
+                // sentence altogether).
                 found.unsure = Some(Unsure::Disagreement);
                 found.agreement = Some(Box::new(a));
                 return Ok(found);
@@ -1108,8 +1110,8 @@ impl Understander {
                             buffer_start += end as u64;
                             let u = self.redecode_cold_start(&mut listener, u, &pcm, pcm_start)?;
                             let raw = chunks.take_raw(end);
-                            let r =
-                                self.interpret(Some(&u), &last_partial, &pcm, raw.as_deref())?;
+                            let audio = Heard::of(&pcm, raw.as_deref(), Some(&u), pcm_start);
+                            let r = self.interpret(Some(&u), &last_partial, audio)?;
                             last_partial.clear();
                             on_result(&r)?;
                             out.push(r);
@@ -1129,7 +1131,8 @@ impl Understander {
             if last.is_some() || !last_partial.is_empty() {
                 // The decoder may end without a final (no full path): keep the partial.
                 let raw = chunks.take_raw(buffer.len());
-                let r = self.interpret(last.as_ref(), &last_partial, &buffer, raw.as_deref())?;
+                let audio = Heard::of(&buffer, raw.as_deref(), last.as_ref(), buffer_start);
+                let r = self.interpret(last.as_ref(), &last_partial, audio)?;
                 on_result(&r)?;
                 out.push(r);
             }
@@ -1193,23 +1196,22 @@ impl Understander {
     /// Finds the intent of one utterance: through the grammar, then, when
     /// that gave no sure command, in the open-vocabulary transcript (when
     /// set); a command found is then checked for agreement (when set).
-    /// `pcm` is what the grammar decoder heard, `raw` the same stretch
-    /// before RNNoise (when it cleaned the audio), which the open-vocabulary
-    /// recogniser hears instead.
+    /// `audio` is what the grammar decoder heard and, when RNNoise cleaned
+    /// it, the same stretch before, which the open-vocabulary recogniser
+    /// hears first ([`Heard::tries`]).
     fn interpret(
         &mut self,
         utterance: Option<&Utterance>,
         partial: &str,
-        pcm: &[i16],
-        raw: Option<&[i16]>,
+        audio: Heard<'_>,
     ) -> Result<Understood, UnderstandError> {
-        let heard = self.interpret_grammar(utterance, partial, pcm)?;
+        let heard = self.interpret_grammar(utterance, partial, audio.pcm)?;
         let sure = heard.intent.is_some() && heard.unsure.is_none();
         let mut transcript = None;
         // A grammar with wildcards forces their commands into other
         // sentences, some of them sure: every utterance is transcribed then.
-        if self.has_open_vocabulary() && (self.has_wildcards || !sure) && !pcm.is_empty() {
-            transcript = self.transcribe_utterance(pcm, raw)?;
+        if self.has_open_vocabulary() && (self.has_wildcards || !sure) && !audio.pcm.is_empty() {
+            transcript = self.transcribe_utterance(audio)?;
             if let Some(t) = &transcript
                 && let Some(found) = self.open_match(&heard, sure, t)
             {
@@ -1217,7 +1219,7 @@ impl Understander {
             }
         }
         if heard.intent.is_some() {
-            return self.check_agreement(heard, pcm, raw, transcript);
+            return self.check_agreement(heard, audio, transcript);
         }
         Ok(heard)
     }
@@ -1504,7 +1506,12 @@ mod tests {
         // Shorter than Moonshine transcribes: an empty transcript.
         let nothing = emma_speech::synth::silence(50);
         let mut heard = |pcm: &[i16], raw: Option<&[i16]>| {
-            let t = u.transcribe_utterance(pcm, raw).unwrap().unwrap();
+            let heard = Heard {
+                pcm,
+                raw,
+                words: None,
+            };
+            let t = u.transcribe_utterance(heard).unwrap().unwrap();
             t.text.to_lowercase()
         };
         assert!(
@@ -1543,7 +1550,7 @@ mod tests {
         grammar.unsure = Some(Unsure::AcousticFit);
         let check = |u: &mut Understander, said: &str| {
             let t = transcript(u, said);
-            u.check_agreement(grammar.clone(), &[], None, Some(t))
+            u.check_agreement(grammar.clone(), Heard::default(), Some(t))
                 .unwrap()
         };
         // Another command, heard exactly: it replaces the grammar's.
@@ -1590,11 +1597,37 @@ mod tests {
         let r = check(&mut u, "Tell me a joke.");
         assert_eq!(r.intent, None, "{r:?}");
         assert_eq!(r.rejected_by, Some(RejectedBy::Agreement));
+        // A sure command: a mishearing sharing some words is asked about,
+        // another sentence rejected, and hearing nothing is no evidence.
+        let mut sure = grammar.clone();
+        sure.fit = Some(0.9);
+        sure.unsure = None;
+        let check_sure = |u: &mut Understander, said: &str| {
+            let t = transcript(u, said);
+            u.check_agreement(sure.clone(), Heard::default(), Some(t))
+                .unwrap()
+        };
+        let r = check_sure(&mut u, "Give me, hmm, lodges of tea.");
+        assert_eq!(
+            (r.intent.as_deref(), r.unsure),
+            (Some("orderDrink"), Some(Unsure::Disagreement)),
+            "{r:?}"
+        );
+        let r = check_sure(&mut u, "Do you know any good restaurants nearby?");
+        assert_eq!(r.intent, None, "{r:?}");
+        assert_eq!(r.rejected_by, Some(RejectedBy::Agreement));
+        let r = check_sure(&mut u, "");
+        assert_eq!(
+            (r.via.as_str(), r.unsure),
+            ("grammar", Some(Unsure::Disagreement)),
+            "{r:?}"
+        );
         // No intent from the grammar: nothing to check.
         let none = Understood::unmatched("tell me a joke".into());
         let t = transcript(&u, "Give me a small latte.");
         assert_eq!(
-            u.check_agreement(none.clone(), &[], None, Some(t)).unwrap(),
+            u.check_agreement(none.clone(), Heard::default(), Some(t))
+                .unwrap(),
             none
         );
     }
