@@ -4,6 +4,8 @@
 //! commands. The voice-activity endpointer (`EndpointConfig::voice_activity`) must keep all three; the old energy
 //! endpointer breaks them (which shows the checks can fail). Then the same
 //! through PocketSphinx: one command followed by noise gives one utterance.
+//! And the default endpointer waits through a half-second pause inside a
+//! command, where the old 400 ms hangover cut it in two.
 
 use std::path::Path;
 
@@ -102,4 +104,36 @@ fn a_command_followed_by_noise_is_one_utterance_for_the_recogniser() {
         assert!(utts[0].start_s * 16_000.0 <= start as f64, "{:?}", utts[0]);
         assert!(utts[0].end_s * 16_000.0 >= end as f64, "{:?}", utts[0]);
     }
+}
+
+/// An order with a pause inside it ("… drip coffee, with a bit of
+/// sweetener"), then, a second and a half later, another command.
+fn order_with_a_pause(pause_ms: u32) -> Vec<i16> {
+    let say = |text: &str| synth::espeak(text, "en-us", 160).unwrap().samples;
+    [
+        synth::silence(300),
+        say("make me a double shot drip coffee"),
+        synth::silence(pause_ms),
+        say("with a bit of sweetener"),
+        synth::silence(1500),
+        say("turn on the kitchen light"),
+        synth::silence(1000),
+    ]
+    .concat()
+}
+
+#[test]
+fn the_default_endpointer_waits_through_a_pause_inside_a_command() {
+    // 150 ms of silence between the two halves, about 0.5 s from word to
+    // word with espeak-ng's own: the old 400 ms hangover cut the order in
+    // two (which shows the check can fail), the default keeps it whole.
+    let audio = order_with_a_pause(150);
+    let old = segments(EndpointConfig::energy_baseline(), &audio);
+    assert_eq!(old.len(), 3, "{old:?}");
+    let default = segments(EndpointConfig::default(), &audio);
+    assert_eq!(default.len(), 2, "the order, then the command: {default:?}");
+    // A second and a half apart, two commands stay two.
+    let apart = order_with_a_pause(1500);
+    let both = segments(EndpointConfig::default(), &apart);
+    assert_eq!(both.len(), 3, "{both:?}");
 }

@@ -17,7 +17,9 @@
 //! `whole-file`, `vad`, `open-vocabulary`, `agreement`, `denoise`,
 //! `denoise-stream`, `denoise-agreement`; default
 //! `default,whole-file`), `EMMA_S2I_CONDITIONS=clean,24,18,12,6` (default
-//! all), `EMMA_S2I_OUT=FILE` (one JSON line per utterance, for analysis).
+//! all), `EMMA_S2I_OUT=FILE` (one JSON line per utterance, for analysis),
+//! `EMMA_S2I_SILENCE_MS=N` (the trailing non-speech that ends an utterance,
+//! in place of the method's endpointer's).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -92,6 +94,20 @@ const METHODS: &[Method] = &[
         prepare: as_is,
     },
 ];
+
+/// `endpoint` with `EMMA_S2I_SILENCE_MS`'s end-of-utterance silence, if set.
+fn silence_override(endpoint: EndpointConfig) -> anyhow::Result<EndpointConfig> {
+    match std::env::var("EMMA_S2I_SILENCE_MS") {
+        Ok(v) if !v.trim().is_empty() => Ok(EndpointConfig {
+            silence_end_ms: v
+                .trim()
+                .parse()
+                .with_context(|| format!("EMMA_S2I_SILENCE_MS={v}"))?,
+            ..endpoint
+        }),
+        _ => Ok(endpoint),
+    }
+}
 
 /// The library's defaults.
 fn nothing(_: &mut Understander) -> anyhow::Result<()> {
@@ -241,7 +257,7 @@ fn measure(
     out: &mut Option<BufWriter<File>>,
 ) -> anyhow::Result<Tally> {
     let mut u = open(&corpus.context(), method)?;
-    let endpoint = (method.endpoint)();
+    let endpoint = silence_override((method.endpoint)())?;
     let mut tally = Tally::default();
     for (i, rec) in files.iter().enumerate() {
         let pcm = (method.prepare)(corpus.audio(rec, condition)?)

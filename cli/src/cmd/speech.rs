@@ -49,9 +49,20 @@ pub struct ListenArgs {
     /// Input device for --mic (see `emma audio devices`); default: the system default.
     #[arg(long, requires = "mic")]
     device: Option<String>,
-    /// Silence after speech that ends an utterance, in milliseconds.
-    #[arg(long, default_value_t = 400)]
-    silence_ms: u32,
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+    /// One JSON object per utterance per line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// How `emma listen` and `emma understand` end utterances.
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    /// Silence after speech that ends an utterance, in milliseconds
+    /// [default: 700; 480 with --vad].
+    #[arg(long)]
+    silence_ms: Option<u32>,
     /// With --wav: treat each file as one utterance (no endpointing inside it), for batch use.
     #[arg(long, requires = "wav")]
     whole_file: bool,
@@ -59,9 +70,32 @@ pub struct ListenArgs {
     /// energy endpointer; the recogniser then hears only the utterances.
     #[arg(long, conflicts_with = "whole_file")]
     vad: bool,
-    /// One JSON object per utterance per line.
-    #[arg(long)]
-    json: bool,
+}
+
+impl EndpointArgs {
+    /// The endpointer for a stream (microphone, stdin): the library's
+    /// default or `--vad`'s, with `--silence-ms` if given.
+    pub fn stream(&self) -> EndpointConfig {
+        let mut endpoint = if self.vad {
+            EndpointConfig::voice_activity()
+        } else {
+            EndpointConfig::default()
+        };
+        if let Some(ms) = self.silence_ms {
+            endpoint.silence_end_ms = ms;
+        }
+        endpoint
+    }
+
+    /// The endpointer for `--wav` files: each file one utterance with
+    /// `--whole-file`.
+    pub fn files(&self) -> EndpointConfig {
+        if self.whole_file {
+            self.stream().whole_stream()
+        } else {
+            self.stream()
+        }
+    }
 }
 
 /// Arguments of `emma audio`.
@@ -259,24 +293,13 @@ pub fn listen(args: ListenArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let endpoint = EndpointConfig {
-        silence_end_ms: args.silence_ms,
-        ..if args.vad {
-            EndpointConfig::voice_activity()
-        } else {
-            EndpointConfig::default()
-        }
-    };
+    let endpoint = args.endpoint.stream();
     let printer = Printer {
         json: args.json,
         engine,
     };
     if let Some(path) = &args.wav {
-        let endpoint = if args.whole_file {
-            endpoint.whole_stream()
-        } else {
-            endpoint
-        };
+        let endpoint = args.endpoint.files();
         for file in wav_files(path)? {
             recognizer = listen_file(recognizer, &file, endpoint, &printer)?;
         }

@@ -51,16 +51,8 @@ pub struct UnderstandArgs {
     /// Listen on the microphone until interrupted.
     #[arg(long)]
     mic: bool,
-    /// Silence after speech that ends an utterance, in milliseconds.
-    #[arg(long, default_value_t = 500)]
-    silence_ms: u32,
-    /// With --wav: treat each file as one utterance (no endpointing inside it), for batch use.
-    #[arg(long, requires = "wav")]
-    whole_file: bool,
-    /// End utterances with the voice-activity detector (earshot) instead of the
-    /// energy endpointer; the recogniser then hears only the utterances.
-    #[arg(long, conflicts_with = "whole_file")]
-    vad: bool,
+    #[command(flatten)]
+    endpoint: super::speech::EndpointArgs,
     /// One JSON object per utterance per line.
     #[arg(long)]
     json: bool,
@@ -174,21 +166,10 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
         &saved,
         args.json,
     )?;
-    let endpoint = EndpointConfig {
-        silence_end_ms: args.silence_ms,
-        ..if args.vad {
-            EndpointConfig::voice_activity()
-        } else {
-            EndpointConfig::default()
-        }
-    };
+    let endpoint = args.endpoint.stream();
     let printer = Printer { json: args.json };
     if let Some(path) = &args.wav {
-        let endpoint = if args.whole_file {
-            endpoint.whole_stream()
-        } else {
-            endpoint
-        };
+        let endpoint = args.endpoint.files();
         let files = super::speech::wav_files(path)?;
         let bar = if files.len() > 1 && !args.json {
             let bar = ProgressBar::new(files.len() as u64);

@@ -57,7 +57,7 @@ pub mod words;
 
 pub use audio::{Audio, SAMPLE_RATE};
 pub use emma_grammar::Grammar;
-pub use endpoint::{Boundary, EndpointConfig, Endpointer};
+pub use endpoint::{Boundary, DEFAULT_SILENCE_END_MS, EndpointConfig, Endpointer};
 pub use error::{Result, SpeechError};
 pub use model::{MOONSHINE_ENGLISH, ModelEntry, ModelRegistry, check_vosk_model};
 pub use recognizer::{
