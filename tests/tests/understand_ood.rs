@@ -134,7 +134,12 @@ fn real_wake_word_recordings_stay_within_the_measured_bound() {
     // decoded again with the updated cepstral mean, which made 4 of 5 first
     // home commands right that were wrong: real non-commands now fit the
     // grammar better too. Rejection, not a cold decoder, must keep them out.)
-    for (name, mut u, bound) in [("coffee", coffee(), 5), ("ha-lights", ha_lights(&tree), 3)] {
+    // (Coffee 6 of 11 since the default end of utterance went from 400 to
+    // 700 ms: these 11 are split differently. On every 4th recording (281),
+    // `emma understand coffee_maker.yaml` accepted 159 with 400 ms and 156
+    // with 700 ms, 3 acted on (not asked about) with each: no regression
+    // behind the one more here.)
+    for (name, mut u, bound) in [("coffee", coffee(), 6), ("ha-lights", ha_lights(&tree), 3)] {
         let wrong = accepted(&mut u, &files);
         eprintln!("{name}: {} of {} accepted", wrong.len(), files.len());
         for w in &wrong {
