@@ -219,6 +219,17 @@ fn moonshine_model() -> PathBuf {
         .expect("the Moonshine model is installed (run scripts/setup)")
 }
 
+/// [`coffee`] with Moonshine's agreement check on.
+fn coffee_with_agreement() -> Understander {
+    let mut u = coffee();
+    let models = moonshine_model().parent().unwrap().to_owned();
+    assert!(
+        u.use_agreement_if_installed(&ModelRegistry::new(models))
+            .unwrap()
+    );
+    u
+}
+
 #[test]
 fn agreement_stops_acting_on_spoken_non_commands_the_acoustic_check_lets_through() {
     let dir = tempfile::tempdir().unwrap();
@@ -238,12 +249,7 @@ fn agreement_stops_acting_on_spoken_non_commands_the_acoustic_check_lets_through
         &dir.path().join("cmd"),
     )
     .unwrap()[0];
-    let mut u = coffee();
-    let models = moonshine_model().parent().unwrap().to_owned();
-    assert!(
-        u.use_agreement_if_installed(&ModelRegistry::new(models))
-            .unwrap()
-    );
+    let mut u = coffee_with_agreement();
     assert_eq!(u.agreement_rule(), Some(Some(AgreementRule::DEFAULT)));
     let mut by_agreement = 0;
     for f in &files {
@@ -303,13 +309,8 @@ fn a_transcript_sharing_only_small_words_does_not_make_an_unsure_command_sure() 
         };
         files.extend(ood_corpus::speak(&ood, condition, &dir.path().join(voice)).unwrap());
     }
-    let mut u = coffee();
+    let mut u = coffee_with_agreement();
     u.set_denoise(true);
-    let models = moonshine_model().parent().unwrap().to_owned();
-    assert!(
-        u.use_agreement_if_installed(&ModelRegistry::new(models))
-            .unwrap()
-    );
     let mut asked = 0;
     for f in &files {
         for r in hear(&mut u, f) {

@@ -10,9 +10,9 @@
 //! appended: 2; half or a quarter of the gain: 2), and 6 when cut to the
 //! grammar decoder's words as [`Heard::tries`] does (docs/understand.md,
 //! 4 December). The cause is inside the model and was not found (the C
-//! API gives nothing but the text); what Emma controls is what it hears. So an utterance is
-//! heard in turn as [`Heard::tries`] lists, the first transcript with words
-//! winning.
+//! API gives nothing but the text); what Emma controls is what it hears. So
+//! an utterance is heard in turn as [`Heard::tries`] lists, the first
+//! transcript with words winning.
 
 use std::ops::Range;
 
@@ -55,15 +55,6 @@ impl<'a> Heard<'a> {
             Some((usize::try_from(first).ok()?, usize::try_from(last).ok()?))
         });
         Heard { pcm, raw, words }
-    }
-
-    /// Audio without words: nothing to transcribe besides it.
-    #[cfg(test)]
-    pub fn audio(pcm: &'a [i16]) -> Self {
-        Heard {
-            pcm,
-            ..Heard::default()
-        }
     }
 
     /// What Moonshine hears, in turn, until one gives words: the raw audio
@@ -131,6 +122,14 @@ mod tests {
         // No words, or times outside the utterance: no cut.
         assert_eq!(cut(3 * S, (S, S)), None);
         assert_eq!(cut(3 * S, (S, 4 * S)), None);
-        assert_eq!(Heard::audio(&[0; 10]).tries().len(), 1);
+        let alone = Heard {
+            pcm: &[0; 10],
+            ..Heard::default()
+        };
+        assert_eq!(
+            alone.tries().len(),
+            1,
+            "no RNNoise, no words: the audio once"
+        );
     }
 }
