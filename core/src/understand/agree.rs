@@ -12,11 +12,21 @@
 //!   grammar words and transcript words (lowercase, no punctuation, digits
 //!   spelled out), as a share of the longer of the two.
 //!
-//! [`AgreementRule`] says how they combine; `docs/understand.md` has the
-//! measured trade-off.
+//! A third signal finds the out-of-domain sentences that share an opening
+//! with a command ("Give me a break." for "give me a light"): the
+//! command's **slots** whose words the transcript has, by sound
+//! ([`SlotsHeard`]; "rose" for "roast" counts, "break" for "light" does
+//! not).
+//!
+//! [`AgreementRule`] says how the first two combine; `docs/understand.md` has
+//! the measured trade-off.
+
+use std::collections::BTreeMap;
 
 use emma_intent::{Context, IntentEngine};
 use serde::Serialize;
+
+use super::sounds::Pronunciations;
 
 /// What the open-vocabulary transcript of an utterance said about a grammar hypothesis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,8 +41,60 @@ pub struct Agreement {
     /// Shared words (longest common subsequence of normalised words) as a
     /// share of the longer word sequence, in 0..=1.
     pub words: f64,
+    /// The command's slots the transcript has, by sound.
+    pub slots: SlotsHeard,
     /// Milliseconds the transcription took (it adds to end-of-speech latency).
     pub ms: u64,
+}
+
+/// How many of a command's slots an open-vocabulary transcript has.
+///
+/// A slot counts when the grammar's sentence says its value in words (a
+/// fixed slot, a context slot or a value the sentence spells otherwise does
+/// not), and it is heard when one of those words sounds like a word of the
+/// transcript ([`Pronunciations::sound_alike`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SlotsHeard {
+    /// Slots whose value the grammar's sentence says in words.
+    pub said: usize,
+    /// Of those, the slots the transcript has a word of, by sound.
+    pub heard: usize,
+}
+
+impl SlotsHeard {
+    /// Counts the slots of `slots` (name → value) said in `grammar` (the
+    /// grammar's sentence, normalised) and heard in `transcript` (normalised).
+    pub fn count(
+        sounds: &Pronunciations,
+        lang: &str,
+        grammar: &[String],
+        slots: &BTreeMap<String, String>,
+        transcript: &[String],
+    ) -> SlotsHeard {
+        let mut out = SlotsHeard::default();
+        for value in slots.values() {
+            let said: Vec<String> = normalise(lang, value)
+                .into_iter()
+                .filter(|w| grammar.contains(w))
+                .collect();
+            if said.is_empty() {
+                continue;
+            }
+            out.said += 1;
+            if said
+                .iter()
+                .any(|w| transcript.iter().any(|t| sounds.sound_alike(w, t)))
+            {
+                out.heard += 1;
+            }
+        }
+        out
+    }
+
+    /// Whether the command said slots and the transcript has none of them.
+    pub fn none_heard(&self) -> bool {
+        self.said > 0 && self.heard == 0
+    }
 }
 
 /// Shared words from which a transcript confirms a command without giving
@@ -59,13 +121,15 @@ impl Agreement {
         self.same_intent || self.words >= SURE_WORDS
     }
 
-    /// Whether the transcript heard another sentence: words, but fewer than
-    /// [`OTHER_WORDS`] of them the command's and not its intent. Asking
-    /// "Did you say …?" then makes no sense; an empty transcript (heard
-    /// nothing) is no evidence either way.
+    /// Whether the transcript heard another sentence: words, not the
+    /// command's intent, and fewer than [`OTHER_WORDS`] of them the
+    /// command's or none of its slots ([`SlotsHeard::none_heard`]: "Make me
+    /// a sandwich." for "make me a small light"). Asking "Did you say …?"
+    /// then makes no sense; an empty transcript (heard nothing) is no
+    /// evidence either way.
     pub fn contradicts(&self) -> bool {
         !self.same_intent
-            && self.words < OTHER_WORDS
+            && (self.words < OTHER_WORDS || self.slots.none_heard())
             && self.transcript.chars().any(char::is_alphanumeric)
     }
 }
@@ -105,11 +169,14 @@ impl AgreementRule {
 }
 
 /// Compares `transcript` (open vocabulary) with the grammar hypothesis
-/// `grammar_text` that was understood as `intent`.
+/// `grammar_text` that was understood as `intent` with `slots`; `sounds`
+/// says which words sound alike.
 pub fn compare(
     intents: &IntentEngine,
+    sounds: &Pronunciations,
     grammar_text: &str,
     intent: &str,
+    slots: &BTreeMap<String, String>,
     transcript: &str,
     ms: u64,
 ) -> Agreement {
@@ -133,6 +200,7 @@ pub fn compare(
         same_intent: text_intent.as_deref() == Some(intent),
         intent: text_intent,
         words: word_share(&grammar, &heard),
+        slots: SlotsHeard::count(sounds, &lang, &grammar, slots, &heard),
         ms,
     }
 }
@@ -227,6 +295,7 @@ mod tests {
             intent: None,
             same_intent: false,
             words: 0.6,
+            slots: SlotsHeard::default(),
             ms: 0,
         };
         assert!(!AgreementRule::SameIntent.agrees(&a));
@@ -248,6 +317,7 @@ mod tests {
             intent: None,
             same_intent,
             words,
+            slots: SlotsHeard { said: 1, heard: 1 },
             ms: 0,
         };
         assert!(with("x", true, 0.0).confirms());
@@ -260,5 +330,65 @@ mod tests {
         // Heard nothing (or only punctuation): no evidence of another sentence.
         assert!(!with("", false, 0.0).contradicts());
         assert!(!with(" ... ", false, 0.0).contradicts());
+    }
+
+    #[test]
+    fn a_transcript_without_any_of_the_commands_slots_contradicts_it() {
+        let sounds = Pronunciations::parse(
+            "give G IH V\nme M IY\na AH\nlight L AY T\nbreak B R EY K\n\
+             roast R OW S T\nrose R OW Z\nsmall S M AO L\ndark D AA R K\n\
+             song S AO NG\nsing S IH NG",
+        );
+        let slots = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let count = |grammar: &str, s: &BTreeMap<String, String>, transcript: &str| {
+            SlotsHeard::count(&sounds, "en", &words(grammar), s, &words(transcript))
+        };
+        let roast = slots(&[("roast", "light roast")]);
+        // The sentence says "light", not "roast": only "light" can be heard.
+        let broke = count("give me a light", &roast, "Give me a break.");
+        assert_eq!(broke, SlotsHeard { said: 1, heard: 0 });
+        assert!(broke.none_heard());
+        // A mishearing by sound still hears the slot ("rose" for "roast").
+        let rose = count("give me a light roast", &roast, "Give me a light rose.");
+        assert_eq!(rose, SlotsHeard { said: 1, heard: 1 });
+        assert_eq!(
+            count("give me a dark roast", &roast, "Give me a light rose."),
+            SlotsHeard { said: 1, heard: 1 },
+            "one word of the slot is enough"
+        );
+        // Slots the sentence does not say (fixed or context slots) do not count.
+        let fixed = slots(&[("domain", "light"), ("size", "small")]);
+        let song = count("sing me a small", &fixed, "Sing me a song.");
+        assert_eq!(song, SlotsHeard { said: 1, heard: 0 });
+        assert!(!SlotsHeard::default().none_heard());
+        // Shared opening words no longer hide another sentence.
+        let a = Agreement {
+            transcript: "Give me a break.".into(),
+            intent: None,
+            same_intent: false,
+            words: 0.75,
+            slots: broke,
+            ms: 0,
+        };
+        assert!(a.contradicts());
+        assert!(
+            !Agreement {
+                slots: rose,
+                ..a.clone()
+            }
+            .contradicts()
+        );
+        assert!(
+            !Agreement {
+                same_intent: true,
+                ..a
+            }
+            .contradicts()
+        );
     }
 }

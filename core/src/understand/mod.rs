@@ -875,21 +875,29 @@ impl Understander {
                 None => return Ok(found),
             },
         };
+        let Some(open) = &self.open else {
+            return Ok(found);
+        };
         let a = agree::compare(
             &self.intents,
+            &open.sounds,
             &found.text,
             &intent,
+            &found.slots,
             &transcript.text,
             transcript.ms,
         );
         tracing::debug!(grammar = %found.text, transcript = %a.transcript, audio_ms = heard.pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE), same_intent = a.same_intent, words = a.words, ms = a.ms, "agreement");
-        if rule.is_some()
-            && let Some(own) = transcript.own.filter(|m| m.understood.intent.is_some())
-        {
+        let Some(rule) = rule else {
+            // Reported only.
+            found.agreement = Some(Box::new(a));
+            return Ok(found);
+        };
+        if let Some(own) = transcript.own.filter(|m| m.understood.intent.is_some()) {
             return Ok(settle(found, own.understood, a, self.rejection));
         }
-        if rule.is_some_and(|rule| rule.agrees(&a))
-            && let Some(open) = &self.open
+        let agrees = rule.agrees(&a);
+        if agrees
             && let Some(spliced) = splice::splice(
                 &self.intents,
                 &self.walker_grammar.words(),
@@ -901,16 +909,11 @@ impl Understander {
             // Near the grammar's command, but perhaps hearing a slot otherwise.
             return Ok(settle(found, spliced, a, self.rejection));
         }
-        if rule.is_some_and(|rule| !rule.agrees(&a)) {
-            if self.rejection.asks() && found.unsure.is_none() && !a.contradicts() {
-                // The grammar's command was heard whole and fits well: the
-                // engines disagree, and Moonshine mishears too, so ask
-                // rather than reject (unless Moonshine heard another
-                // sentence altogether).
-                found.unsure = Some(Unsure::Disagreement);
-                found.agreement = Some(Box::new(a));
-                return Ok(found);
-            }
+        // The grammar's command was heard whole and fits well, but the
+        // engines disagree: Moonshine mishears too, so ask rather than
+        // reject, unless Moonshine heard another sentence altogether.
+        let ask = !agrees && self.rejection.asks() && found.unsure.is_none();
+        if a.contradicts() || (!agrees && !ask) {
             return Ok(Understood {
                 fit: found.fit,
                 verification: found.verification,
@@ -920,7 +923,9 @@ impl Understander {
                 ..Understood::unmatched(found.text)
             });
         }
-        if rule.is_some() && a.confirms() {
+        if ask {
+            found.unsure = Some(Unsure::Disagreement);
+        } else if a.confirms() {
             // Two recognisers agree on the command: that is the evidence asking would seek.
             found.unsure = None;
         }
@@ -1248,8 +1253,10 @@ impl Understander {
             unsure: self.rejection.doubt(&m.understood.via, None),
             agreement: Some(Box::new(agree::compare(
                 &self.intents,
+                &self.open.as_ref()?.sounds,
                 &heard.text,
                 &intent,
+                &heard.slots,
                 &t.text,
                 t.ms,
             ))),
@@ -1597,8 +1604,9 @@ mod tests {
         let r = check(&mut u, "Tell me a joke.");
         assert_eq!(r.intent, None, "{r:?}");
         assert_eq!(r.rejected_by, Some(RejectedBy::Agreement));
-        // A sure command: a mishearing sharing some words is asked about,
-        // another sentence rejected, and hearing nothing is no evidence.
+        // A sure command: a mishearing sharing some words and a slot by
+        // sound is asked about, another sentence (or one without any of
+        // the command's slots) rejected, and hearing nothing is no evidence.
         let mut sure = grammar.clone();
         sure.fit = Some(0.9);
         sure.unsure = None;
@@ -1607,12 +1615,15 @@ mod tests {
             u.check_agreement(sure.clone(), Heard::default(), Some(t))
                 .unwrap()
         };
-        let r = check_sure(&mut u, "Give me, hmm, lodges of tea.");
+        let r = check_sure(&mut u, "Give me, hmm, lodges of latter.");
         assert_eq!(
             (r.intent.as_deref(), r.unsure),
             (Some("orderDrink"), Some(Unsure::Disagreement)),
             "{r:?}"
         );
+        let r = check_sure(&mut u, "Give me, hmm, lodges of tea.");
+        assert_eq!(r.intent, None, "{r:?}");
+        assert_eq!(r.rejected_by, Some(RejectedBy::Agreement));
         let r = check_sure(&mut u, "Do you know any good restaurants nearby?");
         assert_eq!(r.intent, None, "{r:?}");
         assert_eq!(r.rejected_by, Some(RejectedBy::Agreement));
@@ -1638,6 +1649,7 @@ mod tests {
             intent: Some("orderDrink".into()),
             same_intent: true,
             words: 0.8,
+            slots: agree::SlotsHeard { said: 1, heard: 1 },
             ms: 900,
         }
     }
