@@ -423,6 +423,80 @@ fn speech_that_is_not_a_command_gets_no_forced_transcript() {
     assert_eq!(out["text"], "turn on the kitchen light", "{out}");
 }
 
+/// With `--agreement` (and `--denoise`), Moonshine checks every command the
+/// grammar hears: a spoken question is sent as nothing or as the question's
+/// own words (what Moonshine heard, for Home Assistant's agent to answer),
+/// never as the command the grammar forced it into; a command is still
+/// transcribed as said.
+#[test]
+fn agreement_sends_no_forced_command_for_spoken_questions() {
+    let home = home_with_lights();
+    let dir = tempfile::tempdir().unwrap();
+    let flags = [
+        "--no-handle",
+        "--no-tts",
+        "--no-wake",
+        "--agreement",
+        "--denoise",
+    ];
+    // Without the model in this home the option is an error, not silently off.
+    let out = emma(home.path())
+        .args(["wyoming", "serve", "--uri", "tcp://127.0.0.1:0"])
+        .args(flags)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--agreement needs"),
+        "{err}"
+    );
+    link_moonshine(home.path());
+    let server = serve(home.path(), "tcp://127.0.0.1:0", &flags);
+    let words = |s: &str| -> Vec<String> {
+        s.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let questions = [
+        "how old is the president",
+        "sing me a song",
+        "tell me a joke",
+        "what is the weather like tomorrow",
+        "who won the football game yesterday",
+    ];
+    let mut sent = 0;
+    for (i, q) in questions.iter().enumerate() {
+        let raw = dir.path().join(format!("{i}-raw.wav"));
+        let wav = dir.path().join(format!("{i}.wav"));
+        espeak(q, &raw);
+        sox_effects(&raw, &wav, &["-r", "16000"], &["pad", "0.3", "0.5"]);
+        let out = client(&server.uri, &["transcribe", wav.to_str().unwrap()]).remove(0);
+        let text = out["text"].as_str().unwrap_or_default();
+        // Empty, or Moonshine's written sentence ("Harold is a president."
+        // for the first: capitals and punctuation, which the grammar's
+        // lower-case commands never have) sharing a word with the question.
+        let said = words(q);
+        let written = text
+            .chars()
+            .any(|c| c.is_uppercase() || c.is_ascii_punctuation());
+        assert!(
+            text.is_empty() || (written && words(text).iter().any(|w| said.contains(w))),
+            "{q:?} came back as {text:?}"
+        );
+        sent += usize::from(!text.is_empty());
+    }
+    eprintln!(
+        "{sent} of {} questions sent as Moonshine heard them",
+        questions.len()
+    );
+    let cmd = dir.path().join("cmd.wav");
+    espeak("turn on the kitchen light", &cmd);
+    let out = &client(&server.uri, &["transcribe", cmd.to_str().unwrap()])[0];
+    assert_eq!(out["text"], "turn on the kitchen light", "{out}");
+}
+
 #[test]
 fn moonshine_transcribes_what_no_grammar_holds() {
     // Home Assistant's Wyoming ASR is free transcription; Moonshine gives it

@@ -18,7 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::feed::Feed;
 
-use crate::understand::{Decoding, UnderstandError, Understander, Understood};
+use crate::understand::{AgreementRule, Decoding, UnderstandError, Understander, Understood};
 
 /// Builds the intent engine an [`Understander`] compiles its grammar from.
 pub type IntentLoader = Arc<dyn Fn() -> Result<IntentEngine, String> + Send + Sync>;
@@ -44,6 +44,14 @@ pub struct AsrConfig {
     /// shopping list") are heard in its transcript
     /// ([`Understander::set_open_vocabulary`]); each pooled decoder loads it.
     pub open_vocabulary: Option<PathBuf>,
+    /// A Moonshine model directory: every command the grammar finds must
+    /// agree with Moonshine's transcript of the utterance
+    /// ([`Understander::set_agreement`] with [`AgreementRule::DEFAULT`]);
+    /// speech it rejects is sent as that transcript, not as the grammar's
+    /// forced command. Each pooled decoder loads it.
+    pub agreement: Option<PathBuf>,
+    /// Clean the audio with RNNoise before it is heard ([`Understander::set_denoise`]).
+    pub denoise: bool,
 }
 
 /// Recognisers shared by all connections.
@@ -147,6 +155,10 @@ fn build(config: &AsrConfig, loader: &IntentLoader) -> Result<Understander, Unde
     if let Some(dir) = &config.open_vocabulary {
         u.set_open_vocabulary(Engine::Moonshine, dir)?;
     }
+    if let Some(dir) = &config.agreement {
+        u.set_agreement(Engine::Moonshine, dir, Some(AgreementRule::DEFAULT))?;
+    }
+    u.set_denoise(config.denoise);
     Ok(u)
 }
 

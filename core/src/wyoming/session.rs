@@ -17,7 +17,7 @@ use super::handle::Request;
 use super::tts::CHUNK_SAMPLES;
 use super::wake::{WakeHit, WakeStream};
 use super::{MAX_TEXT, Services};
-use crate::understand::{Rejected, Understood};
+use crate::understand::{Rejected, RejectedBy, Understood};
 
 /// A connection's state.
 pub struct Session {
@@ -103,11 +103,21 @@ fn check_text(text: &str) -> Result<(), HandlerError> {
 /// The text an utterance contributes to the transcript: none when nothing
 /// was heard, or when the speech was rejected as not a command. The grammar
 /// decoder forces any speech into some command; sending that forced text
-/// would have Home Assistant act on a question it never understood.
+/// would have Home Assistant act on a question it never understood. Speech
+/// that Moonshine's transcript showed to be another sentence (the
+/// agreement check, [`AsrConfig::agreement`]) is sent as that transcript:
+/// what was said, for Home Assistant's own conversation agent to answer.
+///
+/// [`AsrConfig::agreement`]: super::AsrConfig::agreement
 fn heard(u: Understood) -> Option<String> {
     if u.rejected == Some(Rejected::NotACommand) {
-        tracing::debug!(forced = %u.text, "wyoming: speech rejected as not a command, no transcript");
-        return None;
+        let said = u
+            .agreement
+            .filter(|_| u.rejected_by == Some(RejectedBy::Agreement))
+            .map(|a| a.transcript.trim().to_owned())
+            .filter(|t| t.chars().any(char::is_alphanumeric));
+        tracing::debug!(forced = %u.text, transcript = ?said, "wyoming: speech rejected as not a command; the grammar's text is not sent");
+        return said;
     }
     (!u.text.is_empty()).then_some(u.text)
 }
@@ -598,6 +608,36 @@ mod tests {
             ..Understood::nothing()
         };
         assert_eq!(heard(other).as_deref(), Some("pause music"));
+    }
+
+    #[test]
+    fn speech_the_agreement_check_rejected_is_sent_as_what_moonshine_heard() {
+        let agreement = |transcript: &str| crate::understand::Agreement {
+            transcript: transcript.into(),
+            intent: None,
+            same_intent: false,
+            words: 0.75,
+            slots: crate::understand::agree::SlotsHeard { said: 1, heard: 0 },
+            ms: 700,
+        };
+        let rejected = |transcript: &str, by: RejectedBy| Understood {
+            text: "give me a light".into(),
+            rejected: Some(Rejected::NotACommand),
+            rejected_by: Some(by),
+            agreement: Some(Box::new(agreement(transcript))),
+            ..Understood::nothing()
+        };
+        assert_eq!(
+            heard(rejected(" Give me a break. ", RejectedBy::Agreement)).as_deref(),
+            Some("Give me a break.")
+        );
+        // Moonshine heard nothing: nothing is sent, never the forced command.
+        assert_eq!(heard(rejected(" ... ", RejectedBy::Agreement)), None);
+        // Rejected by the acoustic check: whatever transcript there is stays unsent.
+        assert_eq!(
+            heard(rejected("Give me a break.", RejectedBy::Acoustic)),
+            None
+        );
     }
 
     #[test]
