@@ -149,17 +149,30 @@ fn agreement_stops_a_question_the_grammar_forced_into_a_command() {
         stderr.contains("--open-vocabulary needs") && stderr.contains("scripts/setup"),
         "{stderr}"
     );
+    // Without the model the default hears with PocketSphinx alone, and says so.
+    let out = Command::new(env!("CARGO_BIN_EXE_emma"))
+        .env("EMMA_HOME", home.path())
+        .args(["run", "--wav", wav, "--whole-file", "--no-skills"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("hearing with PocketSphinx (without Moonshine"),
+        "{stderr}"
+    );
     std::fs::create_dir_all(home.path().join("models")).unwrap();
     std::os::unix::fs::symlink(
         installed_moonshine(),
         home.path().join("models/moonshine-base-en"),
     )
     .unwrap();
-    // Without agreement the grammar makes the question a command (measured:
-    // "want to talk to …", a handoff to a person); with it, the question is
-    // not acted on: rejected when the grammar's command was unsure already,
-    // else asked about ("Did you say …?", measured here on 3 December), and
-    // the command still is acted on.
+    // Without agreement (`--fast`) the grammar makes the question a command
+    // (measured: "want to talk to …", a handoff to a person); with it, the
+    // question is not acted on: rejected when the grammar's command was
+    // unsure already, or when Moonshine heard another sentence, else asked
+    // about ("Did you say …?"), and the command still is acted on. With
+    // Moonshine installed, agreement (and RNNoise) is the default.
     let kinds = |events: &[Value]| -> Vec<String> {
         events
             .iter()
@@ -167,10 +180,20 @@ fn agreement_stops_a_question_the_grammar_forced_into_a_command() {
             .filter(|k| k != "partial")
             .collect()
     };
-    let (ok, plain, stderr) = run(home.path(), &args);
+    let (ok, plain, stderr) = run(home.path(), &[&args[..], &["--fast"]].concat());
     assert!(ok, "{stderr}");
-    let (ok, events, stderr) = run(home.path(), &[&args[..], &["--agreement"]].concat());
+    let (ok, events, stderr) = run(home.path(), &args);
     assert!(ok, "{stderr}");
+    let (ok, forced, stderr) = run(home.path(), &[&args[..], &["--agreement"]].concat());
+    assert!(ok, "{stderr}");
+    let types = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["type"] != "partial")
+            .map(|e| format!("{} {}", e["type"], e["name"]))
+            .collect()
+    };
+    assert_eq!(types(&events), types(&forced), "the default is --agreement");
     let intents: Vec<&str> = events
         .iter()
         .filter(|e| e["type"] == "intent")
@@ -210,7 +233,7 @@ fn agreement_stops_a_question_the_grammar_forced_into_a_command() {
         "{:?}",
         kinds(&events)
     );
-    // The same files without agreement: the question became an intent.
+    // The same files with `--fast`: the question became an intent.
     assert!(
         plain.iter().filter(|e| e["type"] == "intent").count() >= 2,
         "{:?}",

@@ -70,10 +70,18 @@ pub struct RunArgs {
     #[arg(long)]
     speak: bool,
     /// Check commands against an open-vocabulary Moonshine transcript and
-    /// reject those it disagrees with (English, when `scripts/setup`
-    /// installed Moonshine; off by default, see docs/understand.md).
+    /// reject those it disagrees with, and fail when Moonshine is not
+    /// installed. Without `--fast` this (with `--denoise`) is already the
+    /// default wherever `scripts/setup` installed Moonshine (English
+    /// grammar decoding; docs/understand.md).
     #[arg(long)]
     agreement: bool,
+    /// Hear with PocketSphinx alone even when Moonshine is installed: each
+    /// reply comes about 0.75 s sooner (2 cores) and about 600 MiB less is
+    /// held, but far more questions and chatter are taken for commands
+    /// (docs/understand.md).
+    #[arg(long, conflicts_with = "agreement")]
+    fast: bool,
     /// Understand wildcard slots ("add {item} to my shopping list") from an
     /// open-vocabulary Moonshine transcript of utterances the grammar gave no
     /// sure command for (English, when `scripts/setup` installed Moonshine;
@@ -82,7 +90,8 @@ pub struct RunArgs {
     open_vocabulary: bool,
     /// Clean the audio with RNNoise before it is heard: a little better in
     /// kitchen noise, clean speech unchanged (docs/understand.md, "Speech
-    /// enhancement before recognition").
+    /// enhancement before recognition"). On by default with Moonshine's
+    /// agreement; this adds it to `--fast`.
     #[arg(long)]
     denoise: bool,
     /// Calibrate, for the intents this assistant understands (built-ins,
@@ -90,8 +99,11 @@ pub struct RunArgs {
     /// acted on without asking: speaks built-in sentences that are not
     /// commands with espeak-ng (minutes), saves the point in Emma's data
     /// directory for later starts, and exits (docs/understand.md,
-    /// "Calibrating the sure point per grammar").
-    #[arg(long, conflicts_with_all = ["text", "stdin", "wav", "wake", "agreement", "open_vocabulary"])]
+    /// "Calibrating the sure point per grammar"). Give it the hearing flags
+    /// later runs use (`--fast`, `--agreement`, `--denoise`,
+    /// `--open-vocabulary`): a calibration is kept only for the setup it
+    /// was made with.
+    #[arg(long, conflicts_with_all = ["text", "stdin", "wav", "wake"])]
     calibrate: bool,
     /// Do not load installed skills.
     #[arg(long)]
@@ -261,17 +273,20 @@ fn config(args: &RunArgs, audio: bool) -> anyhow::Result<AssistantConfig> {
             speech.denoise = args.denoise;
         }
         let registry = || emma_speech::ModelRegistry::new(crate::home::emma_home().join("models"));
-        if args.agreement
+        if !args.fast
             && let Some(s) = c.speech.take()
         {
+            // The best measured hearing wherever it is installed: RNNoise
+            // and Moonshine's agreement (docs/understand.md).
             let registry = registry();
-            let s = s.with_agreement_if_installed(&registry);
-            if s.agreement.is_none() {
+            let mut s = s.with_agreement_if_installed(&registry);
+            if args.agreement && s.agreement.is_none() {
                 bail!(
                     "--agreement needs English grammar decoding and the Moonshine model in {} (run scripts/setup)",
                     registry.dir().display()
                 );
             }
+            s.denoise |= s.agreement.is_some();
             c.speech = Some(s);
         }
         if args.open_vocabulary
@@ -289,6 +304,31 @@ fn config(args: &RunArgs, audio: bool) -> anyhow::Result<AssistantConfig> {
         }
     }
     Ok(c)
+}
+
+/// What hears speech, for people: the engines and checks of `s`.
+fn hearing(s: &SpeechConfig) -> String {
+    let mut parts = vec![];
+    if s.denoise {
+        parts.push("RNNoise");
+    }
+    parts.push(match s.engine {
+        Engine::Vosk => "Vosk",
+        _ => "PocketSphinx",
+    });
+    if s.agreement.is_some() {
+        parts.push("Moonshine's agreement");
+    }
+    if s.open_vocabulary.is_some() {
+        parts.push("Moonshine's open vocabulary");
+    }
+    let mut out = parts.join(", ");
+    if s.agreement.is_none() && s.engine == Engine::PocketSphinx {
+        out.push_str(
+            " (without Moonshine far more questions are taken for commands; scripts/setup installs it)",
+        );
+    }
+    out
 }
 
 /// A flag set when the user presses Ctrl-C (the assistant then stops cleanly).
@@ -315,7 +355,13 @@ fn interrupted() -> Arc<AtomicBool> {
 /// Runs `emma run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let typed = !args.text.is_empty() || args.stdin;
-    let assistant = Assistant::new(config(&args, !typed)?)?;
+    let config = config(&args, !typed)?;
+    if !args.json
+        && let Some(s) = &config.speech
+    {
+        eprintln!("emma: hearing with {}", hearing(s));
+    }
+    let assistant = Assistant::new(config)?;
     if args.calibrate {
         assistant.start().context("starting the assistant")?;
         let result = calibrate(&assistant, args.json);
