@@ -424,10 +424,10 @@ fn speech_that_is_not_a_command_gets_no_forced_transcript() {
 }
 
 /// With `--agreement` (and `--denoise`), Moonshine checks every command the
-/// grammar hears: a spoken question is sent as nothing or as the question's
-/// own words (what Moonshine heard, for Home Assistant's agent to answer),
-/// never as the command the grammar forced it into; a command is still
-/// transcribed as said.
+/// grammar hears and transcribes what is not a command: a spoken question
+/// is sent as the question's own words (what Moonshine heard, for Home
+/// Assistant's agent to answer), never as the command the grammar forced
+/// it into; a command is still transcribed as said.
 #[test]
 fn agreement_sends_no_forced_command_for_spoken_questions() {
     let home = home_with_lights();
@@ -474,7 +474,7 @@ fn agreement_sends_no_forced_command_for_spoken_questions() {
         sox_effects(&raw, &wav, &["-r", "16000"], &["pad", "0.3", "0.5"]);
         let out = client(&server.uri, &["transcribe", wav.to_str().unwrap()]).remove(0);
         let text = out["text"].as_str().unwrap_or_default();
-        // Empty, or Moonshine's written sentence ("Harold is a president."
+        // Nothing, or Moonshine's written sentence ("Harold is a president."
         // for the first: capitals and punctuation, which the grammar's
         // lower-case commands never have) sharing a word with the question.
         let said = words(q);
@@ -487,10 +487,9 @@ fn agreement_sends_no_forced_command_for_spoken_questions() {
         );
         sent += usize::from(!text.is_empty());
     }
-    eprintln!(
-        "{sent} of {} questions sent as Moonshine heard them",
-        questions.len()
-    );
+    // Moonshine transcribes whatever the grammar gives no command for:
+    // Home Assistant gets the question (5 of 5 when measured by hand).
+    assert!(sent >= 3, "{sent} of {} questions sent", questions.len());
     let cmd = dir.path().join("cmd.wav");
     espeak("turn on the kitchen light", &cmd);
     let out = &client(&server.uri, &["transcribe", cmd.to_str().unwrap()])[0];

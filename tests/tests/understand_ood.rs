@@ -370,6 +370,38 @@ fn a_transcript_without_any_of_the_commands_slots_rejects_it() {
     );
 }
 
+/// A speech-to-text service wants what was said, command or not:
+/// `set_transcribe_non_commands` has Moonshine transcribe what the grammar
+/// gives no command for, and only then.
+#[test]
+fn non_commands_are_transcribed_only_when_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let ood = ["tell me a joke", "what is the capital of australia"];
+    let files = ood_corpus::speak(&ood, CLEAN, &dir.path().join("ood")).unwrap();
+    let mut u = coffee_with_agreement();
+    let heard = |u: &mut Understander| -> Vec<Understood> {
+        files.iter().flat_map(|f| hear(u, f)).collect()
+    };
+    for r in heard(&mut u) {
+        if r.intent.is_none() && r.rejected_by != Some(emma_core::understand::RejectedBy::Agreement)
+        {
+            assert!(r.agreement.is_none(), "transcribed unasked: {r:?}");
+        }
+    }
+    u.set_transcribe_non_commands(true);
+    let results = heard(&mut u);
+    assert!(results.iter().all(|r| r.intent.is_none()), "{results:?}");
+    let transcripts: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.agreement.as_ref().map(|a| a.transcript.to_lowercase()))
+        .collect();
+    assert!(
+        transcripts.iter().any(|t| t.contains("joke"))
+            && transcripts.iter().any(|t| t.contains("australia")),
+        "{transcripts:?}"
+    );
+}
+
 // ---- The full measurement (ignored by default) ----
 
 /// One file decoded with rejection off: what each rejection rule would decide.

@@ -346,7 +346,9 @@ pub struct Understood {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejected_by: Option<RejectedBy>,
     /// What the open-vocabulary transcript said about the grammar's command,
-    /// when the agreement check ran (see [`Understander::set_agreement`]).
+    /// when the agreement check ran (see [`Understander::set_agreement`]),
+    /// or about the grammar's sentence for speech it gave no command for
+    /// (see [`Understander::set_transcribe_non_commands`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agreement: Option<Box<Agreement>>,
     /// Set when there is an intent but too little evidence to act on it
@@ -442,6 +444,9 @@ pub struct Understander {
     calibrated: Option<calibrate::Applied>,
     /// RNNoise cleans the audio first ([`Understander::set_denoise`]).
     denoise: bool,
+    /// Speech the grammar gives no command for is transcribed too
+    /// ([`Understander::set_transcribe_non_commands`]).
+    transcribe_non_commands: bool,
 }
 
 /// An open-vocabulary recogniser (Moonshine) and its uses.
@@ -625,6 +630,7 @@ impl Understander {
             open: None,
             calibrated: None,
             denoise: false,
+            transcribe_non_commands: false,
         })
     }
 
@@ -758,6 +764,19 @@ impl Understander {
             self.open = None;
         }
         self.drop_stale_calibration("the agreement check was turned off");
+    }
+
+    /// Also transcribes speech the grammar gives no command for (rejected
+    /// as not a command, matching no intent, or no words at all) with the
+    /// open-vocabulary recogniser ([`Self::set_agreement`],
+    /// [`Self::set_open_vocabulary`]; without one this does nothing):
+    /// [`Understood::agreement`] then holds what it heard, compared with
+    /// the grammar's sentence. For speech-to-text services (`emma wyoming
+    /// serve --agreement`), whose clients want what was said rather than
+    /// nothing; off by default, as it adds a transcription to every such
+    /// utterance, which an assistant only answers with "Sorry".
+    pub fn set_transcribe_non_commands(&mut self, on: bool) {
+        self.transcribe_non_commands = on;
     }
 
     /// The agreement check's rule: `None` without a check, `Some(None)` when it only reports.
@@ -1225,6 +1244,39 @@ impl Understander {
         }
         if heard.intent.is_some() {
             return self.check_agreement(heard, audio, transcript);
+        }
+        if self.transcribe_non_commands {
+            return self.transcribe_non_command(heard, audio, transcript);
+        }
+        Ok(heard)
+    }
+
+    /// `heard`, no command, with the open-vocabulary transcript of its
+    /// audio in [`Understood::agreement`] (made now unless `transcript`
+    /// already is); as it was without a recogniser or audio.
+    fn transcribe_non_command(
+        &mut self,
+        mut heard: Understood,
+        audio: Heard<'_>,
+        transcript: Option<Transcript>,
+    ) -> Result<Understood, UnderstandError> {
+        if self.open.is_none() || audio.pcm.is_empty() {
+            return Ok(heard);
+        }
+        let transcript = match transcript {
+            Some(t) => Some(t),
+            None => self.transcribe_utterance(audio)?,
+        };
+        if let (Some(t), Some(open)) = (transcript, &self.open) {
+            heard.agreement = Some(Box::new(agree::compare(
+                &self.intents,
+                &open.sounds,
+                &heard.text,
+                "",
+                &heard.slots,
+                &t.text,
+                t.ms,
+            )));
         }
         Ok(heard)
     }

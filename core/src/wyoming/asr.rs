@@ -47,8 +47,11 @@ pub struct AsrConfig {
     /// A Moonshine model directory: every command the grammar finds must
     /// agree with Moonshine's transcript of the utterance
     /// ([`Understander::set_agreement`] with [`AgreementRule::DEFAULT`]);
-    /// speech it rejects is sent as that transcript, not as the grammar's
-    /// forced command. Each pooled decoder loads it.
+    /// speech that is no command (rejected by that check or the acoustic
+    /// one, or matching no intent) is sent as Moonshine's transcript, not
+    /// as the grammar's forced sentence or nothing
+    /// ([`Understander::set_transcribe_non_commands`]). Each pooled decoder
+    /// loads it.
     pub agreement: Option<PathBuf>,
     /// Clean the audio with RNNoise before it is heard ([`Understander::set_denoise`]).
     pub denoise: bool,
@@ -157,6 +160,8 @@ fn build(config: &AsrConfig, loader: &IntentLoader) -> Result<Understander, Unde
     }
     if let Some(dir) = &config.agreement {
         u.set_agreement(Engine::Moonshine, dir, Some(AgreementRule::DEFAULT))?;
+        // A speech-to-text client wants what was said, command or not.
+        u.set_transcribe_non_commands(true);
     }
     u.set_denoise(config.denoise);
     Ok(u)

@@ -17,7 +17,7 @@ use super::handle::Request;
 use super::tts::CHUNK_SAMPLES;
 use super::wake::{WakeHit, WakeStream};
 use super::{MAX_TEXT, Services};
-use crate::understand::{Rejected, RejectedBy, Understood};
+use crate::understand::{Rejected, Understood};
 
 /// A connection's state.
 pub struct Session {
@@ -103,21 +103,26 @@ fn check_text(text: &str) -> Result<(), HandlerError> {
 /// The text an utterance contributes to the transcript: none when nothing
 /// was heard, or when the speech was rejected as not a command. The grammar
 /// decoder forces any speech into some command; sending that forced text
-/// would have Home Assistant act on a question it never understood. Speech
-/// that Moonshine's transcript showed to be another sentence (the
-/// agreement check, [`AsrConfig::agreement`]) is sent as that transcript:
-/// what was said, for Home Assistant's own conversation agent to answer.
+/// would have Home Assistant act on a question it never understood. With
+/// Moonshine ([`AsrConfig::agreement`]) speech that is no command is sent
+/// as Moonshine's transcript instead: what was said, for Home Assistant's
+/// own conversation agent to answer.
 ///
 /// [`AsrConfig::agreement`]: super::AsrConfig::agreement
 fn heard(u: Understood) -> Option<String> {
-    if u.rejected == Some(Rejected::NotACommand) {
-        let said = u
+    if u.intent.is_none()
+        && let Some(said) = u
             .agreement
-            .filter(|_| u.rejected_by == Some(RejectedBy::Agreement))
-            .map(|a| a.transcript.trim().to_owned())
-            .filter(|t| t.chars().any(char::is_alphanumeric));
-        tracing::debug!(forced = %u.text, transcript = ?said, "wyoming: speech rejected as not a command; the grammar's text is not sent");
-        return said;
+            .as_ref()
+            .map(|a| a.transcript.trim())
+            .filter(|t| t.chars().any(char::is_alphanumeric))
+    {
+        tracing::debug!(grammar = %u.text, transcript = %said, "wyoming: no command; Moonshine's transcript is sent");
+        return Some(said.to_owned());
+    }
+    if u.rejected == Some(Rejected::NotACommand) {
+        tracing::debug!(forced = %u.text, "wyoming: speech rejected as not a command, no transcript");
+        return None;
     }
     (!u.text.is_empty()).then_some(u.text)
 }
@@ -579,6 +584,7 @@ fn intent_request(intent: Intent) -> Result<Request, HandlerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::understand::RejectedBy;
 
     fn intent(json: serde_json::Value) -> Intent {
         serde_json::from_value(json).unwrap()
@@ -611,7 +617,7 @@ mod tests {
     }
 
     #[test]
-    fn speech_the_agreement_check_rejected_is_sent_as_what_moonshine_heard() {
+    fn rejected_speech_is_sent_as_what_moonshine_heard() {
         let agreement = |transcript: &str| crate::understand::Agreement {
             transcript: transcript.into(),
             intent: None,
@@ -631,13 +637,21 @@ mod tests {
             heard(rejected(" Give me a break. ", RejectedBy::Agreement)).as_deref(),
             Some("Give me a break.")
         );
+        // Rejected by the acoustic check and transcribed for the client.
+        assert_eq!(
+            heard(rejected("Give me a break.", RejectedBy::Acoustic)).as_deref(),
+            Some("Give me a break.")
+        );
         // Moonshine heard nothing: nothing is sent, never the forced command.
         assert_eq!(heard(rejected(" ... ", RejectedBy::Agreement)), None);
-        // Rejected by the acoustic check: whatever transcript there is stays unsent.
-        assert_eq!(
-            heard(rejected("Give me a break.", RejectedBy::Acoustic)),
-            None
-        );
+        // No intent matched: Moonshine's words rather than the grammar's.
+        let unmatched = Understood {
+            text: "what is the".into(),
+            rejected: Some(Rejected::NoMatch),
+            agreement: Some(Box::new(agreement("What is the time?"))),
+            ..Understood::nothing()
+        };
+        assert_eq!(heard(unmatched).as_deref(), Some("What is the time?"));
     }
 
     #[test]
