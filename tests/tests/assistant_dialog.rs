@@ -624,6 +624,49 @@ fn spoken_questions_are_asked_about_or_refused_never_acted_on() {
 }
 
 #[test]
+fn with_moonshine_a_refused_question_is_reported_as_it_was_said() {
+    // The hearing `emma run` uses where Moonshine is installed.
+    let registry =
+        emma_core::speech::ModelRegistry::new(emma_tests::speech::emma_home().join("models"));
+    let mut f = fixture(
+        |c| {
+            let mut s = SpeechConfig::pocketsphinx_en_us().with_agreement_if_installed(&registry);
+            assert!(s.agreement.is_some(), "scripts/setup installs Moonshine");
+            s.denoise = true;
+            c.speech = Some(s);
+        },
+        true,
+    );
+    let turns = speak(&f.assistant, &QUESTIONS[..4]);
+    assert!(acted(&turns).is_empty(), "{:#?}", acted(&turns));
+    assert!(f.published(Duration::from_secs(2)).is_empty());
+    // A question Moonshine's transcript refused is reported in its words
+    // ("Who won the football game yesterday?"), not as the command the
+    // grammar forced it into ("want to talk to a agent", measured).
+    let words = |s: &str| -> Vec<String> {
+        s.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() > 3)
+            .map(str::to_owned)
+            .collect()
+    };
+    let in_its_words = turns
+        .iter()
+        .filter(|t| !t.handled && t.heard.chars().any(char::is_uppercase))
+        .filter(|t| {
+            QUESTIONS[..4].iter().any(|q| {
+                words(&t.heard)
+                    .iter()
+                    .filter(|w| words(q).contains(w))
+                    .count()
+                    >= 2
+            })
+        })
+        .count();
+    assert!(in_its_words >= 1, "{turns:#?}");
+}
+
+#[test]
 fn an_unsure_command_waits_for_yes_and_no_sends_nothing() {
     // Every command is unsure here, so each is asked about.
     let mut f = fixture(asking_from(f64::INFINITY), true);

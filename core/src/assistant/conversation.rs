@@ -183,25 +183,33 @@ impl Worker {
                 }
                 Request::Heard { understood, reply } => {
                     if understood.rejected == Some(crate::understand::Rejected::NotACommand) {
-                        // The audio fits no command: report it, never act on it.
-                        self.hub.emit(AssistantEvent::Transcript {
-                            text: understood.text.clone(),
-                        });
+                        // The audio fits no command: report it, never act on it,
+                        // as what the customer said when Moonshine heard it
+                        // (the grammar's text is the command it forced the
+                        // speech into; a person helping reads this turn).
+                        let text = understood
+                            .agreement
+                            .as_ref()
+                            .map(|a| a.transcript.trim())
+                            .filter(|t| t.chars().any(char::is_alphanumeric))
+                            .unwrap_or(&understood.text)
+                            .to_owned();
+                        self.hub
+                            .emit(AssistantEvent::Transcript { text: text.clone() });
                         let now = Instant::now();
                         self.touch.begin(now);
-                        self.handoffs.begin_turn(now, &understood.text);
+                        self.handoffs.begin_turn(now, &text);
                         let reason = match understood.rejected_by {
                             Some(crate::understand::RejectedBy::Agreement) => {
                                 "not a command (an open-vocabulary transcript of the speech disagrees with the grammar's command)"
                             }
                             _ => "not a command (the speech fits no sentence of the grammar)",
                         };
-                        let mut said =
-                            self.not_understood(&understood.text, reason, "not_understood");
+                        let mut said = self.not_understood(&text, reason, "not_understood");
                         if let Some(line) = self.handoff_after(&said.reply) {
                             said.reply = format!("{}. {line}", said.reply);
                         }
-                        let turn = self.speak(&understood.text, said);
+                        let turn = self.speak(&text, said);
                         self.record_touchpoint(&turn, true);
                         reply(Ok(turn));
                         continue;
