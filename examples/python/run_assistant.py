@@ -1,11 +1,13 @@
 """Runs Emma's assistant on a WAV file and prints each event.
 
     bindings/scripts/generate.sh python target/emma-python
-    PYTHONPATH=target/emma-python python3 examples/python/run_assistant.py command.wav [data dir] [--denoise]
+    PYTHONPATH=target/emma-python python3 examples/python/run_assistant.py command.wav [data dir] [--denoise] [--moonshine MODEL_DIR]
 
 Speech: PocketSphinx with Debian's en-us model, restricted to the grammar of
 the assistant's intents (`--denoise`: cleaned with RNNoise first, for noisy
-rooms). Any mono or stereo 16-bit WAV at any rate works (the
+rooms; `--moonshine ~/.local/share/emma/models/moonshine-base-en`: each
+command also checked against Moonshine's transcript, with RNNoise, as
+`emma run` hears where `scripts/setup` installed Moonshine). Any mono or stereo 16-bit WAV at any rate works (the
 assistant resamples); stereo is mixed down here.
 """
 import array
@@ -39,13 +41,15 @@ def read_wav(path):
         return list(samples), w.getframerate()
 
 
-async def main(wav, data_dir, denoise):
+async def main(wav, data_dir, denoise, moonshine):
     samples, rate = read_wav(wav)
     speech = SpeechConfig(
         engine=SpeechEngine.POCKET_SPHINX,
         model="/usr/share/pocketsphinx/model/en-us",
         model_language="en",
-        denoise=denoise,
+        # Moonshine checks each command (as `emma run` hears where it is installed).
+        agreement_model=moonshine,
+        denoise=denoise or moonshine is not None,
     )
     assistant = Assistant(AssistantConfig(data_dir=data_dir, language="en", speech=speech))
     assistant.add_listener(PrintEvents())
@@ -60,9 +64,19 @@ async def main(wav, data_dir, denoise):
         await assistant.stop()
 
 
+USAGE = "usage: run_assistant.py FILE.wav [DATA_DIR] [--denoise] [--moonshine MODEL_DIR]"
+
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--denoise"]
+    args, denoise, moonshine = [], False, None
+    rest = iter(sys.argv[1:])
+    for a in rest:
+        if a == "--denoise":
+            denoise = True
+        elif a == "--moonshine":
+            moonshine = next(rest, None) or sys.exit(USAGE)
+        else:
+            args.append(a)
     if not args:
-        sys.exit("usage: run_assistant.py FILE.wav [DATA_DIR] [--denoise]")
+        sys.exit(USAGE)
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(main(args[0], args[1] if len(args) > 1 else tmp, "--denoise" in sys.argv[1:]))
+        asyncio.run(main(args[0], args[1] if len(args) > 1 else tmp, denoise, moonshine))

@@ -9,6 +9,8 @@ import emma.AssistantConfig
 import emma.AssistantEvent
 import emma.EmmaException
 import emma.EventListener
+import emma.SpeechConfig
+import emma.SpeechEngine
 import emma.Turn
 import java.util.concurrent.atomic.AtomicInteger
 import kotlinx.coroutines.Dispatchers
@@ -32,6 +34,21 @@ fun main(args: Array<String>) = runBlocking {
         error("a confidence threshold of 1.5 was accepted")
     } catch (e: EmmaException.Config) {
         check(e.message!!.contains("confidence_threshold")) { "message: ${e.message}" }
+    }
+
+    // A Moonshine model that is not there: a typed error naming the directory.
+    val missing = "/nonexistent/agreement/moonshine-base-en"
+    try {
+        val speech = SpeechConfig(
+            engine = SpeechEngine.POCKET_SPHINX,
+            model = "/usr/share/pocketsphinx/model/en-us",
+            modelLanguage = "en",
+            agreementModel = missing,
+        )
+        Assistant(AssistantConfig(dataDir = dataDir, loadSkills = false, speech = speech)).start()
+        error("a missing agreement model was accepted")
+    } catch (e: EmmaException.Speech) {
+        check(e.message!!.contains(missing)) { "message: ${e.message}" }
     }
 
     val assistant = Assistant(AssistantConfig(dataDir = dataDir, loadSkills = false))

@@ -39,20 +39,22 @@ assert "confidence_threshold" in msg, msg
 
 
 
-def with_open_vocabulary(model):
+def with_moonshine(**models):
     speech = SpeechConfig(
         engine=SpeechEngine.POCKET_SPHINX,
         model="/usr/share/pocketsphinx/model/en-us",
         model_language="en",
-        open_vocabulary_model=model,
+        **models,
     )
     a = Assistant(AssistantConfig(data_dir=data_dir, load_skills=False, speech=speech))
     asyncio.run(a.start())
 
 
-# An open-vocabulary model that is not there: a typed error naming the directory.
-msg = expect(EmmaError.Speech, with_open_vocabulary, "/nonexistent/moonshine-base-en")
-assert "/nonexistent/moonshine-base-en" in msg, msg
+# A Moonshine model that is not there: a typed error naming the directory.
+for use in ("open_vocabulary_model", "agreement_model"):
+    missing = f"/nonexistent/{use}/moonshine-base-en"
+    msg = expect(EmmaError.Speech, lambda: with_moonshine(**{use: missing}))
+    assert missing in msg, (use, msg)
 
 assistant = Assistant(AssistantConfig(data_dir=data_dir, load_skills=False))
 msg = expect(EmmaError.NotRunning, assistant.process_text, "turn on the kitchen lamp")

@@ -106,7 +106,18 @@ pub fn generate(language: &str) -> PathBuf {
     out
 }
 
-/// Where `scripts/setup` installs npm packages (`$EMMA_HOME/npm`).
+/// The Moonshine English model `scripts/setup` installs.
+pub fn moonshine_model() -> PathBuf {
+    let dir = emma_home().join("models/moonshine-base-en");
+    assert!(
+        dir.join("lib/libmoonshine.so").is_file(),
+        "{} is missing: run scripts/setup",
+        dir.display()
+    );
+    dir
+}
+
+/// Where `scripts/setup` installs npm packages (`$EMMA_HOME/npm`) and models.
 fn emma_home() -> PathBuf {
     if let Some(h) = std::env::var_os("EMMA_HOME") {
         return PathBuf::from(h);
