@@ -440,16 +440,7 @@ fn agreement_sends_no_forced_command_for_spoken_questions() {
         "--denoise",
     ];
     // Without the model in this home the option is an error, not silently off.
-    let out = emma(home.path())
-        .args(["wyoming", "serve", "--uri", "tcp://127.0.0.1:0"])
-        .args(flags)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("--agreement needs"),
-        "{err}"
-    );
+    refused_without_moonshine(home.path(), &flags, "--agreement");
     link_moonshine(home.path());
     let server = serve(home.path(), "tcp://127.0.0.1:0", &flags);
     let words = |s: &str| -> Vec<String> {
@@ -567,21 +558,10 @@ fn open_vocabulary_sends_the_wildcard_item_home_assistant_needs() {
     let ha = ha.to_str().unwrap();
     let common = ["--intents", ha, "--no-handle", "--no-tts", "--no-wake"];
     // Without the model in this home the option is an error, not silently off.
-    let out = emma(home.path())
-        .args([
-            "wyoming",
-            "serve",
-            "--uri",
-            "tcp://127.0.0.1:0",
-            "--open-vocabulary",
-        ])
-        .args(common)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("--open-vocabulary needs"),
-        "{err}"
+    refused_without_moonshine(
+        home.path(),
+        &[&common[..], &["--open-vocabulary"]].concat(),
+        "--open-vocabulary",
     );
     let transcript = |extra: &[&str]| -> String {
         let server = serve(
@@ -599,6 +579,21 @@ fn open_vocabulary_sends_the_wildcard_item_home_assistant_needs() {
     assert!(
         open.contains("brown rice") && open.contains("shopping list"),
         "{open}"
+    );
+}
+
+/// `emma wyoming serve` with `args` in `home`, which has no Moonshine
+/// model, refuses to start and says that `flag` needs it.
+fn refused_without_moonshine(home: &Path, args: &[&str], flag: &str) {
+    let out = emma(home)
+        .args(["wyoming", "serve", "--uri", "tcp://127.0.0.1:0"])
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains(&format!("{flag} needs")),
+        "{err}"
     );
 }
 

@@ -286,6 +286,21 @@ fn agreement_stops_acting_on_spoken_non_commands_the_acoustic_check_lets_through
     assert!(AgreementRule::DEFAULT.agrees(a), "{a:?}");
 }
 
+/// `sentences` spoken by espeak-ng in each clean `(voice, speed)`, into `dir`.
+fn spoken_clean(sentences: &[&str], voices: &[(&'static str, u32)], dir: &Path) -> Vec<PathBuf> {
+    voices
+        .iter()
+        .flat_map(|&(voice, speed)| {
+            let condition = Condition {
+                voice,
+                speed,
+                noise: None,
+            };
+            ood_corpus::speak(sentences, condition, &dir.join(voice)).unwrap()
+        })
+        .collect()
+}
+
 /// The out-of-domain sentences `emma understand --denoise --agreement` acted
 /// on before [`Agreement::confirms`] (docs/understand.md, 4 December): the
 /// grammar's unsure, cut-off command shared only small words ("me a") or an
@@ -300,15 +315,7 @@ fn a_transcript_sharing_only_small_words_does_not_make_an_unsure_command_sure() 
         "can i have an orange juice",
     ];
     // The two voices of the measurement's clean half.
-    let mut files = vec![];
-    for (voice, speed) in [("en-gb", 140), ("en-us", 160)] {
-        let condition = Condition {
-            voice,
-            speed,
-            noise: None,
-        };
-        files.extend(ood_corpus::speak(&ood, condition, &dir.path().join(voice)).unwrap());
-    }
+    let files = spoken_clean(&ood, &[("en-gb", 140), ("en-us", 160)], dir.path());
     let mut u = coffee_with_agreement();
     u.set_denoise(true);
     let mut asked = 0;
@@ -326,9 +333,10 @@ fn a_transcript_sharing_only_small_words_does_not_make_an_unsure_command_sure() 
 /// Out-of-domain sentences that open like a coffee order: the grammar hears
 /// an order ("i'd like a cappuccino") in "I'd like a cup of tea" and
 /// Moonshine the sentence itself, so the two share half the words or more
-/// but none of the order's slots. In the full measurement (780 files, `--denoise --agreement`, 4
-/// December) these were among the 21 accepted, "I'd like a cup of tea"
-/// acted on; the transcript's missing slots now reject them.
+/// but none of the order's slots. In the full measurement (780 files,
+/// `--denoise --agreement`, 4 December) these were among the 21 accepted,
+/// "I'd like a cup of tea" acted on; the transcript's missing slots now
+/// reject them.
 #[test]
 fn a_transcript_without_any_of_the_commands_slots_rejects_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -337,15 +345,7 @@ fn a_transcript_without_any_of_the_commands_slots_rejects_it() {
         "I want a hot chocolate",
         "sing me a song",
     ];
-    let mut files = vec![];
-    for (voice, speed) in [("en-us", 175), ("en-gb", 140)] {
-        let condition = Condition {
-            voice,
-            speed,
-            noise: None,
-        };
-        files.extend(ood_corpus::speak(&ood, condition, &dir.path().join(voice)).unwrap());
-    }
+    let files = spoken_clean(&ood, &[("en-us", 175), ("en-gb", 140)], dir.path());
     let mut u = coffee_with_agreement();
     u.set_denoise(true);
     let mut without_slots = 0;
