@@ -401,13 +401,8 @@ fn speech_that_is_not_a_command_gets_no_forced_transcript() {
     ];
     let mut texts = vec![];
     for (i, q) in questions.iter().enumerate() {
-        let raw = dir.path().join(format!("{i}-raw.wav"));
-        let wav = dir.path().join(format!("{i}.wav"));
-        espeak(q, &raw);
-        sox_effects(&raw, &wav, &["-r", "16000"], &["pad", "0.3", "0.5"]);
         // One request at a time: the server's decoders keep their noise estimate between requests.
-        let out = client(&server.uri, &["transcribe", wav.to_str().unwrap()]).remove(0);
-        texts.push(out["text"].as_str().unwrap_or_default().to_owned());
+        texts.push(spoken_transcript(&server.uri, dir.path(), i, q));
     }
     // The acoustic check itself lets about one spoken non-command in 13
     // through on these intents (`understand_ood`'s bound), and which pooled
@@ -459,12 +454,8 @@ fn agreement_sends_no_forced_command_for_spoken_questions() {
     ];
     let mut sent = 0;
     for (i, q) in questions.iter().enumerate() {
-        let raw = dir.path().join(format!("{i}-raw.wav"));
-        let wav = dir.path().join(format!("{i}.wav"));
-        espeak(q, &raw);
-        sox_effects(&raw, &wav, &["-r", "16000"], &["pad", "0.3", "0.5"]);
-        let out = client(&server.uri, &["transcribe", wav.to_str().unwrap()]).remove(0);
-        let text = out["text"].as_str().unwrap_or_default();
+        let text = spoken_transcript(&server.uri, dir.path(), i, q);
+        let text = text.as_str();
         // Nothing, or Moonshine's written sentence ("Harold is a president."
         // for the first: capitals and punctuation, which the grammar's
         // lower-case commands never have) sharing a word with the question.
@@ -580,6 +571,18 @@ fn open_vocabulary_sends_the_wildcard_item_home_assistant_needs() {
         open.contains("brown rice") && open.contains("shopping list"),
         "{open}"
     );
+}
+
+/// What the server at `uri` transcribes of `text` spoken by espeak-ng
+/// (16 kHz, with the silence an endpointed utterance has around it; file
+/// `n` in `dir`).
+fn spoken_transcript(uri: &str, dir: &Path, n: usize, text: &str) -> String {
+    let raw = dir.join(format!("{n}-raw.wav"));
+    let wav = dir.join(format!("{n}.wav"));
+    espeak(text, &raw);
+    sox_effects(&raw, &wav, &["-r", "16000"], &["pad", "0.3", "0.5"]);
+    let out = client(uri, &["transcribe", wav.to_str().unwrap()]).remove(0);
+    out["text"].as_str().unwrap_or_default().to_owned()
 }
 
 /// `emma wyoming serve` with `args` in `home`, which has no Moonshine
