@@ -942,9 +942,15 @@ impl Understander {
                 ..Understood::unmatched(found.text)
             });
         }
+        // A command rebuilt from what was heard (completion, fuzzy
+        // alignment, free decoding) is confirmed only by a transcript that is
+        // itself that command: shared words confirm what was heard, not what
+        // was added to it ("wake up at six" rebuilt into a broadcast, and
+        // "Wake me up at six.").
+        let rebuilt = found.unsure == Some(Unsure::Recovered);
         if ask {
             found.unsure = Some(Unsure::Disagreement);
-        } else if a.confirms() {
+        } else if a.confirms() && (a.same_intent || !rebuilt) {
             // Two recognisers agree on the command: that is the evidence asking would seek.
             found.unsure = None;
         }
@@ -1621,6 +1627,23 @@ mod tests {
             r.agreement.as_ref().map(|a| a.transcript.as_str()),
             Some("Give me a small latte.")
         );
+        // A command rebuilt by completion from "give me a large": the
+        // transcript shares its words but is no command, so it stays asked
+        // about (it confirms what was heard, not what completion added).
+        let mut rebuilt = grammar.clone();
+        rebuilt.text = "give me a large".into();
+        rebuilt.via = "completion".into();
+        rebuilt.unsure = Some(Unsure::Recovered);
+        let t = transcript(&u, "Give me a large one.");
+        let r = u
+            .check_agreement(rebuilt, Heard::default(), Some(t))
+            .unwrap();
+        assert_eq!(
+            (r.via.as_str(), r.unsure),
+            ("completion", Some(Unsure::Recovered)),
+            "{r:?}"
+        );
+        assert!(r.agreement.as_ref().is_some_and(|a| a.confirms()), "{r:?}");
         // Another command aligned by sound: it replaces the grammar's, asked about.
         let r = check(&mut u, "Give me a small lottie.");
         assert_eq!(
