@@ -190,8 +190,7 @@ impl Worker {
                         let text = understood
                             .agreement
                             .as_ref()
-                            .map(|a| a.transcript.trim())
-                            .filter(|t| t.chars().any(char::is_alphanumeric))
+                            .and_then(|a| a.said())
                             .unwrap_or(&understood.text)
                             .to_owned();
                         self.hub

@@ -130,7 +130,14 @@ impl Agreement {
     pub fn contradicts(&self) -> bool {
         !self.same_intent
             && (self.words < OTHER_WORDS || self.slots.none_heard())
-            && self.transcript.chars().any(char::is_alphanumeric)
+            && self.said().is_some()
+    }
+
+    /// The transcript without surrounding space when it has words; `None`
+    /// when the recogniser heard nothing (or only punctuation).
+    pub fn said(&self) -> Option<&str> {
+        let t = self.transcript.trim();
+        t.chars().any(char::is_alphanumeric).then_some(t)
     }
 }
 

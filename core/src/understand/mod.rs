@@ -894,18 +894,9 @@ impl Understander {
                 None => return Ok(found),
             },
         };
-        let Some(open) = &self.open else {
+        let Some(a) = self.compare(&found, &intent, &transcript) else {
             return Ok(found);
         };
-        let a = agree::compare(
-            &self.intents,
-            &open.sounds,
-            &found.text,
-            &intent,
-            &found.slots,
-            &transcript.text,
-            transcript.ms,
-        );
         tracing::debug!(grammar = %found.text, transcript = %a.transcript, audio_ms = heard.pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE), same_intent = a.same_intent, words = a.words, ms = a.ms, "agreement");
         let Some(rule) = rule else {
             // Reported only.
@@ -917,6 +908,7 @@ impl Understander {
         }
         let agrees = rule.agrees(&a);
         if agrees
+            && let Some(open) = &self.open
             && let Some(spliced) = splice::splice(
                 &self.intents,
                 &self.walker_grammar.words(),
@@ -1257,6 +1249,22 @@ impl Understander {
         Ok(heard)
     }
 
+    /// What the open-vocabulary transcript `t` says about the grammar's
+    /// `heard` understood as `intent` (`None` without an open-vocabulary
+    /// recogniser, whose dictionary compares words by sound).
+    fn compare(&self, heard: &Understood, intent: &str, t: &Transcript) -> Option<Agreement> {
+        let open = self.open.as_ref()?;
+        Some(agree::compare(
+            &self.intents,
+            &open.sounds,
+            &heard.text,
+            intent,
+            &heard.slots,
+            &t.text,
+            t.ms,
+        ))
+    }
+
     /// `heard`, no command, with the open-vocabulary transcript of its
     /// audio in [`Understood::agreement`] (made now unless `transcript`
     /// already is); as it was without a recogniser or audio.
@@ -1273,16 +1281,8 @@ impl Understander {
             Some(t) => Some(t),
             None => self.transcribe_utterance(audio)?,
         };
-        if let (Some(t), Some(open)) = (transcript, &self.open) {
-            heard.agreement = Some(Box::new(agree::compare(
-                &self.intents,
-                &open.sounds,
-                &heard.text,
-                "",
-                &heard.slots,
-                &t.text,
-                t.ms,
-            )));
+        if let Some(t) = transcript {
+            heard.agreement = self.compare(&heard, "", &t).map(Box::new);
         }
         Ok(heard)
     }
@@ -1309,15 +1309,7 @@ impl Understander {
         let intent = m.understood.intent.clone().unwrap_or_default();
         Some(Understood {
             unsure: self.rejection.doubt(&m.understood.via, None),
-            agreement: Some(Box::new(agree::compare(
-                &self.intents,
-                &self.open.as_ref()?.sounds,
-                &heard.text,
-                &intent,
-                &heard.slots,
-                &t.text,
-                t.ms,
-            ))),
+            agreement: Some(Box::new(self.compare(heard, &intent, t)?)),
             fit: heard.fit,
             verification: heard.verification,
             ..m.understood.clone()

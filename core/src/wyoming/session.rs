@@ -111,11 +111,7 @@ fn check_text(text: &str) -> Result<(), HandlerError> {
 /// [`AsrConfig::agreement`]: super::AsrConfig::agreement
 fn heard(u: Understood) -> Option<String> {
     if u.intent.is_none()
-        && let Some(said) = u
-            .agreement
-            .as_ref()
-            .map(|a| a.transcript.trim())
-            .filter(|t| t.chars().any(char::is_alphanumeric))
+        && let Some(said) = u.agreement.as_ref().and_then(|a| a.said())
     {
         tracing::debug!(grammar = %u.text, transcript = %said, "wyoming: no command; Moonshine's transcript is sent");
         return Some(said.to_owned());
