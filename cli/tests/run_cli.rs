@@ -121,7 +121,7 @@ fn installed_moonshine() -> std::path::PathBuf {
         });
     let dir = home.join("models/moonshine-base-en");
     assert!(
-        dir.join("lib/libmoonshine.so").is_file(),
+        dir.join("lib/libonnxruntime.so.1").is_file(),
         "the Moonshine model is installed in {} (run scripts/setup)",
         dir.display()
     );

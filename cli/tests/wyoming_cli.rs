@@ -613,7 +613,7 @@ fn link_moonshine(home: &Path) {
     std::fs::create_dir_all(home.join("models")).unwrap();
     let installed = setup_home().join("models/moonshine-base-en");
     assert!(
-        installed.join("lib/libmoonshine.so").is_file(),
+        installed.join("lib/libonnxruntime.so.1").is_file(),
         "{} is missing: run scripts/setup",
         installed.display()
     );

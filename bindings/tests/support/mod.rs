@@ -110,7 +110,7 @@ pub fn generate(language: &str) -> PathBuf {
 pub fn moonshine_model() -> PathBuf {
     let dir = emma_home().join("models/moonshine-base-en");
     assert!(
-        dir.join("lib/libmoonshine.so").is_file(),
+        dir.join("lib/libonnxruntime.so.1").is_file(),
         "{} is missing: run scripts/setup",
         dir.display()
     );

@@ -528,6 +528,15 @@ const EN_PHRASES: [&str; 6] = [
     "call my mother",
     "lock the front door",
 ];
+/// What Moonshine transcribes in `emma bench asr`: the English phrases and
+/// longer orders, as long as real commands are.
+const MOONSHINE_PHRASES: [&str; 5] = [
+    "can i get a large latte with oat milk",
+    "make me a double shot iced mocha with a little sugar",
+    "set the bedroom lamp brightness to fifty percent",
+    "add two bags of coffee beans to my shopping list",
+    "turn off the lights in the living room",
+];
 /// Korean commands for Vosk's Korean model.
 const KO_PHRASES: [&str; 4] = ["불 켜", "음악 틀어", "지금 몇 시", "문 열어"];
 
@@ -583,6 +592,7 @@ pub fn bench_asr(args: BenchAsrArgs) -> anyhow::Result<()> {
         )?);
         bar.inc(1);
     }
+    let moonshine = bench_moonshine(&bar)?;
     bar.finish_and_clear();
     if args.json {
         println!(
@@ -592,6 +602,7 @@ pub fn bench_asr(args: BenchAsrArgs) -> anyhow::Result<()> {
                 "target_final_latency_ms": bench::TARGET_FINAL_LATENCY_MS,
                 "endpoint_silence_ms": endpoint.silence_end_ms,
                 "engines": results,
+                "moonshine": moonshine,
             })
         );
         return Ok(());
@@ -626,5 +637,72 @@ pub fn bench_asr(args: BenchAsrArgs) -> anyhow::Result<()> {
             );
         }
     }
+    if let Some(modes) = &moonshine {
+        print_moonshine(modes);
+    }
     Ok(())
 }
+
+/// Moonshine alone and checking drafts ([`bench::run_moonshine_drafts`]),
+/// when it is built in and installed.
+#[cfg(feature = "moonshine")]
+fn bench_moonshine(bar: &ProgressBar) -> anyhow::Result<Option<MoonshineModes>> {
+    let Some(dir) = registry().moonshine_english() else {
+        eprintln!("emma: skipping moonshine: not installed (run scripts/setup)");
+        return Ok(None);
+    };
+    bar.set_message("synthesising speech for moonshine");
+    let phrases: Vec<String> = EN_PHRASES
+        .iter()
+        .chain(&MOONSHINE_PHRASES)
+        .map(|p| (*p).to_owned())
+        .collect();
+    let audio = phrases
+        .iter()
+        .map(|p| synth::espeak(p, "en-us", 150).map(|a| synth::join(&[&a.samples], 500)))
+        .collect::<Result<Vec<_>, _>>()?;
+    bar.set_message("transcribing with moonshine");
+    let model = emma_speech::moonshine::MoonshineModel::load(&dir)?;
+    let input = bench::BenchInput { phrases, audio };
+    Ok(Some(bench::run_moonshine_drafts(&model, &input, 3)?))
+}
+
+/// Prints [`bench_moonshine`]'s modes.
+#[cfg(feature = "moonshine")]
+fn print_moonshine(modes: &MoonshineModes) {
+    let alone = modes.first().map_or(0.0, |m| m.latency_ms_median);
+    println!("moonshine (after the end of speech; ratio = against alone, measured in this run):");
+    for m in modes {
+        println!(
+            "  {:11} RTF {:.3}  per utterance median {:.0} ms (ratio {:.2}) max {:.0} ms  decoder runs {} for {} tokens  transcript as alone {}/{}",
+            m.mode,
+            m.rtf,
+            m.latency_ms_median,
+            if alone > 0.0 {
+                m.latency_ms_median / alone
+            } else {
+                0.0
+            },
+            m.latency_ms_max,
+            m.runs,
+            m.tokens,
+            m.same_as_alone,
+            m.utterances
+        );
+    }
+}
+
+/// What [`bench_moonshine`] measured, per mode.
+#[cfg(feature = "moonshine")]
+type MoonshineModes = Vec<bench::DraftResult>;
+/// Nothing: emma was built without Moonshine.
+#[cfg(not(feature = "moonshine"))]
+type MoonshineModes = Vec<serde_json::Value>;
+
+#[cfg(not(feature = "moonshine"))]
+fn bench_moonshine(_: &ProgressBar) -> anyhow::Result<Option<MoonshineModes>> {
+    Ok(None)
+}
+
+#[cfg(not(feature = "moonshine"))]
+fn print_moonshine(_: &MoonshineModes) {}

@@ -153,3 +153,94 @@ pub fn run_engine(
         modes,
     })
 }
+
+/// Moonshine in one mode of [`run_moonshine_drafts`].
+#[cfg(feature = "moonshine")]
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftResult {
+    /// `alone`, `right draft` or `wrong draft`.
+    pub mode: &'static str,
+    /// Seconds of audio transcribed.
+    pub audio_s: f64,
+    /// Seconds spent transcribing.
+    pub decode_s: f64,
+    /// decode_s / audio_s.
+    pub rtf: f64,
+    /// Median time of one transcription, ms: Moonshine is not streaming, so
+    /// this follows the end of speech.
+    pub latency_ms_median: f64,
+    /// Worst time of one transcription, ms.
+    pub latency_ms_max: f64,
+    /// Decoder runs, all utterances.
+    pub runs: usize,
+    /// Tokens written, all utterances.
+    pub tokens: usize,
+    /// Utterances whose transcript is the one written alone.
+    pub same_as_alone: usize,
+    /// Utterances transcribed.
+    pub utterances: usize,
+}
+
+/// Transcribes each utterance of `input` with `model` `rounds` times in
+/// three modes: alone; checking the right draft (its phrase, as a grammar
+/// decoder that heard it right would give it); checking a wrong one (the
+/// next phrase). The first mode is the baseline of the other two.
+#[cfg(feature = "moonshine")]
+pub fn run_moonshine_drafts(
+    model: &crate::moonshine::MoonshineModel,
+    input: &BenchInput,
+    rounds: usize,
+) -> Result<Vec<DraftResult>> {
+    let n = input.phrases.len();
+    // Warm-up, not measured.
+    if let Some(first) = input.audio.first() {
+        model.transcribe(first)?;
+    }
+    let alone: Vec<String> = input
+        .audio
+        .iter()
+        .map(|pcm| model.transcribe(pcm))
+        .collect::<Result<_>>()?;
+    let mut out = vec![];
+    for mode in ["alone", "right draft", "wrong draft"] {
+        let (mut audio_s, mut decode_s, mut runs, mut tokens, mut same) = (0.0, 0.0, 0, 0, 0);
+        let mut latencies = vec![];
+        for _ in 0..rounds {
+            for (i, pcm) in input.audio.iter().enumerate() {
+                let draft = match mode {
+                    "alone" => "",
+                    "right draft" => &input.phrases[i],
+                    _ => &input.phrases[(i + 1) % n],
+                };
+                let t = Instant::now();
+                let text = model.transcribe_with_draft(pcm, draft)?;
+                let s = t.elapsed().as_secs_f64();
+                let steps = model.last_steps();
+                audio_s += pcm.len() as f64 / f64::from(crate::audio::SAMPLE_RATE);
+                decode_s += s;
+                latencies.push(s * 1000.0);
+                runs += steps.runs;
+                tokens += steps.tokens;
+                same += usize::from(text == alone[i]);
+            }
+        }
+        latencies.sort_by(f64::total_cmp);
+        out.push(DraftResult {
+            mode,
+            audio_s,
+            decode_s,
+            rtf: if audio_s > 0.0 {
+                decode_s / audio_s
+            } else {
+                0.0
+            },
+            latency_ms_median: latencies.get(latencies.len() / 2).copied().unwrap_or(0.0),
+            latency_ms_max: latencies.last().copied().unwrap_or(0.0),
+            runs,
+            tokens,
+            same_as_alone: same,
+            utterances: latencies.len(),
+        });
+    }
+    Ok(out)
+}

@@ -257,14 +257,14 @@ impl ModelRegistry {
     }
 
     /// The Moonshine English model ([`MOONSHINE_ENGLISH`], what `scripts/setup`
-    /// installs) when it is complete: weights, tokenizer and `lib/libmoonshine.so`.
+    /// installs) when it is complete: weights, vocabulary and ONNX Runtime in `lib/`.
     pub fn moonshine_english(&self) -> Option<PathBuf> {
         let dir = self.dir.join(MOONSHINE_ENGLISH);
         let complete = [
             "encoder_model.ort",
             "decoder_model_merged.ort",
             "tokenizer.bin",
-            "lib/libmoonshine.so",
+            "lib/libonnxruntime.so.1",
         ]
         .iter()
         .all(|f| dir.join(f).is_file());

@@ -195,6 +195,13 @@ pub trait SpeechRecognizer: Send {
     /// grammar pass left it, so decoding is the same with and without).
     fn set_verification(&mut self, _on: bool) {}
 
+    /// What another recogniser heard in the current utterance (a grammar's
+    /// words), until [`finish`](Self::finish) or [`reset`](Self::reset). A
+    /// recogniser may use it to transcribe sooner, never to hear otherwise:
+    /// Moonshine checks it as a draft ([`crate::moonshine::decode`]); the
+    /// others ignore it.
+    fn hint(&mut self, _heard: &str) {}
+
     /// Restricts decoding to `grammar` (`None`: free decoding) from the next
     /// utterance on, without reloading the model. Ends the current utterance,
     /// discarding its audio.

@@ -813,12 +813,17 @@ impl Understander {
     /// The open-vocabulary transcript of `pcm`, read once as a command
     /// ([`Transcript::own`]); `None` without the recogniser or when it
     /// cannot transcribe (logged).
-    fn transcribe(&mut self, pcm: &[i16]) -> Result<Option<Transcript>, UnderstandError> {
+    fn transcribe(
+        &mut self,
+        pcm: &[i16],
+        draft: &str,
+    ) -> Result<Option<Transcript>, UnderstandError> {
         let Some(open) = self.open.as_mut() else {
             return Ok(None);
         };
         let t = std::time::Instant::now();
         open.recognizer.reset()?;
+        open.recognizer.hint(draft);
         let transcript = open
             .recognizer
             .accept(pcm)
@@ -849,15 +854,18 @@ impl Understander {
     /// The open-vocabulary transcript of one utterance: of the first of
     /// [`Heard::tries`] Moonshine finds words in (the raw audio before the
     /// cleaned, then the grammar's words alone), else of the last tried;
-    /// `ms` counts every try.
+    /// `ms` counts every try. `draft` is what the grammar decoder heard,
+    /// which Moonshine checks rather than writing every word itself (the
+    /// same transcript, sooner when it is right).
     fn transcribe_utterance(
         &mut self,
         heard: Heard<'_>,
+        draft: &str,
     ) -> Result<Option<Transcript>, UnderstandError> {
         let mut spent = 0;
         let mut last = None;
         for pcm in heard.tries() {
-            let Some(t) = self.transcribe(pcm)? else {
+            let Some(t) = self.transcribe(pcm, draft)? else {
                 continue;
             };
             spent += t.ms;
@@ -888,7 +896,7 @@ impl Understander {
         };
         let transcript = match transcript {
             Some(t) => t,
-            None => match self.transcribe_utterance(heard)? {
+            None => match self.transcribe_utterance(heard, &found.text)? {
                 Some(t) => t,
                 // Cannot check: the acoustic verdict stands.
                 None => return Ok(found),
@@ -1233,7 +1241,7 @@ impl Understander {
         // A grammar with wildcards forces their commands into other
         // sentences, some of them sure: every utterance is transcribed then.
         if self.has_open_vocabulary() && (self.has_wildcards || !sure) && !audio.pcm.is_empty() {
-            transcript = self.transcribe_utterance(audio)?;
+            transcript = self.transcribe_utterance(audio, &heard.text)?;
             if let Some(t) = &transcript
                 && let Some(found) = self.open_match(&heard, sure, t)
             {
@@ -1279,7 +1287,7 @@ impl Understander {
         }
         let transcript = match transcript {
             Some(t) => Some(t),
-            None => self.transcribe_utterance(audio)?,
+            None => self.transcribe_utterance(audio, &heard.text)?,
         };
         if let Some(t) = transcript {
             heard.agreement = self.compare(&heard, "", &t).map(Box::new);
@@ -1568,7 +1576,7 @@ mod tests {
                 raw,
                 words: None,
             };
-            let t = u.transcribe_utterance(heard).unwrap().unwrap();
+            let t = u.transcribe_utterance(heard, "").unwrap().unwrap();
             t.text.to_lowercase()
         };
         assert!(

@@ -1,18 +1,27 @@
-//! Moonshine (Useful Sensors' open-vocabulary English recogniser), through
-//! moonshine-cpp's `libmoonshine.so` and ONNX Runtime (see [`ffi`]).
+//! Moonshine (Useful Sensors' open-vocabulary English recogniser): its
+//! ONNX encoder and decoder (from the moonshine-cpp wheel), run through ONNX
+//! Runtime's C API ([`runtime`]) with Emma's own greedy decoding
+//! ([`decode`]) and vocabulary ([`tokenizer`]).
 //!
 //! Moonshine is not streaming: [`MoonshineRecognizer`] collects an
 //! utterance's audio and transcribes it whole at
 //! [`finish`](SpeechRecognizer::finish). It decodes freely (no grammar) and
-//! writes text as a person would (capitals, punctuation, digits).
+//! writes text as a person would (capitals, punctuation, digits). Given what
+//! another recogniser heard ([`SpeechRecognizer::hint`],
+//! [`MoonshineModel::transcribe_with_draft`]) it checks that draft instead
+//! of writing every token in a step of its own: the same transcript, in
+//! fewer decoder steps when the draft is right (see [`decode`]).
+//!
+//! Why not moonshine-cpp's `libmoonshine.so`, which the wheel also ships:
+//! it decodes one token per step with no way to check a draft, leaks every
+//! step's tensors (about 45 MB a call, measured), and an ONNX Runtime error
+//! inside it is a C++ exception that aborts the process. The decoding here
+//! gives the same transcripts (compared on real recordings, `docs/understand.md`).
 //!
 //! Input length: below [`MIN_SAMPLES`] the model's convolution stack has no
-//! output (ONNX Runtime throws and, through the C API, aborts the process),
-//! so shorter audio gives an empty result. The model accepts up to 64 s, but
-//! this build's memory grows with the square of the length (measured:
-//! 1.1 GB RSS at 10 s, 1.9 GB at 16 s, 5.3 GB at 30 s; 66 s was killed by the
-//! kernel on a 23 GB machine), so utterances longer than [`MAX_SAMPLES`]
-//! are refused with an error.
+//! output, so shorter audio gives an empty result. The model accepts up to
+//! 64 s, but its attention's memory grows with the square of the length, so
+//! utterances longer than [`MAX_SAMPLES`] are refused with an error.
 //!
 //! Silence at the ends: given a command followed by 0.8 s or more of digital
 //! (or dithered) silence, Moonshine base returns an empty transcript where
@@ -20,13 +29,14 @@
 //! a quiet noise floor instead of silence does not do it). Near-silent ends
 //! are therefore cut to [`KEEP_QUIET`] before transcription ([`trim_quiet_ends`]).
 
-mod ffi;
-mod reclaim;
+pub mod decode;
+mod runtime;
+pub mod tokenizer;
 mod trim;
 
+pub use decode::Steps;
 pub use trim::{KEEP_QUIET, trim_quiet_ends};
 
-use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -52,15 +62,18 @@ const FILES: [&str; 3] = [
 /// The registry name of the English model `scripts/setup` installs.
 pub const ENGLISH_MODEL: &str = "moonshine-base-en";
 
-/// Whether `dir` holds a Moonshine model (weights, tokenizer and `lib/libmoonshine.so`).
+/// Whether `dir` holds a Moonshine model (weights, vocabulary and ONNX
+/// Runtime in `lib/`).
 pub fn is_moonshine_model(dir: &Path) -> bool {
-    FILES.iter().all(|f| dir.join(f).is_file()) && dir.join("lib/libmoonshine.so").is_file()
+    FILES.iter().all(|f| dir.join(f).is_file()) && runtime::library_in(&dir.join("lib")).is_some()
 }
 
 /// A loaded Moonshine model. Transcriptions on one model run one at a time.
 pub struct MoonshineModel {
-    model: Mutex<ffi::Model>,
+    decoder: Mutex<decode::Decoder>,
+    tokenizer: tokenizer::Tokenizer,
     path: PathBuf,
+    last: Mutex<Steps>,
 }
 
 impl std::fmt::Debug for MoonshineModel {
@@ -72,7 +85,7 @@ impl std::fmt::Debug for MoonshineModel {
 }
 
 impl MoonshineModel {
-    /// Loads the model in `dir` (the base model; libraries from `dir/lib`).
+    /// Loads the model in `dir` (ONNX Runtime from `dir/lib`).
     pub fn load(dir: &Path) -> Result<Self> {
         let missing: Vec<&str> = FILES
             .iter()
@@ -86,28 +99,21 @@ impl MoonshineModel {
                 reason: format!("missing {}; run scripts/setup", missing.join(", ")),
             });
         }
-        let lib = ffi::Library::open(&dir.join("lib"))?;
-        let c = |f: &str| {
-            CString::new(dir.join(f).as_os_str().as_encoded_bytes()).map_err(|_| {
-                SpeechError::ModelLoad {
-                    engine: "moonshine",
-                    path: dir.to_owned(),
-                    reason: "path contains a NUL byte".to_owned(),
-                }
-            })
-        };
-        let (enc, dec, tok) = (c(FILES[0])?, c(FILES[1])?, c(FILES[2])?);
-        let model = lib
-            .load_model(&enc, &dec, &tok, ffi::MODEL_TYPE_BASE)
-            .ok_or_else(|| SpeechError::ModelLoad {
+        let runtime = runtime::Runtime::open(&dir.join("lib"))?;
+        let encoder = runtime.session(&dir.join(FILES[0]))?;
+        let decoder = runtime.session(&dir.join(FILES[1]))?;
+        let decoder = decode::Decoder::new(runtime, encoder, decoder).map_err(|e| {
+            SpeechError::ModelLoad {
                 engine: "moonshine",
                 path: dir.to_owned(),
-                reason: "libmoonshine rejected the model files (corrupt or incompatible)"
-                    .to_owned(),
-            })?;
+                reason: e.to_string(),
+            }
+        })?;
         Ok(MoonshineModel {
-            model: Mutex::new(model),
+            decoder: Mutex::new(decoder),
+            tokenizer: tokenizer::Tokenizer::load(&dir.join(FILES[2]))?,
             path: dir.to_owned(),
+            last: Mutex::new(Steps::default()),
         })
     }
 
@@ -116,20 +122,24 @@ impl MoonshineModel {
         &self.path
     }
 
-    /// How many tensors libmoonshine leaked in the last transcription and
-    /// Emma gave back (see the `reclaim` module): more than 0 after any
-    /// transcription where the remedy applies.
-    pub fn last_reclaimed(&self) -> usize {
-        self.model
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .reclaimed()
+    /// What the last transcription on this model did (decoder runs, tokens
+    /// written, tokens taken from a draft).
+    pub fn last_steps(&self) -> Steps {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Transcribes one utterance of 16 kHz mono audio. Empty or shorter
     /// than [`MIN_SAMPLES`]: an empty transcript. Longer than
     /// [`MAX_SAMPLES`]: [`SpeechError::Engine`].
     pub fn transcribe(&self, pcm: &[i16]) -> Result<String> {
+        self.transcribe_with_draft(pcm, "")
+    }
+
+    /// Transcribes one utterance as [`Self::transcribe`] does, checking
+    /// `draft` (what another recogniser heard, in lower case without
+    /// punctuation as grammars write it) on the way: the same transcript,
+    /// sooner when the draft is what Moonshine hears.
+    pub fn transcribe_with_draft(&self, pcm: &[i16], draft: &str) -> Result<String> {
         let pcm = trim_quiet_ends(pcm);
         if pcm.len() < MIN_SAMPLES {
             return Ok(String::new());
@@ -145,17 +155,35 @@ impl MoonshineModel {
             });
         }
         let audio: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
-        let mut model = self.model.lock().unwrap_or_else(|e| e.into_inner());
-        let text = model
-            .transcribe(&audio, MIN_SAMPLES, MAX_SAMPLES)
-            .map_err(|rc| SpeechError::Engine {
-                engine: "moonshine",
-                reason: match rc {
-                    Some(rc) => format!("transcription failed (error {rc})"),
-                    None => "audio length out of range".to_owned(),
-                },
-            })?;
-        Ok(text.trim().to_owned())
+        let draft = self.tokenizer.encode(&as_written(draft));
+        let (tokens, steps) = self
+            .decoder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .transcribe(&audio, &draft)?;
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = steps;
+        Ok(self.tokenizer.decode(&tokens).trim().to_owned())
+    }
+}
+
+/// `text` (a grammar's lower-case words) as Moonshine would begin to write
+/// it: one space between words, the first letter and the pronoun "I" in
+/// capitals. Empty for empty text. Only a draft: whatever Moonshine writes
+/// otherwise it writes anyway.
+fn as_written(text: &str) -> String {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| match w {
+            "i" => "I".to_owned(),
+            w if w.starts_with("i'") => format!("I{}", &w[1..]),
+            w => w.to_owned(),
+        })
+        .collect();
+    let joined = words.join(" ");
+    let mut chars = joined.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -163,6 +191,8 @@ impl MoonshineModel {
 pub struct MoonshineRecognizer {
     model: Arc<MoonshineModel>,
     utterance: Vec<i16>,
+    /// What another recogniser heard in this utterance ([`SpeechRecognizer::hint`]).
+    draft: String,
 }
 
 impl MoonshineRecognizer {
@@ -171,6 +201,7 @@ impl MoonshineRecognizer {
         MoonshineRecognizer {
             model,
             utterance: Vec::new(),
+            draft: String::new(),
         }
     }
 }
@@ -190,7 +221,8 @@ impl SpeechRecognizer for MoonshineRecognizer {
 
     fn finish(&mut self) -> Result<FinalResult> {
         let pcm = std::mem::take(&mut self.utterance);
-        let text = self.model.transcribe(&pcm)?;
+        let draft = std::mem::take(&mut self.draft);
+        let text = self.model.transcribe_with_draft(&pcm, &draft)?;
         Ok(FinalResult {
             text,
             ..FinalResult::default()
@@ -199,7 +231,12 @@ impl SpeechRecognizer for MoonshineRecognizer {
 
     fn reset(&mut self) -> Result<()> {
         self.utterance.clear();
+        self.draft.clear();
         Ok(())
+    }
+
+    fn hint(&mut self, heard: &str) {
+        heard.clone_into(&mut self.draft);
     }
 
     fn set_grammar(&mut self, grammar: Option<&Grammar>) -> Result<GrammarReport> {
