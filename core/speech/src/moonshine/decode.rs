@@ -31,7 +31,7 @@ use crate::error::{Result, SpeechError};
 /// `<s>`, the first token of every transcript.
 const START: u32 = 1;
 /// `</s>`, the end of a transcript.
-const END: u32 = 2;
+pub const END: u32 = 2;
 /// The most tokens written per second of audio (moonshine-cpp's bound,
 /// which ends hallucinated repetitions).
 pub const MAX_TOKENS_PER_SECOND: f64 = 6.5;
@@ -162,7 +162,8 @@ impl Decoder {
     }
 
     /// The tokens of `audio` (16 kHz mono in [-1, 1]), greedily decoded,
-    /// checking `draft` (token ids, possibly empty) on the way.
+    /// checking `draft` (token ids, possibly empty, possibly ending with
+    /// `</s>` ([`END`]) to propose the end too) on the way.
     pub fn transcribe(&self, audio: &[f32], draft: &[u32]) -> Result<(Vec<u32>, Steps)> {
         let rt = &self.runtime;
         let input = Value::f32(rt, &[1, audio.len() as i64], audio.to_vec())?;
@@ -245,11 +246,14 @@ impl Decoder {
                 }
             }
             cached = true;
+            // A draft may end with `</s>`: accepted, the transcript is done.
+            let ended = proposed[..accepted].iter().position(|&t| t == END);
+            let accepted = ended.unwrap_or(accepted);
             tokens.extend_from_slice(&proposed[..accepted]);
             steps.drafted += accepted;
             next_draft += accepted;
             misses = if accepted > 0 { 0 } else { misses + 1 };
-            if next == END || tokens.len() >= max {
+            if ended.is_some() || next == END || tokens.len() >= max {
                 break;
             }
             tokens.push(next);

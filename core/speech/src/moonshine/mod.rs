@@ -155,7 +155,12 @@ impl MoonshineModel {
             });
         }
         let audio: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
-        let draft = self.tokenizer.encode(&as_written(draft));
+        let written = as_written(draft);
+        let mut draft = self.tokenizer.encode(&written);
+        if !written.is_empty() {
+            // Proposing the end too saves the run that would write it.
+            draft.push(decode::END);
+        }
         let (tokens, steps) = self
             .decoder
             .lock()
@@ -166,9 +171,11 @@ impl MoonshineModel {
     }
 }
 
-/// `text` (a grammar's lower-case words) as Moonshine would begin to write
+/// `text` (a grammar's lower-case words) as Moonshine would likely write
 /// it: one space between words, the first letter and the pronoun "I" in
-/// capitals. Empty for empty text. Only a draft: whatever Moonshine writes
+/// capitals, a question mark after a sentence that opens like a question
+/// ("can I get …?", measured on the coffee orders) and a full stop after
+/// any other. Empty for empty text. Only a draft: whatever Moonshine writes
 /// otherwise it writes anyway.
 fn as_written(text: &str) -> String {
     let words: Vec<String> = text
@@ -179,10 +186,35 @@ fn as_written(text: &str) -> String {
             w => w.to_owned(),
         })
         .collect();
+    let question = matches!(
+        words.first().map(String::as_str),
+        Some(
+            "can"
+                | "could"
+                | "may"
+                | "will"
+                | "would"
+                | "what"
+                | "what's"
+                | "who"
+                | "when"
+                | "where"
+                | "why"
+                | "how"
+                | "is"
+                | "are"
+                | "do"
+                | "does"
+        )
+    );
     let joined = words.join(" ");
     let mut chars = joined.chars();
     match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
+        Some(first) => {
+            let mut out: String = first.to_uppercase().chain(chars).collect();
+            out.push(if question { '?' } else { '.' });
+            out
+        }
         None => String::new(),
     }
 }
@@ -247,5 +279,20 @@ impl SpeechRecognizer for MoonshineRecognizer {
                 reason: "moonshine decodes freely and cannot be restricted to a grammar; use free decoding".to_owned(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_written;
+
+    #[test]
+    fn a_draft_is_written_as_moonshine_writes_sentences() {
+        assert_eq!(
+            as_written("can i get a  large latte"),
+            "Can I get a large latte?"
+        );
+        assert_eq!(as_written("i'd like a mocha"), "I'd like a mocha.");
+        assert_eq!(as_written("  "), "");
     }
 }
