@@ -173,8 +173,9 @@ pub struct SpeechConfig {
     /// (with `denoise`, the best measured: 95.8% of real orders right in
     /// kitchen noise against 86.5% without, and none of 780 spoken
     /// out-of-domain sentences acted on; docs/understand.md). Adds
-    /// Moonshine's transcription (about 0.75 s on two cores) to every
-    /// command and about 600 MiB; `null`: off.
+    /// Moonshine's transcription to every command (about 0.1 s on two cores
+    /// where the grammar heard it right, about 0.25 s otherwise) and about
+    /// 550 MiB; `null`: off.
     #[uniffi(default = None)]
     pub agreement_model: Option<String>,
     /// Clean the audio with RNNoise before it is heard: a little better in

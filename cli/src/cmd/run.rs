@@ -77,7 +77,7 @@ pub struct RunArgs {
     #[arg(long)]
     agreement: bool,
     /// Hear with PocketSphinx alone even when Moonshine is installed: each
-    /// reply comes about 0.75 s sooner (2 cores) and about 600 MiB less is
+    /// reply comes about 0.1 s sooner (2 cores) and about 550 MiB less is
     /// held, but far more questions and chatter are taken for commands
     /// (docs/understand.md).
     #[arg(long, conflicts_with = "agreement")]

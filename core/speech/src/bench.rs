@@ -79,6 +79,22 @@ pub fn rss_mib() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// The median and the largest of `values` (sorted here); 0 for none.
+fn median_max(values: &mut [f64]) -> (f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let median = values.get(values.len() / 2).copied().unwrap_or(0.0);
+    (median, values.last().copied().unwrap_or(0.0))
+}
+
+/// Seconds spent per second of audio; 0 without audio.
+fn rtf(decode_s: f64, audio_s: f64) -> f64 {
+    if audio_s > 0.0 {
+        decode_s / audio_s
+    } else {
+        0.0
+    }
+}
+
 /// Loads `engine` with `load`, then decodes `input` freely and with a grammar of its phrases.
 pub fn run_engine(
     engine: Engine,
@@ -125,18 +141,12 @@ pub fn run_engine(
                 }
             }
         }
-        latencies.sort_by(f64::total_cmp);
-        let median = latencies.get(latencies.len() / 2).copied().unwrap_or(0.0);
-        let max = latencies.last().copied().unwrap_or(0.0);
+        let (median, max) = median_max(&mut latencies);
         modes.push(ModeResult {
             mode,
             audio_s,
             decode_s,
-            rtf: if audio_s > 0.0 {
-                decode_s / audio_s
-            } else {
-                0.0
-            },
+            rtf: rtf(decode_s, audio_s),
             final_latency_ms_median: median,
             final_latency_ms_max: max,
             exact,
@@ -224,18 +234,14 @@ pub fn run_moonshine_drafts(
                 same += usize::from(text == alone[i]);
             }
         }
-        latencies.sort_by(f64::total_cmp);
+        let (median, max) = median_max(&mut latencies);
         out.push(DraftResult {
             mode,
             audio_s,
             decode_s,
-            rtf: if audio_s > 0.0 {
-                decode_s / audio_s
-            } else {
-                0.0
-            },
-            latency_ms_median: latencies.get(latencies.len() / 2).copied().unwrap_or(0.0),
-            latency_ms_max: latencies.last().copied().unwrap_or(0.0),
+            rtf: rtf(decode_s, audio_s),
+            latency_ms_median: median,
+            latency_ms_max: max,
             runs,
             tokens,
             same_as_alone: same,
