@@ -181,3 +181,33 @@ fn speech_moonshine_hears_otherwise_is_written_as_it_hears_it() {
     assert_eq!(forced, alone);
     assert!(alone.to_lowercase().contains("football"), "{alone:?}");
 }
+
+#[test]
+fn moonshine_finds_the_sentence_spoken_likelier_than_its_neighbours() {
+    let model = model();
+    let speech = synth::espeak("can I get a large latte with oat milk", "en-us", 150)
+        .unwrap()
+        .samples;
+    let sentences = [
+        "can i get a large latte with oat milk",
+        "can i get a small latte with oat milk",
+        "can i get a large mocha with oat milk",
+        "can i get a large latte with soy milk",
+    ];
+    let scores = model.score(&speech, &sentences).unwrap();
+    assert_eq!(scores.len(), sentences.len());
+    assert!(
+        scores.iter().all(|s| s.is_finite() && *s < 0.0),
+        "{scores:?}"
+    );
+    for (other, s) in sentences.iter().zip(&scores).skip(1) {
+        assert!(
+            scores[0] > s + 2.0,
+            "{:?} ({}) against {other:?} ({s})",
+            sentences[0],
+            scores[0]
+        );
+    }
+    assert!(model.score(&[], &sentences).unwrap().is_empty());
+    assert!(model.score(&speech, &[]).unwrap().is_empty());
+}

@@ -273,6 +273,74 @@ impl Decoder {
         Ok((tokens, steps))
     }
 
+    /// How likely Moonshine finds each of `candidates` (token ids, each
+    /// ending with `</s>`) as the transcript of `audio`: the sum of the log
+    /// probabilities of its tokens, each given the audio and the tokens
+    /// before it (one decoder run per candidate, the audio encoded once).
+    pub fn score(&self, audio: &[f32], candidates: &[Vec<u32>]) -> Result<Vec<f64>> {
+        let rt = &self.runtime;
+        let input = Value::f32(rt, &[1, audio.len() as i64], audio.to_vec())?;
+        let states = self
+            .encoder
+            .run(&[&input])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| engine_error("the encoder gave no output".into()))?;
+        let empty: Vec<Option<Value>> = self
+            .caches
+            .iter()
+            .map(|c| {
+                c.map(|_| Value::f32(rt, &[1, self.heads, 0, self.width], vec![]))
+                    .transpose()
+            })
+            .collect::<Result<_>>()?;
+        let use_cache = Value::bool(rt, &[1], vec![false])?;
+        let mut out = Vec::with_capacity(candidates.len());
+        for tokens in candidates {
+            let ids: Vec<i64> = std::iter::once(START)
+                .chain(tokens.iter().copied())
+                .map(i64::from)
+                .collect();
+            let n = ids.len();
+            let ids = Value::i64(rt, &[1, n as i64], ids)?;
+            let inputs: Vec<&Value> = self
+                .decoder
+                .inputs()
+                .zip(&empty)
+                .map(|(name, cache)| match (name, cache) {
+                    ("input_ids", _) => Ok(&ids),
+                    ("encoder_hidden_states", _) => Ok(&states),
+                    ("use_cache_branch", _) => Ok(&use_cache),
+                    (_, Some(c)) => Ok(c),
+                    (other, None) => Err(engine_error(format!("no value for input {other}"))),
+                })
+                .collect::<Result<_>>()?;
+            let logits = self
+                .decoder
+                .run(&inputs)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| engine_error("the decoder gave no logits".into()))?;
+            let shape = logits.shape()?;
+            let vocabulary = usize::try_from(*shape.last().unwrap_or(&0)).unwrap_or(0);
+            if vocabulary == 0 {
+                return Err(engine_error(format!("logits of shape {shape:?}")));
+            }
+            let rows = logits.floats()?.chunks_exact(vocabulary);
+            let total: f64 = rows
+                .zip(tokens)
+                .map(|(row, &next)| {
+                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let sum: f64 = row.iter().map(|&v| f64::from(v - max).exp()).sum();
+                    let at = row.get(next as usize).copied().unwrap_or(f32::NEG_INFINITY);
+                    f64::from(at - max) - sum.ln()
+                })
+                .sum();
+            out.push(total);
+        }
+        Ok(out)
+    }
+
     /// A decoder cache without its last `drop` positions.
     fn cut(&self, cache: &Value, drop: usize) -> Result<Value> {
         let shape = cache.shape()?;
@@ -280,7 +348,7 @@ impl Decoder {
             return Err(engine_error(format!("a decoder cache of shape {shape:?}")));
         };
         let keep = len - drop as i64;
-        if keep < 0 {
+        if keep < 0 || heads <= 0 || width <= 0 {
             return Err(engine_error(format!(
                 "cannot cut {drop} of {len} cached tokens"
             )));

@@ -52,6 +52,9 @@ pub const MIN_SAMPLES: usize = SAMPLE_RATE as usize / 10;
 /// Longest utterance transcribed: 16 s (see the module docs for why not 64 s).
 pub const MAX_SAMPLES: usize = 16 * SAMPLE_RATE as usize;
 
+/// The longest draft read, in characters (see [`MoonshineModel::transcribe_with_draft`]).
+const MAX_DRAFT_CHARS: usize = 1_000;
+
 /// The files of a Moonshine model directory as `scripts/setup` lays it out.
 const FILES: [&str; 3] = [
     "encoder_model.ort",
@@ -155,7 +158,10 @@ impl MoonshineModel {
             });
         }
         let audio: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
-        let written = as_written(draft);
+        // More than Moonshine writes for the longest utterance it takes
+        // (16 s at 6.5 tokens a second) is never checked: cut it first.
+        let draft: String = draft.chars().take(MAX_DRAFT_CHARS).collect();
+        let written = as_written(&draft);
         let mut draft = self.tokenizer.encode(&written);
         if !written.is_empty() {
             // Proposing the end too saves the run that would write it.
@@ -168,6 +174,33 @@ impl MoonshineModel {
             .transcribe(&audio, &draft)?;
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = steps;
         Ok(self.tokenizer.decode(&tokens).trim().to_owned())
+    }
+}
+
+impl MoonshineModel {
+    /// How likely Moonshine finds each of `sentences` (a grammar's
+    /// lower-case words, written as [`Self::transcribe_with_draft`] drafts
+    /// them) as the transcript of `pcm`: log probabilities, higher is
+    /// likelier. Empty or too short audio, or no sentences: none.
+    pub fn score(&self, pcm: &[i16], sentences: &[&str]) -> Result<Vec<f64>> {
+        let pcm = trim_quiet_ends(pcm);
+        if pcm.len() < MIN_SAMPLES || pcm.len() > MAX_SAMPLES || sentences.is_empty() {
+            return Ok(vec![]);
+        }
+        let audio: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
+        let candidates: Vec<Vec<u32>> = sentences
+            .iter()
+            .map(|s| {
+                let short: String = s.chars().take(MAX_DRAFT_CHARS).collect();
+                let mut ids = self.tokenizer.encode(&as_written(&short));
+                ids.push(decode::END);
+                ids
+            })
+            .collect();
+        self.decoder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .score(&audio, &candidates)
     }
 }
 
