@@ -166,22 +166,9 @@ impl Decoder {
     /// `</s>` ([`END`]) to propose the end too) on the way.
     pub fn transcribe(&self, audio: &[f32], draft: &[u32]) -> Result<(Vec<u32>, Steps)> {
         let rt = &self.runtime;
-        let input = Value::f32(rt, &[1, audio.len() as i64], audio.to_vec())?;
-        let states = self
-            .encoder
-            .run(&[&input])?
-            .into_iter()
-            .next()
-            .ok_or_else(|| engine_error("the encoder gave no output".into()))?;
+        let states = self.encode(audio)?;
         let max = (audio.len() as f64 / 16_000.0 * MAX_TOKENS_PER_SECOND).ceil() as usize;
-        let mut caches: Vec<Option<Value>> = self
-            .caches
-            .iter()
-            .map(|c| {
-                c.map(|_| Value::f32(rt, &[1, self.heads, 0, self.width], vec![]))
-                    .transpose()
-            })
-            .collect::<Result<_>>()?;
+        let mut caches = self.empty_caches()?;
         let mut steps = Steps::default();
         let mut tokens: Vec<u32> = vec![];
         let mut pending = START;
@@ -204,19 +191,9 @@ impl Decoder {
             let n = ids.len();
             let ids = Value::i64(rt, &[1, n as i64], ids)?;
             let use_cache = Value::bool(rt, &[1], vec![cached])?;
-            let inputs: Vec<&Value> = self
-                .decoder
-                .inputs()
-                .zip(&caches)
-                .map(|(name, cache)| match (name, cache) {
-                    ("input_ids", _) => Ok(&ids),
-                    ("encoder_hidden_states", _) => Ok(&states),
-                    ("use_cache_branch", _) => Ok(&use_cache),
-                    (_, Some(c)) => Ok(c),
-                    (other, None) => Err(engine_error(format!("no value for input {other}"))),
-                })
-                .collect::<Result<_>>()?;
-            let mut outputs = self.decoder.run(&inputs)?.into_iter();
+            let mut outputs = self
+                .run_decoder(&ids, &states, &use_cache, &caches)?
+                .into_iter();
             steps.runs += 1;
             let logits = outputs
                 .next()
@@ -279,21 +256,8 @@ impl Decoder {
     /// before it (one decoder run per candidate, the audio encoded once).
     pub fn score(&self, audio: &[f32], candidates: &[Vec<u32>]) -> Result<Vec<f64>> {
         let rt = &self.runtime;
-        let input = Value::f32(rt, &[1, audio.len() as i64], audio.to_vec())?;
-        let states = self
-            .encoder
-            .run(&[&input])?
-            .into_iter()
-            .next()
-            .ok_or_else(|| engine_error("the encoder gave no output".into()))?;
-        let empty: Vec<Option<Value>> = self
-            .caches
-            .iter()
-            .map(|c| {
-                c.map(|_| Value::f32(rt, &[1, self.heads, 0, self.width], vec![]))
-                    .transpose()
-            })
-            .collect::<Result<_>>()?;
+        let states = self.encode(audio)?;
+        let empty = self.empty_caches()?;
         let use_cache = Value::bool(rt, &[1], vec![false])?;
         let mut out = Vec::with_capacity(candidates.len());
         for tokens in candidates {
@@ -303,21 +267,8 @@ impl Decoder {
                 .collect();
             let n = ids.len();
             let ids = Value::i64(rt, &[1, n as i64], ids)?;
-            let inputs: Vec<&Value> = self
-                .decoder
-                .inputs()
-                .zip(&empty)
-                .map(|(name, cache)| match (name, cache) {
-                    ("input_ids", _) => Ok(&ids),
-                    ("encoder_hidden_states", _) => Ok(&states),
-                    ("use_cache_branch", _) => Ok(&use_cache),
-                    (_, Some(c)) => Ok(c),
-                    (other, None) => Err(engine_error(format!("no value for input {other}"))),
-                })
-                .collect::<Result<_>>()?;
             let logits = self
-                .decoder
-                .run(&inputs)?
+                .run_decoder(&ids, &states, &use_cache, &empty)?
                 .into_iter()
                 .next()
                 .ok_or_else(|| engine_error("the decoder gave no logits".into()))?;
@@ -339,6 +290,51 @@ impl Decoder {
             out.push(total);
         }
         Ok(out)
+    }
+
+    /// The encoder's hidden states for `audio`.
+    fn encode(&self, audio: &[f32]) -> Result<Value> {
+        let input = Value::f32(&self.runtime, &[1, audio.len() as i64], audio.to_vec())?;
+        self.encoder
+            .run(&[&input])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| engine_error("the encoder gave no output".into()))
+    }
+
+    /// One empty cache per cache input (`None` for the other inputs).
+    fn empty_caches(&self) -> Result<Vec<Option<Value>>> {
+        self.caches
+            .iter()
+            .map(|c| {
+                c.map(|_| Value::f32(&self.runtime, &[1, self.heads, 0, self.width], vec![]))
+                    .transpose()
+            })
+            .collect()
+    }
+
+    /// One decoder run on token `ids` over the encoder's `states`, with or
+    /// without the `caches` (`use_cache`); every output, logits first.
+    fn run_decoder(
+        &self,
+        ids: &Value,
+        states: &Value,
+        use_cache: &Value,
+        caches: &[Option<Value>],
+    ) -> Result<Vec<Value>> {
+        let inputs: Vec<&Value> = self
+            .decoder
+            .inputs()
+            .zip(caches)
+            .map(|(name, cache)| match (name, cache) {
+                ("input_ids", _) => Ok(ids),
+                ("encoder_hidden_states", _) => Ok(states),
+                ("use_cache_branch", _) => Ok(use_cache),
+                (_, Some(c)) => Ok(c),
+                (other, None) => Err(engine_error(format!("no value for input {other}"))),
+            })
+            .collect::<Result<_>>()?;
+        self.decoder.run(&inputs)
     }
 
     /// A decoder cache without its last `drop` positions.
