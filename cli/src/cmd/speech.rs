@@ -564,15 +564,8 @@ pub fn bench_asr(args: BenchAsrArgs) -> anyhow::Result<()> {
             Engine::Vosk => (&KO_PHRASES, "ko"),
             Engine::Moonshine => (&EN_PHRASES, "en-us"),
         };
-        let audio = phrases
-            .iter()
-            .map(|p| synth::espeak(p, voice, 150).map(|a| synth::join(&[&a.samples], 500)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let input = spoken(phrases.iter().copied(), voice)?;
         bar.inc(1);
-        let input = bench::BenchInput {
-            phrases: phrases.iter().map(|p| (*p).to_owned()).collect(),
-            audio,
-        };
         let dir = choose_model(
             None,
             Some(engine.name()),
@@ -643,6 +636,20 @@ pub fn bench_asr(args: BenchAsrArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `phrases` spoken by espeak-ng in `voice` at 150 words a minute, each
+/// with half a second of silence around it.
+fn spoken<'a>(
+    phrases: impl Iterator<Item = &'a str>,
+    voice: &str,
+) -> anyhow::Result<bench::BenchInput> {
+    let phrases: Vec<String> = phrases.map(str::to_owned).collect();
+    let audio = phrases
+        .iter()
+        .map(|p| synth::espeak(p, voice, 150).map(|a| synth::join(&[&a.samples], 500)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(bench::BenchInput { phrases, audio })
+}
+
 /// Moonshine alone and checking drafts ([`bench::run_moonshine_drafts`]),
 /// when it is built in and installed.
 #[cfg(feature = "moonshine")]
@@ -652,18 +659,12 @@ fn bench_moonshine(bar: &ProgressBar) -> anyhow::Result<Option<MoonshineModes>> 
         return Ok(None);
     };
     bar.set_message("synthesising speech for moonshine");
-    let phrases: Vec<String> = EN_PHRASES
-        .iter()
-        .chain(&MOONSHINE_PHRASES)
-        .map(|p| (*p).to_owned())
-        .collect();
-    let audio = phrases
-        .iter()
-        .map(|p| synth::espeak(p, "en-us", 150).map(|a| synth::join(&[&a.samples], 500)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let input = spoken(
+        EN_PHRASES.iter().chain(&MOONSHINE_PHRASES).copied(),
+        "en-us",
+    )?;
     bar.set_message("transcribing with moonshine");
     let model = emma_speech::moonshine::MoonshineModel::load(&dir)?;
-    let input = bench::BenchInput { phrases, audio };
     Ok(Some(bench::run_moonshine_drafts(&model, &input, 3)?))
 }
 

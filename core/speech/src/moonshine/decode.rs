@@ -25,8 +25,8 @@
 
 use std::sync::Arc;
 
-use super::runtime::{Runtime, Session, Value};
-use crate::error::{Result, SpeechError};
+use super::runtime::{Runtime, Session, Value, engine_error};
+use crate::error::Result;
 
 /// `<s>`, the first token of every transcript.
 const START: u32 = 1;
@@ -42,13 +42,6 @@ const PROPOSE: usize = 12;
 const MISSES: usize = 2;
 /// How far ahead in the draft a token the model wrote is looked for.
 const LOOK_AHEAD: usize = 3;
-
-fn engine_error(reason: String) -> SpeechError {
-    SpeechError::Engine {
-        engine: "moonshine",
-        reason,
-    }
-}
 
 /// What one transcription did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -165,7 +158,6 @@ impl Decoder {
     /// checking `draft` (token ids, possibly empty, possibly ending with
     /// `</s>` ([`END`]) to propose the end too) on the way.
     pub fn transcribe(&self, audio: &[f32], draft: &[u32]) -> Result<(Vec<u32>, Steps)> {
-        let rt = &self.runtime;
         let states = self.encode(audio)?;
         let max = (audio.len() as f64 / 16_000.0 * MAX_TOKENS_PER_SECOND).ceil() as usize;
         let mut caches = self.empty_caches()?;
@@ -184,21 +176,10 @@ impl Decoder {
             } else {
                 &[]
             };
-            let ids: Vec<i64> = std::iter::once(pending)
-                .chain(proposed.iter().copied())
-                .map(i64::from)
-                .collect();
-            let n = ids.len();
-            let ids = Value::i64(rt, &[1, n as i64], ids)?;
-            let use_cache = Value::bool(rt, &[1], vec![cached])?;
-            let mut outputs = self
-                .run_decoder(&ids, &states, &use_cache, &caches)?
-                .into_iter();
+            let (logits, outputs) =
+                self.run_decoder(pending, proposed, &states, cached, &caches)?;
             steps.runs += 1;
-            let logits = outputs
-                .next()
-                .ok_or_else(|| engine_error("the decoder gave no logits".into()))?;
-            let best = best_tokens(&logits, n)?;
+            let best = best_tokens(&logits, 1 + proposed.len())?;
             let accepted = proposed
                 .iter()
                 .zip(&best)
@@ -255,30 +236,12 @@ impl Decoder {
     /// probabilities of its tokens, each given the audio and the tokens
     /// before it (one decoder run per candidate, the audio encoded once).
     pub fn score(&self, audio: &[f32], candidates: &[Vec<u32>]) -> Result<Vec<f64>> {
-        let rt = &self.runtime;
         let states = self.encode(audio)?;
         let empty = self.empty_caches()?;
-        let use_cache = Value::bool(rt, &[1], vec![false])?;
         let mut out = Vec::with_capacity(candidates.len());
         for tokens in candidates {
-            let ids: Vec<i64> = std::iter::once(START)
-                .chain(tokens.iter().copied())
-                .map(i64::from)
-                .collect();
-            let n = ids.len();
-            let ids = Value::i64(rt, &[1, n as i64], ids)?;
-            let logits = self
-                .run_decoder(&ids, &states, &use_cache, &empty)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| engine_error("the decoder gave no logits".into()))?;
-            let shape = logits.shape()?;
-            let vocabulary = usize::try_from(*shape.last().unwrap_or(&0)).unwrap_or(0);
-            if vocabulary == 0 {
-                return Err(engine_error(format!("logits of shape {shape:?}")));
-            }
-            let rows = logits.floats()?.chunks_exact(vocabulary);
-            let total: f64 = rows
+            let (logits, _) = self.run_decoder(START, tokens, &states, false, &empty)?;
+            let total: f64 = logit_rows(&logits, 1 + tokens.len())?
                 .zip(tokens)
                 .map(|(row, &next)| {
                     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -313,28 +276,40 @@ impl Decoder {
             .collect()
     }
 
-    /// One decoder run on token `ids` over the encoder's `states`, with or
-    /// without the `caches` (`use_cache`); every output, logits first.
+    /// One decoder run on token `first` and `then` over the encoder's
+    /// `states`, after the `caches` when `cached` (else from scratch): the
+    /// logits, and the caches' outputs in the order of `feeds`.
     fn run_decoder(
         &self,
-        ids: &Value,
+        first: u32,
+        then: &[u32],
         states: &Value,
-        use_cache: &Value,
+        cached: bool,
         caches: &[Option<Value>],
-    ) -> Result<Vec<Value>> {
+    ) -> Result<(Value, std::vec::IntoIter<Value>)> {
+        let ids: Vec<i64> = std::iter::once(first)
+            .chain(then.iter().copied())
+            .map(i64::from)
+            .collect();
+        let ids = Value::i64(&self.runtime, &[1, ids.len() as i64], ids)?;
+        let use_cache = Value::bool(&self.runtime, &[1], vec![cached])?;
         let inputs: Vec<&Value> = self
             .decoder
             .inputs()
             .zip(caches)
             .map(|(name, cache)| match (name, cache) {
-                ("input_ids", _) => Ok(ids),
+                ("input_ids", _) => Ok(&ids),
                 ("encoder_hidden_states", _) => Ok(states),
-                ("use_cache_branch", _) => Ok(use_cache),
+                ("use_cache_branch", _) => Ok(&use_cache),
                 (_, Some(c)) => Ok(c),
                 (other, None) => Err(engine_error(format!("no value for input {other}"))),
             })
             .collect::<Result<_>>()?;
-        self.decoder.run(&inputs)
+        let mut outputs = self.decoder.run(&inputs)?.into_iter();
+        let logits = outputs
+            .next()
+            .ok_or_else(|| engine_error("the decoder gave no logits".into()))?;
+        Ok((logits, outputs))
     }
 
     /// A decoder cache without its last `drop` positions.
@@ -359,9 +334,9 @@ impl Decoder {
     }
 }
 
-/// The most likely token after each of the last `n` positions of `logits`
-/// (shape `[1, n, vocabulary]`).
-fn best_tokens(logits: &Value, n: usize) -> Result<Vec<u32>> {
+/// The rows of `logits` (shape `[1, n, vocabulary]`): the scores of every
+/// token after each of the `n` positions read.
+fn logit_rows(logits: &Value, n: usize) -> Result<std::slice::ChunksExact<'_, f32>> {
     let shape = logits.shape()?;
     let [1, rows, vocabulary] = shape[..] else {
         return Err(engine_error(format!("logits of shape {shape:?}")));
@@ -371,9 +346,12 @@ fn best_tokens(logits: &Value, n: usize) -> Result<Vec<u32>> {
             "logits of shape {shape:?} for {n} tokens"
         )));
     }
-    Ok(logits
-        .floats()?
-        .chunks_exact(vocabulary as usize)
+    Ok(logits.floats()?.chunks_exact(vocabulary as usize))
+}
+
+/// The most likely token after each of the `n` positions of `logits`.
+fn best_tokens(logits: &Value, n: usize) -> Result<Vec<u32>> {
+    Ok(logit_rows(logits, n)?
         .map(|row| {
             row.iter()
                 .enumerate()

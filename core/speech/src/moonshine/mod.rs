@@ -143,9 +143,48 @@ impl MoonshineModel {
     /// punctuation as grammars write it) on the way: the same transcript,
     /// sooner when the draft is what Moonshine hears.
     pub fn transcribe_with_draft(&self, pcm: &[i16], draft: &str) -> Result<String> {
+        let Some(audio) = Self::audio(pcm)? else {
+            return Ok(String::new());
+        };
+        let draft = if draft.trim().is_empty() {
+            vec![]
+        } else {
+            // Proposing the end too saves the run that would write it.
+            self.sentence(draft)
+        };
+        let (tokens, steps) = self
+            .decoder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .transcribe(&audio, &draft)?;
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = steps;
+        Ok(self.tokenizer.decode(&tokens).trim().to_owned())
+    }
+
+    /// How likely Moonshine finds each of `sentences` (a grammar's
+    /// lower-case words, written as [`Self::transcribe_with_draft`] drafts
+    /// them) as the transcript of `pcm`: log probabilities, higher is
+    /// likelier. Empty, too short or too long audio, or no sentences: none.
+    pub fn score(&self, pcm: &[i16], sentences: &[&str]) -> Result<Vec<f64>> {
+        let Ok(Some(audio)) = Self::audio(pcm) else {
+            return Ok(vec![]);
+        };
+        if sentences.is_empty() {
+            return Ok(vec![]);
+        }
+        let candidates: Vec<Vec<u32>> = sentences.iter().map(|s| self.sentence(s)).collect();
+        self.decoder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .score(&audio, &candidates)
+    }
+
+    /// What Moonshine hears of `pcm`: its quiet ends trimmed, as floats.
+    /// `None` below [`MIN_SAMPLES`]; an error above [`MAX_SAMPLES`].
+    fn audio(pcm: &[i16]) -> Result<Option<Vec<f32>>> {
         let pcm = trim_quiet_ends(pcm);
         if pcm.len() < MIN_SAMPLES {
-            return Ok(String::new());
+            return Ok(None);
         }
         if pcm.len() > MAX_SAMPLES {
             return Err(SpeechError::Engine {
@@ -157,50 +196,18 @@ impl MoonshineModel {
                 ),
             });
         }
-        let audio: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
-        // More than Moonshine writes for the longest utterance it takes
-        // (16 s at 6.5 tokens a second) is never checked: cut it first.
-        let draft: String = draft.chars().take(MAX_DRAFT_CHARS).collect();
-        let written = as_written(&draft);
-        let mut draft = self.tokenizer.encode(&written);
-        if !written.is_empty() {
-            // Proposing the end too saves the run that would write it.
-            draft.push(decode::END);
-        }
-        let (tokens, steps) = self
-            .decoder
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .transcribe(&audio, &draft)?;
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = steps;
-        Ok(self.tokenizer.decode(&tokens).trim().to_owned())
+        Ok(Some(pcm.iter().map(|&s| f32::from(s) / 32768.0).collect()))
     }
-}
 
-impl MoonshineModel {
-    /// How likely Moonshine finds each of `sentences` (a grammar's
-    /// lower-case words, written as [`Self::transcribe_with_draft`] drafts
-    /// them) as the transcript of `pcm`: log probabilities, higher is
-    /// likelier. Empty or too short audio, or no sentences: none.
-    pub fn score(&self, pcm: &[i16], sentences: &[&str]) -> Result<Vec<f64>> {
-        let pcm = trim_quiet_ends(pcm);
-        if pcm.len() < MIN_SAMPLES || pcm.len() > MAX_SAMPLES || sentences.is_empty() {
-            return Ok(vec![]);
-        }
-        let audio: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
-        let candidates: Vec<Vec<u32>> = sentences
-            .iter()
-            .map(|s| {
-                let short: String = s.chars().take(MAX_DRAFT_CHARS).collect();
-                let mut ids = self.tokenizer.encode(&as_written(&short));
-                ids.push(decode::END);
-                ids
-            })
-            .collect();
-        self.decoder
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .score(&audio, &candidates)
+    /// The tokens of `text` (a grammar's words) as Moonshine would write the
+    /// sentence ([`as_written`]), ending with `</s>`. More than Moonshine
+    /// writes for the longest utterance it takes (16 s at 6.5 tokens a
+    /// second) is never read: the text is cut first.
+    fn sentence(&self, text: &str) -> Vec<u32> {
+        let text: String = text.chars().take(MAX_DRAFT_CHARS).collect();
+        let mut ids = self.tokenizer.encode(&as_written(&text));
+        ids.push(decode::END);
+        ids
     }
 }
 

@@ -33,7 +33,8 @@ use crate::error::{Result, SpeechError};
 /// The API version requested: ONNX Runtime 1.22's.
 const API_VERSION: u32 = 22;
 
-fn engine_error(reason: String) -> SpeechError {
+/// An error of the Moonshine engine saying `reason`.
+pub(super) fn engine_error(reason: String) -> SpeechError {
     SpeechError::Engine {
         engine: "moonshine",
         reason,

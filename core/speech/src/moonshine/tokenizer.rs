@@ -104,8 +104,12 @@ impl Tokenizer {
         text.strip_prefix(' ').map(str::to_owned).unwrap_or(text)
     }
 
-    /// The ids the model would write for `text` (see the module docs).
+    /// The ids the model would write for `text` (see the module docs);
+    /// none for empty text.
     pub fn encode(&self, text: &str) -> Vec<u32> {
+        if text.is_empty() {
+            return vec![];
+        }
         let marked = format!("{WORD}{}", text.replace(' ', WORD));
         let mut parts: Vec<Vec<u8>> = marked.chars().map(|c| c.to_string().into_bytes()).collect();
         loop {
@@ -164,6 +168,7 @@ mod tests {
         // as "at" (265) is merged first and takes the t.
         assert_eq!(t.encode("ate"), vec![259, 265, 263]);
         assert_eq!(t.decode(&[268, 259, 265, 263]), "late ate");
+        assert_eq!(t.encode(""), Vec::<u32>::new(), "no word mark alone");
     }
 
     #[test]
