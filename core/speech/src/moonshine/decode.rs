@@ -23,6 +23,7 @@
 //! words the draft lacks); after [`MISSES`] steps in a row without an
 //! accepted token, the rest is decoded one token at a time.
 
+use std::cell::{Ref, RefCell};
 use std::sync::Arc;
 
 use super::runtime::{Runtime, Session, Value, engine_error};
@@ -42,6 +43,9 @@ const PROPOSE: usize = 12;
 const MISSES: usize = 2;
 /// How far ahead in the draft a token the model wrote is looked for.
 const LOOK_AHEAD: usize = 3;
+/// Candidates scored in one decoder run at most: the encoder's caches are
+/// copied for each (about 3 MiB per second of audio).
+const MAX_BATCH: usize = 16;
 
 /// What one transcription did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,6 +62,9 @@ pub struct Steps {
 pub struct Decoder {
     runtime: Arc<Runtime>,
     encoder: Session,
+    /// The last audio encoded and its hidden states: the understander asks
+    /// for a transcript and then, in noise, for scores of the same audio.
+    encoded: RefCell<Option<(Vec<f32>, Value)>>,
     decoder: Session,
     /// Per decoder input: which cache it is (`None`: `input_ids`,
     /// `encoder_hidden_states` or `use_cache_branch`).
@@ -75,6 +82,18 @@ pub struct Decoder {
 enum Cache {
     Decoder,
     Encoder,
+}
+
+/// Which outputs a decoder run makes besides the logits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// None: scoring reads the logits only.
+    Logits,
+    /// Every cache: the first run of a sentence.
+    Caches,
+    /// The decoder's own caches: later runs, after which the encoder's
+    /// caches are the ones made on the first.
+    DecoderCaches,
 }
 
 impl Decoder {
@@ -146,6 +165,7 @@ impl Decoder {
         Ok(Decoder {
             runtime,
             encoder,
+            encoded: RefCell::new(None),
             decoder,
             caches,
             feeds,
@@ -160,7 +180,7 @@ impl Decoder {
     pub fn transcribe(&self, audio: &[f32], draft: &[u32]) -> Result<(Vec<u32>, Steps)> {
         let states = self.encode(audio)?;
         let max = (audio.len() as f64 / 16_000.0 * MAX_TOKENS_PER_SECOND).ceil() as usize;
-        let mut caches = self.empty_caches()?;
+        let mut caches = self.empty_caches(1)?;
         let mut steps = Steps::default();
         let mut tokens: Vec<u32> = vec![];
         let mut pending = START;
@@ -176,22 +196,25 @@ impl Decoder {
             } else {
                 &[]
             };
-            let (logits, outputs) =
-                self.run_decoder(pending, proposed, &states, cached, &caches)?;
+            let ids: Vec<u32> = std::iter::once(pending)
+                .chain(proposed.iter().copied())
+                .collect();
+            let want = if cached {
+                Want::DecoderCaches
+            } else {
+                Want::Caches
+            };
+            let (logits, outputs) = self.run_decoder(1, &ids, &states, cached, &caches, want)?;
             steps.runs += 1;
-            let best = best_tokens(&logits, 1 + proposed.len())?;
+            let best = best_tokens(&logits, ids.len())?;
             let accepted = proposed
                 .iter()
                 .zip(&best)
                 .take_while(|(p, b)| p == b)
                 .count();
             let next = best[accepted];
-            for (output, &input) in outputs.zip(&self.feeds) {
-                match self.caches[input] {
-                    // The encoder's caches are made on the first step only.
-                    Some(Cache::Encoder) if cached => {}
-                    _ => caches[input] = Some(output),
-                }
+            for (input, output) in outputs {
+                caches[input] = Some(output);
             }
             let rejected = proposed.len() - accepted;
             if rejected > 0 {
@@ -231,67 +254,192 @@ impl Decoder {
         Ok((tokens, steps))
     }
 
-    /// How likely Moonshine finds each of `candidates` (token ids, each
-    /// ending with `</s>`) as the transcript of `audio`: the sum of the log
-    /// probabilities of its tokens, each given the audio and the tokens
-    /// before it (one decoder run per candidate, the audio encoded once).
-    pub fn score(&self, audio: &[f32], candidates: &[Vec<u32>]) -> Result<Vec<f64>> {
+    /// How much likelier Moonshine finds each of `candidates` (token ids,
+    /// each ending with `</s>`) than the first as the transcript of `audio`:
+    /// the difference of their log probabilities, each token's given the
+    /// audio and the tokens before it (0 for the first), and the first's own
+    /// log probability.
+    ///
+    /// With `context`, a candidate is judged on the tokens where it differs
+    /// from the first and the `context` tokens after them, and the first on
+    /// the same stretch of its own: how likely a slot's value is with what
+    /// follows it, not how likely the rest of the sentence is after it
+    /// (which barely depends on the value and costs decoder work). Without,
+    /// on all their tokens (each token's log probability is then the one
+    /// reading the candidate alone gives, up to float rounding).
+    ///
+    /// The candidates are usually a sentence and its neighbours (another
+    /// value in one slot), so the audio is encoded once, the first is read
+    /// whole keeping its caches, and the others are read in batched decoder
+    /// runs from the first's caches of the tokens they share with it at the
+    /// start ([`plan`] groups them into as few runs as pays).
+    pub fn compare(
+        &self,
+        audio: &[f32],
+        candidates: &[Vec<u32>],
+        context: Option<usize>,
+    ) -> Result<(f64, Vec<f64>)> {
+        let Some(first) = candidates.first() else {
+            return Ok((0.0, vec![]));
+        };
         let states = self.encode(audio)?;
-        let empty = self.empty_caches()?;
-        let mut out = Vec::with_capacity(candidates.len());
-        for tokens in candidates {
-            let (logits, _) = self.run_decoder(START, tokens, &states, false, &empty)?;
-            let total: f64 = logit_rows(&logits, 1 + tokens.len())?
-                .zip(tokens)
-                .map(|(row, &next)| {
-                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    let sum: f64 = row.iter().map(|&v| f64::from(v - max).exp()).sum();
-                    let at = row.get(next as usize).copied().unwrap_or(f32::NEG_INFINITY);
-                    f64::from(at - max) - sum.ln()
-                })
-                .sum();
-            out.push(total);
+        let ids: Vec<u32> = std::iter::once(START)
+            .chain(first.iter().copied())
+            .collect();
+        let (logits, outputs) = self.run_decoder(
+            1,
+            &ids,
+            &states,
+            false,
+            &self.empty_caches(1)?,
+            Want::Caches,
+        )?;
+        // The log probability of each of the first candidate's tokens.
+        let known: Vec<f64> = logit_rows(&logits, 1, ids.len())?
+            .zip(first)
+            .map(|(row, &next)| log_probability(row, next))
+            .collect();
+        let mut caches = self.empty_caches(1)?;
+        for (input, output) in outputs {
+            caches[input] = Some(output);
         }
-        Ok(out)
+        let mut out = vec![0.0; candidates.len()];
+        let windows: Vec<Window> = candidates
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, c)| *c != first)
+            .map(|(i, c)| Window::of(i, c, first, context))
+            .collect();
+        for run in plan(windows) {
+            let from = run.iter().map(|w| w.shared).min().unwrap_or(0);
+            let tails: Vec<&[u32]> = run
+                .iter()
+                .map(|w| &candidates[w.index][from..w.end])
+                .collect();
+            let read = self.read_tails(&states, &caches, first, from, &tails)?;
+            for (w, rows) in run.iter().zip(read) {
+                let theirs: f64 = rows[w.shared - from..w.end - from].iter().sum();
+                let ours: f64 = known[w.shared..w.first_end].iter().sum();
+                out[w.index] = theirs - ours;
+            }
+        }
+        Ok((known.iter().sum(), out))
     }
 
-    /// The encoder's hidden states for `audio`.
-    fn encode(&self, audio: &[f32]) -> Result<Value> {
-        let input = Value::f32(&self.runtime, &[1, audio.len() as i64], audio.to_vec())?;
-        self.encoder
-            .run(&[&input])?
-            .into_iter()
-            .next()
-            .ok_or_else(|| engine_error("the encoder gave no output".into()))
+    /// The log probability of each token of `tails`, each read after the
+    /// first `shared` tokens of `first`, whose caches (of `<s>` and all of
+    /// `first`) are `caches`: one batched decoder run from the last shared
+    /// token (from `<s>` when none is) over the caches of what precedes it.
+    fn read_tails(
+        &self,
+        states: &Value,
+        caches: &[Option<Value>],
+        first: &[u32],
+        shared: usize,
+        tails: &[&[u32]],
+    ) -> Result<Vec<Vec<f64>>> {
+        let batch = tails.len();
+        let (from, prefix) = match shared {
+            0 => (START, self.empty_caches(batch)?),
+            n => {
+                let drop = 1 + first.len() - n;
+                let prefix = self
+                    .caches
+                    .iter()
+                    .zip(caches)
+                    .map(|(kind, cache)| match (kind, cache) {
+                        (Some(Cache::Decoder), Some(c)) => {
+                            self.cut(c, drop)?.tiled(batch).map(Some)
+                        }
+                        (Some(Cache::Encoder), Some(c)) => c.tiled(batch).map(Some),
+                        _ => Ok(None),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                (first[n - 1], prefix)
+            }
+        };
+        let len = 1 + tails.iter().map(|t| t.len()).max().unwrap_or(0);
+        // Each padded with `</s>` after its end: the decoder is causal, so
+        // what follows a token changes nothing before it.
+        let ids: Vec<u32> = tails
+            .iter()
+            .flat_map(|t| {
+                std::iter::once(from)
+                    .chain(t.iter().copied())
+                    .chain(std::iter::repeat_n(END, len - 1 - t.len()))
+            })
+            .collect();
+        let states = states.tiled(batch)?;
+        let (logits, _) =
+            self.run_decoder(batch, &ids, &states, shared > 0, &prefix, Want::Logits)?;
+        let rows: Vec<&[f32]> = logit_rows(&logits, batch, len)?.collect();
+        Ok(rows
+            .chunks_exact(len)
+            .zip(tails)
+            .map(|(rows, tail)| {
+                rows.iter()
+                    .zip(tail.iter())
+                    .map(|(row, &next)| log_probability(row, next))
+                    .collect()
+            })
+            .collect())
     }
 
-    /// One empty cache per cache input (`None` for the other inputs).
-    fn empty_caches(&self) -> Result<Vec<Option<Value>>> {
+    /// The encoder's hidden states for `audio` (encoded again only when
+    /// it is not the audio encoded last).
+    fn encode(&self, audio: &[f32]) -> Result<Ref<'_, Value>> {
+        let cached = self
+            .encoded
+            .borrow()
+            .as_ref()
+            .is_some_and(|(last, _)| last.as_slice() == audio);
+        if !cached {
+            self.encoded.replace(None);
+            let input = Value::f32(&self.runtime, &[1, audio.len() as i64], audio.to_vec())?;
+            let states = self
+                .encoder
+                .run(&[&input])?
+                .into_iter()
+                .next()
+                .ok_or_else(|| engine_error("the encoder gave no output".into()))?;
+            self.encoded.replace(Some((audio.to_vec(), states)));
+        }
+        Ref::filter_map(self.encoded.borrow(), |e| {
+            e.as_ref().map(|(_, states)| states)
+        })
+        .map_err(|_| engine_error("the encoder's states were lost".into()))
+    }
+
+    /// One empty cache of `batch` rows per cache input (`None` for the
+    /// other inputs).
+    fn empty_caches(&self, batch: usize) -> Result<Vec<Option<Value>>> {
+        let shape = [batch as i64, self.heads, 0, self.width];
         self.caches
             .iter()
             .map(|c| {
-                c.map(|_| Value::f32(&self.runtime, &[1, self.heads, 0, self.width], vec![]))
+                c.map(|_| Value::f32(&self.runtime, &shape, vec![]))
                     .transpose()
             })
             .collect()
     }
 
-    /// One decoder run on token `first` and `then` over the encoder's
-    /// `states`, after the `caches` when `cached` (else from scratch): the
-    /// logits, and the caches' outputs in the order of `feeds`.
+    /// One decoder run on `ids` (`batch` rows of equal length) over the
+    /// encoder's `states`, after the `caches` when `cached` (else from
+    /// scratch): the logits, and the caches `want`ed, each with the index
+    /// of the input it feeds.
     fn run_decoder(
         &self,
-        first: u32,
-        then: &[u32],
+        batch: usize,
+        ids: &[u32],
         states: &Value,
         cached: bool,
         caches: &[Option<Value>],
-    ) -> Result<(Value, std::vec::IntoIter<Value>)> {
-        let ids: Vec<i64> = std::iter::once(first)
-            .chain(then.iter().copied())
-            .map(i64::from)
-            .collect();
-        let ids = Value::i64(&self.runtime, &[1, ids.len() as i64], ids)?;
+        want: Want,
+    ) -> Result<(Value, Vec<(usize, Value)>)> {
+        let len = (ids.len() / batch.max(1)) as i64;
+        let ids: Vec<i64> = ids.iter().copied().map(i64::from).collect();
+        let ids = Value::i64(&self.runtime, &[batch as i64, len], ids)?;
         let use_cache = Value::bool(&self.runtime, &[1], vec![cached])?;
         let inputs: Vec<&Value> = self
             .decoder
@@ -305,11 +453,24 @@ impl Decoder {
                 (other, None) => Err(engine_error(format!("no value for input {other}"))),
             })
             .collect::<Result<_>>()?;
-        let mut outputs = self.decoder.run(&inputs)?.into_iter();
+        // Output 0 is the logits; output k > 0 feeds input `feeds[k - 1]`.
+        let (caches_out, fed): (Vec<usize>, Vec<usize>) = self
+            .feeds
+            .iter()
+            .enumerate()
+            .filter(|&(_, &input)| match want {
+                Want::Logits => false,
+                Want::Caches => true,
+                Want::DecoderCaches => self.caches[input] == Some(Cache::Decoder),
+            })
+            .map(|(k, &input)| (k + 1, input))
+            .unzip();
+        let wanted: Vec<usize> = std::iter::once(0).chain(caches_out).collect();
+        let mut outputs = self.decoder.run_for(&inputs, &wanted)?.into_iter();
         let logits = outputs
             .next()
             .ok_or_else(|| engine_error("the decoder gave no logits".into()))?;
-        Ok((logits, outputs))
+        Ok((logits, fed.into_iter().zip(outputs).collect()))
     }
 
     /// A decoder cache without its last `drop` positions.
@@ -334,24 +495,106 @@ impl Decoder {
     }
 }
 
-/// The rows of `logits` (shape `[1, n, vocabulary]`): the scores of every
-/// token after each of the `n` positions read.
-fn logit_rows(logits: &Value, n: usize) -> Result<std::slice::ChunksExact<'_, f32>> {
+/// Where a candidate differs from the first one and is judged
+/// ([`Decoder::compare`]).
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// The candidate's index.
+    index: usize,
+    /// Tokens it shares with the first at the start: its window begins there.
+    shared: usize,
+    /// Where its window ends in it, and in the first.
+    end: usize,
+    first_end: usize,
+}
+
+impl Window {
+    /// The window of candidate `index` (`tokens`) against `first`: from the
+    /// first difference to `context` tokens after the last (to the end
+    /// without `context`).
+    fn of(index: usize, tokens: &[u32], first: &[u32], context: Option<usize>) -> Window {
+        let shared = tokens.iter().zip(first).take_while(|(a, b)| a == b).count();
+        let same_end = tokens
+            .iter()
+            .rev()
+            .zip(first.iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count()
+            .min(tokens.len() - shared)
+            .min(first.len() - shared);
+        let after = context.map_or(same_end, |c| c.min(same_end));
+        Window {
+            index,
+            shared,
+            end: tokens.len() - same_end + after,
+            first_end: first.len() - same_end + after,
+        }
+    }
+}
+
+/// A decoder run costs about as much as reading this many more tokens in
+/// one (measured on 2 cores after 3–8 s of audio: 35 ms for 2 × 6 tokens,
+/// 84 ms for 16 × 10).
+const RUN_IN_TOKENS: usize = 90;
+
+/// `windows` grouped into decoder runs: sorted by where they begin, cut
+/// into consecutive groups of at most [`MAX_BATCH`] so that the runs plus
+/// the tokens they read (each group from its earliest beginning, padded to
+/// its longest) cost least.
+fn plan(mut windows: Vec<Window>) -> Vec<Vec<Window>> {
+    windows.sort_by_key(|w| (w.shared, w.end));
+    let n = windows.len();
+    // best[i]: the cheapest cost of the first i windows, and where its last group begins.
+    let mut best: Vec<(usize, usize)> = vec![(0, 0); n + 1];
+    for i in 1..=n {
+        best[i] = (usize::MAX, 0);
+        let mut longest = 0;
+        for j in (i.saturating_sub(MAX_BATCH)..i).rev() {
+            longest = longest.max(windows[j].end);
+            let tokens = (i - j) * (1 + longest - windows[j].shared);
+            let cost = best[j].0.saturating_add(RUN_IN_TOKENS + tokens);
+            if cost < best[i].0 {
+                best[i] = (cost, j);
+            }
+        }
+    }
+    let mut runs = vec![];
+    let mut i = n;
+    while i > 0 {
+        let j = best[i].1;
+        runs.push(windows[j..i].to_vec());
+        i = j;
+    }
+    runs.reverse();
+    runs
+}
+
+/// The rows of `logits` (shape `[batch, n, vocabulary]`): the scores of
+/// every token after each of the `n` positions read, batch row after batch row.
+fn logit_rows(logits: &Value, batch: usize, n: usize) -> Result<std::slice::ChunksExact<'_, f32>> {
     let shape = logits.shape()?;
-    let [1, rows, vocabulary] = shape[..] else {
+    let [rows_b, rows, vocabulary] = shape[..] else {
         return Err(engine_error(format!("logits of shape {shape:?}")));
     };
-    if rows as usize != n || vocabulary <= 0 {
+    if rows_b as usize != batch || rows as usize != n || vocabulary <= 0 {
         return Err(engine_error(format!(
-            "logits of shape {shape:?} for {n} tokens"
+            "logits of shape {shape:?} for {batch} × {n} tokens"
         )));
     }
     Ok(logits.floats()?.chunks_exact(vocabulary as usize))
 }
 
+/// The log probability of token `next` in a row of logits (log-softmax).
+fn log_probability(row: &[f32], next: u32) -> f64 {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = row.iter().map(|&v| f64::from(v - max).exp()).sum();
+    let at = row.get(next as usize).copied().unwrap_or(f32::NEG_INFINITY);
+    f64::from(at - max) - sum.ln()
+}
+
 /// The most likely token after each of the `n` positions of `logits`.
 fn best_tokens(logits: &Value, n: usize) -> Result<Vec<u32>> {
-    Ok(logit_rows(logits, n)?
+    Ok(logit_rows(logits, 1, n)?
         .map(|row| {
             row.iter()
                 .enumerate()

@@ -319,6 +319,21 @@ impl Session {
     /// Runs the model on `inputs` (one value per input, in [`Self::inputs`]'
     /// order); returns every output, in [`Self::outputs`]' order.
     pub fn run(&self, inputs: &[&Value]) -> Result<Vec<Value>> {
+        let all: Vec<usize> = (0..self.outputs.len()).collect();
+        self.run_for(inputs, &all)
+    }
+
+    /// Runs the model on `inputs` as [`Self::run`] does, for the outputs
+    /// `wanted` only (indices into [`Self::outputs`]), returned in that
+    /// order: ONNX Runtime then need not make or copy the others.
+    pub fn run_for(&self, inputs: &[&Value], wanted: &[usize]) -> Result<Vec<Value>> {
+        if let Some(&bad) = wanted.iter().find(|&&i| i >= self.outputs.len()) {
+            return Err(engine_error(format!(
+                "the model has {} outputs, not {}",
+                self.outputs.len(),
+                bad + 1
+            )));
+        }
         if inputs.len() != self.inputs.len() {
             return Err(engine_error(format!(
                 "the model takes {} inputs, {} given",
@@ -332,7 +347,8 @@ impl Session {
             .iter()
             .map(|v| v.value.as_ptr().cast_const())
             .collect();
-        let out_names: Vec<*const c_char> = self.outputs.iter().map(|n| n.as_ptr()).collect();
+        let out_names: Vec<*const c_char> =
+            wanted.iter().map(|&i| self.outputs[i].as_ptr()).collect();
         let mut outs: Vec<*mut OrtValue> = vec![ptr::null_mut(); out_names.len()];
         // SAFETY: names and values are live for the call and as many as
         // the model declares; ONNX Runtime fills `outs` with new values.
@@ -502,6 +518,24 @@ impl Value {
     /// The tensor's shape.
     pub fn shape(&self) -> Result<Vec<i64>> {
         Ok(self.describe()?.1)
+    }
+
+    /// A float tensor of one row (first dimension 1) repeated `batch` times
+    /// along that dimension.
+    pub fn tiled(&self, batch: usize) -> Result<Value> {
+        let mut shape = self.shape()?;
+        if shape.first() != Some(&1) {
+            return Err(engine_error(format!(
+                "cannot repeat a tensor of shape {shape:?}: its first dimension is not 1"
+            )));
+        }
+        shape[0] = batch as i64;
+        let one = self.floats()?;
+        let mut data = Vec::with_capacity(one.len() * batch);
+        for _ in 0..batch {
+            data.extend_from_slice(one);
+        }
+        Value::f32(&self.runtime, &shape, data)
     }
 
     /// The elements of a float tensor.
