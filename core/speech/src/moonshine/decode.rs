@@ -43,9 +43,12 @@ const PROPOSE: usize = 12;
 const MISSES: usize = 2;
 /// How far ahead in the draft a token the model wrote is looked for.
 const LOOK_AHEAD: usize = 3;
-/// Candidates scored in one decoder run at most: the encoder's caches are
-/// copied for each (about 3 MiB per second of audio).
+/// Candidates scored in one decoder run at most.
 const MAX_BATCH: usize = 16;
+/// Bytes of encoder states and caches a batched decoder run may copy: each
+/// candidate in it gets its own copy (about 3 MiB per second of audio), so
+/// long utterances are scored in smaller batches.
+const MAX_BATCH_BYTES: usize = 64 << 20;
 
 /// What one transcription did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -311,7 +314,19 @@ impl Decoder {
             .filter(|(_, c)| *c != first)
             .map(|(i, c)| Window::of(i, c, first, context))
             .collect();
-        for run in plan(windows) {
+        // What one more candidate in a batch copies.
+        let per_candidate: usize = std::iter::once(&*states)
+            .chain(
+                self.caches
+                    .iter()
+                    .zip(&caches)
+                    .filter(|(kind, _)| **kind == Some(Cache::Encoder))
+                    .filter_map(|(_, c)| c.as_ref()),
+            )
+            .map(|v| v.floats().map_or(0, |f| f.len() * 4))
+            .sum();
+        let batch = (MAX_BATCH_BYTES / per_candidate.max(1)).clamp(1, MAX_BATCH);
+        for run in plan(windows, batch) {
             let from = run.iter().map(|w| w.shared).min().unwrap_or(0);
             let tails: Vec<&[u32]> = run
                 .iter()
@@ -538,10 +553,10 @@ impl Window {
 const RUN_IN_TOKENS: usize = 90;
 
 /// `windows` grouped into decoder runs: sorted by where they begin, cut
-/// into consecutive groups of at most [`MAX_BATCH`] so that the runs plus
-/// the tokens they read (each group from its earliest beginning, padded to
-/// its longest) cost least.
-fn plan(mut windows: Vec<Window>) -> Vec<Vec<Window>> {
+/// into consecutive groups of at most `batch` so that the runs plus the
+/// tokens they read (each group from its earliest beginning, padded to its
+/// longest) cost least.
+fn plan(mut windows: Vec<Window>, batch: usize) -> Vec<Vec<Window>> {
     windows.sort_by_key(|w| (w.shared, w.end));
     let n = windows.len();
     // best[i]: the cheapest cost of the first i windows, and where its last group begins.
@@ -549,7 +564,7 @@ fn plan(mut windows: Vec<Window>) -> Vec<Vec<Window>> {
     for i in 1..=n {
         best[i] = (usize::MAX, 0);
         let mut longest = 0;
-        for j in (i.saturating_sub(MAX_BATCH)..i).rev() {
+        for j in (i.saturating_sub(batch.max(1))..i).rev() {
             longest = longest.max(windows[j].end);
             let tokens = (i - j) * (1 + longest - windows[j].shared);
             let cost = best[j].0.saturating_add(RUN_IN_TOKENS + tokens);
@@ -604,4 +619,58 @@ fn best_tokens(logits: &Value, n: usize) -> Result<Vec<u32>> {
                 .0 as u32
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(index: usize, shared: usize, end: usize) -> Window {
+        Window {
+            index,
+            shared,
+            end,
+            first_end: end,
+        }
+    }
+
+    #[test]
+    fn a_plan_reads_every_window_once_in_batches_that_pay() {
+        // Two slots: five values near the start, three near the end of a
+        // long sentence.
+        let mut windows: Vec<Window> = (0..5).map(|i| window(i, 2, 6)).collect();
+        windows.extend((5..8).map(|i| window(i, 40, 44)));
+        let runs = plan(windows.clone(), MAX_BATCH);
+        let mut seen: Vec<usize> = runs.iter().flatten().map(|w| w.index).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..8).collect::<Vec<_>>());
+        // Reading the second slot's from the first's start would read 38
+        // more tokens each: two runs cost less than 8 × 42 tokens.
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        // Windows close together share a run.
+        let close: Vec<Window> = (0..6).map(|i| window(i, 3 + i % 2, 8)).collect();
+        assert_eq!(plan(close.clone(), MAX_BATCH).len(), 1);
+        // A smaller batch (long audio) splits them, never beyond it.
+        let small = plan(close, 4);
+        assert!(
+            small.len() >= 2 && small.iter().all(|r| r.len() <= 4),
+            "{small:?}"
+        );
+        assert!(plan(vec![], MAX_BATCH).is_empty());
+        assert_eq!(plan(windows, 0).len(), 8, "a batch of at least one");
+    }
+
+    #[test]
+    fn a_window_spans_the_difference_and_its_context() {
+        let first = [10, 11, 12, 13, 14, 15, END];
+        // One token replaced by two in the middle.
+        let w = Window::of(1, &[10, 11, 20, 21, 13, 14, 15, END], &first, Some(2));
+        assert_eq!((w.shared, w.end, w.first_end), (2, 6, 5));
+        // Without context: to the end of both.
+        let w = Window::of(1, &[10, 11, 20, 21, 13, 14, 15, END], &first, None);
+        assert_eq!((w.end, w.first_end), (8, 7));
+        // Different at the very end: the context cannot reach further.
+        let w = Window::of(1, &[10, 11, 12, 13, 14, 16, END], &first, Some(3));
+        assert_eq!((w.shared, w.end, w.first_end), (5, 7, 7));
+    }
 }
