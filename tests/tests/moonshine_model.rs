@@ -126,9 +126,7 @@ fn audio_outside_what_moonshine_hears_is_empty_or_refused() {
 #[test]
 fn a_draft_changes_how_fast_moonshine_writes_never_what() {
     let model = model();
-    let speech = synth::espeak("can I get a large latte with oat milk", "en-us", 150)
-        .unwrap()
-        .samples;
+    let speech = latte_order();
     let alone = model.transcribe(&speech).unwrap();
     let steps = model.last_steps();
     assert!(
@@ -182,12 +180,17 @@ fn speech_moonshine_hears_otherwise_is_written_as_it_hears_it() {
     assert!(alone.to_lowercase().contains("football"), "{alone:?}");
 }
 
+/// "can I get a large latte with oat milk", spoken by espeak-ng.
+fn latte_order() -> Vec<i16> {
+    synth::espeak("can I get a large latte with oat milk", "en-us", 150)
+        .unwrap()
+        .samples
+}
+
 #[test]
 fn moonshine_finds_the_sentence_spoken_likelier_than_its_neighbours() {
     let model = model();
-    let speech = synth::espeak("can I get a large latte with oat milk", "en-us", 150)
-        .unwrap()
-        .samples;
+    let speech = latte_order();
     let sentences = [
         "can i get a large latte with oat milk",
         "can i get a small latte with oat milk",
@@ -215,9 +218,7 @@ fn moonshine_finds_the_sentence_spoken_likelier_than_its_neighbours() {
 #[test]
 fn scoring_neighbours_together_gives_each_its_score_alone() {
     let model = model();
-    let speech = synth::espeak("can I get a large latte with oat milk", "en-us", 150)
-        .unwrap()
-        .samples;
+    let speech = latte_order();
     // Neighbours that differ from the first sentence at its start, in its
     // middle, at its end, by being longer or shorter, or not at all.
     let sentences = [

@@ -286,6 +286,46 @@ fn agreement_stops_acting_on_spoken_non_commands_the_acoustic_check_lets_through
     assert!(AgreementRule::DEFAULT.agrees(a), "{a:?}");
 }
 
+/// With Moonshine's agreement deciding, the acoustic check rejects only
+/// speech in which no grammar word fits: what its word loop would have
+/// rejected is heard by Moonshine, which rejects the out-of-domain
+/// sentences itself (or asks), never acts on them.
+#[test]
+fn with_agreement_the_word_loop_leaves_the_decision_to_moonshine() {
+    let dir = tempfile::tempdir().unwrap();
+    let ood = [
+        "how tall is the eiffel tower",
+        "remind me to call my mother",
+        "what time is it in tokyo",
+        "turn the volume down a little",
+        "who won the football game last night",
+        "can you spell necessary",
+    ];
+    let files = ood_corpus::speak(&ood, CLEAN, &dir.path().join("ood")).unwrap();
+    let mut plain = coffee();
+    let mut agreeing = coffee_with_agreement();
+    let mut by_word_loop = 0;
+    for f in &files {
+        for r in hear(&mut plain, f) {
+            let fits = r.verification.is_some_and(|v| v.complete || v.words > 0);
+            if r.rejected_by == Some(emma_core::understand::RejectedBy::Acoustic) && fits {
+                by_word_loop += 1;
+            }
+        }
+        for r in hear(&mut agreeing, f) {
+            assert!(r.intent.is_none() || r.unsure.is_some(), "acted on: {r:?}");
+            if r.rejected_by == Some(emma_core::understand::RejectedBy::Acoustic) {
+                let v = r.verification.expect("the acoustic check's evidence");
+                assert!(!v.complete && v.words == 0, "{}: {r:?}", f.display());
+            }
+        }
+    }
+    assert!(
+        by_word_loop >= 1,
+        "without agreement the word loop rejects some of these"
+    );
+}
+
 /// `sentences` spoken by espeak-ng in each clean `(voice, speed)`, into `dir`.
 fn spoken_clean(sentences: &[&str], voices: &[(&'static str, u32)], dir: &Path) -> Vec<PathBuf> {
     voices
