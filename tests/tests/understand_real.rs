@@ -94,12 +94,6 @@ const METHODS: &[Method] = &[
         prepare: as_is,
     },
     Method {
-        name: "denoise-agreement-lenient",
-        configure: lenient,
-        endpoint: EndpointConfig::default,
-        prepare: as_is,
-    },
-    Method {
         name: "denoise-agreement-no-rescoring",
         configure: no_rescoring,
         endpoint: EndpointConfig::default,
@@ -153,19 +147,6 @@ fn denoise_agreement(u: &mut Understander) -> anyhow::Result<()> {
 fn no_rescoring(u: &mut Understander) -> anyhow::Result<()> {
     denoise_agreement(u)?;
     u.set_rescoring(false);
-    Ok(())
-}
-
-/// `denoise-agreement` without the acoustic rejection's word-loop and
-/// phone-loop thresholds (commands with a weak fit are still asked about):
-/// the agreement check alone decides what is not a command.
-fn lenient(u: &mut Understander) -> anyhow::Result<()> {
-    denoise_agreement(u)?;
-    u.set_rejection(emma_core::understand::Rejection {
-        min_word_loop_ratio: f64::NEG_INFINITY,
-        min_speech_ratio: f64::NEG_INFINITY,
-        ..u.rejection()
-    });
     Ok(())
 }
 

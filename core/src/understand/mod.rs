@@ -1380,7 +1380,6 @@ impl Understander {
         let Some(rescore::Neighbourhood {
             sentence,
             neighbours: near,
-            ..
         }) = rescore::neighbours(&self.intents, &self.slot_phrases, text)
         else {
             return Ok(None);

@@ -289,20 +289,13 @@ impl Decoder {
         let ids: Vec<u32> = std::iter::once(START)
             .chain(first.iter().copied())
             .collect();
-        let (logits, outputs) = self.run_decoder(
-            1,
-            &ids,
-            &states,
-            false,
-            &self.empty_caches(1)?,
-            Want::Caches,
-        )?;
+        let mut caches = self.empty_caches(1)?;
+        let (logits, outputs) = self.run_decoder(1, &ids, &states, false, &caches, Want::Caches)?;
         // The log probability of each of the first candidate's tokens.
         let known: Vec<f64> = logit_rows(&logits, 1, ids.len())?
             .zip(first)
             .map(|(row, &next)| log_probability(row, next))
             .collect();
-        let mut caches = self.empty_caches(1)?;
         for (input, output) in outputs {
             caches[input] = Some(output);
         }
