@@ -175,6 +175,19 @@ impl Runtime {
             (api.SetSessionGraphOptimizationLevel)(options, GraphOptimizationLevel::ORT_ENABLE_ALL)
         })
         .and_then(|()| {
+            // Idle intra-op threads sleep instead of spinning: PocketSphinx's
+            // verification passes need the other core while Moonshine runs
+            // (12 dB kitchen recordings: 16% less CPU time, no slower).
+            // SAFETY: `options` is live; both strings are C strings.
+            check(api, unsafe {
+                (api.AddSessionConfigEntry)(
+                    options,
+                    c"session.intra_op.allow_spinning".as_ptr(),
+                    c"0".as_ptr(),
+                )
+            })
+        })
+        .and_then(|()| {
             check(api, unsafe {
                 (api.CreateSession)(self.env.as_ptr(), c.as_ptr(), options, &mut session)
             })

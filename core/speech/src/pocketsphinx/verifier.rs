@@ -24,6 +24,16 @@ use super::{COMMON_WORDS, Segment, ffi};
 
 /// The name of the phone-loop search.
 const PHONE_LOOP: &str = "emma_phone_loop";
+/// Most HMMs the word loop keeps active per frame (`-maxhmmpf`; PocketSphinx's
+/// default keeps up to 30,000). In noise the unpruned loop of a few hundred
+/// words was the costliest pass of the pipeline (a quarter of its CPU time
+/// on 12 dB kitchen recordings, more than the grammar search), and the
+/// grammar decoder waits for it at the end of speech. Pruned, the loop's
+/// best path scores a little differently, which moves a command across the
+/// sure point now and then: on the real recordings at 6 dB, 3,000 changed
+/// one tuning file each way and no held-out one (1,000: one held-out file
+/// lost), for most of the time saved (docs/understand.md).
+const WORD_LOOP_MAX_HMMS: u32 = 3000;
 /// How long [`Verifier::finish`] waits for a pass at most: far above the
 /// tail of a 30 s utterance, so only a stuck worker reaches it.
 const FINISH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -330,7 +340,11 @@ fn run(
     commands: &Receiver<Command>,
     replies: &Sender<(u64, PassResult)>,
 ) {
-    let Some(decoder) = ffi::Decoder::new(args) else {
+    let mut args = args.to_vec();
+    if kind == Loop::Words {
+        args.extend(["-maxhmmpf".to_owned(), WORD_LOOP_MAX_HMMS.to_string()]);
+    }
+    let Some(decoder) = ffi::Decoder::new(&args) else {
         // Every utterance's end reports it.
         for command in commands {
             if let Command::Finish { id } = command {
