@@ -1,8 +1,8 @@
 //! Ranking a command's neighbours by Moonshine's probability
 //! (`emma_core::understand::rescore`, `Understander::rescore_command`): the
-//! value spoken replaces a misheard one, the command spoken stays, and what
-//! cannot be rescored is left alone; and the noise estimate that decides
-//! whether the pipeline rescores at all. The measurement on real recordings
+//! value spoken replaces a misheard one, two misheard slots are corrected
+//! one after the other, the command spoken stays, and what cannot be
+//! rescored is left alone; and the noise estimate rescoring reports. The measurement on real recordings
 //! in kitchen noise is in docs/understand.md ("Ranking slot values by
 //! Moonshine's own probability").
 
@@ -10,7 +10,7 @@ use std::path::Path;
 
 use emma_core::intent::IntentEngine;
 use emma_core::speech::{Engine, ModelRegistry, POCKETSPHINX_EN_US, synth};
-use emma_core::understand::rescore::{MARGIN, NOISY_DB};
+use emma_core::understand::rescore::MARGIN;
 use emma_core::understand::{AgreementRule, Decoding, Understander};
 use emma_tests::speech_corpus::coffee_context;
 
@@ -49,9 +49,13 @@ fn the_value_spoken_replaces_a_misheard_one_in_its_slot() {
         let (record, better) = u.rescore_command(misheard, &pcm).unwrap().unwrap();
         assert!(record.replaced, "{misheard:?}: {record:?}");
         assert!(record.neighbours >= 10, "{record:?}");
-        let (best, gain) = record.best.clone().unwrap();
+        let [(best, gain)] = &record.replacements[..] else {
+            panic!("{misheard:?}: one replacement, then none likelier: {record:?}");
+        };
         assert_eq!(best, "give me a large latte");
-        assert!(gain > MARGIN, "{record:?}");
+        assert!(*gain > MARGIN, "{record:?}");
+        // The last round scored the replacement's own neighbours: none likelier.
+        assert!(record.best.as_ref().is_some_and(|(_, g)| *g <= MARGIN));
         let better = better.expect("a replacement");
         assert_eq!(better.text, "give me a large latte");
         assert_eq!(better.intent.as_deref(), Some("orderDrink"));
@@ -61,6 +65,30 @@ fn the_value_spoken_replaces_a_misheard_one_in_its_slot() {
             Some("latte")
         );
     }
+}
+
+#[test]
+fn two_misheard_slots_are_corrected_one_at_a_time() {
+    let mut u = coffee_with_moonshine();
+    let pcm = spoken("give me a large latte");
+    let (record, better) = u
+        .rescore_command("give me a small mocha", &pcm)
+        .unwrap()
+        .unwrap();
+    let steps: Vec<&str> = record
+        .replacements
+        .iter()
+        .map(|(s, _)| s.as_str())
+        .collect();
+    assert_eq!(steps.len(), 2, "{record:?}");
+    assert_eq!(steps[1], "give me a large latte");
+    assert!(record.replacements.iter().all(|(_, g)| *g > MARGIN));
+    let better = better.expect("a replacement");
+    assert_eq!(better.slots.get("size").map(String::as_str), Some("large"));
+    assert_eq!(
+        better.slots.get("coffeeDrink").map(String::as_str),
+        Some("latte")
+    );
 }
 
 #[test]
@@ -137,8 +165,8 @@ fn the_noise_estimate_falls_as_noise_rises() {
         levels.windows(2).all(|w| w[0] > w[1]),
         "clean, 24, 12, 6, 0 dB: {levels:?}"
     );
-    // Clean speech is not rescored; speech at 6 dB is.
-    assert!(levels[0] > NOISY_DB && levels[3] < NOISY_DB, "{levels:?}");
+    // Clean speech estimates above 10 dB; speech at 6 dB below.
+    assert!(levels[0] > 10.0 && levels[3] < 10.0, "{levels:?}");
     assert!(
         emma_core::speech::denoise::speech_to_noise_db(&[0; 1600], &[0; 1600]).is_none(),
         "silence has no estimate"

@@ -378,7 +378,7 @@ impl Printer {
                         .as_ref()
                         .filter(|r| r.replaced)
                         .map(|r| format!(
-                            " (heard as \"{}\"; in noise Moonshine found this likelier)",
+                            " (heard as \"{}\"; Moonshine found this likelier)",
                             r.sentence
                         ))
                         .unwrap_or_default(),

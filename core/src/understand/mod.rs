@@ -807,8 +807,7 @@ impl Understander {
     /// in one slot) by the open-vocabulary recogniser's probability, and
     /// takes the likeliest ([`rescore`]); needs the agreement check
     /// ([`Self::set_agreement`]) and runs only where the transcript did not
-    /// confirm the command and the speech was noisy ([`rescore::NOISY_DB`]).
-    /// On by default.
+    /// confirm the command. On by default.
     pub fn set_rescoring(&mut self, on: bool) {
         self.rescoring = on;
     }
@@ -1318,8 +1317,8 @@ impl Understander {
 
     /// `found` with the likeliest of its neighbours when that is
     /// [`rescore::MARGIN`] likelier ([`Self::rescore_command`]), when
-    /// rescoring is on, the agreement check ran and did not confirm the
-    /// command, and the speech was noisy ([`rescore::NOISY_DB`]); else as it was.
+    /// rescoring is on and the agreement check ran and did not confirm the
+    /// command; else as it was.
     fn rescore(
         &mut self,
         mut found: Understood,
@@ -1333,15 +1332,12 @@ impl Understander {
             return Ok(found);
         }
         let raw = heard.raw.unwrap_or(heard.pcm);
-        let cleaned = match heard.raw {
-            Some(_) => std::borrow::Cow::Borrowed(heard.pcm),
-            None => std::borrow::Cow::Owned(emma_speech::denoise::denoise(raw)?),
-        };
-        let noise = emma_speech::denoise::speech_to_noise_db(raw, &cleaned);
-        let Some(snr) = noise.filter(|&db| db < rescore::NOISY_DB) else {
-            return Ok(found);
-        };
-        let (record, better) = match self.rescore_command(&found.text, raw) {
+        // Reported: how noisy the speech was, when RNNoise cleaned it.
+        let snr = heard
+            .raw
+            .and_then(|raw| emma_speech::denoise::speech_to_noise_db(raw, heard.pcm));
+        let transcript = found.agreement.as_ref().map(|a| a.transcript.clone());
+        let (record, better) = match self.rescore_heard(&found.text, raw, transcript.as_deref()) {
             Ok(Some(done)) => done,
             Ok(None) => return Ok(found),
             Err(e) => {
@@ -1355,7 +1351,7 @@ impl Understander {
             found.slots = better.slots;
         }
         found.rescored = Some(Box::new(rescore::Rescored {
-            speech_to_noise_db: Some(snr),
+            speech_to_noise_db: snr,
             ..record
         }));
         Ok(found)
@@ -1373,44 +1369,87 @@ impl Understander {
         text: &str,
         pcm: &[i16],
     ) -> Result<Option<(rescore::Rescored, Option<Understood>)>, UnderstandError> {
+        self.rescore_heard(text, pcm, None)
+    }
+
+    /// [`Self::rescore_command`], with the open-vocabulary transcript of
+    /// `pcm` when there is one: a neighbour whose words it has, and not the
+    /// command's, replaces the command when nearly as likely.
+    fn rescore_heard(
+        &mut self,
+        text: &str,
+        pcm: &[i16],
+        transcript: Option<&str>,
+    ) -> Result<Option<(rescore::Rescored, Option<Understood>)>, UnderstandError> {
         let Some(open) = self.open.as_mut() else {
             return Ok(None);
         };
+        let heard: Vec<String> = transcript
+            .map(|t| agree::normalise(self.intents.language(), t))
+            .unwrap_or_default();
         let t = std::time::Instant::now();
-        let Some(rescore::Neighbourhood {
-            sentence,
-            neighbours: near,
-        }) = rescore::neighbours(&self.intents, &self.slot_phrases, text)
-        else {
+        let mut record: Option<rescore::Rescored> = None;
+        let mut better: Option<rescore::Neighbour> = None;
+        // Greedy: the likeliest neighbour replaces the command, and its own
+        // neighbours are scored next (two slots misheard, one at a time).
+        for _ in 0..rescore::MAX_ROUNDS {
+            let current = better.as_ref().map_or(text, |n| n.sentence.as_str());
+            let Some(rescore::Neighbourhood {
+                sentence,
+                neighbours: near,
+            }) = rescore::neighbours(&self.intents, &self.slot_phrases, current)
+            else {
+                break;
+            };
+            let sentences: Vec<&str> = std::iter::once(sentence.as_str())
+                .chain(near.iter().map(|n| n.sentence.as_str()))
+                .collect();
+            let gains = match open.recognizer.compare(pcm, &sentences) {
+                Some(gains) => gains?,
+                None => return Ok(None),
+            };
+            let best = gains
+                .iter()
+                .enumerate()
+                .skip(1)
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, &g)| (i - 1, g));
+            let r = record.get_or_insert_with(|| rescore::Rescored {
+                sentence: sentence.clone(),
+                neighbours: 0,
+                best: None,
+                replaced: false,
+                replacements: vec![],
+                speech_to_noise_db: None,
+                ms: 0,
+            });
+            r.neighbours += near.len();
+            r.best = best.map(|(i, g)| (near[i].sentence.clone(), g));
+            // Nearly as likely, and what Moonshine wrote: the transcript breaks the tie.
+            let supported = gains
+                .iter()
+                .skip(1)
+                .enumerate()
+                .filter(|&(i, &g)| g > -rescore::TIE && near[i].heard_in(&heard))
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, &g)| (i, g));
+            let Some((i, gain)) = best.filter(|&(_, g)| g > rescore::MARGIN).or(supported) else {
+                break;
+            };
+            let Some(next) = near.into_iter().nth(i) else {
+                break;
+            };
+            r.replaced = true;
+            r.replacements.push((next.sentence.clone(), gain));
+            better = Some(next);
+        }
+        let Some(mut record) = record else {
             return Ok(None);
         };
-        let sentences: Vec<&str> = std::iter::once(sentence.as_str())
-            .chain(near.iter().map(|(s, _)| s.as_str()))
-            .collect();
-        let gains = match open.recognizer.compare(pcm, &sentences) {
-            Some(gains) => gains?,
-            None => return Ok(None),
-        };
-        let best = gains
-            .iter()
-            .enumerate()
-            .skip(1)
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, &g)| (i - 1, g));
-        let replaced = best.is_some_and(|(_, g)| g > rescore::MARGIN);
-        let record = rescore::Rescored {
-            sentence: sentence.clone(),
-            neighbours: near.len(),
-            best: best.map(|(i, g)| (near[i].0.clone(), g)),
-            replaced,
-            speech_to_noise_db: None,
-            ms: t.elapsed().as_millis() as u64,
-        };
-        tracing::debug!(command = %sentence, best = ?record.best, replaced, ms = record.ms, "rescored");
-        let better = best.filter(|_| replaced).and_then(|(i, _)| {
-            let (text, m) = near.into_iter().nth(i)?;
-            Some(recover::understood(&text, m, 1.0, "rescored".into()))
-        });
+        record.ms = t.elapsed().as_millis() as u64;
+        tracing::debug!(command = %record.sentence, best = ?record.best, replacements = ?record.replacements, ms = record.ms, "rescored");
+        let better =
+            better.map(|n| recover::understood(&n.sentence, n.command, 1.0, "rescored".into()));
         Ok(Some((record, better)))
     }
 
