@@ -209,8 +209,14 @@ fn verification_scores_match_the_sequential_passes() {
     // (one frame off every few utterances: the words' frames ratios), and
     // their front end's noise estimate had just heard the utterance itself
     // (the first utterance's whole-path ratios). The rejection thresholds are
-    // tenths apart (docs/understand.md).
+    // tenths apart (docs/understand.md). Since the recording the word loop
+    // keeps at most 3,000 HMMs per frame (`verifier::WORD_LOOP_MAX_HMMS`;
+    // the sequential passes kept PocketSphinx's 30,000): its best path
+    // scores a little differently, and the two word-loop ratios (columns 13
+    // and 14) moved by up to 0.11 on this stream (4 December), deciding the
+    // same (the rejection check above).
     for (col, w) in worst.iter().enumerate() {
-        assert!(*w <= 0.05, "column {}: differs by up to {w}", col + 10);
+        let bound = if col + 10 >= 13 { 0.15 } else { 0.05 };
+        assert!(*w <= bound, "column {}: differs by up to {w}", col + 10);
     }
 }
