@@ -1364,10 +1364,12 @@ impl Understander {
     /// Ranks the command `text` against its neighbours (another value in
     /// one slot, [`rescore`]) as what was said in `pcm`, with the
     /// open-vocabulary recogniser's probability: what was scored, and the
-    /// neighbour's command (intent and slots) when it is more than
-    /// [`rescore::MARGIN`] likelier. `None` without an open-vocabulary
-    /// recogniser that scores sentences ([`Self::set_agreement`]) or when
-    /// `text` is not a command of the intents. Runs whatever the noise.
+    /// neighbour's command (intent and slots) when one is more than
+    /// [`rescore::MARGIN`] likelier — after that neighbour's own neighbours
+    /// had their turn, at most [`rescore::MAX_ROUNDS`] rounds. `None`
+    /// without an open-vocabulary recogniser that scores sentences
+    /// ([`Self::set_agreement`]) or when `text` is not a command of the
+    /// intents. Runs whatever the noise.
     pub fn rescore_command(
         &mut self,
         text: &str,
