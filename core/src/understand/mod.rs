@@ -72,6 +72,9 @@ pub mod walk;
 
 /// [`Understood::via`] of a command [`splice`] made.
 const SPLICED: &str = "open-splice";
+/// [`Understood::via`] of a command that is the open-vocabulary
+/// transcript word for word ([`open`]).
+const TRANSCRIBED: &str = "open";
 
 pub use agree::{Agreement, AgreementRule};
 pub use calibrate::{Calibration, CalibrationError, CalibrationOptions};
@@ -320,7 +323,7 @@ impl Unsure {
 
     /// Whether the command found `via` a step (see [`Understood::via`]) was reconstructed.
     fn recovered(via: &str) -> bool {
-        !matches!(via, "grammar" | "nbest" | "partial" | "open")
+        !matches!(via, "grammar" | "nbest" | "partial" | TRANSCRIBED)
     }
 }
 
@@ -1331,7 +1334,7 @@ impl Understander {
         // Moonshine's transcript is this command word for word: its own
         // reading chose every value already (held out, 16 such commands
         // rescored, none replaced), and the customer would wait for nothing.
-        let transcribed = found.via == "open";
+        let transcribed = found.via == TRANSCRIBED;
         if !self.rescoring || found.intent.is_none() || !checked || transcribed {
             return Ok(found);
         }
@@ -1509,7 +1512,7 @@ impl Understander {
         let m = t.own.as_ref()?;
         let nothing_else = heard.intent.is_none() && heard.rejected != Some(Rejected::NotACommand);
         let allowed = if m.wildcards > 0 {
-            !sure || m.understood.via == "open"
+            !sure || m.understood.via == TRANSCRIBED
         } else {
             nothing_else
         };

@@ -59,7 +59,7 @@ pub(super) fn match_transcript(
     if let Some(m) = exact {
         let (wildcards, conf) = (m.wildcards, m.confidence);
         return Some(OpenMatch {
-            understood: understood(transcript, m, conf, "open".into()),
+            understood: understood(transcript, m, conf, super::TRANSCRIBED.into()),
             wildcards,
         });
     }

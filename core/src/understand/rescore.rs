@@ -193,7 +193,9 @@ impl Neighbour {
     /// Whether the open-vocabulary transcript `heard` (normalised words)
     /// has this neighbour's words and not the command's it replaced.
     pub fn heard_in(&self, heard: &[String]) -> bool {
-        let has = |phrase: &[String]| heard.windows(phrase.len()).any(|w| w == phrase);
+        let has = |phrase: &[String]| {
+            !phrase.is_empty() && heard.windows(phrase.len()).any(|w| w == phrase)
+        };
         !self.instead.is_empty() && has(&self.instead) && !has(&self.said)
     }
 }
@@ -228,6 +230,10 @@ pub(super) fn neighbours(
             continue;
         }
         let spoken = normalise(intents.language(), &value.text);
+        if spoken.is_empty() {
+            // No words of its own (punctuation only): nowhere to replace.
+            continue;
+        }
         let at: Vec<usize> = (0..words.len())
             .filter(|&i| words[i..].starts_with(&spoken))
             .collect();
@@ -364,5 +370,18 @@ lists:
         assert!(!n.heard_in(&heard("a large latte with milk")));
         assert!(!n.heard_in(&heard("with soy")));
         assert!(!n.heard_in(&[]));
+        // A neighbour without words on either side is never heard (and
+        // looking for no words must not panic).
+        let empty = Neighbour {
+            said: vec![],
+            instead: vec![],
+            ..n.clone()
+        };
+        assert!(!empty.heard_in(&heard("soy milk")));
+        let from_nothing = Neighbour {
+            said: vec![],
+            ..n.clone()
+        };
+        assert!(from_nothing.heard_in(&heard("with soy milk")));
     }
 }
