@@ -241,3 +241,49 @@ fn scoring_neighbours_together_gives_each_its_score_alone() {
     }
     assert_eq!(together[0], together[3], "the same sentence twice");
 }
+
+#[test]
+fn a_neighbour_left_unread_could_not_have_reached_its_floor() {
+    let model = model();
+    let speech = latte_order();
+    let sentences = [
+        "can i get a large latte with oat milk",
+        "can i get a small latte with oat milk",
+        "can i get a large mocha with oat milk",
+        "can i get a large latte with soy milk",
+        "can i get a large latte with oat milk",
+        "can i get a large lager with oat milk",
+        "could i get a large latte with oat milk",
+    ];
+    let all = model.compare(&speech, &sentences, &[]).unwrap();
+    assert!(
+        all.iter().all(Option::is_some),
+        "no floors: all read {all:?}"
+    );
+    // Each floor in turn, from one no neighbour reaches to one all do.
+    for floor in [2.0, 0.0, -1.0, -4.0, -10.0, -1e9] {
+        let floors = vec![floor; sentences.len()];
+        let bounded = model.compare(&speech, &sentences, &floors).unwrap();
+        for ((s, a), b) in sentences.iter().zip(&all).zip(&bounded) {
+            let a = a.unwrap();
+            match b {
+                Some(b) => assert!((a - b).abs() < 1e-3, "{s:?}: {b} read, {a} unbounded"),
+                None => assert!(a < floor, "{s:?} left unread at floor {floor}, but {a}"),
+            }
+        }
+        if floor <= -1e9 {
+            assert!(bounded.iter().all(Option::is_some), "{bounded:?}");
+        }
+    }
+    // The spoken sentence is likeliest, and its neighbours fall well short
+    // of it: at the rescoring margin most are not read at all.
+    let floors = vec![2.0; sentences.len()];
+    let bounded = model.compare(&speech, &sentences, &floors).unwrap();
+    let unread = bounded.iter().filter(|g| g.is_none()).count();
+    assert!(unread >= 3, "{bounded:?} against {all:?}");
+    assert_eq!(
+        bounded[4],
+        Some(0.0),
+        "the same sentence again is read: {bounded:?}"
+    );
+}

@@ -54,8 +54,10 @@ fn the_value_spoken_replaces_a_misheard_one_in_its_slot() {
         };
         assert_eq!(best, "give me a large latte");
         assert!(*gain > MARGIN, "{record:?}");
-        // The last round scored the replacement's own neighbours: none likelier.
-        assert!(record.best.as_ref().is_some_and(|(_, g)| *g <= MARGIN));
+        // The last round scored the replacement's own neighbours: none
+        // likelier (most not even read in full: they could not be).
+        assert!(record.best.as_ref().is_none_or(|(_, g)| *g <= MARGIN));
+        assert!(record.unread > 0, "{record:?}");
         let better = better.expect("a replacement");
         assert_eq!(better.text, "give me a large latte");
         assert_eq!(better.intent.as_deref(), Some("orderDrink"));
@@ -102,8 +104,13 @@ fn the_command_spoken_stays() {
     assert_eq!(record.sentence, "can i have a small cappuccino please");
     assert!(!record.replaced, "{record:?}");
     assert!(better.is_none());
-    let (_, gain) = record.best.unwrap();
-    assert!(gain < 0.0, "every neighbour is less likely: {gain}");
+    // Every neighbour is less likely: most were not even read in full (the
+    // start of their own words made them too unlikely to replace it).
+    assert!(record.unread * 2 > record.neighbours, "{record:?}");
+    assert!(
+        record.best.as_ref().is_none_or(|(_, g)| *g < 0.0),
+        "{record:?}"
+    );
 }
 
 #[test]

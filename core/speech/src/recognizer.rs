@@ -204,9 +204,16 @@ pub trait SpeechRecognizer: Send {
 
     /// How much likelier each of `sentences` (a grammar's lower-case words)
     /// is than the first as what was said in `pcm`: log probability ratios,
-    /// 0 for the first. `None` from recognisers that cannot score a given
-    /// sentence (only Moonshine can: [`crate::moonshine::MoonshineModel::compare`]).
-    fn compare(&mut self, _pcm: &[i16], _sentences: &[&str]) -> Option<Result<Vec<f64>>> {
+    /// 0 for the first; sentence `i` may be left unread (`None` in its
+    /// place) when it cannot be more than `floors[i]` likelier. `None` from
+    /// recognisers that cannot score a given sentence (only Moonshine can:
+    /// [`crate::moonshine::MoonshineModel::compare`]).
+    fn compare(
+        &mut self,
+        _pcm: &[i16],
+        _sentences: &[&str],
+        _floors: &[f64],
+    ) -> Option<Result<Vec<Option<f64>>>> {
         None
     }
 

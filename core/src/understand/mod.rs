@@ -1413,7 +1413,19 @@ impl Understander {
             let sentences: Vec<&str> = std::iter::once(sentence.as_str())
                 .chain(near.iter().map(|n| n.sentence.as_str()))
                 .collect();
-            let gains = match open.recognizer.compare(pcm, &sentences) {
+            // How likely a neighbour must be to replace the command: read
+            // in full only the neighbours that can be (the others cannot
+            // change the result).
+            let floors: Vec<f64> = std::iter::once(f64::NEG_INFINITY)
+                .chain(near.iter().map(|n| {
+                    if n.heard_in(&heard) {
+                        -rescore::TIE
+                    } else {
+                        rescore::MARGIN
+                    }
+                }))
+                .collect();
+            let gains = match open.recognizer.compare(pcm, &sentences, &floors) {
                 Some(gains) => gains?,
                 None => return Ok(None),
             };
@@ -1421,11 +1433,12 @@ impl Understander {
                 .iter()
                 .enumerate()
                 .skip(1)
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, &g)| (i - 1, g));
+                .filter_map(|(i, g)| Some((i - 1, (*g)?)))
+                .max_by(|a, b| a.1.total_cmp(&b.1));
             let r = record.get_or_insert_with(|| rescore::Rescored {
                 sentence: sentence.clone(),
                 neighbours: 0,
+                unread: 0,
                 best: None,
                 replaced: false,
                 replacements: vec![],
@@ -1433,15 +1446,16 @@ impl Understander {
                 ms: 0,
             });
             r.neighbours += near.len();
+            r.unread += gains.iter().filter(|g| g.is_none()).count();
             r.best = best.map(|(i, g)| (near[i].sentence.clone(), g));
             // Nearly as likely, and what Moonshine wrote: the transcript breaks the tie.
             let supported = gains
                 .iter()
                 .skip(1)
                 .enumerate()
-                .filter(|&(i, &g)| g > -rescore::TIE && near[i].heard_in(&heard))
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, &g)| (i, g));
+                .filter_map(|(i, g)| Some((i, (*g)?)))
+                .filter(|&(i, g)| g > -rescore::TIE && near[i].heard_in(&heard))
+                .max_by(|a, b| a.1.total_cmp(&b.1));
             let Some((i, gain)) = best.filter(|&(_, g)| g > rescore::MARGIN).or(supported) else {
                 break;
             };

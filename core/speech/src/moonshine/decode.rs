@@ -43,6 +43,11 @@ const PROPOSE: usize = 12;
 const MISSES: usize = 2;
 /// How far ahead in the draft a token the model wrote is looked for.
 const LOOK_AHEAD: usize = 3;
+/// How far (natural log) a candidate's bound may fall below the floor and
+/// the candidate still be read ([`Decoder::compare`]): the batched run that
+/// reads it rounds differently from the first's run that bounds it (by
+/// about 1e-5).
+const BOUND_SLACK: f64 = 0.01;
 /// Candidates scored in one decoder run at most.
 const MAX_BATCH: usize = 16;
 /// Bytes of encoder states and caches a batched decoder run may copy: each
@@ -276,12 +281,24 @@ impl Decoder {
     /// whole keeping its caches, and the others are read in batched decoder
     /// runs from the first's caches of the tokens they share with it at the
     /// start ([`plan`] groups them into as few runs as pays).
+    ///
+    /// **Only what can reach its floor is read.** A candidate's first token
+    /// that differs from the first's is predicted by the first's own run
+    /// (the tokens before it are the same), and every later token can only
+    /// lower its log probability, so that token's log probability minus
+    /// the first's window is an upper bound of the candidate's difference.
+    /// A candidate whose bound is below its floor (`floors[i]` for
+    /// candidate `i`; none past the end of `floors`) cannot reach it and is
+    /// not read: `None` in its place (branch and bound; with no floors
+    /// every candidate is read). What is read is exactly what reading every
+    /// candidate gives.
     pub fn compare(
         &self,
         audio: &[f32],
         candidates: &[Vec<u32>],
         context: Option<usize>,
-    ) -> Result<(f64, Vec<f64>)> {
+        floors: &[f64],
+    ) -> Result<(f64, Vec<Option<f64>>)> {
         let Some(first) = candidates.first() else {
             return Ok((0.0, vec![]));
         };
@@ -291,22 +308,38 @@ impl Decoder {
             .collect();
         let mut caches = self.empty_caches(1)?;
         let (logits, outputs) = self.run_decoder(1, &ids, &states, false, &caches, Want::Caches)?;
-        // The log probability of each of the first candidate's tokens.
-        let known: Vec<f64> = logit_rows(&logits, 1, ids.len())?
+        // The first's predictions after each of its tokens, and the log
+        // probability of each of its tokens.
+        let rows: Vec<&[f32]> = logit_rows(&logits, 1, ids.len())?.collect();
+        let known: Vec<f64> = rows
+            .iter()
             .zip(first)
             .map(|(row, &next)| log_probability(row, next))
             .collect();
         for (input, output) in outputs {
             caches[input] = Some(output);
         }
-        let mut out = vec![0.0; candidates.len()];
-        let windows: Vec<Window> = candidates
-            .iter()
-            .enumerate()
-            .skip(1)
-            .filter(|(_, c)| *c != first)
-            .map(|(i, c)| Window::of(i, c, first, context))
-            .collect();
+        let mut out: Vec<Option<f64>> = vec![None; candidates.len()];
+        out[0] = Some(0.0);
+        let mut windows: Vec<Window> = vec![];
+        for (i, c) in candidates.iter().enumerate().skip(1) {
+            if c == first {
+                out[i] = Some(0.0);
+                continue;
+            }
+            let w = Window::of(i, c, first, context);
+            // The candidate's first own token, predicted by the first's run.
+            let bound = match (rows.get(w.shared), c.get(w.shared)) {
+                (Some(row), Some(&next)) => {
+                    log_probability(row, next) - known[w.shared..w.first_end].iter().sum::<f64>()
+                }
+                _ => f64::INFINITY,
+            };
+            let floor = floors.get(i).copied().unwrap_or(f64::NEG_INFINITY);
+            if bound >= floor - BOUND_SLACK {
+                windows.push(w);
+            }
+        }
         // What one more candidate in a batch copies.
         let per_candidate: usize = std::iter::once(&*states)
             .chain(
@@ -329,7 +362,7 @@ impl Decoder {
             for (w, rows) in run.iter().zip(read) {
                 let theirs: f64 = rows[w.shared - from..w.end - from].iter().sum();
                 let ours: f64 = known[w.shared..w.first_end].iter().sum();
-                out[w.index] = theirs - ours;
+                out[w.index] = Some(theirs - ours);
             }
         }
         Ok((known.iter().sum(), out))

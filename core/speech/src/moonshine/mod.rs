@@ -171,8 +171,12 @@ impl MoonshineModel {
     /// likelier. Too short audio or no sentences: none; too long audio: an
     /// error, as for transcribing.
     pub fn score(&self, pcm: &[i16], sentences: &[&str]) -> Result<Vec<f64>> {
-        let (first, others) = self.compare_with(pcm, sentences, None)?;
-        Ok(others.into_iter().map(|d| first + d).collect())
+        let (first, others) = self.compare_with(pcm, sentences, None, &[])?;
+        // No floor: every sentence is read.
+        Ok(others
+            .into_iter()
+            .map(|d| first + d.unwrap_or(f64::NEG_INFINITY))
+            .collect())
     }
 
     /// How much likelier Moonshine finds each of `sentences` than the first
@@ -181,10 +185,18 @@ impl MoonshineModel {
     /// [`CONTEXT`] tokens after that: made to ask which value of a slot was
     /// said, with the grammar's sentence first and its neighbours (one other
     /// value each) after it. Read in a few batched decoder runs after one
-    /// encoding (about 0.3 s for 40 neighbours on 2 cores). Too short audio
-    /// or no sentences: none; too long audio: an error.
-    pub fn compare(&self, pcm: &[i16], sentences: &[&str]) -> Result<Vec<f64>> {
-        Ok(self.compare_with(pcm, sentences, Some(CONTEXT))?.1)
+    /// encoding (about 0.3 s for 40 neighbours on 2 cores). Sentence `i`
+    /// is not read when it cannot reach `floors[i]` (how much likelier than
+    /// the first it must be to matter; by a bound from the first's own
+    /// reading, [`decode::Decoder::compare`]): `None` in its place. Too
+    /// short audio or no sentences: none; too long audio: an error.
+    pub fn compare(
+        &self,
+        pcm: &[i16],
+        sentences: &[&str],
+        floors: &[f64],
+    ) -> Result<Vec<Option<f64>>> {
+        Ok(self.compare_with(pcm, sentences, Some(CONTEXT), floors)?.1)
     }
 
     fn compare_with(
@@ -192,7 +204,8 @@ impl MoonshineModel {
         pcm: &[i16],
         sentences: &[&str],
         context: Option<usize>,
-    ) -> Result<(f64, Vec<f64>)> {
+        floors: &[f64],
+    ) -> Result<(f64, Vec<Option<f64>>)> {
         let Some(audio) = Self::audio(pcm)? else {
             return Ok((0.0, vec![]));
         };
@@ -203,7 +216,7 @@ impl MoonshineModel {
         self.decoder
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .compare(&audio, &candidates, context)
+            .compare(&audio, &candidates, context, floors)
     }
 
     /// What Moonshine hears of `pcm`: its quiet ends trimmed, as floats.
@@ -338,8 +351,13 @@ impl SpeechRecognizer for MoonshineRecognizer {
         heard.clone_into(&mut self.draft);
     }
 
-    fn compare(&mut self, pcm: &[i16], sentences: &[&str]) -> Option<Result<Vec<f64>>> {
-        Some(self.model.compare(pcm, sentences))
+    fn compare(
+        &mut self,
+        pcm: &[i16],
+        sentences: &[&str],
+        floors: &[f64],
+    ) -> Option<Result<Vec<Option<f64>>>> {
+        Some(self.model.compare(pcm, sentences, floors))
     }
 
     fn set_grammar(&mut self, grammar: Option<&Grammar>) -> Result<GrammarReport> {
