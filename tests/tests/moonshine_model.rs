@@ -287,3 +287,30 @@ fn a_neighbour_left_unread_could_not_have_reached_its_floor() {
         "the same sentence again is read: {bounded:?}"
     );
 }
+
+/// `scripts/setup` stores the weights as floats (`scripts/moonshine-float-weights.py`):
+/// the installed model runs with them, and they hear and score as the 8-bit
+/// weights they were unpacked from (a directory with the `.ort` files alone).
+#[test]
+fn the_float_weights_hear_and_score_as_the_8_bit_ones() {
+    let float = model();
+    assert!(float.float_weights(), "scripts/setup writes the float weights");
+    let tmp = tempfile::tempdir().unwrap();
+    let packed = MoonshineModel::load(&model_dir(tmp.path(), &[])).unwrap();
+    assert!(!packed.float_weights());
+    let speech = latte_order();
+    let a = float.transcribe(&speech).unwrap();
+    let b = packed.transcribe(&speech).unwrap();
+    assert!(!a.is_empty());
+    assert_eq!(a, b, "the same transcript");
+    let sentences = [
+        "can i get a large latte with oat milk",
+        "can i get a small latte with oat milk",
+        "can i get a large mocha with soy milk",
+    ];
+    let x = float.score(&speech, &sentences).unwrap();
+    let y = packed.score(&speech, &sentences).unwrap();
+    for ((s, x), y) in sentences.iter().zip(&x).zip(&y) {
+        assert!((x - y).abs() < 0.01, "{s:?}: {x} with float weights, {y} with 8-bit");
+    }
+}

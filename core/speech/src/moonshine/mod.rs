@@ -18,6 +18,16 @@
 //! inside it is a C++ exception that aborts the process. The decoding here
 //! gives the same transcripts (compared on real recordings, `docs/understand.md`).
 //!
+//! Weights: the wheel's `.ort` models store each weight matrix as 8-bit
+//! integers that three nodes turn back into floats at the start of every
+//! run, so every decoder step unpacked all 41 million weights again (30 of
+//! a step's 35 ms on 2 cores, by ONNX Runtime's profiler). `scripts/setup`
+//! therefore writes the same graphs with float weights beside them
+//! (`scripts/moonshine-float-weights.py`: `encoder_model.onnx`,
+//! `decoder_model_merged.onnx`), and [`MoonshineModel::load`] takes that
+//! pair when it is there ([`FLOAT_FILES`]): the same transcripts, a step in
+//! about 6 ms, for 110 MB more memory and a second more to load.
+//!
 //! Input length: below [`MIN_SAMPLES`] the model's convolution stack has no
 //! output, so shorter audio gives an empty result. The model accepts up to
 //! 64 s, but its attention's memory grows with the square of the length, so
@@ -62,6 +72,10 @@ const FILES: [&str; 3] = [
     "tokenizer.bin",
 ];
 
+/// The float-weight form of [`FILES`]' two models
+/// (`scripts/moonshine-float-weights.py`), used when both are there.
+pub const FLOAT_FILES: [&str; 2] = ["encoder_model.onnx", "decoder_model_merged.onnx"];
+
 /// The registry name of the English model `scripts/setup` installs.
 pub const ENGLISH_MODEL: &str = "moonshine-base-en";
 /// Tokens after a difference that [`MoonshineModel::compare`] judges a
@@ -81,18 +95,22 @@ pub struct MoonshineModel {
     tokenizer: tokenizer::Tokenizer,
     path: PathBuf,
     last: Mutex<Steps>,
+    /// The weights are the float form ([`FLOAT_FILES`]).
+    float_weights: bool,
 }
 
 impl std::fmt::Debug for MoonshineModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MoonshineModel")
             .field("path", &self.path)
+            .field("float_weights", &self.float_weights)
             .finish_non_exhaustive()
     }
 }
 
 impl MoonshineModel {
-    /// Loads the model in `dir` (ONNX Runtime from `dir/lib`).
+    /// Loads the model in `dir` (ONNX Runtime from `dir/lib`), with its
+    /// float weights when `dir` has them ([`FLOAT_FILES`]).
     pub fn load(dir: &Path) -> Result<Self> {
         let missing: Vec<&str> = FILES
             .iter()
@@ -107,8 +125,14 @@ impl MoonshineModel {
             });
         }
         let runtime = runtime::Runtime::open(&dir.join("lib"))?;
-        let encoder = runtime.session(&dir.join(FILES[0]))?;
-        let decoder = runtime.session(&dir.join(FILES[1]))?;
+        let float_weights = FLOAT_FILES.iter().all(|f| dir.join(f).is_file());
+        let [encoder, decoder] = if float_weights {
+            FLOAT_FILES
+        } else {
+            [FILES[0], FILES[1]]
+        };
+        let encoder = runtime.session(&dir.join(encoder))?;
+        let decoder = runtime.session(&dir.join(decoder))?;
         let decoder = decode::Decoder::new(runtime, encoder, decoder).map_err(|e| {
             SpeechError::ModelLoad {
                 engine: "moonshine",
@@ -121,7 +145,14 @@ impl MoonshineModel {
             tokenizer: tokenizer::Tokenizer::load(&dir.join(FILES[2]))?,
             path: dir.to_owned(),
             last: Mutex::new(Steps::default()),
+            float_weights,
         })
+    }
+
+    /// Whether the model runs with float weights ([`FLOAT_FILES`]) rather
+    /// than the 8-bit weights it unpacks on every run.
+    pub fn float_weights(&self) -> bool {
+        self.float_weights
     }
 
     /// The model directory.
