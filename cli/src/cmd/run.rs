@@ -77,9 +77,9 @@ pub struct RunArgs {
     #[arg(long)]
     agreement: bool,
     /// Hear with PocketSphinx alone even when Moonshine is installed: each
-    /// reply comes about 0.1 s sooner (2 cores) and about 550 MiB less is
-    /// held, but far more questions and chatter are taken for commands
-    /// (docs/understand.md).
+    /// reply comes about 0.05 s sooner (2 cores; 0.15 s at the 95th
+    /// percentile) and about 650 MiB less is held, but far more questions
+    /// and chatter are taken for commands (docs/understand.md).
     #[arg(long, conflicts_with = "agreement")]
     fast: bool,
     /// Understand wildcard slots ("add {item} to my shopping list") from an
