@@ -294,7 +294,10 @@ fn a_neighbour_left_unread_could_not_have_reached_its_floor() {
 #[test]
 fn the_float_weights_hear_and_score_as_the_8_bit_ones() {
     let float = model();
-    assert!(float.float_weights(), "scripts/setup writes the float weights");
+    assert!(
+        float.float_weights(),
+        "scripts/setup writes the float weights"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let packed = MoonshineModel::load(&model_dir(tmp.path(), &[])).unwrap();
     assert!(!packed.float_weights());
@@ -311,6 +314,9 @@ fn the_float_weights_hear_and_score_as_the_8_bit_ones() {
     let x = float.score(&speech, &sentences).unwrap();
     let y = packed.score(&speech, &sentences).unwrap();
     for ((s, x), y) in sentences.iter().zip(&x).zip(&y) {
-        assert!((x - y).abs() < 0.01, "{s:?}: {x} with float weights, {y} with 8-bit");
+        assert!(
+            (x - y).abs() < 0.01,
+            "{s:?}: {x} with float weights, {y} with 8-bit"
+        );
     }
 }
