@@ -163,7 +163,9 @@ impl Worker {
         self.refresh_lists();
         loop {
             let req = if self.held.is_empty() {
-                requests.recv().ok()
+                // The next request often follows the last turn within
+                // microseconds (an app's loop of text turns): see `wait`.
+                super::wait::recv_soon(&requests, super::wait::POLL).ok()
             } else {
                 match requests.recv_timeout(HELD_POLL) {
                     Ok(req) => Some(req),

@@ -60,6 +60,7 @@ mod services;
 pub mod shadow;
 pub mod touchpoints;
 mod tts;
+mod wait;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -260,7 +261,7 @@ impl Assistant {
                 let _ = tx.send(t);
             }),
         })?;
-        rx.recv().map_err(|_| AssistantError::Stopped)?
+        wait::recv_soon(&rx, wait::POLL).map_err(|_| AssistantError::Stopped)?
     }
 
     /// Handles typed text as one utterance.
