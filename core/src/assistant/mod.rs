@@ -265,14 +265,21 @@ impl Assistant {
     }
 
     /// Handles typed text as one utterance.
+    ///
+    /// The reply is polled for up to 100 µs before
+    /// the call yields to its executor: a text turn usually ends by then, and
+    /// the executor is not woken from another thread for it.
     pub async fn process_text_async(&self, text: &str) -> Result<Turn, AssistantError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
         self.send(Request::Text {
             text: text.to_string(),
             reply: Box::new(move |t| {
                 let _ = tx.send(t);
             }),
         })?;
+        if let Some(turn) = wait::try_soon(&mut rx, wait::ASYNC_POLL) {
+            return turn.map_err(|_| AssistantError::Stopped)?;
+        }
         rx.await.map_err(|_| AssistantError::Stopped)?
     }
 

@@ -10,7 +10,9 @@
 //! split between runs of the Rust baseline). [`recv_soon`] polls for a
 //! short while first, yielding the core between polls (so a thread on the
 //! same core runs meanwhile), and only then sleeps: a message that comes in
-//! time is taken without a wake-up at all.
+//! time is taken without a wake-up at all. [`try_soon`] does the same for
+//! an async turn's reply, for a shorter while ([`ASYNC_POLL`]), before the
+//! turn yields to its executor.
 
 use std::sync::mpsc::{Receiver, RecvError, TryRecvError};
 use std::time::{Duration, Instant};
@@ -19,6 +21,31 @@ use std::time::{Duration, Instant};
 /// (tens of microseconds) fit; a spoken turn (hundreds of milliseconds)
 /// costs this much polling, once.
 pub const POLL: Duration = Duration::from_micros(200);
+
+/// How long an async text turn ([`super::Assistant::process_text_async`])
+/// polls for its reply before it yields to its executor: a text turn
+/// usually ends within it (about 60 µs), so the caller's executor is not
+/// woken from another thread for it; longer turns block the executor's
+/// thread this long, once.
+pub const ASYNC_POLL: Duration = Duration::from_micros(100);
+
+/// The message of `rx` if it comes within `poll` (polling, yielding the
+/// core between polls); `None` when it has not come by then (await `rx`).
+pub fn try_soon<T>(
+    rx: &mut tokio::sync::oneshot::Receiver<T>,
+    poll: Duration,
+) -> Option<Result<T, RecvError>> {
+    use tokio::sync::oneshot::error::TryRecvError;
+    let start = Instant::now();
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Some(Ok(v)),
+            Err(TryRecvError::Closed) => return Some(Err(RecvError)),
+            Err(TryRecvError::Empty) if start.elapsed() >= poll => return None,
+            Err(TryRecvError::Empty) => std::thread::yield_now(),
+        }
+    }
+}
 
 /// The next message of `rx`, polling for `poll` (yielding between polls)
 /// before blocking. `Err` when every sender is gone.
@@ -38,6 +65,25 @@ pub fn recv_soon<T>(rx: &Receiver<T>, poll: Duration) -> Result<T, RecvError> {
 mod tests {
     use super::*;
     use std::sync::mpsc;
+
+    #[test]
+    fn a_reply_in_time_is_taken_and_a_late_one_is_left_to_await() {
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        tx.send(1).unwrap();
+        assert_eq!(try_soon(&mut rx, ASYNC_POLL), Some(Ok(1)));
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<i32>();
+        let t = Instant::now();
+        assert_eq!(try_soon(&mut rx, ASYNC_POLL), None, "nothing came");
+        assert!(t.elapsed() >= ASYNC_POLL);
+        tx.send(2).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(rx), Ok(2), "still there to await");
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<i32>();
+        drop(tx);
+        assert_eq!(try_soon(&mut rx, ASYNC_POLL), Some(Err(RecvError)));
+    }
 
     #[test]
     fn a_message_is_taken_whether_it_comes_while_polling_or_after() {
