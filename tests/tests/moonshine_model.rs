@@ -187,16 +187,20 @@ fn latte_order() -> Vec<i16> {
         .samples
 }
 
+/// The sentence [`latte_order`] speaks, then three neighbours (one slot's
+/// value changed each).
+const LATTE_AND_NEIGHBOURS: [&str; 4] = [
+    "can i get a large latte with oat milk",
+    "can i get a small latte with oat milk",
+    "can i get a large mocha with oat milk",
+    "can i get a large latte with soy milk",
+];
+
 #[test]
 fn moonshine_finds_the_sentence_spoken_likelier_than_its_neighbours() {
     let model = model();
     let speech = latte_order();
-    let sentences = [
-        "can i get a large latte with oat milk",
-        "can i get a small latte with oat milk",
-        "can i get a large mocha with oat milk",
-        "can i get a large latte with soy milk",
-    ];
+    let sentences = LATTE_AND_NEIGHBOURS;
     let scores = model.score(&speech, &sentences).unwrap();
     assert_eq!(scores.len(), sentences.len());
     assert!(
@@ -246,15 +250,12 @@ fn scoring_neighbours_together_gives_each_its_score_alone() {
 fn a_neighbour_left_unread_could_not_have_reached_its_floor() {
     let model = model();
     let speech = latte_order();
-    let sentences = [
-        "can i get a large latte with oat milk",
-        "can i get a small latte with oat milk",
-        "can i get a large mocha with oat milk",
-        "can i get a large latte with soy milk",
+    let mut sentences = LATTE_AND_NEIGHBOURS.to_vec();
+    sentences.extend([
         "can i get a large latte with oat milk",
         "can i get a large lager with oat milk",
         "could i get a large latte with oat milk",
-    ];
+    ]);
     let all = model.compare(&speech, &sentences, &[]).unwrap();
     assert!(
         all.iter().all(Option::is_some),
