@@ -266,9 +266,9 @@ impl Assistant {
 
     /// Handles typed text as one utterance.
     ///
-    /// The reply is polled for up to 100 µs before
-    /// the call yields to its executor: a text turn usually ends by then, and
-    /// the executor is not woken from another thread for it.
+    /// The reply is polled for up to 100 µs before the call yields to its
+    /// executor: a text turn usually ends by then, and the executor is not
+    /// woken from another thread for it.
     pub async fn process_text_async(&self, text: &str) -> Result<Turn, AssistantError> {
         let (tx, mut rx) = tokio::sync::oneshot::channel();
         self.send(Request::Text {

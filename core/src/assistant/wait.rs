@@ -36,28 +36,36 @@ pub fn try_soon<T>(
     poll: Duration,
 ) -> Option<Result<T, RecvError>> {
     use tokio::sync::oneshot::error::TryRecvError;
-    let start = Instant::now();
-    loop {
-        match rx.try_recv() {
-            Ok(v) => return Some(Ok(v)),
-            Err(TryRecvError::Closed) => return Some(Err(RecvError)),
-            Err(TryRecvError::Empty) if start.elapsed() >= poll => return None,
-            Err(TryRecvError::Empty) => std::thread::yield_now(),
-        }
-    }
+    poll_for(poll, || match rx.try_recv() {
+        Ok(v) => Some(Ok(v)),
+        Err(TryRecvError::Closed) => Some(Err(RecvError)),
+        Err(TryRecvError::Empty) => None,
+    })
 }
 
 /// The next message of `rx`, polling for `poll` (yielding between polls)
 /// before blocking. `Err` when every sender is gone.
 pub fn recv_soon<T>(rx: &Receiver<T>, poll: Duration) -> Result<T, RecvError> {
+    poll_for(poll, || match rx.try_recv() {
+        Ok(v) => Some(Ok(v)),
+        Err(TryRecvError::Disconnected) => Some(Err(RecvError)),
+        Err(TryRecvError::Empty) => None,
+    })
+    .unwrap_or_else(|| rx.recv())
+}
+
+/// What `attempt` gives, tried again (yielding the core in between) until
+/// it gives something or `poll` has passed; `None` then.
+fn poll_for<T>(poll: Duration, mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();
     loop {
-        match rx.try_recv() {
-            Ok(v) => return Ok(v),
-            Err(TryRecvError::Disconnected) => return Err(RecvError),
-            Err(TryRecvError::Empty) if start.elapsed() >= poll => return rx.recv(),
-            Err(TryRecvError::Empty) => std::thread::yield_now(),
+        if let Some(v) = attempt() {
+            return Some(v);
         }
+        if start.elapsed() >= poll {
+            return None;
+        }
+        std::thread::yield_now();
     }
 }
 

@@ -1413,17 +1413,17 @@ impl Understander {
             let sentences: Vec<&str> = std::iter::once(sentence.as_str())
                 .chain(near.iter().map(|n| n.sentence.as_str()))
                 .collect();
-            // How likely a neighbour must be to replace the command: read
-            // in full only the neighbours that can be (the others cannot
-            // change the result).
+            // Which neighbours the transcript has: they replace the command
+            // when nearly as likely (`TIE`), the others only when clearly
+            // likelier (`MARGIN`). Only neighbours that can reach their
+            // floor are read in full; the others cannot change the result.
+            let written: Vec<bool> = near.iter().map(|n| n.heard_in(&heard)).collect();
             let floors: Vec<f64> = std::iter::once(f64::NEG_INFINITY)
-                .chain(near.iter().map(|n| {
-                    if n.heard_in(&heard) {
-                        -rescore::TIE
-                    } else {
-                        rescore::MARGIN
-                    }
-                }))
+                .chain(
+                    written
+                        .iter()
+                        .map(|&w| if w { -rescore::TIE } else { rescore::MARGIN }),
+                )
                 .collect();
             let gains = match open.recognizer.compare(pcm, &sentences, &floors) {
                 Some(gains) => gains?,
@@ -1454,7 +1454,7 @@ impl Understander {
                 .skip(1)
                 .enumerate()
                 .filter_map(|(i, g)| Some((i, (*g)?)))
-                .filter(|&(i, g)| g > -rescore::TIE && near[i].heard_in(&heard))
+                .filter(|&(i, g)| g > -rescore::TIE && written[i])
                 .max_by(|a, b| a.1.total_cmp(&b.1));
             let Some((i, gain)) = best.filter(|&(_, g)| g > rescore::MARGIN).or(supported) else {
                 break;

@@ -30,8 +30,8 @@
 //! 100 neighbours stop there at 12 dB and 9 of 10 at 6 dB; rescoring took
 //! 65 ms per rescored utterance at 12 dB instead of 356 ms, 111 ms instead
 //! of 392 at 6 dB, with the same results). It runs only where it can
-//! help: when the transcript has not confirmed the command already (same intent, every
-//! slot heard). It ran only in noise at first (below 10 dB by what RNNoise
+//! help: when the transcript has not confirmed the command already (same
+//! intent, every slot heard). It ran only in noise at first (below 10 dB by what RNNoise
 //! removes); run on all speech it made two more held-out recordings right
 //! (one clean, one at 12 dB) and none wrong (`docs/understand.md`).
 //!
