@@ -236,19 +236,28 @@ pub fn coffee_commands() -> Vec<SpokenCommand> {
 /// (HassTurnOn, HassTurnOff, HassLightSet), the language-wide `_common.yaml`,
 /// `lists/`, `rules/` and the fixtures, under `dir`; returns its root.
 pub fn ha_light_tree(dir: &Path) -> anyhow::Result<PathBuf> {
+    ha_tree(
+        &dir.join("ha-lights"),
+        &[
+            "light_HassTurnOn.yaml",
+            "light_HassTurnOff.yaml",
+            "light_HassLightSet.yaml",
+        ],
+    )
+}
+
+/// Builds a Home Assistant intents tree at `root` with the English sentence
+/// files `sentences` (names in `sentences/en/` of the shared snapshot), the
+/// language-wide `_common.yaml`, `lists/`, `rules/` and the test fixtures;
+/// returns `root`.
+pub fn ha_tree(root: &Path, sentences: &[&str]) -> anyhow::Result<PathBuf> {
     let src = crate::shared_data().join("ha-intents");
-    let root = dir.join("ha-lights");
-    let sentences = root.join("sentences/en");
+    let sentence_dir = root.join("sentences/en");
     let tests = root.join("tests/en");
-    std::fs::create_dir_all(&sentences)?;
+    std::fs::create_dir_all(&sentence_dir)?;
     std::fs::create_dir_all(&tests)?;
-    for f in [
-        "_common.yaml",
-        "light_HassTurnOn.yaml",
-        "light_HassTurnOff.yaml",
-        "light_HassLightSet.yaml",
-    ] {
-        std::fs::copy(src.join("sentences/en").join(f), sentences.join(f))
+    for f in std::iter::once(&"_common.yaml").chain(sentences) {
+        std::fs::copy(src.join("sentences/en").join(f), sentence_dir.join(f))
             .with_context(|| format!("cannot copy {f} from {}", src.display()))?;
     }
     std::fs::copy(
@@ -258,7 +267,7 @@ pub fn ha_light_tree(dir: &Path) -> anyhow::Result<PathBuf> {
     for d in ["lists", "rules"] {
         copy_dir(&src.join(d), &root.join(d))?;
     }
-    Ok(root)
+    Ok(root.to_owned())
 }
 
 fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {

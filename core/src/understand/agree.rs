@@ -21,11 +21,12 @@
 //! [`AgreementRule`] says how the first two combine; `docs/understand.md` has
 //! the measured trade-off.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use emma_intent::{Context, IntentEngine};
 use serde::Serialize;
 
+use super::Understood;
 use super::sounds::Pronunciations;
 
 /// What the open-vocabulary transcript of an utterance said about a grammar hypothesis.
@@ -59,33 +60,67 @@ pub struct SlotsHeard {
     pub said: usize,
     /// Of those, the slots the transcript has a word of, by sound.
     pub heard: usize,
+    /// Of those heard, the slots whose value is one of the grammar's, not
+    /// open text: a wildcard's words are whatever was said, so hearing
+    /// them says nothing about the command ("is the best in the world",
+    /// completed into a timer's "{conversation_command} in five minutes").
+    pub listed: usize,
 }
 
 impl SlotsHeard {
-    /// Counts the slots of `slots` (name → value) said in `grammar` (the
-    /// grammar's sentence, normalised) and heard in `transcript` (normalised).
+    /// Counts the slots of `slots` (name → value; the names in `open` are
+    /// open text) said in `grammar` (the grammar's sentence, normalised) and
+    /// heard in `transcript` (normalised).
+    ///
+    /// A slot is heard by a transcript word that is not the transcript's
+    /// copy of one of the sentence's other words: each word the sentence
+    /// says outside its slots takes one equal word of the transcript out of
+    /// the comparison first. Short words sound alike easily ("what" and
+    /// "light" are a phone of the same class apart, and a vowel), so
+    /// without this "What is on my calendar today?" heard "what is our
+    /// light"'s light in its own "what".
     pub fn count(
         sounds: &Pronunciations,
         lang: &str,
         grammar: &[String],
         slots: &BTreeMap<String, String>,
+        open: &BTreeSet<String>,
         transcript: &[String],
     ) -> SlotsHeard {
+        let said: Vec<(&String, Vec<String>)> = slots
+            .iter()
+            .map(|(name, value)| {
+                let words = normalise(lang, value)
+                    .into_iter()
+                    .filter(|w| grammar.contains(w))
+                    .collect();
+                (name, words)
+            })
+            .collect();
+        let mut carrier = grammar.to_vec();
+        for w in said.iter().flat_map(|(_, words)| words) {
+            if let Some(i) = carrier.iter().position(|c| c == w) {
+                carrier.remove(i);
+            }
+        }
+        let mut rest = transcript.to_vec();
+        for c in &carrier {
+            if let Some(i) = rest.iter().position(|t| t == c) {
+                rest.remove(i);
+            }
+        }
         let mut out = SlotsHeard::default();
-        for value in slots.values() {
-            let said: Vec<String> = normalise(lang, value)
-                .into_iter()
-                .filter(|w| grammar.contains(w))
-                .collect();
+        for (name, said) in said {
             if said.is_empty() {
                 continue;
             }
             out.said += 1;
             if said
                 .iter()
-                .any(|w| transcript.iter().any(|t| sounds.sound_alike(w, t)))
+                .any(|w| rest.iter().any(|t| sounds.sound_alike(w, t)))
             {
                 out.heard += 1;
+                out.listed += usize::from(!open.contains(name));
             }
         }
         out
@@ -128,9 +163,42 @@ impl Agreement {
     /// then makes no sense; an empty transcript (heard nothing) is no
     /// evidence either way.
     pub fn contradicts(&self) -> bool {
-        !self.same_intent
-            && (self.words < OTHER_WORDS || self.slots.none_heard())
-            && self.said().is_some()
+        self.other_words()
+            || (!self.same_intent && self.slots.none_heard() && self.said().is_some())
+    }
+
+    /// The first half of [`Agreement::contradicts`]: words, not the
+    /// command's intent, and fewer than [`OTHER_WORDS`] of them the
+    /// command's. Another command's slots may still be heard in them
+    /// (rescoring may find it), but not another sentence's words.
+    pub fn other_words(&self) -> bool {
+        !self.same_intent && self.words < OTHER_WORDS && self.said().is_some()
+    }
+
+    /// The same transcript compared with `command` (its text, intent and
+    /// slots), a command that rescoring or splicing made of the one this
+    /// agreement was about: the transcript's intent, read once, is kept.
+    pub fn about(&self, lang: &str, sounds: &Pronunciations, command: &Understood) -> Agreement {
+        measure(
+            lang,
+            sounds,
+            command,
+            command.intent.as_deref().unwrap_or_default(),
+            &self.transcript,
+            self.intent.clone(),
+            self.ms,
+        )
+    }
+
+    /// Whether the transcript, which heard words and not the command's
+    /// intent, has none of the command's slots that hold one of the
+    /// grammar's values ([`SlotsHeard::listed`]; open text does not count).
+    /// A command rebuilt from part of what was heard (completed, aligned
+    /// to the nearest sentence, spliced) is then the recovery step's, not
+    /// the speaker's: "Turn up the heating." is not "turn off the" completed
+    /// into some device, nor "Who is the best singer in the world?" a timer.
+    pub fn misses_listed_slots(&self) -> bool {
+        !self.same_intent && self.slots.listed == 0 && self.said().is_some()
     }
 
     /// The transcript without surrounding space when it has words; `None`
@@ -176,14 +244,13 @@ impl AgreementRule {
 }
 
 /// Compares `transcript` (open vocabulary) with the grammar hypothesis
-/// `grammar_text` that was understood as `intent` with `slots`; `sounds`
-/// says which words sound alike.
+/// `command` (its text, slots and open slots) understood as `intent`;
+/// `sounds` says which words sound alike.
 pub fn compare(
     intents: &IntentEngine,
     sounds: &Pronunciations,
-    grammar_text: &str,
+    command: &Understood,
     intent: &str,
-    slots: &BTreeMap<String, String>,
     transcript: &str,
     ms: u64,
 ) -> Agreement {
@@ -201,13 +268,35 @@ pub fn compare(
             .or_else(|| intents.recognize(&heard.join(" "), &ctx).best)
             .map(|m| m.intent.to_string())
     };
-    let grammar = normalise(&lang, grammar_text);
+    measure(&lang, sounds, command, intent, transcript, text_intent, ms)
+}
+
+/// The agreement of `transcript`, whose own intent is `text_intent`, with
+/// `command` understood as `intent`.
+fn measure(
+    lang: &str,
+    sounds: &Pronunciations,
+    command: &Understood,
+    intent: &str,
+    transcript: &str,
+    text_intent: Option<String>,
+    ms: u64,
+) -> Agreement {
+    let heard = normalise(lang, transcript);
+    let grammar = normalise(lang, &command.text);
     Agreement {
         transcript: transcript.to_owned(),
         same_intent: text_intent.as_deref() == Some(intent),
         intent: text_intent,
         words: word_share(&grammar, &heard),
-        slots: SlotsHeard::count(sounds, &lang, &grammar, slots, &heard),
+        slots: SlotsHeard::count(
+            sounds,
+            lang,
+            &grammar,
+            &command.slots,
+            &command.open_slots,
+            &heard,
+        ),
         ms,
     }
 }
@@ -324,7 +413,11 @@ mod tests {
             intent: None,
             same_intent,
             words,
-            slots: SlotsHeard { said: 1, heard: 1 },
+            slots: SlotsHeard {
+                said: 1,
+                heard: 1,
+                listed: 1,
+            },
             ms: 0,
         };
         assert!(with("x", true, 0.0).confirms());
@@ -353,25 +446,57 @@ mod tests {
                 .collect()
         };
         let count = |grammar: &str, s: &BTreeMap<String, String>, transcript: &str| {
-            SlotsHeard::count(&sounds, "en", &words(grammar), s, &words(transcript))
+            SlotsHeard::count(
+                &sounds,
+                "en",
+                &words(grammar),
+                s,
+                &BTreeSet::new(),
+                &words(transcript),
+            )
         };
         let roast = slots(&[("roast", "light roast")]);
         // The sentence says "light", not "roast": only "light" can be heard.
         let broke = count("give me a light", &roast, "Give me a break.");
-        assert_eq!(broke, SlotsHeard { said: 1, heard: 0 });
+        assert_eq!(
+            broke,
+            SlotsHeard {
+                said: 1,
+                heard: 0,
+                listed: 0
+            }
+        );
         assert!(broke.none_heard());
         // A mishearing by sound still hears the slot ("rose" for "roast").
         let rose = count("give me a light roast", &roast, "Give me a light rose.");
-        assert_eq!(rose, SlotsHeard { said: 1, heard: 1 });
+        assert_eq!(
+            rose,
+            SlotsHeard {
+                said: 1,
+                heard: 1,
+                listed: 1
+            }
+        );
         assert_eq!(
             count("give me a dark roast", &roast, "Give me a light rose."),
-            SlotsHeard { said: 1, heard: 1 },
+            SlotsHeard {
+                said: 1,
+                heard: 1,
+                listed: 1
+            },
             "one word of the slot is enough"
         );
         // Slots the sentence does not say (fixed or context slots) do not count.
         let fixed = slots(&[("domain", "light"), ("size", "small")]);
         let song = count("sing me a small", &fixed, "Sing me a song.");
-        assert_eq!(song, SlotsHeard { said: 1, heard: 0 });
+        assert_eq!(
+            song,
+            SlotsHeard {
+                said: 1,
+                heard: 0,
+                listed: 0
+            }
+        );
         assert!(!SlotsHeard::default().none_heard());
         // Shared opening words no longer hide another sentence.
         let a = Agreement {
@@ -396,6 +521,138 @@ mod tests {
                 ..a
             }
             .contradicts()
+        );
+    }
+
+    #[test]
+    fn a_rebuilt_command_needs_a_listed_slot_in_the_transcript() {
+        let sounds = Pronunciations::parse(
+            "is IH Z\nthe DH AH\nbest B EH S T\nin IH N\nworld W ER L D\n\
+             lock L AA K\nturn T ER N\noff AO F\nup AH P\nheating HH IY T IH NG\n\
+             what W AH T\nlight L AY T\nour AW ER\non AA N\nmy M AY\n\
+             calendar K AE L AH N D ER\ntoday T AH D EY\nlamp L AE M P",
+        );
+        let slots = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let open = BTreeSet::from(["conversation_command".to_owned()]);
+        let agreement = |grammar: &str, s: &BTreeMap<String, String>, transcript: &str| {
+            let heard =
+                SlotsHeard::count(&sounds, "en", &words(grammar), s, &open, &words(transcript));
+            Agreement {
+                transcript: transcript.into(),
+                intent: None,
+                same_intent: false,
+                words: 0.8,
+                slots: heard,
+                ms: 0,
+            }
+        };
+        // Open text is heard (it is whatever was said) but names nothing of the grammar.
+        let timer = slots(&[("conversation_command", "is the best in the world")]);
+        let best = agreement(
+            "is the best in the world",
+            &timer,
+            "Who is the best singer in the world?",
+        );
+        assert_eq!(
+            best.slots,
+            SlotsHeard {
+                said: 1,
+                heard: 1,
+                listed: 0
+            }
+        );
+        assert!(best.misses_listed_slots());
+        assert!(!best.contradicts(), "the words alone agree");
+        // No slot at all ("turn off the", completed into an intent without a device).
+        let off = agreement("turn off the", &slots(&[]), "Turn up the heating.");
+        assert!(off.misses_listed_slots());
+        assert!(!off.other_words(), "three of four words are shared");
+        // The same transcript about a command changed since (by rescoring):
+        // its words and slots are counted again, its intent kept.
+        let changed = Understood {
+            text: "turn off the lock".into(),
+            intent: Some("HassTurnOff".into()),
+            slots: slots(&[("domain", "lock")]),
+            ..Understood::nothing()
+        };
+        let again = Agreement {
+            transcript: "Turn off the lock.".into(),
+            ..off.clone()
+        }
+        .about("en", &sounds, &changed);
+        assert_eq!(
+            again.slots,
+            SlotsHeard {
+                said: 1,
+                heard: 1,
+                listed: 1
+            }
+        );
+        assert_eq!((again.words, again.same_intent), (1.0, false));
+        assert!(!again.misses_listed_slots() && !again.contradicts());
+        // A value of the grammar's lists that the transcript has.
+        let lock = agreement(
+            "lock the locks",
+            &slots(&[("domain", "lock")]),
+            "Lock in the car.",
+        );
+        assert_eq!(
+            lock.slots,
+            SlotsHeard {
+                said: 1,
+                heard: 1,
+                listed: 1
+            }
+        );
+        assert!(!lock.misses_listed_slots());
+        // The sentence's other words take their copies out of the transcript
+        // first: "light" sounds like "what", but that "what" is the command's own.
+        let light = agreement(
+            "what is our light",
+            &slots(&[("name", "light")]),
+            "What is on my calendar today?",
+        );
+        assert!(sounds.sound_alike("light", "what"));
+        assert_eq!(
+            light.slots,
+            SlotsHeard {
+                said: 1,
+                heard: 0,
+                listed: 0
+            }
+        );
+        let lamp = agreement(
+            "what is our light",
+            &slots(&[("name", "light")]),
+            "What is our lamp? What light?",
+        );
+        assert_eq!(
+            lamp.slots,
+            SlotsHeard {
+                said: 1,
+                heard: 1,
+                listed: 1
+            }
+        );
+        // The transcript's own intent, or no words at all, is no evidence against it.
+        assert!(
+            !Agreement {
+                same_intent: true,
+                ..best.clone()
+            }
+            .misses_listed_slots()
+        );
+        assert!(
+            !Agreement {
+                transcript: " ... ".into(),
+                ..best
+            }
+            .misses_listed_slots()
         );
     }
 }

@@ -79,7 +79,7 @@ const TRANSCRIBED: &str = "open";
 pub use agree::{Agreement, AgreementRule};
 pub use calibrate::{Calibration, CalibrationError, CalibrationOptions};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -336,6 +336,11 @@ pub struct Understood {
     pub intent: Option<String>,
     /// Slot values as written in the intents' source (empty without an intent).
     pub slots: BTreeMap<String, String>,
+    /// The names of the slots of [`Understood::slots`] whose value is open
+    /// text (a wildcard span: whatever was said there), not one of the
+    /// grammar's values.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub open_slots: BTreeSet<String>,
     /// Confidence in 0..=1 (0 without an intent).
     pub confidence: f32,
     /// Which step found it: `grammar`, `nbest`, `partial`, `completion`,
@@ -406,6 +411,7 @@ impl Understood {
             text,
             intent: None,
             slots: BTreeMap::new(),
+            open_slots: BTreeSet::new(),
             confidence: 0.0,
             via: "none".into(),
             fit: None,
@@ -520,6 +526,19 @@ fn settle(
     }
 }
 
+/// `found` rejected as not a command by the open-vocabulary transcript's
+/// agreement `a`; its acoustic evidence is kept.
+fn refused(found: Understood, a: Agreement) -> Understood {
+    Understood {
+        fit: found.fit,
+        verification: found.verification,
+        rejected: Some(Rejected::NotACommand),
+        rejected_by: Some(RejectedBy::Agreement),
+        agreement: Some(Box::new(a)),
+        ..Understood::unmatched(found.text)
+    }
+}
+
 /// An open-vocabulary transcript of one utterance.
 struct Transcript {
     /// As the recogniser wrote it.
@@ -529,6 +548,16 @@ struct Transcript {
     /// The command of the intents the transcript is itself, read once for
     /// both uses ([`open::match_transcript`]: exactly, else aligned by sound).
     own: Option<open::OpenMatch>,
+}
+
+/// A transcript's text and the milliseconds it took.
+type Said<'a> = (&'a str, u64);
+
+impl Transcript {
+    /// Its text and the milliseconds it took.
+    fn said(&self) -> Said<'_> {
+        (&self.text, self.ms)
+    }
 }
 
 /// What setting a grammar on a recogniser came to.
@@ -938,10 +967,10 @@ impl Understander {
                 None => return Ok(found),
             },
         };
-        let Some(a) = self.compare(&found, &intent, &transcript) else {
+        let Some(a) = self.compare(&found, &intent, transcript.said()) else {
             return Ok(found);
         };
-        tracing::debug!(grammar = %found.text, transcript = %a.transcript, audio_ms = heard.pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE), same_intent = a.same_intent, words = a.words, ms = a.ms, "agreement");
+        tracing::debug!(grammar = %found.text, transcript = %a.transcript, audio_ms = heard.pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE), same_intent = a.same_intent, words = a.words, slots = ?a.slots, via = %found.via, ms = a.ms, "agreement");
         let Some(rule) = rule else {
             // Reported only.
             found.agreement = Some(Box::new(a));
@@ -967,16 +996,13 @@ impl Understander {
         // The grammar's command was heard whole and fits well, but the
         // engines disagree: Moonshine mishears too, so ask rather than
         // reject, unless Moonshine heard another sentence altogether.
+        // Whether the transcript has the command's slots is judged once
+        // rescoring had its say ([`Self::judge_slots`]): Moonshine's
+        // "carriage" is not the grammar's "entrance", but it is the
+        // neighbour's "garage".
         let ask = !agrees && self.rejection.asks() && found.unsure.is_none();
-        if a.contradicts() || (!agrees && !ask) {
-            return Ok(Understood {
-                fit: found.fit,
-                verification: found.verification,
-                rejected: Some(Rejected::NotACommand),
-                rejected_by: Some(RejectedBy::Agreement),
-                agreement: Some(Box::new(a)),
-                ..Understood::unmatched(found.text)
-            });
+        if a.other_words() || (!agrees && !ask) {
+            return Ok(refused(found, a));
         }
         // A command rebuilt from what was heard (completion, fuzzy
         // alignment, free decoding) is confirmed only by a transcript that is
@@ -1310,12 +1336,42 @@ impl Understander {
         }
         if heard.intent.is_some() {
             let found = self.check_agreement(heard, audio, transcript)?;
-            return self.rescore(found, audio);
+            let found = self.rescore(found, audio)?;
+            return Ok(self.judge_slots(found));
         }
         if self.transcribe_non_commands {
             return self.transcribe_non_command(heard, audio, transcript);
         }
         Ok(heard)
+    }
+
+    /// `found`, as the agreement check, splicing and rescoring left it,
+    /// rejected when the open-vocabulary transcript (which has words and not
+    /// its intent) has none of its slots ([`Agreement::contradicts`]) or,
+    /// for a command not heard whole by the grammar (rebuilt by a recovery
+    /// step, spliced, or the transcript's own aligned by sound), none of
+    /// the slots that hold one of the grammar's values
+    /// ([`Agreement::misses_listed_slots`]). As it was when the agreement
+    /// only reports ([`Self::set_agreement`] without a rule).
+    fn judge_slots(&self, found: Understood) -> Understood {
+        let deciding = matches!(self.open.as_ref().and_then(|o| o.agreement), Some(Some(_)));
+        let (Some(open), Some(a)) = (self.open.as_ref(), found.agreement.as_deref()) else {
+            return found;
+        };
+        if !deciding || found.intent.is_none() {
+            return found;
+        }
+        let now = a.about(self.intents.language(), &open.sounds, &found);
+        let pieced = found.via == SPLICED || Unsure::recovered(&found.via);
+        tracing::debug!(command = %found.text, slots = ?now.slots, words = now.words, same_intent = now.same_intent, pieced, "slots judged");
+        if now.contradicts() || (pieced && now.misses_listed_slots()) {
+            let rescored = found.rescored.clone();
+            return Understood {
+                rescored,
+                ..refused(found, now)
+            };
+        }
+        found
     }
 
     /// `found` with the likeliest of its neighbours when that is
@@ -1356,6 +1412,7 @@ impl Understander {
         if let Some(better) = better {
             found.text = better.text;
             found.slots = better.slots;
+            found.open_slots = better.open_slots;
         }
         found.rescored = Some(Box::new(rescore::Rescored {
             speech_to_noise_db: snr,
@@ -1479,16 +1536,15 @@ impl Understander {
     /// What the open-vocabulary transcript `t` says about the grammar's
     /// `heard` understood as `intent` (`None` without an open-vocabulary
     /// recogniser, whose dictionary compares words by sound).
-    fn compare(&self, heard: &Understood, intent: &str, t: &Transcript) -> Option<Agreement> {
+    fn compare(&self, heard: &Understood, intent: &str, t: Said<'_>) -> Option<Agreement> {
         let open = self.open.as_ref()?;
         Some(agree::compare(
             &self.intents,
             &open.sounds,
-            &heard.text,
+            heard,
             intent,
-            &heard.slots,
-            &t.text,
-            t.ms,
+            t.0,
+            t.1,
         ))
     }
 
@@ -1509,7 +1565,7 @@ impl Understander {
             None => self.transcribe_utterance(audio, &heard.text)?,
         };
         if let Some(t) = transcript {
-            heard.agreement = self.compare(&heard, "", &t).map(Box::new);
+            heard.agreement = self.compare(&heard, "", t.said()).map(Box::new);
         }
         Ok(heard)
     }
@@ -1536,7 +1592,7 @@ impl Understander {
         let intent = m.understood.intent.clone().unwrap_or_default();
         Some(Understood {
             unsure: self.rejection.doubt(&m.understood.via, None),
-            agreement: Some(Box::new(self.compare(heard, &intent, t)?)),
+            agreement: Some(Box::new(self.compare(heard, &intent, t.said())?)),
             fit: heard.fit,
             verification: heard.verification,
             ..m.understood.clone()
@@ -1835,8 +1891,10 @@ mod tests {
         grammar.unsure = Some(Unsure::AcousticFit);
         let check = |u: &mut Understander, said: &str| {
             let t = transcript(u, said);
-            u.check_agreement(grammar.clone(), Heard::default(), Some(t))
-                .unwrap()
+            let r = u
+                .check_agreement(grammar.clone(), Heard::default(), Some(t))
+                .unwrap();
+            u.judge_slots(r)
         };
         // Another command, heard exactly: it replaces the grammar's.
         let r = check(&mut u, "Give me a small latte.");
@@ -1858,6 +1916,7 @@ mod tests {
         let r = u
             .check_agreement(rebuilt, Heard::default(), Some(t))
             .unwrap();
+        let r = u.judge_slots(r);
         assert_eq!(
             (r.via.as_str(), r.unsure),
             ("completion", Some(Unsure::Recovered)),
@@ -1907,8 +1966,10 @@ mod tests {
         sure.unsure = None;
         let check_sure = |u: &mut Understander, said: &str| {
             let t = transcript(u, said);
-            u.check_agreement(sure.clone(), Heard::default(), Some(t))
-                .unwrap()
+            let r = u
+                .check_agreement(sure.clone(), Heard::default(), Some(t))
+                .unwrap();
+            u.judge_slots(r)
         };
         let r = check_sure(&mut u, "Give me, hmm, lodges of latter.");
         assert_eq!(
@@ -1944,7 +2005,11 @@ mod tests {
             intent: Some("orderDrink".into()),
             same_intent: true,
             words: 0.8,
-            slots: agree::SlotsHeard { said: 1, heard: 1 },
+            slots: agree::SlotsHeard {
+                said: 1,
+                heard: 1,
+                listed: 1,
+            },
             ms: 900,
         }
     }

@@ -1,7 +1,7 @@
 //! Matching an utterance's hypotheses: exactly, by completing a cut-off
 //! command from the grammar, and by fuzzy alignment to the nearest sentence.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use emma_grammar::Grammar;
 use emma_intent::{Context, IntentEngine, IntentMatch};
@@ -46,17 +46,22 @@ pub(super) fn match_hypotheses(
             continue;
         }
         let completions = walker.complete(&words, 32);
-        if let Some((intent, slots, share, full)) = agree(intents, &completions) {
+        if let Some(Agreed {
+            intent,
+            slots,
+            open_slots,
+            share,
+            words: full,
+        }) = agree(intents, &completions)
+        {
             let coverage = words.len() as f32 / full.max(1) as f32;
             let conf = (weight * share * coverage).clamp(0.0, 1.0);
             if conf >= threshold {
-                return Some(Understood::found(
-                    text.clone(),
-                    intent,
-                    slots,
-                    conf,
-                    format!("{prefix}completion"),
-                ));
+                let via = format!("{prefix}completion");
+                return Some(Understood {
+                    open_slots,
+                    ..Understood::found(text.clone(), intent, slots, conf, via)
+                });
             }
         }
     }
@@ -82,47 +87,78 @@ pub(super) fn match_hypotheses(
 
 /// What matching `text` to `m` with confidence `conf` by the step `via` came to.
 pub(super) fn understood(text: &str, m: IntentMatch, conf: f32, via: String) -> Understood {
+    let intent = m.intent.to_string();
+    let (slots, open_slots) = slots_of(m);
+    Understood {
+        open_slots,
+        ..Understood::found(text.to_owned(), intent, slots, conf.clamp(0.0, 1.0), via)
+    }
+}
+
+/// The slot values of `m` as text, and the names of those that are open
+/// text (wildcards).
+fn slots_of(m: IntentMatch) -> (Slots, BTreeSet<String>) {
+    let open = m
+        .slots
+        .iter()
+        .filter(|(_, v)| v.wildcard)
+        .map(|(k, _)| k.to_string())
+        .collect();
     let slots = m
         .slots
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.value.to_string()))
         .collect();
-    Understood::found(
-        text.to_owned(),
-        m.intent.to_string(),
-        slots,
-        conf.clamp(0.0, 1.0),
-        via,
-    )
+    (slots, open)
 }
 
-/// The intent most completions agree on: (intent, shared slots, share of
-/// completions, words in its shortest completed sentence).
-fn agree(
-    intents: &IntentEngine,
-    completions: &[Vec<String>],
-) -> Option<(String, Slots, f32, usize)> {
+/// What most completions of a cut-off command agree on.
+struct Agreed {
+    intent: String,
+    /// The slots every one of them has with the same value.
+    slots: Slots,
+    /// Those of `slots` that are open text in the first of them.
+    open_slots: BTreeSet<String>,
+    /// Their share of all completions that matched an intent.
+    share: f32,
+    /// Words in the shortest of their completed sentences.
+    words: usize,
+}
+
+/// The intent most completions agree on.
+fn agree(intents: &IntentEngine, completions: &[Vec<String>]) -> Option<Agreed> {
     let ctx = Context::new();
-    let mut by_intent: BTreeMap<String, Vec<(Slots, usize)>> = BTreeMap::new();
+    let mut by_intent: BTreeMap<String, Vec<(Slots, BTreeSet<String>, usize)>> = BTreeMap::new();
     let mut total = 0usize;
     for (sentence, added) in completions.iter().map(|c| (c.join(" "), c.len())) {
         if let Some(m) = intents.recognize(&sentence, &ctx).best {
             total += 1;
-            by_intent.entry(m.intent.to_string()).or_default().push((
-                m.slots
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.value.to_string()))
-                    .collect(),
-                added,
-            ));
+            let intent = m.intent.to_string();
+            let (slots, open) = slots_of(m);
+            by_intent
+                .entry(intent)
+                .or_default()
+                .push((slots, open, added));
         }
     }
     let (intent, matches) = by_intent.into_iter().max_by_key(|(_, v)| v.len())?;
     let share = matches.len() as f32 / total as f32;
-    let mut slots = matches[0].0.clone();
-    slots.retain(|k, v| matches.iter().all(|(s, _)| s.get(k) == Some(v)));
-    let added = matches.iter().map(|m| m.1).min().unwrap_or(0);
-    Some((intent, slots, share, added))
+    let (first, first_open, _) = &matches[0];
+    let mut slots = first.clone();
+    slots.retain(|k, v| matches.iter().all(|(s, _, _)| s.get(k) == Some(v)));
+    let open_slots = first_open
+        .iter()
+        .filter(|k| slots.contains_key(*k))
+        .cloned()
+        .collect();
+    let words = matches.iter().map(|m| m.2).min().unwrap_or(0);
+    Some(Agreed {
+        intent,
+        slots,
+        open_slots,
+        share,
+        words,
+    })
 }
 
 #[cfg(test)]

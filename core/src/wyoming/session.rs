@@ -619,7 +619,11 @@ mod tests {
             intent: None,
             same_intent: false,
             words: 0.75,
-            slots: crate::understand::agree::SlotsHeard { said: 1, heard: 0 },
+            slots: crate::understand::agree::SlotsHeard {
+                said: 1,
+                heard: 0,
+                listed: 0,
+            },
             ms: 700,
         };
         let rejected = |transcript: &str, by: RejectedBy| Understood {
