@@ -997,9 +997,8 @@ impl Understander {
         // engines disagree: Moonshine mishears too, so ask rather than
         // reject, unless Moonshine heard another sentence altogether.
         // Whether the transcript has the command's slots is judged once
-        // rescoring had its say ([`Self::judge_slots`]): Moonshine's
-        // "carriage" is not the grammar's "entrance", but it is the
-        // neighbour's "garage".
+        // splicing and rescoring had their say ([`Self::judge_slots`]): a
+        // value the transcript lacks may be replaced by one it has.
         let ask = !agrees && self.rejection.asks() && found.unsure.is_none();
         if a.other_words() || (!agrees && !ask) {
             return Ok(refused(found, a));
