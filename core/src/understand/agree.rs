@@ -339,6 +339,14 @@ pub use emma_speech::words::word_share;
 mod tests {
     use super::*;
 
+    /// Slot values by name.
+    fn slots(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     fn words(s: &str) -> Vec<String> {
         normalise("en", s)
     }
@@ -439,12 +447,6 @@ mod tests {
              roast R OW S T\nrose R OW Z\nsmall S M AO L\ndark D AA R K\n\
              song S AO NG\nsing S IH NG",
         );
-        let slots = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
         let count = |grammar: &str, s: &BTreeMap<String, String>, transcript: &str| {
             SlotsHeard::count(
                 &sounds,
@@ -532,12 +534,6 @@ mod tests {
              what W AH T\nlight L AY T\nour AW ER\non AA N\nmy M AY\n\
              calendar K AE L AH N D ER\ntoday T AH D EY\nlamp L AE M P",
         );
-        let slots = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
         let open = BTreeSet::from(["conversation_command".to_owned()]);
         let agreement = |grammar: &str, s: &BTreeMap<String, String>, transcript: &str| {
             let heard =
