@@ -302,7 +302,9 @@ pub enum Unsure {
     /// by free decoding.
     Recovered,
     /// A sure command (heard whole, a good fit) that the open-vocabulary
-    /// transcript does not agree with ([`Understander::set_agreement`]);
+    /// transcript does not agree with ([`Understander::set_agreement`]), or
+    /// agrees with only in part (neither the same intent nor three
+    /// quarters of the words, and not every slot);
     /// an unsure one that it does not agree with is rejected, and so is a
     /// sure one when the transcript heard another sentence
     /// ([`Agreement::contradicts`]). Also a
@@ -1352,7 +1354,13 @@ impl Understander {
     /// the slots that hold one of the grammar's values
     /// ([`Agreement::misses_listed_slots`]). As it was when the agreement
     /// only reports ([`Self::set_agreement`] without a rule).
-    fn judge_slots(&self, found: Understood) -> Understood {
+    ///
+    /// A command kept that was sure and that the transcript neither
+    /// confirms ([`Agreement::confirms`]) nor has every slot of is asked
+    /// about ([`Unsure::Disagreement`]): "The living room is too dark." shares
+    /// four of six words with "the living room chores to off" and has its
+    /// area, but not the device it would switch off.
+    fn judge_slots(&self, mut found: Understood) -> Understood {
         let deciding = matches!(self.open.as_ref().and_then(|o| o.agreement), Some(Some(_)));
         let (Some(open), Some(a)) = (self.open.as_ref(), found.agreement.as_deref()) else {
             return found;
@@ -1369,6 +1377,10 @@ impl Understander {
                 rescored,
                 ..refused(found, now)
             };
+        }
+        let partly = !now.confirms() && now.slots.heard < now.slots.said && now.said().is_some();
+        if found.unsure.is_none() && partly && self.rejection.asks() {
+            found.unsure = Some(Unsure::Disagreement);
         }
         found
     }
@@ -1971,6 +1983,14 @@ mod tests {
             u.judge_slots(r)
         };
         let r = check_sure(&mut u, "Give me, hmm, lodges of latter.");
+        assert_eq!(
+            (r.intent.as_deref(), r.unsure),
+            (Some("orderDrink"), Some(Unsure::Disagreement)),
+            "{r:?}"
+        );
+        // Half the words or more and one slot of two: the two recognisers
+        // agree on part of the command only, so it is asked about.
+        let r = check_sure(&mut u, "Give me a large cup of tea.");
         assert_eq!(
             (r.intent.as_deref(), r.unsure),
             (Some("orderDrink"), Some(Unsure::Disagreement)),
