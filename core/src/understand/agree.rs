@@ -97,18 +97,8 @@ impl SlotsHeard {
                 (name, words)
             })
             .collect();
-        let mut carrier = grammar.to_vec();
-        for w in said.iter().flat_map(|(_, words)| words) {
-            if let Some(i) = carrier.iter().position(|c| c == w) {
-                carrier.remove(i);
-            }
-        }
-        let mut rest = transcript.to_vec();
-        for c in &carrier {
-            if let Some(i) = rest.iter().position(|t| t == c) {
-                rest.remove(i);
-            }
-        }
+        let carrier = without(grammar, said.iter().flat_map(|(_, words)| words));
+        let rest = without(transcript, &carrier);
         let mut out = SlotsHeard::default();
         for (name, said) in said {
             if said.is_empty() {
@@ -163,8 +153,7 @@ impl Agreement {
     /// then makes no sense; an empty transcript (heard nothing) is no
     /// evidence either way.
     pub fn contradicts(&self) -> bool {
-        self.other_words()
-            || (!self.same_intent && self.slots.none_heard() && self.said().is_some())
+        self.other_words() || (self.said_otherwise() && self.slots.none_heard())
     }
 
     /// The first half of [`Agreement::contradicts`]: words, not the
@@ -172,7 +161,20 @@ impl Agreement {
     /// command's. Another command's slots may still be heard in them
     /// (rescoring may find it), but not another sentence's words.
     pub fn other_words(&self) -> bool {
-        !self.same_intent && self.words < OTHER_WORDS && self.said().is_some()
+        self.said_otherwise() && self.words < OTHER_WORDS
+    }
+
+    /// Whether the transcript agrees with the command only in part: it
+    /// does not confirm it ([`Agreement::confirms`]) and has words, but not
+    /// every slot the command said.
+    pub fn agrees_in_part(&self) -> bool {
+        !self.confirms() && self.said().is_some() && self.slots.heard < self.slots.said
+    }
+
+    /// Whether the transcript has words and not the command's intent: the
+    /// condition under which its words and slots can speak against it.
+    fn said_otherwise(&self) -> bool {
+        !self.same_intent && self.said().is_some()
     }
 
     /// The same transcript compared with `command` (its text, intent and
@@ -198,7 +200,7 @@ impl Agreement {
     /// the speaker's: "Turn up the heating." is not "turn off the" completed
     /// into some device, nor "Who is the best singer in the world?" a timer.
     pub fn misses_listed_slots(&self) -> bool {
-        !self.same_intent && self.slots.listed == 0 && self.said().is_some()
+        self.said_otherwise() && self.slots.listed == 0
     }
 
     /// The transcript without surrounding space when it has words; `None`
@@ -299,6 +301,17 @@ fn measure(
         ),
         ms,
     }
+}
+
+/// `words` without one equal word for each of `taken` (a multiset difference).
+fn without<'a>(words: &[String], taken: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let mut rest = words.to_vec();
+    for t in taken {
+        if let Some(i) = rest.iter().position(|w| w == t) {
+            rest.remove(i);
+        }
+    }
+    rest
 }
 
 /// Lowercase words without punctuation, numbers spelled out in `lang`

@@ -552,16 +552,6 @@ struct Transcript {
     own: Option<open::OpenMatch>,
 }
 
-/// A transcript's text and the milliseconds it took.
-type Said<'a> = (&'a str, u64);
-
-impl Transcript {
-    /// Its text and the milliseconds it took.
-    fn said(&self) -> Said<'_> {
-        (&self.text, self.ms)
-    }
-}
-
 /// What setting a grammar on a recogniser came to.
 struct GrammarSet {
     restricted: bool,
@@ -969,7 +959,7 @@ impl Understander {
                 None => return Ok(found),
             },
         };
-        let Some(a) = self.compare(&found, &intent, transcript.said()) else {
+        let Some(a) = self.compare(&found, &intent, &transcript) else {
             return Ok(found);
         };
         tracing::debug!(grammar = %found.text, transcript = %a.transcript, audio_ms = heard.pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE), same_intent = a.same_intent, words = a.words, slots = ?a.slots, via = %found.via, ms = a.ms, "agreement");
@@ -1068,7 +1058,7 @@ impl Understander {
     /// Commands with a weak fit are still asked about
     /// ([`Rejection::sure_word_loop_ratio`]).
     fn acoustic_rejection(&self) -> Rejection {
-        match self.open.as_ref().and_then(|o| o.agreement) {
+        match self.agreement_rule() {
             Some(Some(_)) => Rejection {
                 min_ratio: f64::NEG_INFINITY,
                 min_speech_ratio: f64::NEG_INFINITY,
@@ -1361,25 +1351,24 @@ impl Understander {
     /// four of six words with "the living room chores to off" and has its
     /// area, but not the device it would switch off.
     fn judge_slots(&self, mut found: Understood) -> Understood {
-        let deciding = matches!(self.open.as_ref().and_then(|o| o.agreement), Some(Some(_)));
-        let (Some(open), Some(a)) = (self.open.as_ref(), found.agreement.as_deref()) else {
-            return found;
-        };
+        let deciding = matches!(self.agreement_rule(), Some(Some(_)));
         if !deciding || found.intent.is_none() {
             return found;
         }
+        let (Some(open), Some(a)) = (self.open.as_ref(), found.agreement.as_deref()) else {
+            return found;
+        };
         let now = a.about(self.intents.language(), &open.sounds, &found);
         let pieced = found.via == SPLICED || Unsure::recovered(&found.via);
         tracing::debug!(command = %found.text, slots = ?now.slots, words = now.words, same_intent = now.same_intent, pieced, "slots judged");
         if now.contradicts() || (pieced && now.misses_listed_slots()) {
-            let rescored = found.rescored.clone();
+            let rescored = found.rescored.take();
             return Understood {
                 rescored,
                 ..refused(found, now)
             };
         }
-        let partly = !now.confirms() && now.slots.heard < now.slots.said && now.said().is_some();
-        if found.unsure.is_none() && partly && self.rejection.asks() {
+        if found.unsure.is_none() && now.agrees_in_part() && self.rejection.asks() {
             found.unsure = Some(Unsure::Disagreement);
         }
         found
@@ -1547,15 +1536,15 @@ impl Understander {
     /// What the open-vocabulary transcript `t` says about the grammar's
     /// `heard` understood as `intent` (`None` without an open-vocabulary
     /// recogniser, whose dictionary compares words by sound).
-    fn compare(&self, heard: &Understood, intent: &str, t: Said<'_>) -> Option<Agreement> {
+    fn compare(&self, heard: &Understood, intent: &str, t: &Transcript) -> Option<Agreement> {
         let open = self.open.as_ref()?;
         Some(agree::compare(
             &self.intents,
             &open.sounds,
             heard,
             intent,
-            t.0,
-            t.1,
+            &t.text,
+            t.ms,
         ))
     }
 
@@ -1576,7 +1565,7 @@ impl Understander {
             None => self.transcribe_utterance(audio, &heard.text)?,
         };
         if let Some(t) = transcript {
-            heard.agreement = self.compare(&heard, "", t.said()).map(Box::new);
+            heard.agreement = self.compare(&heard, "", &t).map(Box::new);
         }
         Ok(heard)
     }
@@ -1603,7 +1592,7 @@ impl Understander {
         let intent = m.understood.intent.clone().unwrap_or_default();
         Some(Understood {
             unsure: self.rejection.doubt(&m.understood.via, None),
-            agreement: Some(Box::new(self.compare(heard, &intent, t.said())?)),
+            agreement: Some(Box::new(self.compare(heard, &intent, t)?)),
             fit: heard.fit,
             verification: heard.verification,
             ..m.understood.clone()
